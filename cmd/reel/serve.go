@@ -1,0 +1,221 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"runtime"
+	"syscall"
+	"time"
+
+	"github.com/reel-video/reel/internal/auth"
+	"github.com/reel-video/reel/internal/config"
+	"github.com/reel-video/reel/internal/httpapi"
+	"github.com/reel-video/reel/internal/sqlstore"
+)
+
+func runServe(ctx context.Context, args []string, env *environment) error {
+	fs := newFlags("serve", "[flags]", "Run the HTTP server.", env)
+	cfg, _, err := config.Load(fs, args, env.getenv)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, env)
+	if unknown := config.Unknown(os.Environ()); len(unknown) > 0 {
+		log.Warn("ignoring unknown configuration variables (typos?)", "variables", unknown)
+	}
+
+	ctx, stopSignals := shutdownOnSignal(ctx, log, env)
+	defer stopSignals()
+
+	secret, err := cfg.LoadSecret()
+	if err != nil {
+		return err
+	}
+	db, err := openStore(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := db.Close(); err != nil {
+			log.Error("close database", "err", err)
+		}
+	}()
+
+	logins := auth.NewLoginLimiter(auth.LimiterConfig{})
+	go sweepEvery(ctx, time.Minute, logins.Sweep)
+
+	metrics := httpapi.NewMetrics()
+	handler, err := httpapi.NewServer(httpapi.Deps{
+		Logger:  log,
+		Metrics: metrics,
+		Users:   db,
+		// Each hash holds its memory cost while it runs: bound them to the CPUs.
+		Passwords:      auth.NewHasher(auth.DefaultParams, max(2, runtime.NumCPU())),
+		Tokens:         auth.NewTokens(secret, cfg.TokenTTL),
+		Logins:         logins,
+		Ready:          []httpapi.ReadyCheck{{Name: "database", Check: db.Ping}},
+		RequestTimeout: cfg.RequestTimeout,
+		TrustedProxies: cfg.TrustedProxies,
+	})
+	if err != nil {
+		return err
+	}
+
+	servers := []*listener{{
+		name: "public",
+		srv: httpapi.NewHTTPServer(cfg.Addr, handler, httpapi.ServerOptions{
+			ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+			IdleTimeout:       cfg.IdleTimeout,
+			TLS:               cfg.TLS(),
+			ErrorLog:          log,
+		}),
+		certFile: cfg.TLSCert, keyFile: cfg.TLSKey,
+	}}
+	if cfg.AdminAddr != "" {
+		servers = append(servers, &listener{name: "admin", srv: &http.Server{
+			Addr: cfg.AdminAddr, Handler: httpapi.NewAdminHandler(metrics),
+			ReadHeaderTimeout: cfg.ReadHeaderTimeout, IdleTimeout: cfg.IdleTimeout,
+		}})
+	}
+	return serveUntilDone(ctx, log, cfg.ShutdownTimeout, servers)
+}
+
+// listener is one http.Server with the files it needs for TLS.
+type listener struct {
+	name              string
+	srv               *http.Server
+	certFile, keyFile string
+}
+
+// serveUntilDone binds every listener first (so a taken port fails the start
+// before anything is served), serves until ctx ends or a server fails, then
+// shuts all of them down, letting in-flight requests finish within timeout.
+func serveUntilDone(ctx context.Context, log *slog.Logger, timeout time.Duration, servers []*listener) error {
+	var lc net.ListenConfig
+	lns := make([]net.Listener, 0, len(servers))
+	for _, s := range servers {
+		ln, err := lc.Listen(ctx, "tcp", s.srv.Addr)
+		if err != nil {
+			for _, l := range lns {
+				l.Close()
+			}
+			return fmt.Errorf("%s listener: %w", s.name, err)
+		}
+		lns = append(lns, ln)
+	}
+
+	errc := make(chan error, len(servers))
+	for i, s := range servers {
+		scheme := "http"
+		if s.certFile != "" {
+			scheme = "https"
+		}
+		log.Info("listening", "listener", s.name, "addr", lns[i].Addr().String(), "url", scheme+"://"+lns[i].Addr().String())
+		go func() {
+			var err error
+			if s.certFile != "" {
+				err = s.srv.ServeTLS(lns[i], s.certFile, s.keyFile)
+			} else {
+				err = s.srv.Serve(lns[i])
+			}
+			if !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("%s listener: %w", s.name, err)
+				return
+			}
+			errc <- nil
+		}()
+	}
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down: draining in-flight requests", "timeout", timeout)
+	case serveErr = <-errc:
+		log.Error("server failed, shutting down", "err", serveErr)
+	}
+
+	// The parent context is already cancelled; the drain gets its own deadline.
+	drainCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+	defer cancel()
+	for _, s := range servers {
+		if err := s.srv.Shutdown(drainCtx); err != nil {
+			log.Warn("drain incomplete: closing remaining connections", "listener", s.name, "err", err)
+			s.srv.Close()
+		}
+	}
+	log.Info("stopped")
+	return serveErr
+}
+
+// shutdownOnSignal cancels the returned context on the first SIGINT or
+// SIGTERM, so that the server drains; a second one exits at once, for the
+// operator who does not want to wait.
+func shutdownOnSignal(parent context.Context, log *slog.Logger, env *environment) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(parent)
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case sig := <-sigs:
+			log.Info("signal received: shutting down gracefully (send it again to exit at once)", "signal", sig.String())
+			cancel()
+		case <-done:
+			return
+		}
+		select {
+		case <-sigs:
+			fmt.Fprintln(env.stderr, "reel: second signal: exiting without draining")
+			os.Exit(1)
+		case <-done:
+		}
+	}()
+	return ctx, func() {
+		signal.Stop(sigs)
+		close(done)
+		cancel()
+	}
+}
+
+func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (*sqlstore.DB, error) {
+	db, err := sqlstore.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Migrate(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	log.Info("database ready", "engine", db.Engine())
+	return db, nil
+}
+
+func newLogger(cfg *config.Config, env *environment) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel)) // validated by config
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "text" {
+		return slog.New(slog.NewTextHandler(env.stderr, opts))
+	}
+	return slog.New(slog.NewJSONHandler(env.stderr, opts))
+}
+
+// sweepEvery calls fn every interval until ctx ends.
+func sweepEvery(ctx context.Context, interval time.Duration, fn func()) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			fn()
+		}
+	}
+}

@@ -1,0 +1,324 @@
+// Package config reads reel's configuration from REEL_* environment variables
+// and matching command-line flags, fills in the documented defaults and
+// validates every value, so that a bad setting stops the start with a message
+// naming the variable instead of failing later at a distance.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"os"
+	"path/filepath"
+	"reflect"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+)
+
+// Prefix starts the name of every environment variable reel reads.
+const Prefix = "REEL_"
+
+// Config is the whole configuration of a reel process. The env tags are the
+// variable names (after Prefix) and part of the public contract; the doc tag
+// is the help text, printed by --help and mirrored in the README.
+type Config struct {
+	Addr              string        `env:"ADDR" envDefault:":8080" doc:"public HTTP listener address"`
+	AdminAddr         string        `env:"ADMIN_ADDR" envDefault:"127.0.0.1:6060" doc:"admin listener (pprof); empty or off disables it"`
+	DataDir           string        `env:"DATA_DIR" envDefault:"./data" doc:"directory for everything the embedded defaults keep"`
+	DatabaseURL       string        `env:"DATABASE_URL" doc:"sqlite://PATH or postgres://user:pass@host:5432/db?sslmode=disable (default sqlite://$REEL_DATA_DIR/reel.db)"`
+	PublicURL         string        `env:"PUBLIC_URL" doc:"base of absolute URLs handed to clients (default: derived from the request)"`
+	Secret            string        `env:"SECRET" doc:"signs tokens and media URLs, at least 32 bytes; all nodes must share it (default: generated into $REEL_DATA_DIR/secret)"`
+	MaxUploadBytes    int64         `env:"MAX_UPLOAD_BYTES" envDefault:"2147483648" doc:"largest accepted video upload, in bytes"`
+	Workers           int           `env:"WORKERS" doc:"concurrent transcodes in this process; 0 means this node only serves (default: half the CPUs, at least 1)"`
+	LogLevel          string        `env:"LOG_LEVEL" envDefault:"info" doc:"debug, info, warn or error"`
+	LogFormat         string        `env:"LOG_FORMAT" doc:"text or json (default: text on a terminal, json otherwise)"`
+	TLSCert           string        `env:"TLS_CERT" doc:"PEM certificate file; with REEL_TLS_KEY serves HTTPS and HTTP/2 (default: plain HTTP/1.1 and h2c)"`
+	TLSKey            string        `env:"TLS_KEY" doc:"PEM private key file for REEL_TLS_CERT"`
+	ShutdownTimeout   time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"30s" doc:"how long in-flight requests may take to finish after SIGINT/SIGTERM"`
+	TokenTTL          time.Duration `env:"TOKEN_TTL" envDefault:"168h" doc:"lifetime of session tokens"`
+	RequestTimeout    time.Duration `env:"REQUEST_TIMEOUT" envDefault:"30s" doc:"deadline of an API request (uploads and media have their own)"`
+	ReadHeaderTimeout time.Duration `env:"READ_HEADER_TIMEOUT" envDefault:"10s" doc:"time a client has to send request headers"`
+	IdleTimeout       time.Duration `env:"IDLE_TIMEOUT" envDefault:"120s" doc:"how long an idle keep-alive connection stays open"`
+	TrustedProxies    []string      `env:"TRUSTED_PROXIES" doc:"comma-separated IPs/CIDRs of reverse proxies whose X-Forwarded-For is believed (default: none)"`
+}
+
+// Var describes one configuration variable for help texts and documentation.
+type Var struct {
+	Name    string // REEL_ADDR
+	Flag    string // addr
+	Default string // "" when derived or empty
+	Doc     string
+}
+
+// Vars lists every configuration variable in declaration order.
+func Vars() []Var {
+	t := reflect.TypeFor[Config]()
+	vars := make([]Var, 0, t.NumField())
+	for f := range t.Fields() {
+		name := f.Tag.Get("env")
+		vars = append(vars, Var{
+			Name:    Prefix + name,
+			Flag:    strings.ReplaceAll(strings.ToLower(name), "_", "-"),
+			Default: f.Tag.Get("envDefault"),
+			Doc:     f.Tag.Get("doc"),
+		})
+	}
+	return vars
+}
+
+// Load builds the configuration from getenv, overridden by the flags in args
+// (--addr :9000 sets what REEL_ADDR would). fs receives one flag per variable,
+// or only for the variables named in flags when any are, so that its usage
+// lists what the command uses; the caller owns fs's name and output. Load
+// returns the remaining positional arguments.
+func Load(fs *flag.FlagSet, args []string, getenv func(string) string, flags ...string) (*Config, []string, error) {
+	environ := map[string]string{}
+	for _, v := range Vars() {
+		if val := getenv(v.Name); val != "" {
+			environ[v.Name] = val
+		}
+		if len(flags) > 0 && !slices.Contains(flags, v.Name) {
+			continue
+		}
+		fs.Func(v.Flag, v.Doc+defaultSuffix(v), func(s string) error {
+			environ[v.Name] = s
+			return nil
+		})
+	}
+	rest, err := parseInterspersed(fs, args)
+	if err != nil {
+		return nil, nil, err
+	}
+
+	var c Config
+	if err := env.ParseWithOptions(&c, env.Options{Environment: environ, Prefix: Prefix}); err != nil {
+		return nil, nil, explain(err, environ)
+	}
+	c.fillDerived(environ)
+	if err := c.validate(); err != nil {
+		return nil, nil, err
+	}
+	return &c, rest, nil
+}
+
+// Getenv adapts os.LookupEnv for Load: a variable set to the empty string is
+// otherwise indistinguishable from an unset one, and for REEL_ADMIN_ADDR the
+// empty string means "disabled", not "use the default".
+func Getenv(lookup func(string) (string, bool)) func(string) string {
+	return func(name string) string {
+		v, ok := lookup(name)
+		if ok && v == "" && name == Prefix+"ADMIN_ADDR" {
+			return "off"
+		}
+		return v
+	}
+}
+
+// Unknown returns the REEL_* names in environ (KEY=VALUE entries, as from
+// os.Environ) that reel does not read: usually a typo worth reporting.
+func Unknown(environ []string) []string {
+	known := map[string]bool{}
+	for _, v := range Vars() {
+		known[v.Name] = true
+	}
+	var unknown []string
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		// REEL_TEST_* configure the test suite, not the server.
+		if strings.HasPrefix(name, Prefix) && !strings.HasPrefix(name, Prefix+"TEST_") && !known[name] {
+			unknown = append(unknown, name)
+		}
+	}
+	slices.Sort(unknown)
+	return unknown
+}
+
+// parseInterspersed parses flags anywhere among the positional arguments
+// (reel user promote alice --data-dir /srv), which the flag package alone
+// stops at; "--" ends the flags.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var rest []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		left := fs.Args()
+		if len(left) == 0 {
+			return rest, nil
+		}
+		// Parse consumes a "--" it stops at: everything after it is positional.
+		if consumed := len(args) - len(left); consumed > 0 && args[consumed-1] == "--" {
+			return append(rest, left...), nil
+		}
+		rest = append(rest, left[0])
+		args = left[1:]
+	}
+}
+
+// TLS reports whether the server should speak HTTPS.
+func (c *Config) TLS() bool { return c.TLSCert != "" }
+
+func defaultSuffix(v Var) string {
+	if v.Default == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (default %q)", v.Default)
+}
+
+// fillDerived sets the defaults that depend on other values or the machine.
+func (c *Config) fillDerived(environ map[string]string) {
+	if c.DatabaseURL == "" {
+		c.DatabaseURL = "sqlite://" + filepath.Join(c.DataDir, "reel.db")
+	}
+	if _, set := environ[Prefix+"WORKERS"]; !set {
+		c.Workers = max(1, runtime.NumCPU()/2)
+	}
+	if c.LogFormat == "" {
+		c.LogFormat = "json"
+		if isTerminal(os.Stderr) {
+			c.LogFormat = "text"
+		}
+	}
+}
+
+func isTerminal(f *os.File) bool {
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// validate checks every value and names the variable of the first bad one.
+func (c *Config) validate() error {
+	var errs []error
+	bad := func(name string, value any, why string) {
+		errs = append(errs, fmt.Errorf("%s%s: invalid value %q: %s", Prefix, name, fmt.Sprint(value), why))
+	}
+	if err := checkHostPort(c.Addr); err != nil {
+		bad("ADDR", c.Addr, err.Error())
+	}
+	if c.AdminAddr == "off" {
+		c.AdminAddr = ""
+	}
+	if c.AdminAddr != "" {
+		if err := checkHostPort(c.AdminAddr); err != nil {
+			bad("ADMIN_ADDR", c.AdminAddr, err.Error())
+		}
+	}
+	if strings.TrimSpace(c.DataDir) == "" {
+		bad("DATA_DIR", c.DataDir, "must not be empty")
+	}
+	if err := checkDatabaseURL(c.DatabaseURL); err != nil {
+		// The URL may hold a password: name the variable, not the value.
+		errs = append(errs, fmt.Errorf("%sDATABASE_URL: %s", Prefix, err))
+	}
+	if c.PublicURL != "" {
+		u, err := url.Parse(c.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			bad("PUBLIC_URL", c.PublicURL, "must be an absolute http:// or https:// URL without query or fragment")
+		}
+		c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+	}
+	if c.Secret != "" && len(c.Secret) < MinSecretLen {
+		errs = append(errs, fmt.Errorf("%sSECRET: must be at least %d bytes long (it is %d)", Prefix, MinSecretLen, len(c.Secret)))
+	}
+	if c.MaxUploadBytes <= 0 {
+		bad("MAX_UPLOAD_BYTES", c.MaxUploadBytes, "must be a positive number of bytes")
+	}
+	if c.Workers < 0 {
+		bad("WORKERS", c.Workers, "must be 0 or more")
+	}
+	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.LogLevel) {
+		bad("LOG_LEVEL", c.LogLevel, "must be debug, info, warn or error")
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		bad("LOG_FORMAT", c.LogFormat, "must be text or json")
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		errs = append(errs, fmt.Errorf("%sTLS_CERT and %sTLS_KEY must be set together", Prefix, Prefix))
+	}
+	for name, d := range map[string]time.Duration{
+		"SHUTDOWN_TIMEOUT": c.ShutdownTimeout, "TOKEN_TTL": c.TokenTTL, "REQUEST_TIMEOUT": c.RequestTimeout,
+		"READ_HEADER_TIMEOUT": c.ReadHeaderTimeout, "IDLE_TIMEOUT": c.IdleTimeout,
+	} {
+		if d <= 0 {
+			bad(name, d, "must be a positive duration such as 30s")
+		}
+	}
+	for _, p := range c.TrustedProxies {
+		if _, err := netip.ParsePrefix(p); err != nil {
+			if _, err := netip.ParseAddr(p); err != nil {
+				bad("TRUSTED_PROXIES", p, "must be an IP address or CIDR prefix")
+			}
+		}
+	}
+	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
+	return errors.Join(errs...)
+}
+
+func checkHostPort(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return errors.New("must be host:port, such as :8080 or 127.0.0.1:8080")
+	}
+	if _, err := net.LookupPort("tcp", port); err != nil {
+		return fmt.Errorf("bad port %q", port)
+	}
+	return nil
+}
+
+func checkDatabaseURL(raw string) error {
+	scheme, rest, ok := strings.Cut(raw, "://")
+	switch {
+	case !ok:
+		return errors.New("must start with sqlite:// or postgres://")
+	case scheme == "sqlite":
+		if rest == "" {
+			return errors.New("sqlite:// needs a file path, such as sqlite://./data/reel.db")
+		}
+	case scheme == "postgres" || scheme == "postgresql":
+		if _, err := url.Parse(raw); err != nil {
+			return errors.New("is not a valid postgres:// URL")
+		}
+	default:
+		return fmt.Errorf("unsupported scheme %q: use sqlite:// or postgres://", scheme)
+	}
+	return nil
+}
+
+// explain rewrites the env library's errors, which speak of Go field names
+// and strconv, into messages that name the variable and say what is expected.
+func explain(err error, environ map[string]string) error {
+	var agg env.AggregateError
+	if !errors.As(err, &agg) {
+		return err
+	}
+	t := reflect.TypeFor[Config]()
+	var errs []error
+	for _, e := range agg.Errors {
+		var pe env.ParseError
+		f, ok := reflect.StructField{}, false
+		if errors.As(e, &pe) {
+			f, ok = t.FieldByName(pe.Name)
+		}
+		if !ok {
+			errs = append(errs, e)
+			continue
+		}
+		name := Prefix + f.Tag.Get("env")
+		want := "a valid value"
+		switch f.Type {
+		case reflect.TypeFor[time.Duration]():
+			want = "a duration such as 30s, 5m or 1h"
+		case reflect.TypeFor[int](), reflect.TypeFor[int64]():
+			want = "a whole number"
+		}
+		errs = append(errs, fmt.Errorf("%s: invalid value %q: must be %s", name, environ[name], want))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,173 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/reel-video/reel"
+)
+
+// Codes that exist only at the HTTP layer.
+const (
+	errHeadersTooLarge  = "headers_too_large" // shown to clients as too_large with 431
+	errMethodNotAllowed = "method_not_allowed"
+)
+
+// statusOf is the one mapping from error codes to HTTP status codes.
+var statusOf = map[string]int{
+	reel.EBADREQUEST:    http.StatusBadRequest,
+	reel.EUNAUTHORIZED:  http.StatusUnauthorized,
+	reel.EFORBIDDEN:     http.StatusForbidden,
+	reel.ENOTFOUND:      http.StatusNotFound,
+	errMethodNotAllowed: http.StatusMethodNotAllowed,
+	reel.ECONFLICT:      http.StatusConflict,
+	reel.ETOOLARGE:      http.StatusRequestEntityTooLarge,
+	reel.EUNSUPPORTED:   http.StatusUnsupportedMediaType,
+	reel.EINVALID:       http.StatusUnprocessableEntity,
+	errHeadersTooLarge:  http.StatusRequestHeaderFieldsTooLarge,
+	reel.ERATELIMITED:   http.StatusTooManyRequests,
+	reel.EINTERNAL:      http.StatusInternalServerError,
+	reel.EUNAVAILABLE:   http.StatusServiceUnavailable,
+}
+
+// publicCode is the code clients see; a few HTTP-only codes fold into the
+// codes API.md lists.
+var publicCode = map[string]string{
+	errHeadersTooLarge:  reel.ETOOLARGE,
+	errMethodNotAllowed: reel.EBADREQUEST,
+}
+
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Code    string            `json:"code"`
+	Message string            `json:"message"`
+	Fields  map[string]string `json:"fields,omitempty"`
+}
+
+// writeError answers with the JSON error shape of API.md. Errors that are not
+// *reel.Error are internal: logged in full, shown as "internal error".
+func writeError(c *gin.Context, err error) {
+	code := reel.ErrorCode(err)
+	status, ok := statusOf[code]
+	if !ok {
+		status, code = http.StatusInternalServerError, reel.EINTERNAL
+	}
+	if code == reel.EINTERNAL {
+		logFrom(c).ErrorContext(c.Request.Context(), "internal error",
+			"request_id", RequestIDFrom(c.Request.Context()), "path", c.Request.URL.Path, "err", err)
+	}
+	detail := errorDetail{Code: code, Message: reel.ErrorMessage(err)}
+	if pc, ok := publicCode[code]; ok {
+		detail.Code = pc
+	}
+	var e *reel.Error
+	if errors.As(err, &e) {
+		detail.Fields = e.Fields
+	}
+	c.JSON(status, errorBody{Error: detail})
+}
+
+// rateLimited answers 429 with Retry-After in whole seconds.
+func rateLimited(c *gin.Context, retryAfter time.Duration, what string) {
+	secs := max(1, int((retryAfter+time.Second-1)/time.Second))
+	c.Header("Retry-After", strconv.Itoa(secs))
+	writeError(c, reel.Errorf(reel.ERATELIMITED, "too many %s, retry in %d s", what, secs))
+}
+
+// decodeJSON reads exactly one JSON object into dst, strictly: unknown fields,
+// wrong types, trailing data and non-JSON content types are client errors that
+// name what is wrong.
+func decodeJSON(c *gin.Context, dst any) error {
+	if ct := c.ContentType(); ct != "" && ct != "application/json" {
+		return reel.Errorf(reel.EUNSUPPORTED, "Content-Type must be application/json, not %q", ct)
+	}
+	dec := json.NewDecoder(c.Request.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		return jsonError(err)
+	}
+	// Anything after the object, even a second valid one, is a client bug.
+	var extra json.RawMessage
+	switch err := dec.Decode(&extra); {
+	case err == io.EOF:
+	case err != nil && reel.ErrorCode(jsonError(err)) == reel.ETOOLARGE:
+		return jsonError(err)
+	default:
+		return reel.Errorf(reel.EBADREQUEST, "request body must hold a single JSON object")
+	}
+	return nil
+}
+
+func jsonError(err error) error {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		return reel.Errorf(reel.ETOOLARGE, "request body exceeds %d bytes", tooLarge.Limit)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return reel.Errorf(reel.EBADREQUEST, "request body not received in time")
+	case errors.Is(err, io.EOF):
+		return reel.Errorf(reel.EBADREQUEST, "request body is empty: send a JSON object")
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return reel.Errorf(reel.EBADREQUEST, "malformed JSON: unexpected end of body")
+	case errors.As(err, &syntax):
+		return reel.Errorf(reel.EBADREQUEST, "malformed JSON at byte %d", syntax.Offset)
+	case errors.As(err, &typ):
+		if typ.Field == "" {
+			return reel.Errorf(reel.EBADREQUEST, "request body must be a JSON object, not %s", typ.Value)
+		}
+		return reel.Errorf(reel.EBADREQUEST, "field %q must be %s, not %s", typ.Field, typeName(typ.Type.Kind().String()), typ.Value)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		// encoding/json has no typed error for this one.
+		return reel.Errorf(reel.EBADREQUEST, "unknown field %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
+	}
+	return reel.Errorf(reel.EBADREQUEST, "malformed JSON: %s", strings.TrimPrefix(err.Error(), "json: "))
+}
+
+func typeName(kind string) string {
+	switch {
+	case kind == "string":
+		return "a string"
+	case strings.HasPrefix(kind, "int") || strings.HasPrefix(kind, "uint") || strings.HasPrefix(kind, "float"):
+		return "a number"
+	case kind == "bool":
+		return "true or false"
+	}
+	return fmt.Sprintf("of type %s", kind)
+}
+
+// pathID parses a positive id below 2^53 from the path parameter name.
+func pathID(c *gin.Context, name, what string) (int64, error) {
+	raw := c.Param(name)
+	id, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil || id < 1 || id > reel.MaxID {
+		return 0, reel.Errorf(reel.ENOTFOUND, "%s %q not found", what, raw)
+	}
+	return id, nil
+}
+
+func (s *server) notFound() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		writeError(c, reel.Errorf(reel.ENOTFOUND, "no route for %s %s", c.Request.Method, c.Request.URL.Path))
+	}
+}
+
+func (s *server) methodNotAllowed() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		writeError(c, reel.Errorf(errMethodNotAllowed, "method %s is not allowed here (allowed: %s)",
+			c.Request.Method, c.Writer.Header().Get("Allow")))
+	}
+}

@@ -1,0 +1,67 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"os/exec"
+	"sync"
+	"time"
+
+	"github.com/gin-gonic/gin"
+)
+
+// ReadyCheck is one part of the service that /readyz asks. Check answers nil
+// when the part can do its work.
+type ReadyCheck struct {
+	Name  string
+	Check func(ctx context.Context) error
+}
+
+func (s *server) handleHealthz() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		c.JSON(http.StatusOK, gin.H{"status": "ok"})
+	}
+}
+
+// handleReadyz asks every part at once, each within a short deadline, so a
+// hung database makes the answer 503 rather than making the probe time out.
+// ffmpeg is reported but does not make the node unready: without it the
+// server still serves, and uploads wait for a worker that has it.
+func (s *server) handleReadyz() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
+		defer cancel()
+		checks := make(map[string]string, len(s.Ready)+1)
+		failing := map[string]string{}
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		for _, rc := range s.Ready {
+			wg.Go(func() {
+				err := rc.Check(ctx)
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					checks[rc.Name] = "unavailable"
+					failing[rc.Name] = err.Error()
+					s.log.WarnContext(ctx, "readiness check failed", "part", rc.Name, "err", err)
+					return
+				}
+				checks[rc.Name] = "ok"
+			})
+		}
+		wg.Wait()
+		checks["ffmpeg"] = "found"
+		if _, err := exec.LookPath("ffmpeg"); err != nil {
+			checks["ffmpeg"] = "missing"
+		}
+		if len(failing) > 0 {
+			c.JSON(http.StatusServiceUnavailable, gin.H{
+				"status": "unavailable",
+				"checks": checks,
+				"error":  errorDetail{Code: "unavailable", Message: "not ready", Fields: failing},
+			})
+			return
+		}
+		c.JSON(http.StatusOK, gin.H{"status": "ok", "checks": checks})
+	}
+}

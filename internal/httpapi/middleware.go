@@ -1,0 +1,242 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/reel-video/reel"
+)
+
+type ctxKey int
+
+const (
+	requestIDKey ctxKey = iota
+	userIDKey
+)
+
+// requestID takes the caller's X-Request-ID when it is a sane token, so that
+// a request can be followed through proxies, and makes one up otherwise.
+func (s *server) requestID() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id := c.GetHeader("X-Request-ID")
+		if !validRequestID(id) {
+			var b [12]byte
+			_, _ = rand.Read(b[:])
+			id = hex.EncodeToString(b[:])
+		}
+		c.Header("X-Request-ID", id)
+		c.Set(loggerKey, s.log)
+		c.Request = c.Request.WithContext(context.WithValue(c.Request.Context(), requestIDKey, id))
+		c.Next()
+	}
+}
+
+// validRequestID accepts what proxies generate (UUIDs, hex, base64url) and
+// nothing that could forge log lines or headers.
+func validRequestID(id string) bool {
+	if id == "" || len(id) > 128 {
+		return false
+	}
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_.:+/=", r)) {
+			return false
+		}
+	}
+	return true
+}
+
+const loggerKey = "reel.logger"
+
+// logFrom returns the server's logger for helpers that only see the context.
+func logFrom(c *gin.Context) *slog.Logger {
+	if l, ok := c.Get(loggerKey); ok {
+		return l.(*slog.Logger)
+	}
+	return slog.Default()
+}
+
+// RequestIDFrom returns the request id of ctx, or "".
+func RequestIDFrom(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey).(string)
+	return id
+}
+
+// recovery turns a panic into the JSON internal error and logs the stack;
+// one broken request must not take the process or the connection down.
+func (s *server) recovery() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		defer func() {
+			p := recover()
+			if p == nil {
+				return
+			}
+			if p == http.ErrAbortHandler { //nolint:errorlint // sentinel compared as net/http does
+				panic(p)
+			}
+			s.log.ErrorContext(c.Request.Context(), "panic serving request",
+				"request_id", RequestIDFrom(c.Request.Context()), "method", c.Request.Method,
+				"path", c.Request.URL.Path, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			if !c.Writer.Written() {
+				writeError(c, errors.New("panic"))
+			}
+			c.Abort()
+		}()
+		c.Next()
+	}
+}
+
+// observe writes the access log line and the request metrics.
+func (s *server) observe() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		start := time.Now()
+		s.Metrics.inFlight.Inc()
+		defer s.Metrics.inFlight.Dec()
+		c.Next()
+
+		elapsed := time.Since(start)
+		route := c.FullPath()
+		if route == "" {
+			route = "unmatched" // keeps label cardinality bounded under scans
+		}
+		status := c.Writer.Status()
+		s.Metrics.observe(c.Request.Method, route, status, elapsed)
+
+		level := slog.LevelInfo
+		switch {
+		case status >= 500:
+			level = slog.LevelError
+		case route == "/healthz" || route == "/readyz" || route == "/metrics":
+			level = slog.LevelDebug
+		}
+		attrs := []slog.Attr{
+			slog.String("request_id", RequestIDFrom(c.Request.Context())),
+			slog.String("method", c.Request.Method),
+			slog.String("path", c.Request.URL.Path),
+			slog.String("route", route),
+			slog.Int("status", status),
+			slog.Int("bytes", max(c.Writer.Size(), 0)),
+			slog.Duration("duration", elapsed),
+			slog.String("client", c.ClientIP()),
+			slog.String("proto", c.Request.Proto),
+		}
+		if uid, ok := c.Request.Context().Value(userIDKey).(int64); ok {
+			attrs = append(attrs, slog.Int64("user_id", uid))
+		}
+		s.log.LogAttrs(c.Request.Context(), level, "request", attrs...)
+	}
+}
+
+// limitHeaders answers 431 when the request head is larger than max bytes,
+// counted as net/http counts them (request line and header lines).
+func limitHeaders(max int) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		r := c.Request
+		n := len(r.Method) + len(r.RequestURI) + len(r.Proto) + 4 + len("Host: \r\n") + len(r.Host)
+		for k, vs := range r.Header {
+			for _, v := range vs {
+				n += len(k) + len(v) + 4
+			}
+		}
+		if n > max {
+			c.Header("Connection", "close")
+			writeError(c, reel.Errorf(errHeadersTooLarge, "request headers exceed %d bytes", max))
+			c.Abort()
+			return
+		}
+		c.Next()
+	}
+}
+
+// limitBody refuses bodies larger than max: at once when Content-Length says
+// so, and while reading otherwise (decodeJSON turns that into 413).
+func limitBody(max int64) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if c.Request.ContentLength > max {
+			c.Header("Connection", "close")
+			writeError(c, reel.Errorf(reel.ETOOLARGE, "request body exceeds %d bytes", max))
+			c.Abort()
+			return
+		}
+		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, max)
+		c.Next()
+	}
+}
+
+// deadline bounds a request: its context ends after d, and the connection's
+// read and write deadlines are set for this request only, so that a slow
+// client cannot hold it forever while routes that stream for long (uploads,
+// media) set longer deadlines of their own instead of a global WriteTimeout.
+func (s *server) deadline(d time.Duration) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		now := time.Now()
+		rc := http.NewResponseController(c.Writer)
+		// Errors mean the connection cannot take deadlines (a test recorder);
+		// the context deadline below still holds.
+		_ = rc.SetReadDeadline(now.Add(d))
+		// The write deadline leaves room to send the error of a timed-out handler.
+		_ = rc.SetWriteDeadline(now.Add(d + 5*time.Second))
+		ctx, cancel := context.WithTimeout(c.Request.Context(), d)
+		defer cancel()
+		c.Request = c.Request.WithContext(ctx)
+		c.Next()
+	}
+}
+
+// authenticate reads the bearer token when there is one. A token that is
+// present but invalid is 401 even on routes where auth is optional: the
+// client believes it is signed in, and silently treating it as anonymous
+// would hide the problem.
+func (s *server) authenticate() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		h := c.GetHeader("Authorization")
+		if h == "" {
+			c.Next()
+			return
+		}
+		scheme, token, ok := strings.Cut(h, " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+			unauthorized(c, reel.Errorf(reel.EUNAUTHORIZED, "Authorization must be \"Bearer <token>\""))
+			return
+		}
+		uid, err := s.Tokens.Verify(strings.TrimSpace(token))
+		if err != nil {
+			unauthorized(c, err)
+			return
+		}
+		c.Request = c.Request.WithContext(context.WithValue(c.Request.Context(), userIDKey, uid))
+		c.Next()
+	}
+}
+
+// requireUser answers 401 unless authenticate found a valid token.
+func (s *server) requireUser() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if viewerID(c) == 0 {
+			unauthorized(c, reel.Errorf(reel.EUNAUTHORIZED, "sign in first: send Authorization: Bearer <token>"))
+			return
+		}
+		c.Next()
+	}
+}
+
+func unauthorized(c *gin.Context, err error) {
+	c.Header("WWW-Authenticate", `Bearer realm="reel"`)
+	writeError(c, err)
+	c.Abort()
+}
+
+// viewerID is the signed-in user's id, or 0 for anonymous requests.
+func viewerID(c *gin.Context) int64 {
+	id, _ := c.Request.Context().Value(userIDKey).(int64)
+	return id
+}

@@ -1,0 +1,112 @@
+// Package httpapi is reel's HTTP face: the Gin engine with its middleware,
+// every route (routes.go), and the handlers that translate between HTTP and
+// the services of package reel. Errors become HTTP status codes in exactly
+// one place (errors.go).
+package httpapi
+
+import (
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/reel-video/reel"
+	"github.com/reel-video/reel/internal/auth"
+)
+
+// Deps are what the handlers need. Every field is required unless noted.
+type Deps struct {
+	Logger    *slog.Logger
+	Metrics   *Metrics
+	Users     reel.UserService
+	Passwords *auth.Hasher
+	Tokens    *auth.Tokens
+	Logins    *auth.LoginLimiter
+	// Ready lists the parts /readyz checks, each answering nil when healthy.
+	Ready []ReadyCheck
+	// RequestTimeout bounds an ordinary API request end to end.
+	RequestTimeout time.Duration
+	// TrustedProxies are the addresses whose X-Forwarded-For is believed;
+	// empty means the client address is the connection's peer.
+	TrustedProxies []string
+}
+
+// Limits that are part of the hardening of the server.
+const (
+	// MaxHeaderBytes is the largest request head (request line and headers)
+	// reel accepts; a larger one is answered 431.
+	MaxHeaderBytes = 8 << 10
+	// transportMaxHeaderBytes is the hard limit given to net/http, above
+	// MaxHeaderBytes so that the middleware, not net/http's plain-text reply,
+	// answers the 431 in the JSON error shape for all but absurd heads.
+	transportMaxHeaderBytes = 64 << 10
+	// MaxJSONBody is the largest JSON request body; a larger one is answered 413.
+	MaxJSONBody = 1 << 20
+)
+
+type server struct {
+	Deps
+	log *slog.Logger
+}
+
+// NewServer returns the handler for the public listener.
+func NewServer(d Deps) (http.Handler, error) {
+	gin.SetMode(gin.ReleaseMode)
+	e := gin.New()
+	e.HandleMethodNotAllowed = true
+	// Redirects would answer API clients with HTML and a changed method.
+	e.RedirectTrailingSlash = false
+	e.RedirectFixedPath = false
+	if err := e.SetTrustedProxies(d.TrustedProxies); err != nil {
+		return nil, fmt.Errorf("trusted proxies: %w", err)
+	}
+	s := &server{Deps: d, log: d.Logger}
+	s.routes(e)
+	return e, nil
+}
+
+// ServerOptions are the connection-level settings of the public listener.
+type ServerOptions struct {
+	ReadHeaderTimeout time.Duration
+	IdleTimeout       time.Duration
+	TLS               bool
+	ErrorLog          *slog.Logger
+}
+
+// NewHTTPServer wraps h in an http.Server with hardened connection settings.
+// It sets no global ReadTimeout or WriteTimeout: those would cut long uploads
+// and downloads. Instead each route sets its own deadlines (see deadline in
+// middleware.go), and ReadHeaderTimeout and IdleTimeout stop clients that
+// send nothing from holding a connection.
+func NewHTTPServer(addr string, h http.Handler, o ServerOptions) *http.Server {
+	srv := &http.Server{
+		Addr:              addr,
+		Handler:           h,
+		ReadHeaderTimeout: o.ReadHeaderTimeout,
+		IdleTimeout:       o.IdleTimeout,
+		MaxHeaderBytes:    transportMaxHeaderBytes,
+		HTTP2: &http.HTTP2Config{
+			MaxConcurrentStreams: 250,
+			// Reset floods (CVE-2023-44487 style) are bounded by net/http itself;
+			// a per-connection ping timeout drops dead peers.
+			PingTimeout:     15 * time.Second,
+			SendPingTimeout: 60 * time.Second,
+		},
+	}
+	if o.ErrorLog != nil {
+		srv.ErrorLog = slog.NewLogLogger(o.ErrorLog.Handler(), slog.LevelWarn)
+	}
+	if o.TLS {
+		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	} else {
+		// Prior-knowledge h2c, for proxies and service meshes that speak
+		// HTTP/2 to the backend without TLS.
+		srv.Protocols = new(http.Protocols)
+		srv.Protocols.SetHTTP1(true)
+		srv.Protocols.SetUnencryptedHTTP2(true)
+	}
+	return srv
+}

@@ -1,0 +1,71 @@
+package sqlstore_test
+
+import (
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/reel-video/reel/internal/sqlstore"
+	"github.com/reel-video/reel/internal/sqlstore/sqltest"
+)
+
+func TestMigrate(t *testing.T) {
+	sqltest.Engines(t, func(t *testing.T, url string) {
+		ctx := t.Context()
+		db, err := sqlstore.Open(ctx, url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+
+		status := func() string {
+			t.Helper()
+			var b strings.Builder
+			if err := db.MigrationStatus(ctx, &b); err != nil {
+				t.Fatalf("MigrationStatus: %v", err)
+			}
+			return b.String()
+		}
+		if got, want := status(), "00001  users                     pending\n"; got != want {
+			t.Errorf("status before migrating:\n%s\nwant:\n%s", got, want)
+		}
+
+		for i := range 2 { // the second run finds nothing to do
+			if err := db.Migrate(ctx); err != nil {
+				t.Fatalf("Migrate #%d: %v", i+1, err)
+			}
+		}
+		applied := regexp.MustCompile(`^00001  users +applied \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\n$`)
+		if got := status(); !applied.MatchString(got) {
+			t.Errorf("status after migrating:\n%s\nwant a line matching %s", got, applied)
+		}
+
+		if _, err := db.CreateUser(ctx, "alice", "hash"); err != nil {
+			t.Errorf("CreateUser on the migrated schema: %v", err)
+		}
+	})
+}
+
+// Several reel processes starting at once on PostgreSQL each migrate; the
+// advisory lock makes them take turns instead of failing.
+func TestMigrateConcurrentlyOnPostgres(t *testing.T) {
+	ctx := t.Context()
+	url := sqltest.PostgresURL(t)
+	var wg sync.WaitGroup
+	errs := make([]error, 3)
+	for i := range errs {
+		db, err := sqlstore.Open(ctx, url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		wg.Go(func() { errs[i] = db.Migrate(ctx) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("Migrate in process %d: %v", i, err)
+		}
+	}
+}
