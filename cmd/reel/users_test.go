@@ -13,15 +13,15 @@ import (
 
 type session struct {
 	User struct {
-		ID             int64  `json:"id"`
-		Username       string `json:"username"`
-		CreatedAt      string `json:"created_at"`
-		FollowerCount  *int64 `json:"follower_count"`
-		FollowingCount *int64 `json:"following_count"`
-		VideoCount     *int64 `json:"video_count"`
-		LikeCount      *int64 `json:"like_count"`
-		LikedCount     *int64 `json:"liked_count"`
-		IsFollowing    *bool  `json:"is_following"`
+		ID             int64   `json:"id"`
+		Username       string  `json:"username"`
+		CreatedAt      string  `json:"created_at"`
+		FollowerCount  *int64  `json:"follower_count"`
+		FollowingCount *int64  `json:"following_count"`
+		VideoCount     *int64  `json:"video_count"`
+		LikeCount      *int64  `json:"like_count"`
+		LikedCount     *int64  `json:"liked_count"`
+		IsFollowing    *bool   `json:"is_following"`
 		AvatarURL      *string `json:"avatar_url"`
 	} `json:"user"`
 	Token     string `json:"token"`

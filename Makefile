@@ -1,0 +1,22 @@
+# The README's quick start is `make run` and `make test`; each makes its own
+# prerequisites true (see scripts/deps.sh).
+GO      ?= go
+BIN     := bin/reel
+VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X github.com/reel-video/reel.Version=$(VERSION)
+
+.PHONY: build run test clean
+
+build:
+	@scripts/deps.sh go
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/reel
+
+run: build
+	@scripts/deps.sh ffmpeg
+	./$(BIN) serve
+
+test:
+	@scripts/test.sh
+
+clean:
+	rm -rf bin

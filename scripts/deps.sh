@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Makes the prerequisites of `make run` and `make test` true on a Debian
+# machine, installing what is missing when run as root, or stopping with the
+# exact command to run otherwise. Usage: scripts/deps.sh go|ffmpeg|postgres...
+# `postgres` prints the export line of a reachable test database on stdout;
+# everything else goes to stderr.
+set -euo pipefail
+
+say() { printf 'deps: %s\n' "$*" >&2; }
+die() { printf 'deps: %s\n' "$*" >&2; exit 1; }
+
+apt_install() {
+	if [ "$(id -u)" -ne 0 ]; then
+		die "$1 is missing: run  sudo apt-get update && sudo apt-get install -y $*  and try again"
+	fi
+	command -v apt-get >/dev/null || die "$1 is missing and this is not a Debian-like system: install $* with your package manager"
+	say "installing $* with apt-get"
+	if [ -z "${REEL_APT_UPDATED:-}" ]; then
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+		export REEL_APT_UPDATED=1
+	fi
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >&2
+}
+
+need_go() {
+	command -v go >/dev/null || die "Go is missing: install Go 1.26 or newer from https://go.dev/dl/ and put it on PATH"
+	local v
+	v=$(go env GOVERSION | sed 's/^go//')
+	local major=${v%%.*} rest=${v#*.}
+	local minor=${rest%%.*}
+	if [ "$major" -lt 1 ] || { [ "$major" -eq 1 ] && [ "$minor" -lt 26 ]; }; then
+		die "Go $v is too old: install Go 1.26 or newer from https://go.dev/dl/"
+	fi
+}
+
+need_ffmpeg() {
+	if ! command -v ffmpeg >/dev/null || ! command -v ffprobe >/dev/null; then
+		apt_install ffmpeg
+	fi
+}
+
+# pg_answers URL: true when a PostgreSQL server accepts a connection at URL.
+pg_answers() {
+	command -v psql >/dev/null || return 1
+	psql "$1" -Atqc 'select 1' >/dev/null 2>&1
+}
+
+# need_postgres prints `export REEL_TEST_POSTGRES_URL=...` for a database the
+# tests may use: the one given, the machine's default, or one it sets up.
+need_postgres() {
+	local given=${REEL_TEST_POSTGRES_URL:-}
+	local default='postgres://root@127.0.0.1:5432/test?sslmode=disable'
+	local own='postgres://reel_test:reel_test@127.0.0.1:5432/reel_test?sslmode=disable'
+	command -v psql >/dev/null || apt_install postgresql-client
+	if [ -n "$given" ]; then
+		pg_answers "$given" || die "REEL_TEST_POSTGRES_URL does not answer: start that server or unset the variable"
+		echo "export REEL_TEST_POSTGRES_URL='$given'"
+		return
+	fi
+	for url in "$default" "$own"; do
+		if pg_answers "$url"; then
+			echo "export REEL_TEST_POSTGRES_URL='$url'"
+			return
+		fi
+	done
+
+	# No usable database: start the local server, installing it if needed,
+	# and give the tests a role and database of their own.
+	[ "$(id -u)" -eq 0 ] || die "PostgreSQL does not answer at 127.0.0.1:5432: start it (sudo pg_ctlcluster <version> main start, or install it with sudo apt-get install -y postgresql), or set REEL_TEST_POSTGRES_URL"
+	command -v pg_ctlcluster >/dev/null || apt_install postgresql
+	local cluster
+	cluster=$(pg_lsclusters -h 2>/dev/null | head -n1 | awk '{print $1" "$2}')
+	[ -n "$cluster" ] || die "PostgreSQL is installed but has no cluster: run  pg_createcluster --start 15 main"
+	say "starting PostgreSQL cluster $cluster"
+	# shellcheck disable=SC2086
+	pg_ctlcluster --skip-systemctl-redirect $cluster start >&2 2>&1 || true
+	for _ in $(seq 1 60); do
+		runuser -u postgres -- psql -Atqc 'select 1' >/dev/null 2>&1 && break
+		sleep 0.5
+	done
+	runuser -u postgres -- psql -Atqc 'select 1' >/dev/null 2>&1 || die "PostgreSQL did not start: see /var/log/postgresql/"
+	if pg_answers "$default"; then
+		echo "export REEL_TEST_POSTGRES_URL='$default'"
+		return
+	fi
+	say "creating role and database reel_test"
+	runuser -u postgres -- psql -qc "DO \$\$BEGIN CREATE ROLE reel_test LOGIN PASSWORD 'reel_test'; EXCEPTION WHEN duplicate_object THEN NULL; END\$\$;" >&2
+	runuser -u postgres -- psql -Atqc "select 1 from pg_database where datname='reel_test'" | grep -q 1 ||
+		runuser -u postgres -- createdb -O reel_test reel_test >&2
+	pg_answers "$own" || die "could not connect to the reel_test database at 127.0.0.1:5432 (check pg_hba.conf allows password logins on 127.0.0.1)"
+	echo "export REEL_TEST_POSTGRES_URL='$own'"
+}
+
+for need in "$@"; do
+	case "$need" in
+	go) need_go ;;
+	ffmpeg) need_ffmpeg ;;
+	postgres) need_postgres ;;
+	*) die "unknown prerequisite $need" ;;
+	esac
+done

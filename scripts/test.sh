@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The one test command (make test): prerequisites, static checks, then every
+# test with the race detector, store tests on SQLite and PostgreSQL both.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/deps.sh go ffmpeg
+eval "$(scripts/deps.sh postgres)"
+echo "tests use PostgreSQL at ${REEL_TEST_POSTGRES_URL%%\?*}" | sed 's#//[^@]*@#//#'
+
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then
+	echo "gofmt would change these files (run gofmt -w):" >&2
+	echo "$unformatted" >&2
+	exit 1
+fi
+go vet ./...
+go test -race -count=1 -timeout 12m "$@" ./...
