@@ -135,7 +135,7 @@ func serveUntilDone(ctx context.Context, log *slog.Logger, timeout time.Duration
 	var serveErr error
 	select {
 	case <-ctx.Done():
-		log.Info("shutting down: draining in-flight requests", "timeout", timeout)
+		log.Info("shutting down: draining in-flight requests", "timeout", timeout.String())
 	case serveErr = <-errc:
 		log.Error("server failed, shutting down", "err", serveErr)
 	}

@@ -155,7 +155,8 @@ func TestBadInputs(t *testing.T) {
 		{"unknown field", "POST", "/api/v1/users", "", `{"username":"dave","password":"secret-1","admin":true}`, nil, 400, "bad_request"},
 		{"two objects", "POST", "/api/v1/users", "", `{"username":"dave","password":"secret-1"}{}`, nil, 400, "bad_request"},
 		{"empty body", "POST", "/api/v1/users", "", "", nil, 400, "bad_request"},
-		{"form content type", "POST", "/api/v1/users", "", `{"username":"dave","password":"secret-1"}`, []string{"Content-Type", "application/x-www-form-urlencoded"}, 415, "unsupported_media"},
+		{"multipart body", "POST", "/api/v1/users", "", "--x\r\n\r\n--x--", []string{"Content-Type", "multipart/form-data; boundary=x"}, 415, "unsupported_media"},
+		{"form body", "POST", "/api/v1/users", "", `username=dave&password=secret-1`, []string{"Content-Type", "application/x-www-form-urlencoded"}, 400, "bad_request"},
 		{"body over 1 MiB", "POST", "/api/v1/users", "", big, nil, 413, "too_large"},
 		{"short username", "POST", "/api/v1/users", "", map[string]string{"username": "ab", "password": "secret-1"}, nil, 422, "invalid"},
 		{"long username", "POST", "/api/v1/users", "", map[string]string{"username": strings.Repeat("a", 33), "password": "secret-1"}, nil, 422, "invalid"},
@@ -193,6 +194,10 @@ func TestBadInputs(t *testing.T) {
 			}
 		})
 	}
+
+	// JSON that curl -d labels as a form is still JSON.
+	expect(t, srv.do("POST", "/api/v1/users", "", `{"username":"curl_user","password":"secret-1"}`,
+		"Content-Type", "application/x-www-form-urlencoded"), 201, "")
 
 	// Validation errors name each field.
 	r = srv.do("POST", "/api/v1/users", "", map[string]string{"username": "a b", "password": "1"})

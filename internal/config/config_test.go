@@ -225,3 +225,16 @@ func TestAdminAddrCanBeDisabled(t *testing.T) {
 		t.Errorf("REEL_ADMIN_ADDR=off: AdminAddr=%q err=%v", c.AdminAddr, err)
 	}
 }
+
+// The README documents every variable: a new one must be added there too.
+func TestREADMEListsEveryVariable(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range Vars() {
+		if !strings.Contains(string(readme), "`"+v.Name+"`") {
+			t.Errorf("README.md does not document %s", v.Name)
+		}
+	}
+}

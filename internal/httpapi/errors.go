@@ -87,11 +87,13 @@ func rateLimited(c *gin.Context, retryAfter time.Duration, what string) {
 }
 
 // decodeJSON reads exactly one JSON object into dst, strictly: unknown fields,
-// wrong types, trailing data and non-JSON content types are client errors that
-// name what is wrong.
+// wrong types, trailing data and multipart bodies are client errors that name
+// what is wrong.
 func decodeJSON(c *gin.Context, dst any) error {
-	if ct := c.ContentType(); ct != "" && ct != "application/json" {
-		return reel.Errorf(reel.EUNSUPPORTED, "Content-Type must be application/json, not %q", ct)
+	// The body decides, not the label: curl -d labels JSON as a form. Only a
+	// multipart body is certainly something else.
+	if ct := c.ContentType(); strings.HasPrefix(ct, "multipart/") {
+		return reel.Errorf(reel.EUNSUPPORTED, "send a JSON object (Content-Type: application/json), not %s", ct)
 	}
 	dec := json.NewDecoder(c.Request.Body)
 	dec.DisallowUnknownFields()

@@ -37,6 +37,7 @@ const (
 // SQLite that waits for the one connection the transaction holds.
 type DB struct {
 	engine string
+	path   string // the SQLite file; "" on PostgreSQL
 	writer *bun.DB
 	reader *bun.DB
 }
@@ -140,6 +141,7 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 
 	return &DB{
 		engine: EngineSQLite,
+		path:   path,
 		writer: bun.NewDB(writer, sqlitedialect.New(), bunOptions...),
 		reader: bun.NewDB(reader, sqlitedialect.New(), bunOptions...),
 	}, nil

@@ -16,9 +16,16 @@ import (
 )
 
 // Migrate applies every pending migration. Several processes may call it at
-// once on PostgreSQL: they take turns on an advisory lock. On SQLite, run it
-// from one process at a time (reel serve at start, or reel migrate).
+// once (reel serve and reel worker starting together): on PostgreSQL they
+// take turns on an advisory lock, on SQLite on a lock file beside the database.
 func (db *DB) Migrate(ctx context.Context) error {
+	if db.engine == EngineSQLite {
+		unlock, err := lockFile(ctx, db.path+".migrate-lock")
+		if err != nil {
+			return fmt.Errorf("lock sqlite database for migration: %w", err)
+		}
+		defer unlock()
+	}
 	p, err := db.migrations(ctx)
 	if err != nil {
 		return err

@@ -49,23 +49,26 @@ func TestMigrate(t *testing.T) {
 
 // Several reel processes starting at once on PostgreSQL each migrate; the
 // advisory lock makes them take turns instead of failing.
-func TestMigrateConcurrentlyOnPostgres(t *testing.T) {
-	ctx := t.Context()
-	url := sqltest.PostgresURL(t)
-	var wg sync.WaitGroup
-	errs := make([]error, 3)
-	for i := range errs {
-		db, err := sqlstore.Open(ctx, url)
-		if err != nil {
-			t.Fatal(err)
+// Several processes (serve and worker) may start together on a fresh
+// database: each Migrate must succeed, whatever the engine.
+func TestMigrateConcurrently(t *testing.T) {
+	sqltest.Engines(t, func(t *testing.T, url string) {
+		ctx := t.Context()
+		var wg sync.WaitGroup
+		errs := make([]error, 3)
+		for i := range errs {
+			db, err := sqlstore.Open(ctx, url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { db.Close() })
+			wg.Go(func() { errs[i] = db.Migrate(ctx) })
 		}
-		t.Cleanup(func() { db.Close() })
-		wg.Go(func() { errs[i] = db.Migrate(ctx) })
-	}
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			t.Errorf("Migrate in process %d: %v", i, err)
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Errorf("Migrate in process %d: %v", i, err)
+			}
 		}
-	}
+	})
 }
