@@ -38,7 +38,8 @@ type environment struct {
 }
 
 var commands = []command{
-	{"serve", "[flags]", "run the HTTP server (and, later, the embedded workers)", runServe},
+	{"serve", "[flags]", "run the HTTP server and the embedded job workers", runServe},
+	{"worker", "[flags]", "run only the job workers (transcodes, cleanups)", runWorker},
 	{"migrate", "[up|status] [flags]", "apply pending database migrations (up, the default) or list them (status)", runMigrate},
 	{"user", "promote|demote NAME [flags]", "grant or revoke administrator rights", runUser},
 	{"version", "", "print the version", runVersion},

@@ -10,13 +10,16 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"strings"
 	"syscall"
 	"time"
 
+	"github.com/reel-video/reel"
 	"github.com/reel-video/reel/internal/auth"
 	"github.com/reel-video/reel/internal/config"
 	"github.com/reel-video/reel/internal/httpapi"
-	"github.com/reel-video/reel/internal/sqlstore"
+	"github.com/reel-video/reel/internal/playback"
+	"github.com/reel-video/reel/internal/upload"
 )
 
 func runServe(ctx context.Context, args []string, env *environment) error {
@@ -33,35 +36,60 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 	ctx, stopSignals := shutdownOnSignal(ctx, log, env)
 	defer stopSignals()
 
-	secret, err := cfg.LoadSecret()
+	b, err := openBackend(ctx, cfg, log, cfg.Workers)
 	if err != nil {
 		return err
 	}
-	db, err := openStore(ctx, cfg, log)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err := db.Close(); err != nil {
-			log.Error("close database", "err", err)
-		}
-	}()
+	defer b.close(context.WithoutCancel(ctx), log)
 
 	logins := auth.NewLoginLimiter(auth.LimiterConfig{})
 	go sweepEvery(ctx, time.Minute, logins.Sweep)
+	tokens := auth.NewTokens(b.secret, cfg.TokenTTL)
+	var previous []byte
+	if cfg.PreviousSecret != "" {
+		previous = []byte(cfg.PreviousSecret)
+	}
+	signer := playback.NewSigner(b.secret, previous, cfg.URLTTL)
+	tus, err := upload.NewTus(upload.TusConfig{
+		Dir:          b.dirs.uploads,
+		BasePath:     "/api/v1/uploads/",
+		MaxSize:      cfg.MaxUploadBytes,
+		Expiry:       cfg.UploadExpiry,
+		MaxQueued:    cfg.MaxQueued,
+		Videos:       b.db,
+		Authenticate: bearerUser(tokens),
+		LogOutput:    env.stderr,
+	})
+	if err != nil {
+		return err
+	}
 
 	metrics := httpapi.NewMetrics()
 	handler, err := httpapi.NewServer(httpapi.Deps{
 		Logger:  log,
 		Metrics: metrics,
-		Users:   db,
+		Users:   b.db,
 		// Each hash holds its memory cost while it runs: bound them to the CPUs.
-		Passwords:      auth.NewHasher(auth.DefaultParams, max(2, runtime.NumCPU())),
-		Tokens:         auth.NewTokens(secret, cfg.TokenTTL),
-		Logins:         logins,
-		Ready:          []httpapi.ReadyCheck{{Name: "database", Check: db.Ping}},
+		Passwords: auth.NewHasher(auth.DefaultParams, max(2, runtime.NumCPU())),
+		Tokens:    tokens,
+		Logins:    logins,
+		Ready: []httpapi.ReadyCheck{
+			{Name: "database", Check: b.db.Ping},
+			{Name: "blob_store", Check: b.blobsReady},
+			{Name: "queue", Check: b.queue.Ready},
+		},
 		RequestTimeout: cfg.RequestTimeout,
 		TrustedProxies: cfg.TrustedProxies,
+		Videos:         b.db,
+		Blobs:          b.blobs,
+		Tus:            tus,
+		Media:          playback.NewHandler(signer, b.blobs, playback.HandlerOptions{Logger: log}),
+		MediaURLs:      mediaURLs{signer},
+		PublicURL:      cfg.PublicURL,
+		MaxUploadBytes: cfg.MaxUploadBytes,
+		MaxQueued:      cfg.MaxQueued,
+		IncomingDir:    b.dirs.incoming,
+		Limits:         b.limits,
 	})
 	if err != nil {
 		return err
@@ -83,7 +111,19 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 			ReadHeaderTimeout: cfg.ReadHeaderTimeout, IdleTimeout: cfg.IdleTimeout,
 		}})
 	}
+	// Requests drain first, then running jobs get the same grace period.
 	return serveUntilDone(ctx, log, cfg.ShutdownTimeout, servers)
+}
+
+// bearerUser authenticates a request by its bearer token, for tusd's hooks.
+func bearerUser(tokens *auth.Tokens) func(r *http.Request) (int64, error) {
+	return func(r *http.Request) (int64, error) {
+		scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") {
+			return 0, reel.Errorf(reel.EUNAUTHORIZED, "sign in first: send Authorization: Bearer <token>")
+		}
+		return tokens.Verify(strings.TrimSpace(token))
+	}
 }
 
 // listener is one http.Server with the files it needs for TLS.
@@ -181,19 +221,6 @@ func shutdownOnSignal(parent context.Context, log *slog.Logger, env *environment
 		close(done)
 		cancel()
 	}
-}
-
-func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (*sqlstore.DB, error) {
-	db, err := sqlstore.Open(ctx, cfg.DatabaseURL)
-	if err != nil {
-		return nil, err
-	}
-	if err := db.Migrate(ctx); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("migrate: %w", err)
-	}
-	log.Info("database ready", "engine", db.Engine())
-	return db, nil
 }
 
 func newLogger(cfg *config.Config, env *environment) *slog.Logger {

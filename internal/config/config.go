@@ -16,6 +16,7 @@ import (
 	"reflect"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -47,6 +48,13 @@ type Config struct {
 	ReadHeaderTimeout time.Duration `env:"READ_HEADER_TIMEOUT" envDefault:"10s" doc:"time a client has to send request headers"`
 	IdleTimeout       time.Duration `env:"IDLE_TIMEOUT" envDefault:"120s" doc:"how long an idle keep-alive connection stays open"`
 	TrustedProxies    []string      `env:"TRUSTED_PROXIES" doc:"comma-separated IPs/CIDRs of reverse proxies whose X-Forwarded-For is believed (default: none)"`
+	UploadExpiry      time.Duration `env:"UPLOAD_EXPIRY" envDefault:"24h" doc:"unfinished resumable uploads are deleted after this"`
+	MaxQueued         int           `env:"MAX_QUEUED" envDefault:"1000" doc:"new uploads get 503 while this many videos wait to be processed"`
+	MaxDuration       time.Duration `env:"MAX_DURATION" envDefault:"10m" doc:"longest accepted video"`
+	MaxPixels         string        `env:"MAX_PIXELS" envDefault:"4096x2160" doc:"largest accepted frame, WIDTHxHEIGHT of a landscape frame (portrait frames may be HEIGHTxWIDTH)"`
+	JobTimeout        time.Duration `env:"JOB_TIMEOUT" envDefault:"30m" doc:"longest one processing attempt may take"`
+	URLTTL            time.Duration `env:"URL_TTL" envDefault:"6h" doc:"lifetime of signed media URLs"`
+	PreviousSecret    string        `env:"PREVIOUS_SECRET" doc:"the secret before a rotation: media URLs it signed keep working until they expire"`
 }
 
 // Var describes one configuration variable for help texts and documentation.
@@ -162,6 +170,17 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
+// Pixels returns the long and short side of REEL_MAX_PIXELS.
+func (c *Config) Pixels() (long, short int, err error) {
+	w, h, ok := strings.Cut(strings.ToLower(c.MaxPixels), "x")
+	a, err1 := strconv.Atoi(w)
+	b, err2 := strconv.Atoi(h)
+	if !ok || err1 != nil || err2 != nil || a < 16 || b < 16 {
+		return 0, 0, errors.New("must be WIDTHxHEIGHT such as 4096x2160")
+	}
+	return max(a, b), min(a, b), nil
+}
+
 // TLS reports whether the server should speak HTTPS.
 func (c *Config) TLS() bool { return c.TLSCert != "" }
 
@@ -227,6 +246,15 @@ func (c *Config) validate() error {
 	if c.Secret != "" && len(c.Secret) < MinSecretLen {
 		errs = append(errs, fmt.Errorf("%sSECRET: must be at least %d bytes long (it is %d)", Prefix, MinSecretLen, len(c.Secret)))
 	}
+	if _, _, err := c.Pixels(); err != nil {
+		bad("MAX_PIXELS", c.MaxPixels, err.Error())
+	}
+	if c.MaxQueued < 0 {
+		bad("MAX_QUEUED", c.MaxQueued, "must be 0 (no limit) or more")
+	}
+	if c.PreviousSecret != "" && len(c.PreviousSecret) < MinSecretLen {
+		errs = append(errs, fmt.Errorf("%sPREVIOUS_SECRET: must be at least %d bytes long", Prefix, MinSecretLen))
+	}
 	if c.MaxUploadBytes <= 0 {
 		bad("MAX_UPLOAD_BYTES", c.MaxUploadBytes, "must be a positive number of bytes")
 	}
@@ -245,6 +273,7 @@ func (c *Config) validate() error {
 	for name, d := range map[string]time.Duration{
 		"SHUTDOWN_TIMEOUT": c.ShutdownTimeout, "TOKEN_TTL": c.TokenTTL, "REQUEST_TIMEOUT": c.RequestTimeout,
 		"READ_HEADER_TIMEOUT": c.ReadHeaderTimeout, "IDLE_TIMEOUT": c.IdleTimeout,
+		"UPLOAD_EXPIRY": c.UploadExpiry, "MAX_DURATION": c.MaxDuration, "JOB_TIMEOUT": c.JobTimeout, "URL_TTL": c.URLTTL,
 	} {
 		if d <= 0 {
 			bad(name, d, "must be a positive duration such as 30s")

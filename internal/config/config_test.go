@@ -111,6 +111,11 @@ func TestInvalidValuesNameTheVariable(t *testing.T) {
 		{map[string]string{"REEL_SHUTDOWN_TIMEOUT": "30"}, `REEL_SHUTDOWN_TIMEOUT: invalid value "30": must be a duration`},
 		{map[string]string{"REEL_TOKEN_TTL": "-1h"}, "REEL_TOKEN_TTL"},
 		{map[string]string{"REEL_TRUSTED_PROXIES": "not-an-ip"}, "REEL_TRUSTED_PROXIES"},
+		{map[string]string{"REEL_MAX_PIXELS": "4k"}, "REEL_MAX_PIXELS"},
+		{map[string]string{"REEL_MAX_PIXELS": "0x0"}, "REEL_MAX_PIXELS"},
+		{map[string]string{"REEL_MAX_QUEUED": "-5"}, "REEL_MAX_QUEUED"},
+		{map[string]string{"REEL_UPLOAD_EXPIRY": "0s"}, "REEL_UPLOAD_EXPIRY"},
+		{map[string]string{"REEL_PREVIOUS_SECRET": "short"}, "REEL_PREVIOUS_SECRET"},
 	}
 	for _, tc := range cases {
 		_, _, err := load(t, nil, tc.env)

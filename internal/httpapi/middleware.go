@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
@@ -239,4 +240,35 @@ func unauthorized(c *gin.Context, err error) {
 func viewerID(c *gin.Context) int64 {
 	id, _ := c.Request.Context().Value(userIDKey).(int64)
 	return id
+}
+
+// uploadIdle is how long an upload or stream may go without progress.
+const uploadIdle = 60 * time.Second
+
+// streaming is the deadline policy of long-lived requests: the body must
+// keep arriving (each read pushes the read deadline idle further), and the
+// write deadline is lifted so that a long upload's answer is not cut; the
+// handlers of streams set write deadlines per write.
+func (s *server) streaming(idle time.Duration) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		rc := http.NewResponseController(c.Writer)
+		_ = rc.SetReadDeadline(time.Now().Add(idle))
+		_ = rc.SetWriteDeadline(time.Time{})
+		if c.Request.Body != nil && c.Request.Body != http.NoBody {
+			c.Request.Body = &idleReader{ReadCloser: c.Request.Body, rc: rc, idle: idle}
+		}
+		c.Next()
+	}
+}
+
+// idleReader extends the read deadline before each read of the body.
+type idleReader struct {
+	io.ReadCloser
+	rc   *http.ResponseController
+	idle time.Duration
+}
+
+func (r *idleReader) Read(p []byte) (int, error) {
+	_ = r.rc.SetReadDeadline(time.Now().Add(r.idle))
+	return r.ReadCloser.Read(p)
 }

@@ -13,9 +13,29 @@ func (s *server) routes(e *gin.Engine) {
 	e.GET("/readyz", s.handleReadyz())
 	e.GET("/metrics", gin.WrapH(s.Metrics.Handler()))
 
+	// Ordinary JSON API: bounded in time and body size.
 	api := e.Group("/api/v1", s.deadline(s.RequestTimeout), limitBody(MaxJSONBody), s.authenticate())
 	api.POST("/users", s.handleRegister())
 	api.POST("/sessions", s.handleLogin())
 	api.GET("/me", s.requireUser(), s.handleMe())
 	api.GET("/users/:id", s.handleGetUser())
+	api.GET("/users/:id/videos", s.handleUserVideos())
+	api.GET("/videos/:id", s.handleGetVideo())
+	api.PATCH("/videos/:id", s.requireUser(), s.handleUpdateVideo())
+	api.DELETE("/videos/:id", s.requireUser(), s.handleDeleteVideo())
+
+	// Long-lived streams: uploads may take hours and event streams minutes,
+	// so they are bounded by inactivity instead of a total deadline.
+	stream := e.Group("/api/v1", s.streaming(uploadIdle), s.authenticate())
+	stream.POST("/videos", s.requireUser(), s.handleUploadVideo())
+	stream.GET("/videos/:id/events", s.handleVideoEvents())
+	// tusd routes and authenticates uploads itself (upload.NewTus).
+	tus := e.Group("/api/v1", s.streaming(uploadIdle))
+	tus.Any("/uploads", gin.WrapH(s.Tus))
+	tus.Any("/uploads/*path", gin.WrapH(s.Tus))
+
+	// Media: signed URLs, Range, sendfile (playback.NewHandler).
+	for _, m := range []string{"GET", "HEAD", "OPTIONS"} {
+		e.Handle(m, "/media/*path", s.handleMedia())
+	}
 }

@@ -15,6 +15,8 @@ import (
 
 	"github.com/reel-video/reel"
 	"github.com/reel-video/reel/internal/auth"
+	"github.com/reel-video/reel/internal/blob"
+	"github.com/reel-video/reel/internal/media"
 )
 
 // Deps are what the handlers need. Every field is required unless noted.
@@ -32,6 +34,28 @@ type Deps struct {
 	// TrustedProxies are the addresses whose X-Forwarded-For is believed;
 	// empty means the client address is the connection's peer.
 	TrustedProxies []string
+
+	Videos reel.VideoService
+	Blobs  blob.Store
+	// Tus serves /api/v1/uploads/ (upload.NewTus); Media serves /media/
+	// (playback.NewHandler); MediaURLs signs the URLs that point there.
+	Tus       http.Handler
+	Media     http.Handler
+	MediaURLs MediaURLs
+	// PublicURL is the base of absolute URLs; "" derives it from the request.
+	PublicURL      string
+	MaxUploadBytes int64
+	MaxQueued      int
+	IncomingDir    string // multipart uploads land here before the blob store
+	Limits         media.Limits
+}
+
+// MediaURLs signs media URLs.
+type MediaURLs interface {
+	// Sign returns the signed path (with its query) that serves key; when
+	// prefix is not "", the signature covers every key under it (an HLS
+	// master and its variants and segments). clientIP, when not "", binds it.
+	Sign(key, prefix, clientIP string) string
 }
 
 // Limits that are part of the hardening of the server.

@@ -38,6 +38,7 @@ const (
 type DB struct {
 	engine string
 	path   string // the SQLite file; "" on PostgreSQL
+	queue  Queue
 	writer *bun.DB
 	reader *bun.DB
 }

@@ -12,26 +12,29 @@ import (
 	"time"
 
 	"github.com/pressly/goose/v3"
-	"github.com/pressly/goose/v3/lock"
 )
 
-// Migrate applies every pending migration. Several processes may call it at
-// once (reel serve and reel worker starting together): on PostgreSQL they
-// take turns on an advisory lock, on SQLite on a lock file beside the database.
-func (db *DB) Migrate(ctx context.Context) error {
-	if db.engine == EngineSQLite {
-		unlock, err := lockFile(ctx, db.path+".migrate-lock")
-		if err != nil {
-			return fmt.Errorf("lock sqlite database for migration: %w", err)
-		}
-		defer unlock()
+// Migrate applies every pending migration, then each of the extra steps
+// (the job queue's own migrations), all under one lock: several processes
+// may start at once (reel serve and reel worker), and they take turns on an
+// advisory lock on PostgreSQL and on a lock file beside the SQLite database.
+func (db *DB) Migrate(ctx context.Context, extra ...func(context.Context) error) error {
+	unlock, err := db.lockMigrations(ctx)
+	if err != nil {
+		return fmt.Errorf("lock %s database for migration: %w", db.engine, err)
 	}
-	p, err := db.migrations(ctx)
+	defer unlock()
+	p, err := db.migrations()
 	if err != nil {
 		return err
 	}
 	if _, err := p.Up(ctx); err != nil {
 		return fmt.Errorf("migrate %s database: %w", db.engine, err)
+	}
+	for _, step := range extra {
+		if err := step(ctx); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -39,7 +42,7 @@ func (db *DB) Migrate(ctx context.Context) error {
 // MigrationStatus writes one line per known migration: its version, its name,
 // and when it was applied or "pending".
 func (db *DB) MigrationStatus(ctx context.Context, w io.Writer) error {
-	p, err := db.migrations(ctx)
+	p, err := db.migrations()
 	if err != nil {
 		return err
 	}
@@ -64,37 +67,44 @@ func (db *DB) MigrationStatus(ctx context.Context, w io.Writer) error {
 //go:embed migrations
 var migrationFiles embed.FS
 
-func (db *DB) migrations(ctx context.Context) (*goose.Provider, error) {
+func (db *DB) migrations() (*goose.Provider, error) {
 	dir, dialect := "migrations/sqlite", goose.DialectSQLite3
-	var opts []goose.ProviderOption
 	if db.engine == EnginePostgres {
 		dir, dialect = "migrations/postgres", goose.DialectPostgres
-		locker, err := db.migrationLocker(ctx)
-		if err != nil {
-			return nil, err
-		}
-		opts = append(opts, goose.WithSessionLocker(locker))
 	}
 	files, err := fs.Sub(migrationFiles, dir)
 	if err != nil {
 		return nil, err
 	}
 	// Migrations run on the writer: on SQLite it is the only connection that may write.
-	return goose.NewProvider(dialect, db.SQL(), files, opts...)
+	return goose.NewProvider(dialect, db.SQL(), files)
 }
 
-// migrationLocker returns an advisory lock scoped to the database and schema
-// being migrated, rather than goose's default of one lock per server: runs on
-// other schemas (tests, other apps) have nothing to wait for.
-func (db *DB) migrationLocker(ctx context.Context) (lock.SessionLocker, error) {
-	var scope string
-	err := db.SQL().QueryRowContext(ctx, "SELECT current_database() || '.' || coalesce(current_schema(), '')").Scan(&scope)
+// lockMigrations takes the migration lock: on PostgreSQL a session advisory
+// lock scoped to the database and schema (runs on other schemas, such as
+// parallel tests, have nothing to wait for), held on a connection of its own.
+func (db *DB) lockMigrations(ctx context.Context) (unlock func(), err error) {
+	if db.engine == EngineSQLite {
+		return lockFile(ctx, db.path+".migrate-lock")
+	}
+	conn, err := db.SQL().Conn(ctx)
 	if err != nil {
+		return nil, err
+	}
+	var scope string
+	if err := conn.QueryRowContext(ctx, "SELECT current_database() || '.' || coalesce(current_schema(), '')").Scan(&scope); err != nil {
+		conn.Close()
 		return nil, fmt.Errorf("find the schema to migrate: %w", err)
 	}
 	h := fnv.New64a()
 	h.Write([]byte("reel migrations " + scope))
-	// Probe every second for up to five minutes: a waiting process starts
-	// soon after the migrating one finishes.
-	return lock.NewPostgresSessionLocker(lock.WithLockID(int64(h.Sum64())), lock.WithLockTimeout(1, 300))
+	id := int64(h.Sum64())
+	if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock($1)", id); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return func() {
+		_, _ = conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", id)
+		conn.Close()
+	}, nil
 }

@@ -1,0 +1,149 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/reel-video/reel/internal/blob"
+	"github.com/reel-video/reel/internal/config"
+	"github.com/reel-video/reel/internal/jobs"
+	"github.com/reel-video/reel/internal/media"
+	"github.com/reel-video/reel/internal/playback"
+	"github.com/reel-video/reel/internal/sqlstore"
+)
+
+// backend is what serve and worker share: the database, the blob store and
+// the job queue, on the data directory's standard layout.
+type backend struct {
+	db      *sqlstore.DB
+	blobs   *blob.Disk
+	queue   *jobs.Queue
+	dirs    dataDirs
+	limits  media.Limits
+	secret  []byte
+	workers int
+}
+
+// dataDirs are the directories under REEL_DATA_DIR.
+type dataDirs struct {
+	blobs    string // the blob store's root
+	uploads  string // unfinished tus uploads
+	incoming string // multipart uploads while they arrive
+	work     string // ffmpeg's scratch space
+}
+
+func newDataDirs(root string) dataDirs {
+	return dataDirs{
+		blobs:    filepath.Join(root, "blobs"),
+		uploads:  filepath.Join(root, "uploads"),
+		incoming: filepath.Join(root, "incoming"),
+		work:     filepath.Join(root, "work"),
+	}
+}
+
+// openBackend opens and migrates everything; workers is how many transcodes
+// this process runs (0: it only enqueues).
+func openBackend(ctx context.Context, cfg *config.Config, log *slog.Logger, workers int) (_ *backend, err error) {
+	secret, err := cfg.LoadSecret()
+	if err != nil {
+		return nil, err
+	}
+	b := &backend{dirs: newDataDirs(cfg.DataDir), secret: secret, workers: workers}
+	for _, d := range []string{b.dirs.uploads, b.dirs.incoming, b.dirs.work} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, fmt.Errorf("data directory: %w", err)
+		}
+	}
+	// Unfinished tus uploads are not scratch: they expire through their own job.
+	removeStale(b.dirs.incoming, 24*time.Hour, log)
+	removeStale(b.dirs.work, cfg.JobTimeout+time.Hour, log)
+	if b.blobs, err = blob.NewDisk(b.dirs.blobs); err != nil {
+		return nil, err
+	}
+	long, short, _ := cfg.Pixels() // validated by config
+	b.limits = media.Limits{MaxDuration: cfg.MaxDuration, MaxLong: long, MaxShort: short}
+
+	if b.db, err = sqlstore.Open(ctx, cfg.DatabaseURL); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			b.db.Close()
+		}
+	}()
+	b.queue, err = jobs.New(b.db.SQL(), b.db.Engine(), b.db, b.blobs, jobs.Config{
+		Workers:      workers,
+		JobTimeout:   cfg.JobTimeout,
+		UploadExpiry: cfg.UploadExpiry,
+		WorkDir:      b.dirs.work,
+		UploadDir:    b.dirs.uploads,
+		Limits:       b.limits,
+		Logger:       log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	b.db.SetQueue(b.queue)
+	err = b.db.Migrate(ctx, func(ctx context.Context) error { return jobs.Migrate(ctx, b.db.SQL(), b.db.Engine()) })
+	if err != nil {
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	log.Info("database ready", "engine", b.db.Engine())
+	if err := media.Available(); err != nil {
+		log.Warn("videos cannot be processed on this node until ffmpeg is installed", "err", err)
+	}
+	if err := b.queue.Start(ctx); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// blobsReady checks that the blob store answers.
+func (b *backend) blobsReady(ctx context.Context) error {
+	_, err := b.blobs.List(ctx, "health/")
+	return err
+}
+
+// close stops the workers (running jobs get until ctx ends, then are
+// cancelled and retried later) and closes the database.
+func (b *backend) close(ctx context.Context, log *slog.Logger) {
+	if err := b.queue.Stop(ctx); err != nil {
+		log.Warn("stop job workers", "err", err)
+	}
+	if err := b.db.Close(); err != nil {
+		log.Error("close database", "err", err)
+	}
+}
+
+// removeStale deletes what a crash left in a scratch directory: entries
+// older than age, which no live job can still be using.
+func removeStale(dir string, age time.Duration, log *slog.Logger) {
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		info, err := e.Info()
+		if err != nil || time.Since(info.ModTime()) < age {
+			continue
+		}
+		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err == nil {
+			log.Info("removed leftover from an earlier run", "path", filepath.Join(dir, e.Name()))
+		}
+	}
+}
+
+// mediaURLs signs media URLs for the API (httpapi.MediaURLs).
+type mediaURLs struct{ signer *playback.Signer }
+
+func (m mediaURLs) Sign(key, prefix, clientIP string) string {
+	var opts []playback.SignOption
+	if prefix != "" {
+		opts = append(opts, playback.WithPrefix(playback.Mount+prefix))
+	}
+	if clientIP != "" {
+		opts = append(opts, playback.WithClientIP(clientIP))
+	}
+	return m.signer.SignPath(playback.Mount+key, opts...)
+}

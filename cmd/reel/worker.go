@@ -1,0 +1,43 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/reel-video/reel/internal/config"
+	"github.com/reel-video/reel/internal/httpapi"
+)
+
+// runWorker runs jobs only: the first step toward separate worker fleets.
+// It shares the database and blob store with reel serve and answers only
+// /healthz and /metrics on REEL_ADDR.
+func runWorker(ctx context.Context, args []string, env *environment) error {
+	fs := newFlags("worker", "[flags]", "Run background jobs (transcodes, cleanups) without the public API.", env)
+	cfg, _, err := config.Load(fs, args, env.getenv)
+	if err != nil {
+		return err
+	}
+	if cfg.Workers == 0 {
+		return errors.New("REEL_WORKERS is 0: a worker without transcode slots would do nothing")
+	}
+	log := newLogger(cfg, env).With("process", "worker")
+	ctx, stopSignals := shutdownOnSignal(ctx, log, env)
+	defer stopSignals()
+
+	b, err := openBackend(ctx, cfg, log, cfg.Workers)
+	if err != nil {
+		return err
+	}
+	defer b.close(context.WithoutCancel(ctx), log)
+
+	metrics := httpapi.NewMetrics()
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", metrics.Handler())
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
+	})
+	srv := &http.Server{Addr: cfg.Addr, Handler: mux, ReadHeaderTimeout: cfg.ReadHeaderTimeout, IdleTimeout: cfg.IdleTimeout}
+	return serveUntilDone(ctx, log, cfg.ShutdownTimeout, []*listener{{name: "public", srv: srv}})
+}

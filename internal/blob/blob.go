@@ -1,0 +1,151 @@
+// Package blob stores the bytes of reel (originals, HLS outputs, MP4s,
+// covers) under slash-separated keys such as "videos/42/hls/720p/seg_00001.m4s".
+//
+// Store is small on purpose so that an S3-compatible implementation can
+// replace Disk without changing callers: nothing in it names a file. Disk
+// still hands out the *os.File it opened (Object.File) because serving media
+// with http.ServeContent over an *os.File lets the kernel copy with sendfile.
+package blob
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Store keeps objects under keys. Writes are atomic: a reader sees the old
+// object or the complete new one, never a part, and a failed write leaves
+// nothing behind. Methods that look an object up report a missing one with an
+// error satisfying errors.Is(err, fs.ErrNotExist).
+type Store interface {
+	// Put streams r into the object at key, replacing any previous one, and
+	// returns the number of bytes stored.
+	Put(ctx context.Context, key string, r io.Reader) (int64, error)
+	// PutFile moves the finished local file at localPath into the object at
+	// key; on success localPath no longer exists. Work that produces files
+	// (ffmpeg) writes them locally first and hands them over with PutFile.
+	PutFile(ctx context.Context, key, localPath string) error
+	// Open returns the object for reading; the caller closes it.
+	Open(ctx context.Context, key string) (*Object, error)
+	Stat(ctx context.Context, key string) (Info, error)
+	// Delete removes the object at key; a missing object is not an error, so
+	// cleanups can be retried.
+	Delete(ctx context.Context, key string) error
+	// DeletePrefix removes every object whose key starts with prefix, which
+	// must end with "/" ("videos/42/"), so that "videos/4/" can never take
+	// "videos/42/" with it.
+	DeletePrefix(ctx context.Context, prefix string) error
+	// List returns the objects under prefix ("" for all, else ending with
+	// "/"), sorted by key.
+	List(ctx context.Context, prefix string) ([]Info, error)
+}
+
+// Info describes a stored object.
+type Info struct {
+	Key     string
+	Size    int64
+	ModTime time.Time
+}
+
+// Object is an open object. Read, Seek and Close come from the embedded
+// ReadSeekCloser. File is the same stream as an *os.File when the store keeps
+// objects on local disk, and nil otherwise: callers that can use a real file
+// (sendfile, ffmpeg) check it, everyone else ignores it.
+type Object struct {
+	Info
+	io.ReadSeekCloser
+	File *os.File
+}
+
+// Limits on keys. They match what S3 accepts and what file systems allow for
+// a single name.
+const (
+	MaxKeyLen     = 1024
+	MaxSegmentLen = 255
+)
+
+// tempPrefix marks files that are being written. Keys may not use it, so a
+// temporary file can never be mistaken for an object.
+const tempPrefix = ".tmp-"
+
+// ErrInvalidKey is wrapped by every error about a malformed key or prefix.
+var ErrInvalidKey = errors.New("invalid blob key")
+
+// ValidKey reports why key cannot name an object, or nil when it can. The
+// rules keep every key a plain relative path that stays inside the store on
+// any file system: no way up (".."), no way out (absolute paths,
+// backslashes), no names a shell or a log would mangle (controls, NUL).
+func ValidKey(key string) error {
+	if reason := keyProblem(key); reason != "" {
+		return keyError(key, reason)
+	}
+	return nil
+}
+
+func keyProblem(key string) string {
+	switch {
+	case key == "":
+		return "empty"
+	case len(key) > MaxKeyLen:
+		return fmt.Sprintf("longer than %d bytes", MaxKeyLen)
+	case !utf8.ValidString(key):
+		return "not valid UTF-8"
+	case key[0] == '/':
+		return "absolute (starts with /)"
+	case strings.HasSuffix(key, "/"):
+		return "ends with /"
+	}
+	for _, c := range key {
+		switch {
+		case c == 0:
+			return "contains a NUL byte"
+		case c == '\\':
+			return "contains a backslash"
+		case unicode.IsControl(c):
+			return "contains a control character"
+		}
+	}
+	for seg := range strings.SplitSeq(key, "/") {
+		switch {
+		case seg == "":
+			return "contains an empty segment (//)"
+		case seg == "." || seg == "..":
+			return "contains a . or .. segment"
+		case len(seg) > MaxSegmentLen:
+			return fmt.Sprintf("has a segment longer than %d bytes", MaxSegmentLen)
+		case strings.HasPrefix(seg, tempPrefix):
+			return fmt.Sprintf("has a segment starting with %q, reserved for temporary files", tempPrefix)
+		}
+	}
+	return ""
+}
+
+// validPrefix checks a List or DeletePrefix prefix: "" (everything) or a
+// valid key followed by "/". It returns the prefix as a directory key.
+func validPrefix(prefix string) (string, error) {
+	if prefix == "" {
+		return ".", nil
+	}
+	dir, ok := strings.CutSuffix(prefix, "/")
+	if !ok {
+		return "", keyError(prefix, "a prefix must end with /")
+	}
+	if reason := keyProblem(dir); reason != "" {
+		return "", keyError(prefix, reason)
+	}
+	return dir, nil
+}
+
+func keyError(key, reason string) error {
+	const show = 80
+	if len(key) > show {
+		key = key[:show] + "..."
+	}
+	return fmt.Errorf("blob: %w %q: %s", ErrInvalidKey, key, reason)
+}

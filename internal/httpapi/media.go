@@ -1,0 +1,84 @@
+package httpapi
+
+import (
+	"io"
+	"net/http"
+	"path"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/reel-video/reel"
+)
+
+// handleMedia serves /media/ through the playback handler with a writer
+// that keeps io.ReaderFrom: Gin's own writer hides it, and without it
+// http.ServeContent copies through a buffer instead of the kernel's sendfile.
+func (s *server) handleMedia() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		var w http.ResponseWriter = c.Writer
+		if rf, ok := c.Writer.(interface{ Unwrap() http.ResponseWriter }).Unwrap().(io.ReaderFrom); ok {
+			w = &sendfileWriter{ResponseWriter: c.Writer, gin: c.Writer, rf: rf}
+		}
+		s.Media.ServeHTTP(w, c.Request)
+	}
+}
+
+type sendfileWriter struct {
+	http.ResponseWriter
+	gin gin.ResponseWriter
+	rf  io.ReaderFrom
+}
+
+// ReadFrom writes the pending status and headers through Gin (so logs and
+// metrics see the status), then hands the body to the connection.
+func (w *sendfileWriter) ReadFrom(r io.Reader) (int64, error) {
+	w.gin.WriteHeaderNow()
+	return w.rf.ReadFrom(r)
+}
+
+// present fills the signed media URLs of v for the client of c. A blocked
+// video gets none: its media answer 403 anyway.
+func (s *server) present(c *gin.Context, v *reel.Video) *reel.Video {
+	if v.Renditions == nil {
+		v.Renditions = []reel.Rendition{}
+	}
+	if v.Author != nil && v.Author.ID != viewerID(c) {
+		v.Author.IsAdmin = false
+	}
+	if v.Blocked || s.MediaURLs == nil {
+		return v
+	}
+	base := s.baseURL(c)
+	if v.CoverKey != "" {
+		v.CoverURL = base + s.MediaURLs.Sign(v.CoverKey, "", "")
+	}
+	if v.PlayKey != "" {
+		v.PlayURL = base + s.MediaURLs.Sign(v.PlayKey, "", "")
+	}
+	if v.HLSKey != "" && v.Status == reel.StatusReady {
+		v.HLSURL = base + s.MediaURLs.Sign(v.HLSKey, path.Dir(v.HLSKey)+"/", "")
+	}
+	return v
+}
+
+// baseURL is REEL_PUBLIC_URL, or the scheme and host the client used.
+func (s *server) baseURL(c *gin.Context) string {
+	if s.PublicURL != "" {
+		return s.PublicURL
+	}
+	scheme := "http"
+	if c.Request.TLS != nil {
+		scheme = "https"
+	} else if len(s.TrustedProxies) > 0 {
+		// Only a trusted proxy's word on the scheme counts; gin has judged the peer.
+		if p := c.GetHeader("X-Forwarded-Proto"); (p == "https" || p == "http") && c.ClientIP() != c.RemoteIP() {
+			scheme = p
+		}
+	}
+	host := c.Request.Host
+	if strings.ContainsAny(host, "/\\@ ") || host == "" {
+		host = "localhost"
+	}
+	return scheme + "://" + host
+}

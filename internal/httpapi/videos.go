@@ -1,0 +1,275 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/reel-video/reel"
+	"github.com/reel-video/reel/internal/jobs"
+	"github.com/reel-video/reel/internal/media"
+	"github.com/reel-video/reel/internal/upload"
+)
+
+// uploadForm is the multipart form of POST /api/v1/videos.
+var uploadForm = upload.Form{FileField: "file", Fields: []string{"title", "description", "visibility"}}
+
+// handleUploadVideo receives a video as a multipart stream, checks with
+// ffprobe that it is one, and answers 202 while it is processed.
+func (s *server) handleUploadVideo() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if err := s.refuseWhenQueueFull(c); err != nil {
+			return
+		}
+		// Multipart framing and text fields add a little to the file itself.
+		if c.Request.ContentLength > s.MaxUploadBytes+1<<20 {
+			c.Header("Connection", "close")
+			writeError(c, reel.Errorf(reel.ETOOLARGE, "the video exceeds the %d-byte limit", s.MaxUploadBytes))
+			return
+		}
+		rec, err := upload.Receive(c.Request, uploadForm, s.IncomingDir, s.MaxUploadBytes)
+		if rec != nil && rec.Path != "" {
+			defer os.Remove(rec.Path) // moved away on success
+		}
+		if err != nil {
+			if reel.ErrorCode(err) == reel.ETOOLARGE {
+				c.Header("Connection", "close")
+			}
+			writeError(c, err)
+			return
+		}
+		v, err := s.storeUpload(c, rec)
+		if err != nil {
+			writeError(c, err)
+			return
+		}
+		c.JSON(http.StatusAccepted, s.present(c, v))
+	}
+}
+
+// storeUpload turns a received file into a processing video. The video is
+// created as uploading and finished once its original is stored, so a crash
+// in between leaves an unfinished upload that expires, never a job without
+// its file.
+func (s *server) storeUpload(c *gin.Context, rec *upload.Received) (*reel.Video, error) {
+	ctx := c.Request.Context()
+	title, description, visibility := rec.Values["title"], rec.Values["description"], rec.Values["visibility"]
+	if visibility == "" {
+		visibility = reel.VisibilityPublic
+	}
+	if err := reel.ValidateVideoText(&title, &description, &visibility); err != nil {
+		return nil, err
+	}
+	// Without ffmpeg on this node the worker that has it judges the file later.
+	if media.Available() == nil {
+		info, err := media.Probe(ctx, rec.Path)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.Limits.Check(info); err != nil {
+			return nil, err
+		}
+	}
+	v := &reel.Video{AuthorID: viewerID(c), Title: title, Description: description, Visibility: visibility,
+		Status: reel.StatusUploading, SizeBytes: rec.Size, SHA256: rec.SHA256}
+	if err := s.Videos.CreateVideo(ctx, v); err != nil {
+		return nil, err
+	}
+	key := jobs.OriginalKey(v.ID)
+	if err := s.Blobs.PutFile(ctx, key, rec.Path); err != nil {
+		return nil, fmt.Errorf("store original of video %d: %w", v.ID, err)
+	}
+	if err := s.Videos.FinishUpload(ctx, v.ID, key, rec.Size, rec.SHA256); err != nil {
+		return nil, err
+	}
+	return s.Videos.FindVideoByID(ctx, v.ID, v.AuthorID)
+}
+
+// refuseWhenQueueFull answers 503 while more jobs wait than the queue may
+// hold: accepting more uploads would only make every one of them wait.
+func (s *server) refuseWhenQueueFull(c *gin.Context) error {
+	n, err := s.Videos.QueuedJobs(c.Request.Context())
+	if err != nil {
+		writeError(c, err)
+		return err
+	}
+	if s.MaxQueued > 0 && n >= s.MaxQueued {
+		c.Header("Retry-After", "30")
+		err := reel.Errorf(reel.EUNAVAILABLE, "%d videos are waiting to be processed; try again shortly", n)
+		writeError(c, err)
+		return err
+	}
+	return nil
+}
+
+func (s *server) handleGetVideo() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id, err := pathID(c, "id", "video")
+		if err != nil {
+			writeError(c, err)
+			return
+		}
+		v, err := s.Videos.FindVideoByID(c.Request.Context(), id, viewerID(c))
+		if err != nil {
+			writeError(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, s.present(c, v))
+	}
+}
+
+func (s *server) handleUpdateVideo() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id, err := pathID(c, "id", "video")
+		if err != nil {
+			writeError(c, err)
+			return
+		}
+		var upd reel.VideoUpdate
+		if err := decodeJSON(c, &upd); err != nil {
+			writeError(c, err)
+			return
+		}
+		v, err := s.Videos.UpdateVideo(c.Request.Context(), id, viewerID(c), upd)
+		if err != nil {
+			writeError(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, s.present(c, v))
+	}
+}
+
+func (s *server) handleDeleteVideo() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id, err := pathID(c, "id", "video")
+		if err != nil {
+			writeError(c, err)
+			return
+		}
+		if err := s.Videos.DeleteVideo(c.Request.Context(), id, viewerID(c)); err != nil {
+			writeError(c, err)
+			return
+		}
+		c.Status(http.StatusNoContent)
+	}
+}
+
+func (s *server) handleUserVideos() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id, err := pathID(c, "id", "user")
+		if err != nil {
+			writeError(c, err)
+			return
+		}
+		limit, err := pageLimit(c)
+		if err != nil {
+			writeError(c, err)
+			return
+		}
+		videos, next, err := s.Videos.ListUserVideos(c.Request.Context(), id, viewerID(c), c.Query("cursor"), limit)
+		if err != nil {
+			writeError(c, err)
+			return
+		}
+		for _, v := range videos {
+			s.present(c, v)
+		}
+		c.JSON(http.StatusOK, gin.H{"videos": videos, "next_cursor": next})
+	}
+}
+
+// pageLimit reads ?limit=1..50, 20 when absent.
+func pageLimit(c *gin.Context) (int, error) {
+	raw := c.Query("limit")
+	if raw == "" {
+		return 20, nil
+	}
+	n, err := strconv.Atoi(raw)
+	if err != nil || n < 1 || n > 50 {
+		return 0, reel.Errorf(reel.EBADREQUEST, "limit must be a whole number from 1 to 50")
+	}
+	return n, nil
+}
+
+// handleVideoEvents streams a video's status and progress as Server-Sent
+// Events until it is ready or failed. It polls the database, so it sees the
+// work of a worker on any node; one poll a second per watcher is cheap next
+// to a transcode.
+func (s *server) handleVideoEvents() gin.HandlerFunc {
+	const (
+		poll      = time.Second
+		keepAlive = 15 * time.Second
+		maxStream = time.Hour
+	)
+	return func(c *gin.Context) {
+		id, err := pathID(c, "id", "video")
+		if err != nil {
+			writeError(c, err)
+			return
+		}
+		ctx := c.Request.Context()
+		viewer := viewerID(c)
+		v, err := s.Videos.FindVideoByID(ctx, id, viewer)
+		if err != nil {
+			writeError(c, err)
+			return
+		}
+		w := c.Writer
+		rc := http.NewResponseController(w)
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.Header().Set("Cache-Control", "no-cache")
+		w.Header().Set("X-Accel-Buffering", "no") // proxies must not buffer the stream
+		w.WriteHeader(http.StatusOK)
+
+		send := func(event, data string) bool {
+			_ = rc.SetWriteDeadline(time.Now().Add(30 * time.Second))
+			if _, err := fmt.Fprintf(w, "event: %s\ndata: %s\n\n", event, data); err != nil {
+				return false
+			}
+			return rc.Flush() == nil
+		}
+		last := ""
+		ticker := time.NewTicker(poll)
+		defer ticker.Stop()
+		lastSent, deadline := time.Now(), time.Now().Add(maxStream)
+		for {
+			state := fmt.Sprintf("%s/%d/%s/%s", v.Status, v.Progress, v.Error, v.PlayKey)
+			if state != last {
+				b, _ := json.Marshal(s.present(c, v))
+				if !send("status", string(b)) {
+					return
+				}
+				last, lastSent = state, time.Now()
+			}
+			if v.Status == reel.StatusReady || v.Status == reel.StatusFailed || time.Now().After(deadline) {
+				return
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-ticker.C:
+			}
+			if time.Since(lastSent) > keepAlive {
+				_ = rc.SetWriteDeadline(time.Now().Add(30 * time.Second))
+				if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil || rc.Flush() != nil {
+					return
+				}
+				lastSent = time.Now()
+			}
+			next, err := s.Videos.FindVideoByID(ctx, id, viewer)
+			if err != nil {
+				// Deleted (or made private) while watched: say so and end.
+				if reel.ErrorCode(err) == reel.ENOTFOUND {
+					send("deleted", fmt.Sprintf(`{"id":%d}`, id))
+				}
+				return
+			}
+			v = next
+		}
+	}
+}

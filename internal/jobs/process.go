@@ -1,0 +1,349 @@
+package jobs
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/reel-video/reel"
+	"github.com/reel-video/reel/internal/blob"
+	"github.com/reel-video/reel/internal/media"
+)
+
+// Store is what the workers need of the database.
+type Store interface {
+	// VideoForJob returns a video whatever its visibility.
+	VideoForJob(ctx context.Context, id int64) (*reel.Video, error)
+	SetProcessed(ctx context.Context, id int64, p reel.Processed) error
+	// ExpireUploads deletes the videos whose upload was not finished before
+	// the deadline (enqueuing the removal of their files) and returns how
+	// many there were.
+	ExpireUploads(ctx context.Context, before time.Time) (int, error)
+	// UploadInUse reports whether a video still waits for the upload's file.
+	UploadInUse(ctx context.Context, uploadID string) (bool, error)
+}
+
+// ProcessVideoArgs is the job that turns an original into covers, an MP4 and HLS.
+type ProcessVideoArgs struct {
+	VideoID int64 `json:"video_id"`
+}
+
+func (ProcessVideoArgs) Kind() string { return "process_video" }
+
+func (ProcessVideoArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: queueMedia, MaxAttempts: maxAttempts}
+}
+
+// Keys of a video's files in the blob store; everything of video 42 lies
+// under videos/42/, so DeletePrefix removes it all.
+func videoPrefix(id int64) string          { return fmt.Sprintf("videos/%d/", id) }
+func OriginalKey(id int64) string          { return videoPrefix(id) + "original" }
+func coverKey(id int64, ext string) string { return videoPrefix(id) + "cover." + ext }
+func playKey(id int64) string              { return videoPrefix(id) + "play.mp4" }
+func hlsPrefix(id int64) string            { return videoPrefix(id) + "hls/" }
+
+type processWorker struct {
+	river.WorkerDefaults[ProcessVideoArgs]
+	store Store
+	blobs blob.Store
+	cfg   Config
+	log   *slog.Logger
+}
+
+// NextRetry backs off 15 s, then 1 min: long enough for a passing fault
+// (a full disk being cleaned, a database failover) to clear.
+func (w *processWorker) NextRetry(job *river.Job[ProcessVideoArgs]) time.Time {
+	return time.Now().Add(time.Duration(job.Attempt*job.Attempt) * 15 * time.Second)
+}
+
+func (w *processWorker) Work(ctx context.Context, job *river.Job[ProcessVideoArgs]) error {
+	id := job.Args.VideoID
+	log := w.log.With("video_id", id, "attempt", job.Attempt)
+	v, err := w.store.VideoForJob(ctx, id)
+	if reel.ErrorCode(err) == reel.ENOTFOUND {
+		return nil // deleted before its turn
+	}
+	if err != nil {
+		return err
+	}
+	if v.Status == reel.StatusReady || v.Status == reel.StatusFailed {
+		return nil
+	}
+	if err := media.Available(); err != nil {
+		// Not this video's fault: wait, with the reason visible, for a worker that has ffmpeg.
+		w.report(ctx, id, reel.Processed{Error: ptr("waiting for a worker with ffmpeg: " + err.Error())})
+		log.Warn("cannot process video", "err", err)
+		return river.JobSnooze(time.Minute)
+	}
+
+	start := time.Now()
+	err = w.process(ctx, v)
+	switch {
+	case err == nil:
+		log.Info("video ready", "took", time.Since(start).Round(time.Millisecond).String())
+		return nil
+	case reel.ErrorCode(err) == reel.ENOTFOUND:
+		// Deleted while processing: whatever this attempt stored goes too.
+		_ = w.blobs.DeletePrefix(context.WithoutCancel(ctx), videoPrefix(id))
+		return nil
+	case isRejection(err):
+		// The file itself is the problem: retrying cannot help.
+		w.report(ctx, id, reel.Processed{Status: reel.StatusFailed, Error: ptr(reel.ErrorMessage(err))})
+		log.Info("video rejected", "reason", reel.ErrorMessage(err))
+		return river.JobCancel(err)
+	case job.Attempt >= job.MaxAttempts:
+		w.report(ctx, id, reel.Processed{Status: reel.StatusFailed, Error: ptr(reason(err))})
+		log.Error("video failed", "err", err)
+		return err
+	default:
+		w.report(ctx, id, reel.Processed{Error: ptr(fmt.Sprintf("attempt %d of %d failed, retrying: %s", job.Attempt, job.MaxAttempts, reason(err)))})
+		log.Warn("video attempt failed", "err", err)
+		return err
+	}
+}
+
+// report records progress or an outcome; if the video is gone the next
+// step notices, so errors are only logged here.
+func (w *processWorker) report(ctx context.Context, id int64, p reel.Processed) {
+	if err := w.store.SetProcessed(context.WithoutCancel(ctx), id, p); err != nil && reel.ErrorCode(err) != reel.ENOTFOUND {
+		w.log.Warn("record video progress", "video_id", id, "err", err)
+	}
+}
+
+// process runs the steps of DESIGN.md's media pipeline. Each step records
+// what it produced, so a client sees the cover and the fast-path MP4 as
+// soon as they exist; SetProcessed answering ENOTFOUND stops the work.
+func (w *processWorker) process(ctx context.Context, v *reel.Video) error {
+	id := v.ID
+	work, err := os.MkdirTemp(w.cfg.WorkDir, fmt.Sprintf("video-%d-", id))
+	if err != nil {
+		return fmt.Errorf("work directory: %w", err)
+	}
+	defer os.RemoveAll(work)
+
+	src, err := w.original(ctx, v, work)
+	if err != nil {
+		return err
+	}
+	info, err := media.Probe(ctx, src)
+	if err != nil {
+		return err
+	}
+	if err := w.cfg.Limits.Check(info); err != nil {
+		return err
+	}
+	if err := w.store.SetProcessed(ctx, id, reel.Processed{
+		DurationMS: info.DurationMS, Width: info.Width, Height: info.Height, Progress: ptr(2), Error: ptr(""),
+	}); err != nil {
+		return err
+	}
+
+	jpg, webp := filepath.Join(work, "cover.jpg"), filepath.Join(work, "cover.webp")
+	if err := media.Cover(ctx, src, info, jpg, webp); err != nil {
+		return err
+	}
+	if err := w.put(ctx, coverKey(id, "jpg"), jpg, coverKey(id, "webp"), webp); err != nil {
+		return err
+	}
+	if err := w.store.SetProcessed(ctx, id, reel.Processed{CoverKey: coverKey(id, "jpg"), Progress: ptr(5)}); err != nil {
+		return err
+	}
+
+	fastPath := media.CanRemux(info)
+	if fastPath {
+		mp4 := filepath.Join(work, "play.mp4")
+		if err := media.Remux(ctx, src, mp4); err != nil {
+			return err
+		}
+		if err := w.put(ctx, playKey(id), mp4); err != nil {
+			return err
+		}
+		if err := w.store.SetProcessed(ctx, id, reel.Processed{PlayKey: playKey(id), Progress: ptr(10)}); err != nil {
+			return err
+		}
+	}
+
+	hlsDir := filepath.Join(work, "hls")
+	progress := w.progressReporter(ctx, id, 10)
+	ladderCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	res, err := media.Ladder(ladderCtx, src, hlsDir, info, media.LadderOptions{
+		Rungs:          media.PlanRungs(info, w.cfg.Rungs),
+		ProgressiveMP4: !fastPath,
+		Progress: func(pct int) {
+			if err := progress(pct); reel.ErrorCode(err) == reel.ENOTFOUND {
+				cancel(err) // deleted meanwhile: stop ffmpeg now
+			}
+		},
+	})
+	if cause := context.Cause(ladderCtx); err != nil && reel.ErrorCode(cause) == reel.ENOTFOUND {
+		return cause
+	}
+	if err != nil {
+		return err
+	}
+	if err := w.putTree(ctx, hlsDir, hlsPrefix(id)); err != nil {
+		return err
+	}
+	done := reel.Processed{
+		Status: reel.StatusReady, Progress: ptr(100), Error: ptr(""),
+		HLSKey: hlsPrefix(id) + res.Master, Renditions: make([]reel.Rendition, len(res.Renditions)),
+	}
+	for i, r := range res.Renditions {
+		done.Renditions[i] = reel.Rendition{Width: r.Width, Height: r.Height, Bandwidth: r.Bandwidth}
+	}
+	if res.ProgressiveMP4 != "" {
+		// The tree upload above stored it under the HLS prefix; players want it at play.mp4.
+		if err := w.put(ctx, playKey(id), filepath.Join(hlsDir, res.ProgressiveMP4)); err != nil {
+			return err
+		}
+		_ = w.blobs.Delete(ctx, hlsPrefix(id)+filepath.ToSlash(res.ProgressiveMP4))
+		done.PlayKey = playKey(id)
+	}
+	return w.store.SetProcessed(ctx, id, done)
+}
+
+// original returns a local path of the video's original. A tus upload is
+// first moved into the blob store, hashed on the way, so that the upload
+// area only ever holds unfinished uploads.
+func (w *processWorker) original(ctx context.Context, v *reel.Video, work string) (string, error) {
+	key := v.OriginalKey
+	if key == "" {
+		if v.UploadID == "" {
+			return "", reel.Errorf(reel.EUNSUPPORTED, "the video has no original file")
+		}
+		key = OriginalKey(v.ID)
+		path := filepath.Join(w.cfg.UploadDir, v.UploadID)
+		sum, size, err := hashFile(path)
+		if err != nil {
+			return "", fmt.Errorf("read finished upload: %w", err)
+		}
+		if err := w.blobs.PutFile(ctx, key, path); err != nil {
+			return "", fmt.Errorf("store original: %w", err)
+		}
+		_ = os.Remove(path + ".info")
+		if err := w.store.SetProcessed(ctx, v.ID, reel.Processed{OriginalKey: key, SizeBytes: size, SHA256: sum}); err != nil {
+			return "", err
+		}
+	}
+	if local, ok := w.blobs.(interface{ LocalPath(string) (string, error) }); ok {
+		return local.LocalPath(key)
+	}
+	// A remote store: ffmpeg reads a local copy.
+	obj, err := w.blobs.Open(ctx, key)
+	if err != nil {
+		return "", fmt.Errorf("open original: %w", err)
+	}
+	defer obj.Close()
+	path := filepath.Join(work, "original")
+	f, err := os.Create(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	if _, err := io.Copy(f, obj); err != nil {
+		return "", fmt.Errorf("fetch original: %w", err)
+	}
+	return path, f.Close()
+}
+
+func hashFile(path string) (string, int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", 0, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	return hex.EncodeToString(h.Sum(nil)), n, err
+}
+
+// put stores local files under keys, given as key, path pairs.
+func (w *processWorker) put(ctx context.Context, keyPaths ...string) error {
+	for i := 0; i+1 < len(keyPaths); i += 2 {
+		if err := w.blobs.PutFile(ctx, keyPaths[i], keyPaths[i+1]); err != nil {
+			return fmt.Errorf("store %s: %w", keyPaths[i], err)
+		}
+	}
+	return nil
+}
+
+// putTree stores every file below dir under prefix. Playlists go last, so a
+// playlist never names a segment that is not stored yet.
+func (w *processWorker) putTree(ctx context.Context, dir, prefix string) error {
+	var files, playlists []string
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		if strings.HasSuffix(path, ".m3u8") {
+			playlists = append(playlists, path)
+		} else {
+			files = append(files, path)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, path := range append(files, playlists...) {
+		rel, _ := filepath.Rel(dir, path)
+		if err := w.put(ctx, prefix+filepath.ToSlash(rel), path); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// progressReporter maps ffmpeg's 0-99 onto from..99 and writes a change at
+// most twice a second: enough for a progress bar, little for the database.
+func (w *processWorker) progressReporter(ctx context.Context, id int64, from int) func(int) error {
+	var mu sync.Mutex
+	last, lastAt := -1, time.Time{}
+	return func(pct int) error {
+		mu.Lock()
+		defer mu.Unlock()
+		p := from + pct*(99-from)/100
+		if p <= last || time.Since(lastAt) < 500*time.Millisecond {
+			return nil
+		}
+		last, lastAt = p, time.Now()
+		return w.store.SetProcessed(ctx, id, reel.Processed{Progress: &p})
+	}
+}
+
+// isRejection reports whether err condemns the input itself.
+func isRejection(err error) bool {
+	code := reel.ErrorCode(err)
+	return code == reel.EUNSUPPORTED || code == reel.EINVALID
+}
+
+// reason is the text shown to the uploader for a failure.
+func reason(err error) string {
+	var te *media.ToolError
+	if errors.As(err, &te) {
+		return te.Error()
+	}
+	var re *reel.Error
+	if errors.As(err, &re) {
+		return re.Message
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return "processing took longer than the job timeout"
+	}
+	return err.Error()
+}
+
+func ptr[T any](v T) *T { return &v }

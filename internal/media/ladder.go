@@ -1,0 +1,548 @@
+package media
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Rung is one rendition of the ladder, sized by its short side so that
+// portrait and landscape clips get the same treatment: the 720 rung of a
+// 1080x1920 clip is 720x1280.
+type Rung struct {
+	Short     int // pixels on the short side
+	VideoKbps int // target video bitrate
+}
+
+// DefaultRungs is reel's ladder, highest first.
+var DefaultRungs = []Rung{{1080, 4500}, {720, 2500}, {480, 1000}, {360, 600}, {240, 300}}
+
+// PlanRungs picks the rungs a source is encoded to, highest first: those no
+// larger than the source, so nothing is upscaled, and always at least one.
+// A source smaller than every rung gets a single rung at its own size, with
+// the smallest rung's bitrate scaled to its area. nil rungs means
+// DefaultRungs.
+func PlanRungs(info *Info, rungs []Rung) []Rung {
+	if len(rungs) == 0 {
+		rungs = DefaultRungs
+	}
+	sorted := slices.Clone(rungs)
+	slices.SortFunc(sorted, func(a, b Rung) int { return b.Short - a.Short })
+	sorted = slices.CompactFunc(sorted, func(a, b Rung) bool { return a.Short == b.Short })
+
+	short := min(info.Width, info.Height)
+	var plan []Rung
+	for _, r := range sorted {
+		if r.Short <= short {
+			plan = append(plan, r)
+		}
+	}
+	if len(plan) > 0 {
+		return plan
+	}
+	smallest := sorted[len(sorted)-1]
+	own := max(2, short&^1)
+	kbps := smallest.VideoKbps * own * own / (smallest.Short * smallest.Short)
+	return []Rung{{Short: own, VideoKbps: max(kbps, minVideoKbps)}}
+}
+
+// minVideoKbps keeps a tiny source's bitrate from scaling down to nothing.
+const minVideoKbps = 50
+
+// LadderOptions tune Ladder; the zero value encodes DefaultRungs.
+type LadderOptions struct {
+	Rungs []Rung // candidates for PlanRungs; nil means DefaultRungs
+	// ProgressiveMP4 also writes a single MP4 (H.264 + AAC, moov first) of
+	// at most 720 on the short side, for sources Remux could not take.
+	ProgressiveMP4 bool
+	// Progress receives 0..99 as encoding advances, never twice the same
+	// value and never going back; 100 is the caller's to report once it has
+	// stored the result. It is called from a goroutine of Ladder's, never
+	// concurrently and never after Ladder returns; it must not block, since
+	// ffmpeg waits while it runs.
+	Progress func(percent int)
+}
+
+// Rendition is one HLS variant Ladder wrote.
+type Rendition struct {
+	Width, Height    int
+	Bandwidth        int    // peak bits per second, as the master playlist says
+	AverageBandwidth int    // bits per second over the whole rendition
+	Playlist         string // relative to outDir, e.g. "720p/index.m3u8"
+}
+
+// LadderResult says what Ladder wrote under outDir, as relative paths.
+type LadderResult struct {
+	Master         string // "master.m3u8"
+	Renditions     []Rendition
+	ProgressiveMP4 string // "play.mp4", or "" when not asked for
+}
+
+// Names of what Ladder writes under outDir. Each rendition gets a directory
+// named for its short side ("720p/") holding index.m3u8, init.mp4 and the
+// segments, so every URI in every playlist is a plain relative name.
+const (
+	masterName      = "master.m3u8"
+	progressiveName = "play.mp4"
+	variantName     = "index.m3u8"
+	segmentPattern  = "seg_%03d.m4s"
+)
+
+// HLS packaging: CMAF segments of 4 s cut at keyframes forced every 2 s in
+// every rendition at the same instants, so a player can switch rendition at
+// any segment boundary.
+const (
+	segmentSeconds  = 4
+	keyframeSeconds = 2
+	maxFrameRate    = 60
+	audioKbps       = 128
+	// progressiveShort is the largest short side of the progressive MP4: it
+	// is the fallback for clients without HLS, and 720p plays everywhere.
+	progressiveShort = 720
+)
+
+// Ladder encodes src into the HLS renditions PlanRungs(info, opts.Rungs)
+// picks, under outDir, in one ffmpeg process that decodes the source once,
+// then writes the master playlist itself from the sizes of the segments
+// actually written. The master playlist is written last, to a temporary name
+// and renamed: when it exists, everything it names is complete. On error,
+// outDir may hold partial files; the caller removes it.
+func Ladder(ctx context.Context, src, outDir string, info *Info, opts LadderOptions) (*LadderResult, error) {
+	if info == nil {
+		var err error
+		if info, err = Probe(ctx, src); err != nil {
+			return nil, err
+		}
+	}
+	paths, err := absPaths(src, outDir)
+	if err != nil {
+		return nil, err
+	}
+	src, outDir = paths[0], paths[1]
+
+	rate := outputFrameRate(info.FrameRate)
+	encodings := planEncodings(info, rate, PlanRungs(info, opts.Rungs), opts.ProgressiveMP4)
+	for _, e := range encodings {
+		if e.dir != "" {
+			if err := os.MkdirAll(filepath.Join(outDir, e.dir), 0o755); err != nil {
+				return nil, fmt.Errorf("media: ladder: %w", err)
+			}
+		}
+	}
+
+	progress := &progressWriter{totalUS: info.DurationMS * 1000, report: opts.Progress, last: -1}
+	// ffmpeg runs in outDir so that every output name, and every URI the
+	// HLS muxer writes into the variant playlists, is relative.
+	if err := run(ctx, outDir, progress, []string{src, filepath.Join(outDir, masterName)},
+		"ffmpeg", ladderArgs(src, info, rate, encodings)...); err != nil {
+		return nil, err
+	}
+
+	result := &LadderResult{Master: masterName}
+	var variants []variant
+	for _, e := range encodings {
+		if e.mp4 != "" {
+			if _, err := os.Stat(filepath.Join(outDir, e.mp4)); err != nil {
+				return nil, fmt.Errorf("media: ladder: ffmpeg did not write the progressive MP4: %w", err)
+			}
+			result.ProgressiveMP4 = e.mp4
+		}
+		if e.dir == "" {
+			continue
+		}
+		playlist := path.Join(e.dir, variantName)
+		peak, average, err := measureVariant(outDir, playlist)
+		if err != nil {
+			return nil, err
+		}
+		r := Rendition{Width: e.width, Height: e.height, Bandwidth: peak, AverageBandwidth: average, Playlist: playlist}
+		result.Renditions = append(result.Renditions, r)
+		variants = append(variants, variant{r, e.level.codecs(info.HasAudio)})
+	}
+	if err := writeMaster(filepath.Join(outDir, masterName), variants, rate); err != nil {
+		return nil, err
+	}
+	return result, nil
+}
+
+// encoding is one H.264 encode in the ladder's ffmpeg process. It feeds an
+// HLS rendition (dir), the progressive MP4 (mp4), or both: the MP4 rides on
+// the rendition of its size instead of costing an encode of its own.
+type encoding struct {
+	Rung
+	width, height int
+	level         h264Level
+	dir           string // the rendition's directory, "" when only the MP4
+	mp4           string // progressiveName when this encode also writes it
+}
+
+func planEncodings(info *Info, rate frameRate, rungs []Rung, progressive bool) []encoding {
+	encodings := make([]encoding, 0, len(rungs)+1)
+	for _, r := range rungs {
+		encodings = append(encodings, newEncoding(info, rate, r, fmt.Sprintf("%dp", r.Short)))
+	}
+	if !progressive {
+		return encodings
+	}
+	for i := range encodings { // highest first: the first that fits is the best
+		if encodings[i].Short <= progressiveShort {
+			encodings[i].mp4 = progressiveName
+			return encodings
+		}
+	}
+	// Every rung is above 720 (a custom ladder): encode the MP4 on its own,
+	// at the default ladder's 720 rate.
+	mp4 := newEncoding(info, rate, Rung{Short: progressiveShort, VideoKbps: 2500}, "")
+	mp4.mp4 = progressiveName
+	return append(encodings, mp4)
+}
+
+func newEncoding(info *Info, rate frameRate, r Rung, dir string) encoding {
+	w, h := rungSize(info, r.Short)
+	return encoding{
+		Rung: r, width: w, height: h, dir: dir,
+		level: levelFor(w, h, rate.float(), maxrateKbps(r.VideoKbps), bufsizeKbps(r.VideoKbps)),
+	}
+}
+
+// rungSize is the picture size of a rung: the short side as asked, the long
+// side keeping the display aspect ratio, both even.
+func rungSize(info *Info, short int) (int, int) {
+	w, h := max(info.Width, 1), max(info.Height, 1)
+	long := even(float64(short) * float64(max(w, h)) / float64(min(w, h)))
+	short = max(2, short&^1)
+	if w >= h {
+		return long, short
+	}
+	return short, long
+}
+
+// Rate control: capped VBR whose peak stays near the target, so the peak
+// BANDWIDTH a player plans for is close to what it gets.
+func maxrateKbps(kbps int) int { return kbps * 107 / 100 }
+func bufsizeKbps(kbps int) int { return kbps * 3 / 2 }
+
+// ladderArgs is the whole ffmpeg command line of the ladder (after
+// "ffmpeg"), built in this one place. ffmpeg applies the source's rotation
+// before the filter graph (autorotate) and then writes no display matrix to
+// its encoded outputs, so every rendition is upright with no rotation
+// metadata.
+func ladderArgs(src string, info *Info, rate frameRate, encodings []encoding) []string {
+	args := ffmpegArgs(
+		"-progress", "pipe:1",
+		"-i", src,
+		"-filter_complex", ladderGraph(rate, encodings),
+	)
+	for i, e := range encodings {
+		args = append(args, "-map", fmt.Sprintf("[v%d]", i))
+		if info.HasAudio {
+			args = append(args, "-map", "0:a:0")
+		}
+		args = append(args,
+			"-c:v", "libx264", "-preset", "veryfast", "-profile:v", "high", "-level:v", e.level.String(),
+			"-b:v", kbpsArg(e.VideoKbps), "-maxrate", kbpsArg(maxrateKbps(e.VideoKbps)), "-bufsize", kbpsArg(bufsizeKbps(e.VideoKbps)),
+			// Keyframes exactly every 2 s and nowhere else, on a constant
+			// frame rate, so all renditions cut segments at the same instants.
+			"-sc_threshold", "0",
+			"-force_key_frames", fmt.Sprintf("expr:gte(t,n_forced*%d)", keyframeSeconds),
+			"-fps_mode", "cfr",
+			// Phones record their location in metadata; viewers need none of it.
+			"-map_metadata", "-1", "-map_chapters", "-1",
+		)
+		if info.HasAudio {
+			args = append(args, "-c:a", "aac", "-b:a", kbpsArg(audioKbps), "-ac", "2", "-ar", "48000")
+		}
+		args = append(args, e.muxerArgs()...)
+	}
+	return args
+}
+
+// ladderGraph decodes once, brings the video to the output frame rate once,
+// and splits it into one scaled copy per encoding. The sizes are computed
+// from the display size, and setsar=1 makes the output pixels square, so
+// non-square sources keep their shape.
+func ladderGraph(rate frameRate, encodings []encoding) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "[0:V:0]fps=%s,split=%d", rate, len(encodings))
+	for i := range encodings {
+		fmt.Fprintf(&b, "[s%d]", i)
+	}
+	for i, e := range encodings {
+		fmt.Fprintf(&b, ";[s%d]scale=%d:%d,setsar=1,format=yuv420p[v%d]", i, e.width, e.height, i)
+	}
+	return b.String()
+}
+
+// muxerArgs writes the encoding to its HLS rendition, its progressive MP4,
+// or both through the tee muxer (which needs the codec headers global).
+func (e encoding) muxerArgs() []string {
+	hls := [][2]string{
+		{"hls_time", strconv.Itoa(segmentSeconds)},
+		{"hls_playlist_type", "vod"},
+		{"hls_segment_type", "fmp4"},
+		{"hls_flags", "independent_segments"},
+		{"hls_fmp4_init_filename", "init.mp4"}, // written beside the playlist
+		{"hls_segment_filename", path.Join(e.dir, segmentPattern)},
+	}
+	playlist := path.Join(e.dir, variantName)
+	switch {
+	case e.dir != "" && e.mp4 != "":
+		var opts []string
+		for _, o := range hls {
+			opts = append(opts, o[0]+"="+o[1])
+		}
+		// onfail=abort: by default tee carries on when one output fails.
+		return []string{"-flags", "+global_header", "-f", "tee",
+			fmt.Sprintf("[f=hls:%s:onfail=abort]%s|[f=mp4:movflags=+faststart:onfail=abort]%s",
+				strings.Join(opts, ":"), playlist, e.mp4)}
+	case e.dir != "":
+		args := []string{"-f", "hls"}
+		for _, o := range hls {
+			args = append(args, "-"+o[0], o[1])
+		}
+		return append(args, playlist)
+	default:
+		return []string{"-movflags", "+faststart", "-f", "mp4", e.mp4}
+	}
+}
+
+func kbpsArg(kbps int) string { return strconv.Itoa(kbps) + "k" }
+
+// variant is a rendition as the master playlist lists it.
+type variant struct {
+	Rendition
+	codecs string
+}
+
+// writeMaster writes the master playlist, in the order given (highest
+// first), to a temporary name and renames it into place.
+func writeMaster(name string, variants []variant, rate frameRate) error {
+	var b bytes.Buffer
+	b.WriteString("#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n")
+	for _, v := range variants {
+		fmt.Fprintf(&b, "\n#EXT-X-STREAM-INF:BANDWIDTH=%d,AVERAGE-BANDWIDTH=%d,RESOLUTION=%dx%d,CODECS=\"%s\",FRAME-RATE=%.3f\n%s\n",
+			v.Bandwidth, v.AverageBandwidth, v.Width, v.Height, v.codecs, rate.float(), v.Playlist)
+	}
+	tmp := name + ".tmp"
+	if err := os.WriteFile(tmp, b.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("media: writing master playlist: %w", err)
+	}
+	if err := os.Rename(tmp, name); err != nil {
+		return fmt.Errorf("media: writing master playlist: %w", err)
+	}
+	return nil
+}
+
+// measureVariant reads a variant playlist and the sizes of its segments and
+// returns its peak and average bitrates. The peak follows Apple's HLS
+// authoring rules: the highest rate over any run of consecutive segments
+// lasting 0.5 to 1.5 target durations, so a short last segment does not
+// count as a peak on its own.
+func measureVariant(outDir, playlist string) (peak, average int, err error) {
+	data, err := os.ReadFile(filepath.Join(outDir, playlist))
+	if err != nil {
+		return 0, 0, fmt.Errorf("media: ladder: %w", err)
+	}
+	type segment struct {
+		seconds float64
+		bytes   int64
+	}
+	var segments []segment
+	target, seconds := 0.0, -1.0
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		switch {
+		case strings.HasPrefix(line, "#EXT-X-TARGETDURATION:"):
+			target = parseFloat(strings.TrimPrefix(line, "#EXT-X-TARGETDURATION:"))
+		case strings.HasPrefix(line, "#EXTINF:"):
+			d, _, _ := strings.Cut(strings.TrimPrefix(line, "#EXTINF:"), ",")
+			seconds = parseFloat(d)
+		case line != "" && !strings.HasPrefix(line, "#") && seconds >= 0:
+			fi, err := os.Stat(filepath.Join(outDir, path.Dir(playlist), line))
+			if err != nil {
+				return 0, 0, fmt.Errorf("media: ladder: %w", err)
+			}
+			segments = append(segments, segment{seconds, fi.Size()})
+			seconds = -1
+		}
+	}
+	var totalBytes int64
+	totalSeconds := 0.0
+	for _, s := range segments {
+		totalBytes += s.bytes
+		totalSeconds += s.seconds
+	}
+	if len(segments) == 0 || totalSeconds <= 0 {
+		return 0, 0, fmt.Errorf("media: ladder: %s has no segments", playlist)
+	}
+	bps := func(bytes int64, seconds float64) int { return int(math.Ceil(float64(bytes) * 8 / seconds)) }
+	average = bps(totalBytes, totalSeconds)
+	peak = average
+	for i := range segments {
+		var bytes int64
+		seconds := 0.0
+		for _, s := range segments[i:] {
+			bytes += s.bytes
+			seconds += s.seconds
+			if seconds > 1.5*target {
+				break
+			}
+			if seconds >= 0.5*target {
+				peak = max(peak, bps(bytes, seconds))
+			}
+		}
+	}
+	return peak, average, nil
+}
+
+// progressWriter reads ffmpeg's -progress output and reports the share of
+// the duration encoded so far.
+type progressWriter struct {
+	totalUS int64
+	report  func(int)
+	last    int
+	line    []byte
+}
+
+func (p *progressWriter) Write(b []byte) (int, error) {
+	n := len(b)
+	for len(b) > 0 {
+		i := bytes.IndexByte(b, '\n')
+		if i < 0 {
+			if len(p.line) < 4096 { // progress lines are short; ignore garbage
+				p.line = append(p.line, b...)
+			}
+			break
+		}
+		p.line = append(p.line, b[:i]...)
+		p.handle(string(p.line))
+		p.line = p.line[:0]
+		b = b[i+1:]
+	}
+	return n, nil
+}
+
+func (p *progressWriter) handle(line string) {
+	us, ok := strings.CutPrefix(strings.TrimSpace(line), "out_time_us=")
+	if !ok || p.report == nil || p.totalUS <= 0 {
+		return
+	}
+	done, err := strconv.ParseInt(us, 10, 64)
+	if err != nil { // "N/A" before the first frame is out
+		return
+	}
+	percent := min(99, int(done*100/p.totalUS))
+	if percent > p.last {
+		p.last = percent
+		p.report(percent)
+	}
+}
+
+// frameRate is the constant output frame rate of the ladder, as a fraction
+// so that NTSC rates stay exact.
+type frameRate struct{ num, den int }
+
+func (r frameRate) String() string {
+	if r.den == 1 {
+		return strconv.Itoa(r.num)
+	}
+	return fmt.Sprintf("%d/%d", r.num, r.den)
+}
+
+func (r frameRate) float() float64 { return float64(r.num) / float64(r.den) }
+
+var standardRates = []frameRate{{24000, 1001}, {24, 1}, {25, 1}, {30000, 1001}, {30, 1}, {48, 1}, {50, 1}, {60000, 1001}, {60, 1}}
+
+// outputFrameRate picks the constant rate for a source's average rate:
+// capped at 60, and snapped to a standard rate when within 1.5% of one,
+// since phones record variable rates averaging just off 30 or 60.
+func outputFrameRate(fps float64) frameRate {
+	if fps <= 0 {
+		return frameRate{30, 1}
+	}
+	if fps >= maxFrameRate {
+		return frameRate{maxFrameRate, 1}
+	}
+	best := frameRate{}
+	for _, r := range standardRates {
+		if math.Abs(r.float()-fps)/fps <= 0.015 && (best.den == 0 || math.Abs(r.float()-fps) < math.Abs(best.float()-fps)) {
+			best = r
+		}
+	}
+	if best.den != 0 {
+		return best
+	}
+	num, den := int(math.Round(fps*1000)), 1000
+	a, b := num, den
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return frameRate{num / a, den / a}
+}
+
+// h264Level is a row of the H.264 level limits (ITU-T H.264 Table A-1).
+// Ladder picks, per rendition, the lowest level that fits, encodes with it,
+// and writes the same level into CODECS, so players can tell what they can
+// decode before fetching anything.
+type h264Level struct {
+	idc     int // level_idc: 31 for level 3.1
+	maxMBPS int // macroblocks per second
+	maxFS   int // macroblocks per frame
+	maxBR   int // kbit/s, Baseline/Main; High allows 1.25x
+	maxCPB  int // kbit, Baseline/Main; High allows 1.25x
+}
+
+var h264Levels = []h264Level{
+	{10, 1485, 99, 64, 175},
+	{11, 3000, 396, 192, 500},
+	{12, 6000, 396, 384, 1000},
+	{13, 11880, 396, 768, 2000},
+	{20, 11880, 396, 2000, 2000},
+	{21, 19800, 792, 4000, 4000},
+	{22, 20250, 1620, 4000, 4000},
+	{30, 40500, 1620, 10000, 10000},
+	{31, 108000, 3600, 14000, 14000},
+	{32, 216000, 5120, 20000, 20000},
+	{40, 245760, 8192, 20000, 25000},
+	{41, 245760, 8192, 50000, 62500},
+	{42, 522240, 8704, 50000, 62500},
+	{50, 589824, 22080, 135000, 135000},
+	{51, 983040, 36864, 240000, 240000},
+	{52, 2073600, 36864, 240000, 240000},
+}
+
+func levelFor(width, height int, fps float64, maxrateKbps, bufsizeKbits int) h264Level {
+	mbW, mbH := (width+15)/16, (height+15)/16
+	frame := mbW * mbH
+	for _, l := range h264Levels {
+		// A side may not exceed sqrt(8*MaxFS) macroblocks.
+		side := int(math.Sqrt(float64(8 * l.maxFS)))
+		if frame <= l.maxFS && mbW <= side && mbH <= side &&
+			float64(frame)*fps <= float64(l.maxMBPS) &&
+			maxrateKbps*4 <= l.maxBR*5 && bufsizeKbits*4 <= l.maxCPB*5 {
+			return l
+		}
+	}
+	return h264Levels[len(h264Levels)-1]
+}
+
+func (l h264Level) String() string { return fmt.Sprintf("%d.%d", l.idc/10, l.idc%10) }
+
+// codecs is the CODECS attribute: High profile (0x64), no constraint flags
+// (what x264 writes for High), the level; then AAC-LC when there is audio.
+func (l h264Level) codecs(hasAudio bool) string {
+	s := fmt.Sprintf("avc1.6400%02x", l.idc)
+	if hasAudio {
+		s += ",mp4a.40.2"
+	}
+	return s
+}

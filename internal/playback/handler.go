@@ -1,0 +1,184 @@
+package playback
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"path"
+	"strconv"
+	"strings"
+
+	"github.com/reel-video/reel"
+	"github.com/reel-video/reel/internal/blob"
+)
+
+// HandlerOptions are the optional parts of the media handler.
+type HandlerOptions struct {
+	// Allowed reports whether the object at key may be served at all, for
+	// instance that its video is not blocked; false answers 403. Nil allows
+	// everything.
+	Allowed func(ctx context.Context, key string) bool
+	// Logger receives the reason of every refusal and failure. Nil discards.
+	Logger *slog.Logger
+}
+
+// NewHandler serves the objects of store under Mount to holders of URLs
+// signed by s. Mount it at Mount, in front of any middleware that wraps the
+// ResponseWriter: a wrapper without ReadFrom turns sendfile into a copy
+// through user space, and a compressing one would break Range.
+func NewHandler(s *Signer, store blob.Store, opts HandlerOptions) http.Handler {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &handler{signer: s, store: store, allowed: opts.Allowed, log: log}
+}
+
+type handler struct {
+	signer  *Signer
+	store   blob.Store
+	allowed func(ctx context.Context, key string) bool
+	log     *slog.Logger
+}
+
+const (
+	allowedMethods = "GET, HEAD, OPTIONS"
+	// Players on other origins (a web app on a CDN domain, hls.js) read these.
+	exposedHeaders = "Content-Range, Content-Length, Accept-Ranges, ETag"
+	allowedHeaders = "Range, If-Range, If-None-Match, If-Modified-Since"
+
+	cacheImmutable = "public, max-age=31536000, immutable"
+	cachePlaylist  = "public, max-age=60"
+)
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	hdr := w.Header()
+	// On every answer, errors included, so that a browser player can read why.
+	hdr.Set("Access-Control-Allow-Origin", "*")
+	hdr.Set("Access-Control-Expose-Headers", exposedHeaders)
+	hdr.Set("X-Content-Type-Options", "nosniff")
+
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+	case http.MethodOptions:
+		// A preflight carries no credentials, so it cannot carry a signature.
+		hdr.Set("Allow", allowedMethods)
+		hdr.Set("Access-Control-Allow-Methods", allowedMethods)
+		hdr.Set("Access-Control-Allow-Headers", allowedHeaders)
+		hdr.Set("Access-Control-Max-Age", "86400")
+		w.WriteHeader(http.StatusNoContent)
+		return
+	default:
+		hdr.Set("Allow", allowedMethods)
+		// Like the rest of the API, 405 carries the public code bad_request.
+		writeError(w, http.StatusMethodNotAllowed, reel.EBADREQUEST,
+			"method "+r.Method+" is not allowed here (allowed: "+allowedMethods+")")
+		return
+	}
+
+	ctx := r.Context()
+	key, err := h.signer.Verify(r)
+	if err != nil {
+		h.log.DebugContext(ctx, "media URL refused", "path", r.URL.Path, "client", r.RemoteAddr, "err", err)
+		msg := "invalid or missing media URL signature"
+		if errors.Is(err, ErrExpired) {
+			msg = "media URL has expired; ask the API for a new one"
+		}
+		writeError(w, http.StatusForbidden, reel.EFORBIDDEN, msg)
+		return
+	}
+	if h.allowed != nil && !h.allowed(ctx, key) {
+		h.log.DebugContext(ctx, "media not allowed", "key", key)
+		writeError(w, http.StatusForbidden, reel.EFORBIDDEN, "this media is not available")
+		return
+	}
+
+	obj, err := h.store.Open(ctx, key)
+	if errors.Is(err, fs.ErrNotExist) {
+		writeError(w, http.StatusNotFound, reel.ENOTFOUND, "media not found")
+		return
+	}
+	if err != nil {
+		h.log.ErrorContext(ctx, "open media", "key", key, "err", err)
+		writeError(w, http.StatusInternalServerError, reel.EINTERNAL, "internal error")
+		return
+	}
+	defer obj.Close()
+
+	hdr.Set("Content-Type", contentType(key))
+	hdr.Set("Cache-Control", cacheControl(key))
+	hdr.Set("ETag", etag(obj.Info))
+	hdr.Set("Accept-Ranges", "bytes")
+	// The *os.File itself, unwrapped: net/http hands it to sendfile.
+	var content io.ReadSeeker = obj.ReadSeekCloser
+	if obj.File != nil {
+		content = obj.File
+	}
+	http.ServeContent(w, r, key, obj.ModTime, content)
+}
+
+var contentTypes = map[string]string{
+	".m3u8": "application/vnd.apple.mpegurl",
+	".m4s":  "video/iso.segment",
+	".mp4":  "video/mp4",
+	".jpg":  "image/jpeg",
+	".jpeg": "image/jpeg",
+	".webp": "image/webp",
+}
+
+// contentType is decided by the extension alone: sniffing would cost a read
+// and could be fooled by what a user uploaded.
+func contentType(key string) string {
+	if ct, ok := contentTypes[strings.ToLower(path.Ext(key))]; ok {
+		return ct
+	}
+	return "application/octet-stream"
+}
+
+// cacheControl: see the package comment for why playlists differ.
+func cacheControl(key string) string {
+	switch strings.ToLower(path.Ext(key)) {
+	case ".m4s", ".mp4", ".jpg", ".jpeg", ".webp":
+		return cacheImmutable
+	}
+	return cachePlaylist
+}
+
+// etag is strong: an object is only ever replaced whole, and a replacement
+// changes its modification time or size.
+func etag(i blob.Info) string {
+	h := sha256.New()
+	h.Write([]byte(i.Key))
+	h.Write([]byte{0})
+	h.Write(strconv.AppendInt(nil, i.Size, 10))
+	h.Write([]byte{0})
+	h.Write(strconv.AppendInt(nil, i.ModTime.UnixNano(), 10))
+	return `"` + hex.EncodeToString(h.Sum(nil)[:12]) + `"`
+}
+
+// writeError answers with the JSON error shape of API.md, the same as the
+// httpapi package writes.
+func writeError(w http.ResponseWriter, status int, code, message string) {
+	hdr := w.Header()
+	hdr.Set("Content-Type", "application/json; charset=utf-8")
+	// A refusal may stop applying (a new URL, an unblocked video, a segment
+	// that is written later): no cache may keep it.
+	hdr.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(errorBody{Error: errorDetail{Code: code, Message: message}})
+}
+
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}

@@ -1,0 +1,410 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/reel-video/reel"
+)
+
+var _ reel.VideoService = (*DB)(nil)
+
+// Queue puts jobs into the database inside the store's own transactions, so
+// that a video and the job that processes it commit or vanish together. The
+// jobs package implements it on River.
+type Queue interface {
+	InsertProcessTx(ctx context.Context, tx *sql.Tx, videoID int64) (jobID int64, err error)
+	InsertDeleteFilesTx(ctx context.Context, tx *sql.Tx, videoID int64, uploadID string) error
+	CancelTx(ctx context.Context, tx *sql.Tx, jobID int64) error
+	Waiting(ctx context.Context) (int, error)
+}
+
+// SetQueue connects the job queue. It must be called before videos are
+// created; it is separate from Open because the queue needs the open database.
+func (db *DB) SetQueue(q Queue) { db.queue = q }
+
+// CreateVideo stores a new video; one created as processing gets its job in
+// the same transaction.
+func (db *DB) CreateVideo(ctx context.Context, v *reel.Video) error {
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	row := videoRowFrom(v)
+	row.CreatedAt, row.UpdatedAt = now, now
+	err := db.writer.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if _, err := tx.NewInsert().Model(row).Returning("id").Exec(ctx); err != nil {
+			return fmt.Errorf("insert video: %w", err)
+		}
+		if _, err := tx.NewUpdate().Table("users").Set("video_count = video_count + 1").Where("id = ?", row.AuthorID).Exec(ctx); err != nil {
+			return fmt.Errorf("count video: %w", err)
+		}
+		if row.Status == reel.StatusProcessing {
+			return db.enqueueProcess(ctx, tx, row.ID)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	v.ID, v.CreatedAt = row.ID, now
+	return nil
+}
+
+func (db *DB) enqueueProcess(ctx context.Context, tx bun.Tx, videoID int64) error {
+	if db.queue == nil {
+		return errors.New("no job queue connected to the store")
+	}
+	jobID, err := db.queue.InsertProcessTx(ctx, tx.Tx, videoID)
+	if err != nil {
+		return fmt.Errorf("enqueue processing of video %d: %w", videoID, err)
+	}
+	_, err = tx.NewUpdate().Table("videos").Set("process_job_id = ?", jobID).Where("id = ?", videoID).Exec(ctx)
+	return err
+}
+
+// FinishUpload moves an uploading video to processing with its job.
+func (db *DB) FinishUpload(ctx context.Context, id int64, originalKey string, size int64, sha256 string) error {
+	return db.writer.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		res, err := tx.NewUpdate().Table("videos").
+			Set("status = ?", reel.StatusProcessing).
+			Set("original_key = ?", originalKey).
+			Set("size_bytes = ?", size).
+			Set("sha256 = ?", sha256).
+			Set("updated_at = ?", time.Now().UTC()).
+			Where("id = ? AND status = ?", id, reel.StatusUploading).
+			Exec(ctx)
+		if err != nil {
+			return fmt.Errorf("finish upload of video %d: %w", id, err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			// Deleted meanwhile, or finished already (a repeated hook): nothing to do.
+			return reel.Errorf(reel.ENOTFOUND, "video %d is not waiting for its upload", id)
+		}
+		return db.enqueueProcess(ctx, tx, id)
+	})
+}
+
+// FindVideoByID returns a video as viewerID may see it.
+func (db *DB) FindVideoByID(ctx context.Context, id, viewerID int64) (*reel.Video, error) {
+	v, err := db.findVideo(ctx, db.reader.NewSelect().Model((*videoRow)(nil)).Where("id = ?", id), fmt.Sprintf("video %d", id))
+	if err != nil {
+		return nil, err
+	}
+	if v.Visibility == reel.VisibilityPrivate && v.AuthorID != viewerID {
+		return nil, reel.Errorf(reel.ENOTFOUND, "video %d not found", id)
+	}
+	return v, nil
+}
+
+// FindVideoByUploadID returns the video a tus upload carries, whoever asks.
+func (db *DB) FindVideoByUploadID(ctx context.Context, uploadID string) (*reel.Video, error) {
+	return db.findVideo(ctx, db.reader.NewSelect().Model((*videoRow)(nil)).Where("upload_id = ?", uploadID), fmt.Sprintf("upload %q", uploadID))
+}
+
+func (db *DB) findVideo(ctx context.Context, q *bun.SelectQuery, what string) (*reel.Video, error) {
+	var row videoRow
+	err := q.Scan(ctx, &row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, reel.Errorf(reel.ENOTFOUND, "%s not found", what)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("find %s: %w", what, err)
+	}
+	author, err := db.FindUserByID(ctx, row.AuthorID, 0)
+	if err != nil {
+		return nil, err
+	}
+	v := row.video()
+	v.Author = author
+	return v, nil
+}
+
+// UpdateVideo changes the texts and visibility of a video its author owns.
+func (db *DB) UpdateVideo(ctx context.Context, id, actorID int64, upd reel.VideoUpdate) (*reel.Video, error) {
+	if err := reel.ValidateVideoText(upd.Title, upd.Description, upd.Visibility); err != nil {
+		return nil, err
+	}
+	v, err := db.FindVideoByID(ctx, id, actorID)
+	if err != nil {
+		return nil, err
+	}
+	if v.AuthorID != actorID {
+		return nil, reel.Errorf(reel.EFORBIDDEN, "only the author may change video %d", id)
+	}
+	q := db.writer.NewUpdate().Table("videos").Set("updated_at = ?", time.Now().UTC()).Where("id = ?", id)
+	if upd.Title != nil {
+		q.Set("title = ?", *upd.Title)
+	}
+	if upd.Description != nil {
+		q.Set("description = ?", *upd.Description)
+	}
+	if upd.Visibility != nil {
+		q.Set("visibility = ?", *upd.Visibility)
+	}
+	if _, err := q.Exec(ctx); err != nil {
+		return nil, fmt.Errorf("update video %d: %w", id, err)
+	}
+	return db.FindVideoByID(ctx, id, actorID)
+}
+
+// DeleteVideo removes a video, cancels its processing and, through a job in
+// the same transaction, removes its files: a crash cannot leave files of a
+// deleted video behind, nor delete the files of a video that still exists.
+func (db *DB) DeleteVideo(ctx context.Context, id, actorID int64) error {
+	actor, err := db.FindUserByID(ctx, actorID, actorID)
+	if err != nil {
+		return err
+	}
+	return db.writer.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		var row videoRow
+		err := tx.NewSelect().Model(&row).Where("id = ?", id).Scan(ctx)
+		if errors.Is(err, sql.ErrNoRows) || (err == nil && row.Visibility == reel.VisibilityPrivate && row.AuthorID != actorID && !actor.IsAdmin) {
+			return reel.Errorf(reel.ENOTFOUND, "video %d not found", id)
+		}
+		if err != nil {
+			return fmt.Errorf("find video %d: %w", id, err)
+		}
+		if row.AuthorID != actorID && !actor.IsAdmin {
+			return reel.Errorf(reel.EFORBIDDEN, "only the author or an administrator may delete video %d", id)
+		}
+		if _, err := tx.NewDelete().Model((*videoRow)(nil)).Where("id = ?", id).Exec(ctx); err != nil {
+			return fmt.Errorf("delete video %d: %w", id, err)
+		}
+		if _, err := tx.NewUpdate().Table("users").Set("video_count = video_count - 1").Where("id = ?", row.AuthorID).Exec(ctx); err != nil {
+			return fmt.Errorf("uncount video %d: %w", id, err)
+		}
+		if db.queue == nil {
+			return errors.New("no job queue connected to the store")
+		}
+		if row.ProcessJobID != nil {
+			if err := db.queue.CancelTx(ctx, tx.Tx, *row.ProcessJobID); err != nil {
+				return fmt.Errorf("cancel processing of video %d: %w", id, err)
+			}
+		}
+		upload := ""
+		if row.UploadID != nil {
+			upload = *row.UploadID
+		}
+		return db.queue.InsertDeleteFilesTx(ctx, tx.Tx, id, upload)
+	})
+}
+
+// ListUserVideos lists userID's videos, newest first. Others see only the
+// ready, listed ones; the author sees everything.
+func (db *DB) ListUserVideos(ctx context.Context, userID, viewerID int64, cursor string, limit int) ([]*reel.Video, string, error) {
+	author, err := db.FindUserByID(ctx, userID, viewerID)
+	if err != nil {
+		return nil, "", err
+	}
+	before, err := decodeCursor(cursor)
+	if err != nil {
+		return nil, "", err
+	}
+	var rows []videoRow
+	q := db.reader.NewSelect().Model(&rows).Where("author_id = ?", userID).OrderExpr("id DESC").Limit(int64(limit) + 1)
+	if before > 0 {
+		q.Where("id < ?", before)
+	}
+	if viewerID != userID {
+		q.Where("status = ? AND visibility = ? AND NOT blocked", reel.StatusReady, reel.VisibilityPublic)
+	}
+	if err := q.Scan(ctx); err != nil {
+		return nil, "", fmt.Errorf("list videos of user %d: %w", userID, err)
+	}
+	next := ""
+	if len(rows) > limit {
+		rows = rows[:limit]
+		next = encodeCursor(rows[len(rows)-1].ID)
+	}
+	videos := make([]*reel.Video, len(rows))
+	for i := range rows {
+		videos[i] = rows[i].video()
+		videos[i].Author = author
+	}
+	return videos, next, nil
+}
+
+// SetProcessed records what the pipeline learnt about a video. A video that
+// is gone is ENOTFOUND, which tells the pipeline to stop.
+func (db *DB) SetProcessed(ctx context.Context, id int64, p reel.Processed) error {
+	q := db.writer.NewUpdate().Table("videos").Set("updated_at = ?", time.Now().UTC()).Where("id = ?", id)
+	if p.Status != "" {
+		q.Set("status = ?", p.Status)
+	}
+	if p.Progress != nil {
+		q.Set("progress = ?", *p.Progress)
+	}
+	if p.Error != nil {
+		q.Set("error = ?", *p.Error)
+	}
+	if p.DurationMS > 0 {
+		q.Set("duration_ms = ?", p.DurationMS)
+	}
+	if p.Width > 0 && p.Height > 0 {
+		q.Set("width = ?", p.Width).Set("height = ?", p.Height)
+	}
+	if p.SizeBytes > 0 {
+		q.Set("size_bytes = ?", p.SizeBytes)
+	}
+	for col, key := range map[string]string{"cover_key": p.CoverKey, "play_key": p.PlayKey, "hls_key": p.HLSKey, "original_key": p.OriginalKey, "sha256": p.SHA256} {
+		if key != "" {
+			q.Set(col+" = ?", key)
+		}
+	}
+	if p.Renditions != nil {
+		b, err := json.Marshal(p.Renditions)
+		if err != nil {
+			return err
+		}
+		q.Set("renditions = ?", string(b))
+	}
+	res, err := q.Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("record processing of video %d: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return reel.Errorf(reel.ENOTFOUND, "video %d not found", id)
+	}
+	return nil
+}
+
+// VideoForJob returns a video whatever its visibility, for the pipeline.
+func (db *DB) VideoForJob(ctx context.Context, id int64) (*reel.Video, error) {
+	return db.findVideo(ctx, db.reader.NewSelect().Model((*videoRow)(nil)).Where("id = ?", id), fmt.Sprintf("video %d", id))
+}
+
+// ExpireUploads deletes the videos still uploading that were created before
+// the deadline, each with its file-removal job, and returns how many.
+func (db *DB) ExpireUploads(ctx context.Context, before time.Time) (int, error) {
+	var rows []videoRow
+	err := db.reader.NewSelect().Model(&rows).Column("id", "author_id", "upload_id").
+		Where("status = ? AND created_at < ?", reel.StatusUploading, before.UTC()).Limit(1000).Scan(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("find expired uploads: %w", err)
+	}
+	for _, r := range rows {
+		err := db.writer.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+			res, err := tx.NewDelete().Model((*videoRow)(nil)).Where("id = ? AND status = ?", r.ID, reel.StatusUploading).Exec(ctx)
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n == 0 {
+				return nil // finished at the last moment
+			}
+			if _, err := tx.NewUpdate().Table("users").Set("video_count = video_count - 1").Where("id = ?", r.AuthorID).Exec(ctx); err != nil {
+				return err
+			}
+			upload := ""
+			if r.UploadID != nil {
+				upload = *r.UploadID
+			}
+			return db.queue.InsertDeleteFilesTx(ctx, tx.Tx, r.ID, upload)
+		})
+		if err != nil {
+			return 0, fmt.Errorf("expire upload of video %d: %w", r.ID, err)
+		}
+	}
+	return len(rows), nil
+}
+
+// UploadInUse reports whether a video still needs the tus upload's file: it
+// is being uploaded, or finished but not yet moved into the blob store.
+func (db *DB) UploadInUse(ctx context.Context, uploadID string) (bool, error) {
+	return db.reader.NewSelect().Model((*videoRow)(nil)).
+		Where("upload_id = ? AND original_key = ''", uploadID).Exists(ctx)
+}
+
+// QueuedJobs counts the jobs waiting to run.
+func (db *DB) QueuedJobs(ctx context.Context) (int, error) {
+	if db.queue == nil {
+		return 0, nil
+	}
+	return db.queue.Waiting(ctx)
+}
+
+// Cursors are opaque to clients: the id of the last video of the page. Ids
+// only grow, so "id < cursor" pages stay exact while videos are added.
+func encodeCursor(id int64) string {
+	return base64.RawURLEncoding.EncodeToString([]byte("v1:" + strconv.FormatInt(id, 10)))
+}
+
+func decodeCursor(cursor string) (int64, error) {
+	if cursor == "" {
+		return 0, nil
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(cursor)
+	if err == nil && len(raw) > 3 && string(raw[:3]) == "v1:" {
+		if id, err := strconv.ParseInt(string(raw[3:]), 10, 64); err == nil && id > 0 {
+			return id, nil
+		}
+	}
+	return 0, reel.Errorf(reel.EBADREQUEST, "invalid cursor: pass the next_cursor of the previous page")
+}
+
+// videoRow is a row of the videos table.
+type videoRow struct {
+	bun.BaseModel `bun:"table:videos"`
+
+	ID           int64     `bun:"id,pk,autoincrement"`
+	AuthorID     int64     `bun:"author_id"`
+	Title        string    `bun:"title"`
+	Description  string    `bun:"description"`
+	Visibility   string    `bun:"visibility"`
+	Status       string    `bun:"status"`
+	Progress     int       `bun:"progress"`
+	Error        string    `bun:"error"`
+	DurationMS   int64     `bun:"duration_ms"`
+	Width        int       `bun:"width"`
+	Height       int       `bun:"height"`
+	SizeBytes    int64     `bun:"size_bytes"`
+	SHA256       string    `bun:"sha256"`
+	UploadID     *string   `bun:"upload_id"`
+	OriginalKey  string    `bun:"original_key"`
+	CoverKey     string    `bun:"cover_key"`
+	PlayKey      string    `bun:"play_key"`
+	HLSKey       string    `bun:"hls_key"`
+	Renditions   string    `bun:"renditions"`
+	ProcessJobID *int64    `bun:"process_job_id"`
+	Blocked      bool      `bun:"blocked"`
+	LikeCount    int64     `bun:"like_count"`
+	CommentCount int64     `bun:"comment_count"`
+	ViewCount    int64     `bun:"view_count"`
+	CreatedAt    time.Time `bun:"created_at"`
+	UpdatedAt    time.Time `bun:"updated_at"`
+}
+
+func videoRowFrom(v *reel.Video) *videoRow {
+	r := &videoRow{
+		AuthorID: v.AuthorID, Title: v.Title, Description: v.Description, Visibility: v.Visibility,
+		Status: v.Status, SizeBytes: v.SizeBytes, SHA256: v.SHA256, OriginalKey: v.OriginalKey, Renditions: "[]",
+	}
+	if r.Visibility == "" {
+		r.Visibility = reel.VisibilityPublic
+	}
+	if v.UploadID != "" {
+		r.UploadID = &v.UploadID
+	}
+	return r
+}
+
+func (r *videoRow) video() *reel.Video {
+	v := &reel.Video{
+		ID: r.ID, AuthorID: r.AuthorID, Title: r.Title, Description: r.Description, Visibility: r.Visibility,
+		Status: r.Status, Progress: r.Progress, Error: r.Error, DurationMS: r.DurationMS, Width: r.Width, Height: r.Height,
+		SizeBytes: r.SizeBytes, SHA256: r.SHA256, CreatedAt: r.CreatedAt.UTC(),
+		OriginalKey: r.OriginalKey, CoverKey: r.CoverKey, PlayKey: r.PlayKey, HLSKey: r.HLSKey, Blocked: r.Blocked,
+		LikeCount: r.LikeCount, CommentCount: r.CommentCount, ViewCount: r.ViewCount,
+		Renditions: []reel.Rendition{},
+	}
+	if r.UploadID != nil {
+		v.UploadID = *r.UploadID
+	}
+	_ = json.Unmarshal([]byte(r.Renditions), &v.Renditions) // written by SetProcessed only
+	return v
+}

@@ -1,0 +1,150 @@
+package reel
+
+import (
+	"context"
+	"fmt"
+	"time"
+	"unicode/utf8"
+)
+
+// Video statuses. A video moves uploading → processing → ready or failed;
+// multipart uploads start at processing.
+const (
+	StatusUploading  = "uploading"
+	StatusProcessing = "processing"
+	StatusReady      = "ready"
+	StatusFailed     = "failed"
+)
+
+// Visibilities. Unlisted videos are reachable by id but appear in no list;
+// private ones only to their owner.
+const (
+	VisibilityPublic   = "public"
+	VisibilityUnlisted = "unlisted"
+	VisibilityPrivate  = "private"
+)
+
+// Limits on the text a video carries.
+const (
+	MaxTitleLen       = 150  // characters
+	MaxDescriptionLen = 5000 // characters
+)
+
+// Video is one uploaded clip and what reel made of it. The *Key fields name
+// blobs; the HTTP layer turns them into signed URLs (CoverURL, PlayURL,
+// HLSURL), so the store never deals in URLs.
+type Video struct {
+	ID          int64       `json:"id"`
+	AuthorID    int64       `json:"-"`
+	Author      *User       `json:"author"`
+	Title       string      `json:"title"`
+	Description string      `json:"description"`
+	Visibility  string      `json:"visibility"`
+	Status      string      `json:"status"`
+	Progress    int         `json:"progress"`
+	Error       string      `json:"error"`
+	DurationMS  int64       `json:"duration_ms"`
+	Width       int         `json:"width"`
+	Height      int         `json:"height"`
+	SizeBytes   int64       `json:"size_bytes"`
+	SHA256      string      `json:"sha256"`
+	CreatedAt   time.Time   `json:"created_at"`
+	CoverURL    string      `json:"cover_url"`
+	PlayURL     string      `json:"play_url"`
+	HLSURL      string      `json:"hls_url"`
+	Renditions  []Rendition `json:"renditions"`
+
+	LikeCount        int64 `json:"like_count"`
+	CommentCount     int64 `json:"comment_count"`
+	ViewCount        int64 `json:"view_count"`
+	IsLiked          bool  `json:"is_liked"`
+	ResumePositionMS int64 `json:"resume_position_ms"`
+
+	UploadID    string `json:"-"` // the tus upload that carries the original, if any
+	OriginalKey string `json:"-"`
+	CoverKey    string `json:"-"` // JPEG; the WebP sits beside it with the .webp extension
+	PlayKey     string `json:"-"` // progressive MP4
+	HLSKey      string `json:"-"` // master playlist
+	Blocked     bool   `json:"-"`
+}
+
+// Rendition is one rung of the HLS ladder.
+type Rendition struct {
+	Width     int `json:"width"`
+	Height    int `json:"height"`
+	Bandwidth int `json:"bandwidth"`
+}
+
+// VideoUpdate holds the fields a PATCH may change; nil means unchanged.
+type VideoUpdate struct {
+	Title       *string `json:"title"`
+	Description *string `json:"description"`
+	Visibility  *string `json:"visibility"`
+}
+
+// Processed is what the pipeline reports about a video. Zero fields are left
+// as they are, so each step reports only what it learnt.
+type Processed struct {
+	OriginalKey string // with its size and hash, once a tus upload is moved in
+	SizeBytes   int64
+	SHA256      string
+	Status      string
+	Progress   *int
+	Error      *string
+	DurationMS int64
+	Width      int
+	Height     int
+	CoverKey   string
+	PlayKey    string
+	HLSKey     string
+	Renditions []Rendition
+}
+
+// VideoService stores videos. Reads filter by viewer: a private video is
+// ENOTFOUND to everyone but its author.
+type VideoService interface {
+	// CreateVideo stores v (AuthorID, texts, Status, keys, UploadID) and sets
+	// its ID and CreatedAt. A video created as processing gets its processing
+	// job in the same transaction.
+	CreateVideo(ctx context.Context, v *Video) error
+	// FinishUpload moves an uploading video to processing, records the size
+	// and hash of its original, and enqueues its processing job, atomically.
+	FinishUpload(ctx context.Context, id int64, originalKey string, size int64, sha256 string) error
+	FindVideoByID(ctx context.Context, id, viewerID int64) (*Video, error)
+	FindVideoByUploadID(ctx context.Context, uploadID string) (*Video, error)
+	UpdateVideo(ctx context.Context, id, actorID int64, upd VideoUpdate) (*Video, error)
+	// DeleteVideo removes the video, its pending jobs, and (through a job in
+	// the same transaction) every stored file. Only the author or an admin may.
+	DeleteVideo(ctx context.Context, id, actorID int64) error
+	// ListUserVideos lists a user's videos newest first; the author also sees
+	// unfinished and private ones. cursor is opaque; "" starts at the newest.
+	ListUserVideos(ctx context.Context, userID, viewerID int64, cursor string, limit int) ([]*Video, string, error)
+	// SetProcessed records what the pipeline learnt (see Processed).
+	SetProcessed(ctx context.Context, id int64, p Processed) error
+	// QueuedJobs counts processing jobs that wait to run, for backpressure.
+	QueuedJobs(ctx context.Context) (int, error)
+}
+
+// ValidateVideoText checks title, description and visibility of an upload or
+// an update, returning EINVALID naming each bad field.
+func ValidateVideoText(title, description, visibility *string) error {
+	fields := map[string]string{}
+	if title != nil {
+		if !utf8.ValidString(*title) || utf8.RuneCountInString(*title) > MaxTitleLen {
+			fields["title"] = fmt.Sprintf("must be valid UTF-8 of at most %d characters", MaxTitleLen)
+		}
+	}
+	if description != nil {
+		if !utf8.ValidString(*description) || utf8.RuneCountInString(*description) > MaxDescriptionLen {
+			fields["description"] = fmt.Sprintf("must be valid UTF-8 of at most %d characters", MaxDescriptionLen)
+		}
+	}
+	if visibility != nil {
+		switch *visibility {
+		case VisibilityPublic, VisibilityUnlisted, VisibilityPrivate:
+		default:
+			fields["visibility"] = "must be public, unlisted or private"
+		}
+	}
+	return Invalid(fields)
+}
