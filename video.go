@@ -89,15 +89,15 @@ type Processed struct {
 	SizeBytes   int64
 	SHA256      string
 	Status      string
-	Progress   *int
-	Error      *string
-	DurationMS int64
-	Width      int
-	Height     int
-	CoverKey   string
-	PlayKey    string
-	HLSKey     string
-	Renditions []Rendition
+	Progress    *int
+	Error       *string
+	DurationMS  int64
+	Width       int
+	Height      int
+	CoverKey    string
+	PlayKey     string
+	HLSKey      string
+	Renditions  []Rendition
 }
 
 // VideoService stores videos. Reads filter by viewer: a private video is

@@ -108,18 +108,42 @@ var clipNames = map[string]string{
 var clips struct {
 	dir  string
 	mu   sync.Mutex
-	made map[string]string
+	made map[string]*madeClip
+}
+
+type madeClip struct {
+	once sync.Once
+	path string
+	err  error
 }
 
 // clip returns the path of a clip of the given kind, making it on first use.
-// Tests must not modify it.
+// Tests share clips and must not modify them.
 func clip(t *testing.T, kind string) string {
 	t.Helper()
-	clips.mu.Lock()
-	defer clips.mu.Unlock()
-	if p, ok := clips.made[kind]; ok {
-		return p
+	p, err := clipPath(kind)
+	if err != nil {
+		t.Fatalf("making the %s clip: %v", kind, err)
 	}
+	return p
+}
+
+func clipPath(kind string) (string, error) {
+	clips.mu.Lock()
+	if clips.made == nil {
+		clips.made = map[string]*madeClip{}
+	}
+	c := clips.made[kind]
+	if c == nil {
+		c = &madeClip{}
+		clips.made[kind] = c
+	}
+	clips.mu.Unlock()
+	c.once.Do(func() { c.path, c.err = makeClip(kind) })
+	return c.path, c.err
+}
+
+func makeClip(kind string) (string, error) {
 	name := clipNames[kind]
 	if name == "" {
 		name = kind + ".mp4"
@@ -132,55 +156,52 @@ func clip(t *testing.T, kind string) string {
 		for i := range b {
 			b[i] = byte(r.Uint32())
 		}
-		writeFile(t, p, b)
+		return p, os.WriteFile(p, b, 0o644)
 	case "text":
-		writeFile(t, p, []byte(strings.Repeat("This is a text file, not a video.\n", 100)))
+		return p, os.WriteFile(p, []byte(strings.Repeat("This is a text file, not a video.\n", 100)), 0o644)
 	case "truncated":
-		b, err := os.ReadFile(clipLocked(t, "landscape"))
+		src, err := clipPath("landscape")
 		if err != nil {
-			t.Fatal(err)
+			return "", err
 		}
-		writeFile(t, p, b[:len(b)/2])
+		b, err := os.ReadFile(src)
+		if err != nil {
+			return "", err
+		}
+		return p, os.WriteFile(p, b[:len(b)/2], 0o644)
 	case "subtitled":
-		srt := filepath.Join(clips.dir, "subs.srt")
-		writeFile(t, srt, []byte("1\n00:00:00,000 --> 00:00:02,000\nhello\n"))
-		ffmpeg(t, "-i", clipLocked(t, "landscape"), "-i", srt, "-map", "0", "-map", "1",
-			"-c", "copy", "-c:s", "mov_text", p)
-	default:
-		args, ok := clipArgs[kind]
-		if !ok {
-			t.Fatalf("no clip kind %q", kind)
+		src, err := clipPath("landscape")
+		if err != nil {
+			return "", err
 		}
-		ffmpeg(t, append(args, p)...)
+		srt := filepath.Join(clips.dir, "subs.srt")
+		if err := os.WriteFile(srt, []byte("1\n00:00:00,000 --> 00:00:02,000\nhello\n"), 0o644); err != nil {
+			return "", err
+		}
+		return p, runFFmpeg("-i", src, "-i", srt, "-map", "0", "-map", "1", "-c", "copy", "-c:s", "mov_text", p)
 	}
-	if clips.made == nil {
-		clips.made = map[string]string{}
+	args, ok := clipArgs[kind]
+	if !ok {
+		return "", fmt.Errorf("no clip kind %q", kind)
 	}
-	clips.made[kind] = p
-	return p
+	return p, runFFmpeg(append(args, p)...)
 }
 
-// clipLocked is clip for callers already holding clips.mu.
-func clipLocked(t *testing.T, kind string) string {
-	clips.mu.Unlock()
-	defer clips.mu.Lock()
-	return clip(t, kind)
-}
-
-func writeFile(t *testing.T, name string, b []byte) {
+// ffmpeg runs ffmpeg for a test's setup or checks and fails the test if it
+// fails.
+func ffmpeg(t *testing.T, args ...string) {
 	t.Helper()
-	if err := os.WriteFile(name, b, 0o644); err != nil {
+	if err := runFFmpeg(args...); err != nil {
 		t.Fatal(err)
 	}
 }
 
-// ffmpeg runs ffmpeg for test setup or checks and fails the test if it does.
-func ffmpeg(t *testing.T, args ...string) {
-	t.Helper()
+func runFFmpeg(args ...string) error {
 	cmd := exec.Command("ffmpeg", append([]string{"-hide_banner", "-nostdin", "-v", "error", "-y"}, args...)...)
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("ffmpeg %s: %v\n%s", strings.Join(args, " "), err, out)
+		return fmt.Errorf("ffmpeg %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
+	return nil
 }
 
 // ffprobeJSON runs ffprobe with JSON output on args and decodes it into v.
