@@ -5,7 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/deps.sh go ffmpeg
-eval "$(scripts/deps.sh postgres)"
+# A failed assignment stops the script (set -e); eval "$(...)" alone would not.
+pg=$(scripts/deps.sh postgres)
+eval "$pg"
 echo "tests use PostgreSQL at ${REEL_TEST_POSTGRES_URL%%\?*}" | sed 's#//[^@]*@#//#'
 
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))

@@ -43,7 +43,9 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 	defer b.close(context.WithoutCancel(ctx), log)
 
 	logins := auth.NewLoginLimiter(auth.LimiterConfig{})
-	go sweepEvery(ctx, time.Minute, logins.Sweep)
+	// Sign-ups: 20 from one address, then one every 3 minutes.
+	registrations := auth.NewLoginLimiter(auth.LimiterConfig{PerAddress: auth.Rule{Burst: 20, Every: 3 * time.Minute}})
+	go sweepEvery(ctx, time.Minute, func() { logins.Sweep(); registrations.Sweep() })
 	tokens := auth.NewTokens(b.secret, cfg.TokenTTL)
 	var previous []byte
 	if cfg.PreviousSecret != "" {
@@ -70,9 +72,10 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 		Metrics: metrics,
 		Users:   b.db,
 		// Each hash holds its memory cost while it runs: bound them to the CPUs.
-		Passwords: auth.NewHasher(auth.DefaultParams, max(2, runtime.NumCPU())),
-		Tokens:    tokens,
-		Logins:    logins,
+		Passwords:     auth.NewHasher(auth.DefaultParams, max(2, runtime.NumCPU())),
+		Tokens:        tokens,
+		Logins:        logins,
+		Registrations: registrations,
 		Ready: []httpapi.ReadyCheck{
 			{Name: "database", Check: b.db.Ping},
 			{Name: "blob_store", Check: b.blobsReady},

@@ -1,16 +1,15 @@
 package auth
 
 import (
-	"container/list"
+	"maps"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"time"
-
-	"golang.org/x/time/rate"
 )
 
-// Rule is a token bucket of failed logins: Burst failures are allowed at
+// Rule is a token bucket of login attempts: Burst attempts are allowed at
 // once, and one more comes back every Every.
 type Rule struct {
 	Burst int
@@ -32,35 +31,34 @@ type LimiterConfig struct {
 	Now func() time.Time
 }
 
-// maxKeyLen caps how much of an address or username is remembered, so the
+// maxNameLen caps how much of an address or username is remembered, so the
 // memory bound holds whatever length clients send. Real usernames and
 // addresses are shorter.
 const maxNameLen = 64
 
-// LoginLimiter counts failed logins per client address and per username and
-// says when to refuse the next attempt. It only ever remembers failures, so
-// ordinary users cost nothing; its memory is bounded by MaxKeys. It is safe
-// for concurrent use.
+// LoginLimiter limits failed logins per client address and per username. It
+// is safe for concurrent use.
 //
-// Allow does not reserve anything: concurrent attempts that all pass Allow
-// before any of them fails each get through. The password hasher's slots
-// bound how many that can be.
+// Allow takes one token from both the address's and the username's bucket
+// before the password is checked, so concurrent attempts cannot all slip
+// through before any is counted. A failed attempt keeps what it took;
+// Succeeded gives it back, so successful logins cost nobody anything.
+//
+// Only buckets that are not full are remembered, at most MaxKeys of them.
 type LoginLimiter struct {
 	cfg LimiterConfig
 
-	mu      sync.Mutex
-	entries map[limitKey]*list.Element // values are *limitEntry
-	recent  *list.List                 // most recently failed at the front
+	mu sync.Mutex
+	// full holds, for each bucket that is not full, when it will be full
+	// again: a bucket of rule r full at f holds (r.Every*r.Burst - (f-now))
+	// worth of tokens at now. Taking a token moves f an Every later;
+	// a missing key is a full bucket.
+	full map[limitKey]time.Time
 }
 
 type limitKey struct {
 	username bool // else an address
 	name     string
-}
-
-type limitEntry struct {
-	key    limitKey
-	bucket *rate.Limiter
 }
 
 // NewLoginLimiter returns a LoginLimiter for cfg, with defaults for its zero
@@ -74,50 +72,63 @@ func NewLoginLimiter(cfg LimiterConfig) *LoginLimiter {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &LoginLimiter{cfg: cfg, entries: map[limitKey]*list.Element{}, recent: list.New()}
+	return &LoginLimiter{cfg: cfg, full: map[limitKey]time.Time{}}
 }
 
-// Allow reports whether a login for username from addr may be tried now,
-// without counting it. When not, retryAfter is how long until it may, in
-// whole seconds and at least one, ready for a Retry-After header.
+// Allow reports whether a login for username from addr may be tried now and,
+// if so, takes one token from the address's and the username's bucket
+// together: the attempt counts as failed until Succeeded says otherwise. If
+// either bucket is empty it takes nothing, and retryAfter is how long until
+// both have a token, in whole seconds and at least one, ready for a
+// Retry-After header.
 func (l *LoginLimiter) Allow(addr, username string) (retryAfter time.Duration, ok bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.cfg.Now()
+	keys := limitKeys(addr, username)
 	var wait time.Duration
-	for _, k := range limitKeys(addr, username) {
-		if el, found := l.entries[k]; found {
-			wait = max(wait, untilToken(el.Value.(*limitEntry).bucket, now))
+	for _, k := range keys {
+		if f, found := l.full[k]; found {
+			r := l.rule(k)
+			// A token is there once f is at most Burst-1 tokens away.
+			wait = max(wait, f.Sub(now)-time.Duration(r.Burst-1)*r.Every)
 		}
 	}
-	if wait <= 0 {
-		return 0, true
+	if wait > 0 {
+		return ceilSeconds(wait), false
 	}
-	return ceilSeconds(wait), false
+	for _, k := range keys {
+		f := l.full[k]
+		if f.Before(now) {
+			f = now
+		}
+		l.full[k] = f.Add(l.rule(k).Every)
+	}
+	if len(l.full) > l.cfg.MaxKeys {
+		l.evict()
+	}
+	return 0, true
 }
 
-// Failed counts a failed login against both the address and the username.
-func (l *LoginLimiter) Failed(addr, username string) {
+// Succeeded is called after the password of an attempt that Allow let
+// through turned out right. It gives the address back the token the attempt
+// took, and forgets the username's failures: its owner has proven who they
+// are. The address keeps its earlier failures, or an attacker could log into
+// their own account between guesses to reset them.
+func (l *LoginLimiter) Succeeded(addr, username string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.cfg.Now()
 	for _, k := range limitKeys(addr, username) {
-		l.touch(k).bucket.AllowN(now, 1)
-	}
-	if len(l.entries) > l.cfg.MaxKeys {
-		l.shrink(now)
-	}
-}
-
-// Succeeded forgets the username's failures: its owner has proven who they
-// are. The address keeps its count, or an attacker could log into their own
-// account between guesses to reset it.
-func (l *LoginLimiter) Succeeded(addr, username string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, k := range limitKeys(addr, username) {
-		if k.username {
-			l.remove(k)
+		f, found := l.full[k]
+		if !found {
+			continue
+		}
+		f = f.Add(-l.rule(k).Every) // the token this attempt took
+		if k.username || !f.After(now) {
+			delete(l.full, k)
+		} else {
+			l.full[k] = f
 		}
 	}
 }
@@ -128,53 +139,34 @@ func (l *LoginLimiter) Succeeded(addr, username string) {
 func (l *LoginLimiter) Sweep() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.dropFull(l.cfg.Now())
+	now := l.cfg.Now()
+	maps.DeleteFunc(l.full, func(_ limitKey, f time.Time) bool { return !f.After(now) })
 }
 
-// touch returns the entry for k, creating it with a full bucket, and marks
-// it as the most recently failed.
-func (l *LoginLimiter) touch(k limitKey) *limitEntry {
-	if el, found := l.entries[k]; found {
-		l.recent.MoveToFront(el)
-		return el.Value.(*limitEntry)
-	}
-	r := l.cfg.PerAddress
-	if k.username {
-		r = l.cfg.PerUsername
-	}
-	e := &limitEntry{key: k, bucket: rate.NewLimiter(rate.Every(r.Every), r.Burst)}
-	l.entries[k] = l.recent.PushFront(e)
-	return e
-}
-
-// shrink brings the map back under MaxKeys: first by dropping full buckets,
-// which carry no information, then the least recently failed. It goes a tenth
-// below the bound so that a flood of new keys pays for the scan once per many
-// insertions, not on each.
-func (l *LoginLimiter) shrink(now time.Time) {
-	l.dropFull(now)
-	target := l.cfg.MaxKeys - l.cfg.MaxKeys/10
-	for len(l.entries) > target {
-		l.remove(l.recent.Back().Value.(*limitEntry).key)
-	}
-}
-
-func (l *LoginLimiter) dropFull(now time.Time) {
-	for el := l.recent.Front(); el != nil; {
-		next := el.Next()
-		e := el.Value.(*limitEntry)
-		if e.bucket.TokensAt(now) >= float64(e.bucket.Burst()) {
-			l.remove(e.key)
+// evict brings the map a tenth below MaxKeys, so that a flood of new keys
+// pays for the sort once per many insertions. It forgets the buckets that
+// will be full soonest: full ones first, then those whose limit matters for
+// the shortest time, so a flood of fresh keys does not wipe out an account
+// that many failures have locked.
+func (l *LoginLimiter) evict() {
+	keep := l.cfg.MaxKeys - l.cfg.MaxKeys/10
+	fulls := slices.SortedFunc(maps.Values(l.full), time.Time.Compare)
+	cutoff := fulls[len(fulls)-keep-1] // the latest of those to forget
+	for k, f := range l.full {
+		if len(l.full) <= keep {
+			return
 		}
-		el = next
+		if !f.After(cutoff) {
+			delete(l.full, k)
+		}
 	}
 }
 
-func (l *LoginLimiter) remove(k limitKey) {
-	if el, found := l.entries[k]; found {
-		l.recent.Remove(el)
-		delete(l.entries, k)
+func (l *LoginLimiter) rule(k limitKey) Rule {
+	if k.username {
+		return l.cfg.PerUsername
 	}
+	return l.cfg.PerAddress
 }
 
 // limitKeys returns the buckets an attempt counts against. An empty address or
@@ -218,15 +210,6 @@ func truncate(s string) string {
 		return s[:maxNameLen]
 	}
 	return s
-}
-
-// untilToken returns how long until bucket holds a whole token again.
-func untilToken(bucket *rate.Limiter, now time.Time) time.Duration {
-	missing := 1 - bucket.TokensAt(now)
-	if missing <= 0 {
-		return 0
-	}
-	return time.Duration(missing / float64(bucket.Limit()) * float64(time.Second))
 }
 
 // ceilSeconds rounds d up to whole seconds, at least one: Retry-After counts

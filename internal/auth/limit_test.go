@@ -3,6 +3,7 @@ package auth
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -29,15 +30,20 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
+// fail makes one attempt that Allow must let through and that then fails.
+func fail(t *testing.T, l *LoginLimiter, addr, username string) {
+	t.Helper()
+	if wait, ok := l.Allow(addr, username); !ok {
+		t.Fatalf("Allow(%q, %q) refused, retry after %v", addr, username, wait)
+	}
+}
+
 func TestLimiterBlocksUsernameAfterFiveFailures(t *testing.T) {
 	clock := newFakeClock()
 	l := NewLoginLimiter(LimiterConfig{Now: clock.Now})
 
-	for i := range 5 {
-		if wait, ok := l.Allow("192.0.2.1", "alice"); !ok {
-			t.Fatalf("attempt %d refused, retry after %v", i+1, wait)
-		}
-		l.Failed("192.0.2.1", "alice")
+	for range 5 {
+		fail(t, l, "192.0.2.1", "alice")
 	}
 	wait, ok := l.Allow("192.0.2.1", "alice")
 	if ok {
@@ -57,54 +63,10 @@ func TestLimiterBlocksUsernameAfterFiveFailures(t *testing.T) {
 	}
 
 	clock.Advance(wait)
-	if wait, ok := l.Allow("192.0.2.1", "alice"); !ok {
-		t.Fatalf("refused after waiting Retry-After, retry after %v", wait)
-	}
-	// The refill is one failure's worth, not a new burst.
-	l.Failed("192.0.2.1", "alice")
+	fail(t, l, "192.0.2.1", "alice")
+	// The refill is one attempt's worth, not a new burst.
 	if _, ok := l.Allow("192.0.2.1", "alice"); ok {
-		t.Error("allowed again right after the refilled failure was spent")
-	}
-}
-
-func TestLimiterRetryAfterRoundsUp(t *testing.T) {
-	clock := newFakeClock()
-	l := NewLoginLimiter(LimiterConfig{Now: clock.Now, PerUsername: Rule{Burst: 1, Every: 1500 * time.Millisecond}})
-	l.Failed("", "alice")
-	if wait, ok := l.Allow("", "alice"); ok || wait != 2*time.Second {
-		t.Errorf("Allow = %v, %v; want 2s, false", wait, ok)
-	}
-	clock.Advance(1400 * time.Millisecond)
-	if wait, ok := l.Allow("", "alice"); ok || wait != time.Second {
-		t.Errorf("100ms before the refill: Allow = %v, %v; want 1s, false", wait, ok)
-	}
-	clock.Advance(100 * time.Millisecond)
-	if wait, ok := l.Allow("", "alice"); !ok {
-		t.Errorf("at the refill: Allow = %v, %v; want ok", wait, ok)
-	}
-}
-
-func TestLimiterSuccessResetsUsernameNotAddress(t *testing.T) {
-	clock := newFakeClock()
-	l := NewLoginLimiter(LimiterConfig{Now: clock.Now})
-	const addr = "192.0.2.1"
-
-	for range 5 {
-		l.Failed(addr, "alice")
-	}
-	if _, ok := l.Allow(addr, "alice"); ok {
-		t.Fatal("not blocked after 5 failures")
-	}
-	l.Succeeded(addr, "Alice")
-	if wait, ok := l.Allow(addr, "alice"); !ok {
-		t.Fatalf("still blocked after a success, retry after %v", wait)
-	}
-	// The 5 failures still count against the address: 15 more reach 20.
-	for i := range 15 {
-		l.Failed(addr, fmt.Sprintf("user%d", i))
-	}
-	if wait, ok := l.Allow(addr, "carol"); ok || wait != 6*time.Second {
-		t.Errorf("Allow after 20 failures from one address = %v, %v; want 6s, false", wait, ok)
+		t.Error("allowed again right after the refilled attempt was spent")
 	}
 }
 
@@ -114,11 +76,7 @@ func TestLimiterBlocksAddressAfterTwentyFailures(t *testing.T) {
 	const addr = "192.0.2.1"
 
 	for i := range 20 {
-		user := fmt.Sprintf("user%d", i)
-		if wait, ok := l.Allow(addr, user); !ok {
-			t.Fatalf("attempt %d refused, retry after %v", i+1, wait)
-		}
-		l.Failed(addr, user)
+		fail(t, l, addr, fmt.Sprintf("user%d", i))
 	}
 	wait, ok := l.Allow(addr, "fresh")
 	if ok || wait != 6*time.Second {
@@ -128,8 +86,160 @@ func TestLimiterBlocksAddressAfterTwentyFailures(t *testing.T) {
 		t.Error("another address refused")
 	}
 	clock.Advance(wait)
-	if _, ok := l.Allow(addr, "fresh"); !ok {
-		t.Error("refused after waiting Retry-After")
+	fail(t, l, addr, "fresh")
+	if _, ok := l.Allow(addr, "fresher"); ok {
+		t.Error("allowed again right after the refilled attempt was spent")
+	}
+}
+
+// A refused attempt takes nothing, from either bucket.
+func TestLimiterRefusedTakesNothing(t *testing.T) {
+	clock := newFakeClock()
+	l := NewLoginLimiter(LimiterConfig{Now: clock.Now})
+
+	for range 5 {
+		fail(t, l, "192.0.2.1", "alice")
+	}
+	// Attempts on the locked account do not use up another address.
+	for range 100 {
+		if _, ok := l.Allow("192.0.2.2", "alice"); ok {
+			t.Fatal("locked username allowed")
+		}
+	}
+	for i := range 20 {
+		fail(t, l, "192.0.2.2", fmt.Sprintf("user%d", i))
+	}
+	// Attempts from the spent address do not use up another username.
+	for range 100 {
+		if _, ok := l.Allow("192.0.2.2", "bob"); ok {
+			t.Fatal("spent address allowed")
+		}
+	}
+	for range 5 {
+		fail(t, l, "192.0.2.3", "bob")
+	}
+}
+
+func TestLimiterRetryAfterRoundsUp(t *testing.T) {
+	clock := newFakeClock()
+	l := NewLoginLimiter(LimiterConfig{Now: clock.Now, PerUsername: Rule{Burst: 1, Every: 1500 * time.Millisecond}})
+	fail(t, l, "", "alice")
+	if wait, ok := l.Allow("", "alice"); ok || wait != 2*time.Second {
+		t.Errorf("Allow = %v, %v; want 2s, false", wait, ok)
+	}
+	clock.Advance(1 * time.Second)
+	if wait, ok := l.Allow("", "alice"); ok || wait != time.Second {
+		t.Errorf("500ms before the refill: Allow = %v, %v; want 1s, false", wait, ok)
+	}
+	clock.Advance(499 * time.Millisecond)
+	if wait, ok := l.Allow("", "alice"); ok || wait != time.Second {
+		t.Errorf("1ms before the refill: Allow = %v, %v; want 1s, false", wait, ok)
+	}
+	clock.Advance(time.Millisecond)
+	if wait, ok := l.Allow("", "alice"); !ok {
+		t.Errorf("at the refill: Allow = %v, %v; want ok", wait, ok)
+	}
+}
+
+// The larger of the two waits is the one to report.
+func TestLimiterRetryAfterIsTheLongerWait(t *testing.T) {
+	clock := newFakeClock()
+	l := NewLoginLimiter(LimiterConfig{
+		Now:         clock.Now,
+		PerUsername: Rule{Burst: 1, Every: 10 * time.Second},
+		PerAddress:  Rule{Burst: 1, Every: 3 * time.Second},
+	})
+	fail(t, l, "192.0.2.1", "alice")
+	if wait, ok := l.Allow("192.0.2.1", "alice"); ok || wait != 10*time.Second {
+		t.Errorf("Allow = %v, %v; want 10s, false", wait, ok)
+	}
+	clock.Advance(4 * time.Second) // the address refills, alice does not
+	if wait, ok := l.Allow("192.0.2.1", "alice"); ok || wait != 6*time.Second {
+		t.Errorf("Allow = %v, %v; want 6s, false", wait, ok)
+	}
+}
+
+func TestLimiterSuccessRefundsAddressAndResetsUsername(t *testing.T) {
+	clock := newFakeClock()
+	l := NewLoginLimiter(LimiterConfig{Now: clock.Now})
+	const addr = "192.0.2.1"
+
+	for range 4 {
+		fail(t, l, addr, "alice")
+	}
+	fail(t, l, addr, "alice") // the right password, this time
+	l.Succeeded(addr, "Alice")
+	// alice has a full bucket again...
+	for range 5 {
+		fail(t, l, "198.51.100.7", "alice")
+	}
+	if _, ok := l.Allow("198.51.100.7", "alice"); ok {
+		t.Error("alice allowed a sixth failure after her reset")
+	}
+	// ...and the address keeps its 4 failures but not the success: 16 more
+	// reach 20.
+	for i := range 16 {
+		fail(t, l, addr, fmt.Sprintf("user%d", i))
+	}
+	if wait, ok := l.Allow(addr, "carol"); ok || wait != 6*time.Second {
+		t.Errorf("Allow after 20 failures from one address = %v, %v; want 6s, false", wait, ok)
+	}
+}
+
+func TestLimiterSuccessesCostNothing(t *testing.T) {
+	clock := newFakeClock()
+	l := NewLoginLimiter(LimiterConfig{Now: clock.Now})
+	for i := range 1000 {
+		user := fmt.Sprintf("user%d", i%3)
+		fail(t, l, "192.0.2.1", user)
+		l.Succeeded("192.0.2.1", user)
+	}
+	if n := len(l.full); n != 0 {
+		t.Errorf("%d buckets remembered after only successes", n)
+	}
+	// A success never gives back more than its attempt took.
+	fail(t, l, "192.0.2.1", "mallory")
+	l.Succeeded("192.0.2.1", "mallory")
+	l.Succeeded("192.0.2.1", "mallory")
+	for i := range 20 {
+		fail(t, l, "192.0.2.1", fmt.Sprintf("guess%d", i))
+	}
+	if _, ok := l.Allow("192.0.2.1", "guess"); ok {
+		t.Error("extra Succeeded calls raised the address above its burst")
+	}
+}
+
+// Concurrent attempts for one account get exactly its burst between them,
+// however they interleave: Allow takes the token it checks.
+func TestLimiterConcurrentAllowReserves(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		addr, user func(i int) string
+		want       int64
+	}{
+		{"one username", func(i int) string { return fmt.Sprintf("10.0.0.%d", i) }, func(int) string { return "alice" }, 5},
+		{"one address", func(int) string { return "192.0.2.1" }, func(i int) string { return fmt.Sprintf("user%d", i) }, 20},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := NewLoginLimiter(LimiterConfig{Now: newFakeClock().Now})
+			const n = 40
+			var oks atomic.Int64
+			var wg sync.WaitGroup
+			start := make(chan struct{})
+			for i := range n {
+				wg.Go(func() {
+					<-start
+					if _, ok := l.Allow(tc.addr(i), tc.user(i)); ok {
+						oks.Add(1)
+					}
+				})
+			}
+			close(start)
+			wg.Wait()
+			if got := oks.Load(); got != tc.want {
+				t.Errorf("%d of %d concurrent attempts allowed, want %d", got, n, tc.want)
+			}
+		})
 	}
 }
 
@@ -158,19 +268,31 @@ func TestLimiterMaxKeys(t *testing.T) {
 	clock := newFakeClock()
 	const maxKeys = 100
 	l := NewLoginLimiter(LimiterConfig{Now: clock.Now, MaxKeys: maxKeys})
+	for range 5 {
+		fail(t, l, "198.51.100.1", "victim")
+	}
 	for i := range 10_000 {
 		addr := fmt.Sprintf("10.%d.%d.%d", i>>16&255, i>>8&255, i&255)
-		l.Failed(addr, fmt.Sprintf("user%d", i))
-		if n := len(l.entries); n > maxKeys || n != l.recent.Len() {
-			t.Fatalf("after %d failures: %d entries, %d in the recency list; bound %d", i+1, n, l.recent.Len(), maxKeys)
+		fail(t, l, addr, fmt.Sprintf("user%d", i))
+		if n := len(l.full); n > maxKeys {
+			t.Fatalf("after %d attempts: %d buckets, bound %d", i+1, n, maxKeys)
 		}
 		if i%1000 == 0 {
 			clock.Advance(time.Second)
 		}
 	}
-	// The newest failures are the ones remembered.
-	if _, ok := l.entries[limitKey{username: true, name: "user9999"}]; !ok {
-		t.Error("the most recent username was dropped")
+	// The flood of single failures went first; the locked account, whose
+	// limit lasts longest, is still locked.
+	if _, ok := l.Allow("198.51.100.2", "victim"); ok {
+		t.Error("a flood of fresh keys unlocked the victim")
+	}
+	// Long names cost no more than maxNameLen.
+	long := string(make([]byte, 10_000))
+	fail(t, l, long, long+"x")
+	for k := range l.full {
+		if len(k.name) > maxNameLen {
+			t.Errorf("a %d-byte name is remembered", len(k.name))
+		}
 	}
 }
 
@@ -179,50 +301,51 @@ func TestLimiterMaxKeys(t *testing.T) {
 func TestLimiterDropsFullBucketsFirst(t *testing.T) {
 	clock := newFakeClock()
 	l := NewLoginLimiter(LimiterConfig{Now: clock.Now, MaxKeys: 4})
-	for i := range 3 {
-		l.Failed(fmt.Sprintf("192.0.2.%d", i), "")
-	}
 	for range 5 {
-		l.Failed("", "victim")
+		fail(t, l, "", "victim")
+	}
+	for i := range 3 {
+		fail(t, l, fmt.Sprintf("192.0.2.%d", i), "")
 	}
 	clock.Advance(6 * time.Second) // the three addresses refill, victim does not
-	l.Failed("198.51.100.1", "")
-	l.Failed("198.51.100.2", "")
+	fail(t, l, "198.51.100.1", "")
+	fail(t, l, "198.51.100.2", "")
 
 	if _, ok := l.Allow("", "victim"); ok {
 		t.Error("the blocked username was forgotten while full buckets were kept")
 	}
-	if n := len(l.entries); n > 4 {
-		t.Errorf("%d entries over MaxKeys 4", n)
+	if n := len(l.full); n > 4 {
+		t.Errorf("%d buckets over MaxKeys 4", n)
 	}
 }
 
 func TestLimiterSweep(t *testing.T) {
 	clock := newFakeClock()
 	l := NewLoginLimiter(LimiterConfig{Now: clock.Now})
-	l.Failed("192.0.2.1", "alice")
+	fail(t, l, "192.0.2.1", "alice")
 	for range 5 {
-		l.Failed("", "bob")
+		fail(t, l, "", "bob")
 	}
 	clock.Advance(time.Minute) // alice and the address refill; bob has 1 of 5
 	l.Sweep()
-	if _, ok := l.entries[limitKey{username: true, name: "bob"}]; !ok || len(l.entries) != 1 {
-		t.Errorf("after Sweep: %d entries, bob kept: %v; want only bob", len(l.entries), ok)
+	if _, ok := l.full[limitKey{username: true, name: "bob"}]; !ok || len(l.full) != 1 {
+		t.Errorf("after Sweep: %d buckets, bob kept: %v; want only bob", len(l.full), ok)
 	}
 	clock.Advance(4 * time.Minute)
 	l.Sweep()
-	if len(l.entries) != 0 || l.recent.Len() != 0 {
-		t.Errorf("after everything refilled: %d entries, %d in the list", len(l.entries), l.recent.Len())
+	if n := len(l.full); n != 0 {
+		t.Errorf("after everything refilled: %d buckets", n)
 	}
 }
 
 func TestLimiterEmptyKeys(t *testing.T) {
 	l := NewLoginLimiter(LimiterConfig{Now: newFakeClock().Now})
 	for range 100 {
-		l.Failed("", "")
+		fail(t, l, "", "")
 	}
-	if _, ok := l.Allow("", ""); !ok || len(l.entries) != 0 {
-		t.Errorf("empty address and username were counted: %d entries", len(l.entries))
+	l.Succeeded("", "")
+	if n := len(l.full); n != 0 {
+		t.Errorf("empty address and username were counted: %d buckets", n)
 	}
 }
 
@@ -235,10 +358,7 @@ func TestLimiterConcurrent(t *testing.T) {
 			for i := range 500 {
 				addr := fmt.Sprintf("192.0.2.%d", (g*500+i)%200)
 				user := fmt.Sprintf("user%d", i%30)
-				if _, ok := l.Allow(addr, user); ok {
-					l.Failed(addr, user)
-				}
-				if i%7 == 0 {
+				if _, ok := l.Allow(addr, user); ok && i%7 == 0 {
 					l.Succeeded(addr, user)
 				}
 				if i%50 == 0 {
@@ -249,7 +369,7 @@ func TestLimiterConcurrent(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if n := len(l.entries); n > 50 || n != l.recent.Len() {
-		t.Errorf("%d entries, %d in the list, bound 50", n, l.recent.Len())
+	if n := len(l.full); n > 50 {
+		t.Errorf("%d buckets, bound 50", n)
 	}
 }

@@ -96,6 +96,9 @@ func Load(fs *flag.FlagSet, args []string, getenv func(string) string, flags ...
 			continue
 		}
 		fs.Func(v.Flag, v.Doc+defaultSuffix(v), func(s string) error {
+			if s == "" && v.Name == Prefix+"ADMIN_ADDR" {
+				s = "off" // --admin-addr= disables, as the empty variable does
+			}
 			environ[v.Name] = s
 			return nil
 		})

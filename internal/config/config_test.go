@@ -225,6 +225,10 @@ func TestAdminAddrCanBeDisabled(t *testing.T) {
 	if err != nil || c.AdminAddr != "" {
 		t.Errorf("REEL_ADMIN_ADDR= : AdminAddr=%q err=%v, want disabled", c.AdminAddr, err)
 	}
+	c, _, err = load(t, []string{"--admin-addr="}, nil)
+	if err != nil || c.AdminAddr != "" {
+		t.Errorf("--admin-addr= : AdminAddr=%q err=%v, want disabled", c.AdminAddr, err)
+	}
 	c, _, err = load(t, nil, map[string]string{"REEL_ADMIN_ADDR": "off"})
 	if err != nil || c.AdminAddr != "" {
 		t.Errorf("REEL_ADMIN_ADDR=off: AdminAddr=%q err=%v", c.AdminAddr, err)

@@ -51,6 +51,12 @@ func (m *Metrics) Handler() http.Handler {
 }
 
 func (m *Metrics) observe(method, route string, status int, elapsed time.Duration) {
+	// Clients choose the method: only the standard ones become label values.
+	switch method {
+	case "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS":
+	default:
+		method = "other"
+	}
 	code := strconv.Itoa(status)
 	m.requests.WithLabelValues(method, route, code).Inc()
 	m.latency.WithLabelValues(method, route, code).Observe(elapsed.Seconds())

@@ -173,22 +173,42 @@ func limitBody(max int64) gin.HandlerFunc {
 	}
 }
 
-// deadline bounds a request: its context ends after d, and the connection's
-// read and write deadlines are set for this request only, so that a slow
-// client cannot hold it forever while routes that stream for long (uploads,
-// media) set longer deadlines of their own instead of a global WriteTimeout.
-func (s *server) deadline(d time.Duration) gin.HandlerFunc {
+// connDeadlines sets the connection's read and write deadlines for this
+// request only. Without them a client that announces a body and never sends
+// it would hold the connection (net/http reads an unread body before
+// answering), and no global ReadTimeout or WriteTimeout can be used: those
+// would cut long uploads and downloads, whose routes set their own.
+func connDeadlines(d time.Duration) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		now := time.Now()
 		rc := http.NewResponseController(c.Writer)
-		// Errors mean the connection cannot take deadlines (a test recorder);
-		// the context deadline below still holds.
+		// Errors mean the connection cannot take deadlines (a test recorder).
 		_ = rc.SetReadDeadline(now.Add(d))
 		// The write deadline leaves room to send the error of a timed-out handler.
 		_ = rc.SetWriteDeadline(now.Add(d + 5*time.Second))
+		c.Next()
+	}
+}
+
+// deadline bounds an API request's work: its context ends after d.
+func (s *server) deadline(d time.Duration) gin.HandlerFunc {
+	return func(c *gin.Context) {
 		ctx, cancel := context.WithTimeout(c.Request.Context(), d)
 		defer cancel()
 		c.Request = c.Request.WithContext(ctx)
+		c.Next()
+	}
+}
+
+// mediaWriteTimeout bounds one media response: a 200 MB MP4 at 1 Mbit/s
+// takes under half of it.
+const mediaWriteTimeout = time.Hour
+
+// writeDeadline replaces the default write deadline; the body is served with
+// sendfile in one call, so the bound is on the whole response.
+func writeDeadline(d time.Duration) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		_ = http.NewResponseController(c.Writer).SetWriteDeadline(time.Now().Add(d))
 		c.Next()
 	}
 }

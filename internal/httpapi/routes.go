@@ -4,7 +4,10 @@ import "github.com/gin-gonic/gin"
 
 // routes is the whole HTTP surface of reel at a glance.
 func (s *server) routes(e *gin.Engine) {
-	e.Use(s.requestID(), s.recovery(), s.observe(), limitHeaders(MaxHeaderBytes))
+	// observe wraps recovery so that a panic still gets its log line and
+	// metrics; connDeadlines gives every route, 404s included, a bound that
+	// the groups below tighten or, for streams, replace.
+	e.Use(s.requestID(), s.observe(), s.recovery(), connDeadlines(s.RequestTimeout), limitHeaders(MaxHeaderBytes))
 	e.NoRoute(s.notFound())
 	e.NoMethod(s.methodNotAllowed())
 
@@ -34,8 +37,9 @@ func (s *server) routes(e *gin.Engine) {
 	tus.Any("/uploads", gin.WrapH(s.Tus))
 	tus.Any("/uploads/*path", gin.WrapH(s.Tus))
 
-	// Media: signed URLs, Range, sendfile (playback.NewHandler).
+	// Media: signed URLs, Range, sendfile (playback.NewHandler). A download
+	// may take long on a slow link, but not forever.
 	for _, m := range []string{"GET", "HEAD", "OPTIONS"} {
-		e.Handle(m, "/media/*path", s.handleMedia())
+		e.Handle(m, "/media/*path", writeDeadline(mediaWriteTimeout), s.handleMedia())
 	}
 }

@@ -26,7 +26,9 @@ type Deps struct {
 	Users     reel.UserService
 	Passwords *auth.Hasher
 	Tokens    *auth.Tokens
-	Logins    *auth.LoginLimiter
+	Logins    *auth.LoginLimiter // failed sign-ins
+	// Registrations limits sign-ups per client address (username unused).
+	Registrations *auth.LoginLimiter
 	// Ready lists the parts /readyz checks, each answering nil when healthy.
 	Ready []ReadyCheck
 	// RequestTimeout bounds an ordinary API request end to end.

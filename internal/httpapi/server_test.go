@@ -74,7 +74,8 @@ func TestReadyzReportsFailingParts(t *testing.T) {
 		t.Fatal(err)
 	}
 	if body.Checks["database"] != "ok" || body.Checks["queue"] != "unavailable" ||
-		body.Error.Code != "unavailable" || body.Error.Fields["queue"] == "" || body.Error.Fields["database"] != "" {
+		body.Error.Code != "unavailable" || body.Error.Fields["queue"] != "unavailable" || body.Error.Fields["database"] != "" ||
+		strings.Contains(rec.Body.String(), "refused") {
 		t.Errorf("readyz body %s", rec.Body)
 	}
 }

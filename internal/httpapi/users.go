@@ -32,7 +32,21 @@ func (s *server) handleRegister() gin.HandlerFunc {
 			writeError(c, err)
 			return
 		}
+		// Every attempt costs a password hash: each address gets a budget.
+		if retry, ok := s.Registrations.Allow(c.ClientIP(), ""); !ok {
+			rateLimited(c, retry, "sign-ups from this address")
+			return
+		}
 		ctx := c.Request.Context()
+		// A taken name is answered before spending a hash on it (409 says
+		// the name exists anyway). The unique index still decides races.
+		if _, err := s.Users.FindCredentials(ctx, req.Username); err == nil {
+			writeError(c, reel.Errorf(reel.ECONFLICT, "username %q is taken", req.Username))
+			return
+		} else if reel.ErrorCode(err) != reel.ENOTFOUND {
+			writeError(c, err)
+			return
+		}
 		hash, err := s.Passwords.Hash(ctx, req.Password)
 		if err != nil {
 			writeError(c, err)
@@ -94,7 +108,7 @@ func (s *server) handleLogin() gin.HandlerFunc {
 			}
 		}
 		if !match {
-			s.Logins.Failed(addr, req.Username)
+			// The attempt Allow reserved stays spent.
 			unauthorized(c, reel.Errorf(reel.EUNAUTHORIZED, wrongPair))
 			return
 		}

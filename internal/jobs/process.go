@@ -194,6 +194,12 @@ func (w *processWorker) process(ctx context.Context, v *reel.Video) error {
 	if err != nil {
 		return err
 	}
+	if res.ProgressiveMP4 != "" {
+		// Moved out before the tree is stored: players want it at play.mp4.
+		if err := w.put(ctx, playKey(id), filepath.Join(hlsDir, res.ProgressiveMP4)); err != nil {
+			return err
+		}
+	}
 	if err := w.putTree(ctx, hlsDir, hlsPrefix(id)); err != nil {
 		return err
 	}
@@ -205,11 +211,6 @@ func (w *processWorker) process(ctx context.Context, v *reel.Video) error {
 		done.Renditions[i] = reel.Rendition{Width: r.Width, Height: r.Height, Bandwidth: r.Bandwidth}
 	}
 	if res.ProgressiveMP4 != "" {
-		// The tree upload above stored it under the HLS prefix; players want it at play.mp4.
-		if err := w.put(ctx, playKey(id), filepath.Join(hlsDir, res.ProgressiveMP4)); err != nil {
-			return err
-		}
-		_ = w.blobs.Delete(ctx, hlsPrefix(id)+filepath.ToSlash(res.ProgressiveMP4))
 		done.PlayKey = playKey(id)
 	}
 	return w.store.SetProcessed(ctx, id, done)

@@ -37,7 +37,7 @@ func Cover(ctx context.Context, src string, info *Info, jpgPath, webpPath string
 		"-map", "[jpg]", "-frames:v", "1", "-q:v", "3", "-f", "mjpeg", jpgPath,
 		"-map", "[webp]", "-frames:v", "1", "-c:v", "libwebp", "-quality", "80", "-f", "webp", webpPath,
 	)
-	return run(ctx, "", nil, paths, "ffmpeg", args...)
+	return run(ctx, "", nil, dirsOf(paths...), "ffmpeg", args...)
 }
 
 // fitEven scales w x h down so that its long side is at most long, keeping

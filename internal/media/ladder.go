@@ -35,7 +35,7 @@ func PlanRungs(info *Info, rungs []Rung) []Rung {
 		rungs = DefaultRungs
 	}
 	sorted := slices.Clone(rungs)
-	slices.SortFunc(sorted, func(a, b Rung) int { return b.Short - a.Short })
+	slices.SortStableFunc(sorted, func(a, b Rung) int { return b.Short - a.Short })
 	sorted = slices.CompactFunc(sorted, func(a, b Rung) bool { return a.Short == b.Short })
 
 	short := min(info.Width, info.Height)
@@ -139,9 +139,10 @@ func Ladder(ctx context.Context, src, outDir string, info *Info, opts LadderOpti
 	}
 
 	progress := &progressWriter{totalUS: info.DurationMS * 1000, report: opts.Progress, last: -1}
+	stdout := &lineWriter{fn: progress.handle}
 	// ffmpeg runs in outDir so that every output name, and every URI the
 	// HLS muxer writes into the variant playlists, is relative.
-	if err := run(ctx, outDir, progress, []string{src, filepath.Join(outDir, masterName)},
+	if err := run(ctx, outDir, stdout, []string{filepath.Dir(src), outDir},
 		"ffmpeg", ladderArgs(src, info, rate, encodings)...); err != nil {
 		return nil, err
 	}
@@ -404,31 +405,12 @@ func measureVariant(outDir, playlist string) (peak, average int, err error) {
 	return peak, average, nil
 }
 
-// progressWriter reads ffmpeg's -progress output and reports the share of
+// progressWriter takes ffmpeg's -progress lines and reports the share of
 // the duration encoded so far.
 type progressWriter struct {
 	totalUS int64
 	report  func(int)
 	last    int
-	line    []byte
-}
-
-func (p *progressWriter) Write(b []byte) (int, error) {
-	n := len(b)
-	for len(b) > 0 {
-		i := bytes.IndexByte(b, '\n')
-		if i < 0 {
-			if len(p.line) < 4096 { // progress lines are short; ignore garbage
-				p.line = append(p.line, b...)
-			}
-			break
-		}
-		p.line = append(p.line, b[:i]...)
-		p.handle(string(p.line))
-		p.line = p.line[:0]
-		b = b[i+1:]
-	}
-	return n, nil
 }
 
 func (p *progressWriter) handle(line string) {

@@ -63,9 +63,9 @@ const waitDelay = 5 * time.Second
 
 // run runs tool with args in dir (the current directory when ""), sending its
 // stdout to stdout. It returns ctx.Err() when the context ended the run, a
-// *ToolError when the tool failed, and nil otherwise. Paths in redact are
-// shortened to their base names in the stderr kept on errors, so that failure
-// reasons shown to users do not reveal server paths.
+// *ToolError when the tool failed, and nil otherwise. The directories in
+// redact are cut from the stderr kept on errors, so that failure reasons
+// shown to users name files without revealing server paths.
 func run(ctx context.Context, dir string, stdout io.Writer, redact []string, tool string, args ...string) error {
 	stderr := &tailBuffer{max: 64 << 10}
 	cmd := exec.CommandContext(ctx, tool, args...)
@@ -98,6 +98,39 @@ func absPath(path string) (string, error) {
 		return "", fmt.Errorf("media: %w", err)
 	}
 	return abs, nil
+}
+
+// dirsOf lists the directories of paths, for run's redact.
+func dirsOf(paths ...string) []string {
+	dirs := make([]string, len(paths))
+	for i, p := range paths {
+		dirs[i] = filepath.Dir(p)
+	}
+	return dirs
+}
+
+// lineWriter hands each line written to it to fn, so a tool's output can be
+// read as it streams by instead of being kept.
+type lineWriter struct {
+	fn      func(line string)
+	partial []byte
+}
+
+func (w *lineWriter) Write(b []byte) (int, error) {
+	n := len(b)
+	for len(b) > 0 {
+		i := bytes.IndexByte(b, '\n')
+		if i < 0 {
+			if len(w.partial) < 4096 { // the lines we read are short; drop garbage
+				w.partial = append(w.partial, b...)
+			}
+			break
+		}
+		w.fn(string(append(w.partial, b[:i]...)))
+		w.partial = w.partial[:0]
+		b = b[i+1:]
+	}
+	return n, nil
 }
 
 // tailBuffer keeps the last max bytes written to it: ffmpeg may print
@@ -153,9 +186,9 @@ var ansiEscape = regexp.MustCompile(`\x1b\[[0-9;?]*[A-Za-z]`)
 // most stderrMaxBytes.
 func cleanStderr(raw string, redact []string) string {
 	raw = ansiEscape.ReplaceAllString(raw, "")
-	for _, p := range redact {
-		if p != "" && filepath.IsAbs(p) {
-			raw = strings.ReplaceAll(raw, filepath.Dir(p)+string(filepath.Separator), "")
+	for _, dir := range redact {
+		if filepath.IsAbs(dir) && len(dir) > 1 { // never "/": it would take every slash
+			raw = strings.ReplaceAll(raw, strings.TrimSuffix(dir, string(filepath.Separator))+string(filepath.Separator), "")
 		}
 	}
 	var lines []string

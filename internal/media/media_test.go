@@ -60,6 +60,7 @@ var goodClips = []goodClip{
 	{"odd", 321, 241, 0, "h264", "aac", "yuv444p", 3000, false, []string{"320x240"}},
 	{"anamorphic", 640, 360, 0, "h264", "aac", "yuv420p", 3000, true, landscapeRungs},
 	{"vp9", 640, 360, 0, "vp9", "opus", "yuv420p", 3000, false, landscapeRungs},
+	{"webm-live", 640, 360, 0, "vp8", "opus", "yuv420p", 3000, false, landscapeRungs},
 	{"long", 640, 360, 0, "h264", "aac", "yuv420p", 10000, true, landscapeRungs},
 }
 
@@ -71,21 +72,13 @@ var clipArgs = map[string][]string{
 	"landscape": {"-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30:duration=3",
 		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=3",
 		"-vf", "fade=in:st=0:d=1", "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-c:a", "aac"},
-	// A phone held upright stores landscape pixels and a display matrix
-	// turning them 90° clockwise (ffprobe "rotation": -90). ffmpeg 5.1 has
-	// no -display_rotation, and turns "-metadata:s:v rotate=N" into a matrix
-	// of N degrees counter-clockwise, the opposite of the legacy tag's
-	// meaning: rotate=270 is what a phone writes.
-	"portrait": {"-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30:duration=3",
-		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=3",
-		"-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-c:a", "aac",
-		"-metadata:s:v:0", "rotate=270"},
 	"noaudio": {"-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30:duration=3",
 		"-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p"},
-	// x264 cannot make odd-sized 4:2:0, so this one is 4:4:4: not remuxable.
-	"odd": {"-f", "lavfi", "-i", "testsrc2=size=321x241:rate=30:duration=3",
+	// x264 cannot make odd-sized 4:2:0, so this one is 4:4:4: not
+	// remuxable. testsrc2 rounds its size to even, hence the crop.
+	"odd": {"-f", "lavfi", "-i", "testsrc2=size=322x242:rate=30:duration=3",
 		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=3",
-		"-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv444p", "-c:a", "aac"},
+		"-vf", "format=yuv444p,crop=321:241:0:0", "-c:v", "libx264", "-preset", "veryfast", "-c:a", "aac"},
 	// 480x360 stored, pixels 4:3 wide: shown as 640x360. Mono 44.1 kHz audio.
 	"anamorphic": {"-f", "lavfi", "-i", "testsrc2=size=480x360:rate=30:duration=3",
 		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100:duration=3",
@@ -93,6 +86,10 @@ var clipArgs = map[string][]string{
 	"vp9": {"-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30:duration=3",
 		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=3",
 		"-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-b:v", "500k", "-c:a", "libopus"},
+	// What a browser's MediaRecorder uploads: WebM with no duration.
+	"webm-live": {"-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30:duration=3",
+		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=3",
+		"-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8", "-b:v", "500k", "-c:a", "libopus", "-live", "1"},
 	// Long enough for several segments and keyframe intervals.
 	"long": {"-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30:duration=10",
 		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=10",
@@ -101,7 +98,7 @@ var clipArgs = map[string][]string{
 }
 
 var clipNames = map[string]string{
-	"vp9": "clip.webm", "image": "image.png", "random": "random.mp4", "text": "notes.txt",
+	"vp9": "clip.webm", "webm-live": "recorded.webm", "image": "image.png", "random": "random.mp4", "text": "notes.txt",
 	"truncated": "truncated.mp4", "subtitled": "subtitled.mp4",
 }
 
@@ -169,6 +166,18 @@ func makeClip(kind string) (string, error) {
 			return "", err
 		}
 		return p, os.WriteFile(p, b[:len(b)/2], 0o644)
+	case "portrait":
+		// A phone held upright stores landscape pixels and a display matrix
+		// turning them 90° clockwise (ffprobe "rotation": -90). ffmpeg 5.1
+		// has no -display_rotation, ignores "-metadata:s:v rotate" when it
+		// encodes, and on a stream copy turns rotate=N into a matrix of N
+		// degrees counter-clockwise, the opposite of the legacy tag's
+		// meaning: rotate=270 writes what a phone writes.
+		src, err := clipPath("landscape")
+		if err != nil {
+			return "", err
+		}
+		return p, runFFmpeg("-i", src, "-c", "copy", "-metadata:s:v:0", "rotate=270", p)
 	case "subtitled":
 		src, err := clipPath("landscape")
 		if err != nil {
@@ -227,6 +236,8 @@ type stream struct {
 	Level        int    `json:"level"`
 	Width        int    `json:"width"`
 	Height       int    `json:"height"`
+	Channels     int    `json:"channels"`
+	SampleRate   string `json:"sample_rate"`
 	SideDataList []struct {
 		SideDataType string  `json:"side_data_type"`
 		Rotation     float64 `json:"rotation"`
@@ -352,7 +363,7 @@ func TestCleanStderr(t *testing.T) {
 	raw.WriteString(strings.Repeat("repeated\n", 5))
 	raw.WriteString("Error opening output /srv/reel/tmp/out.mp4\nConversion failed!\n")
 
-	got := cleanStderr(raw.String(), []string{"/srv/reel/tmp/src.mp4"})
+	got := cleanStderr(raw.String(), []string{"/srv/reel/tmp"})
 	lines := strings.Split(got, "\n")
 	if len(lines) != stderrMaxLines {
 		t.Errorf("%d lines, want %d:\n%s", len(lines), stderrMaxLines, got)

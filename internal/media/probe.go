@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"time"
@@ -49,19 +51,14 @@ func Probe(ctx context.Context, path string) (*Info, error) {
 	if err != nil {
 		return nil, fmt.Errorf("media: probe: %w", err)
 	}
+	fi, err := f.Stat()
 	f.Close()
+	if err != nil {
+		return nil, fmt.Errorf("media: probe: %w", err)
+	}
 
 	out := &limitedBuffer{max: 4 << 20}
-	err = run(ctx, "", out, []string{abs}, "ffprobe",
-		"-v", "error", "-print_format", "json", "-show_format", "-show_streams", abs)
-	var toolErr *ToolError
-	if errors.As(err, &toolErr) {
-		var exit interface{ ExitCode() int }
-		if errors.As(toolErr.Err, &exit) && exit.ExitCode() > 0 {
-			return nil, unsupported("not a media file ffprobe can read%s", reasonSuffix(toolErr.Stderr))
-		}
-	}
-	if err != nil {
+	if err := runProbe(ctx, abs, out, "-show_format", "-show_streams", "-print_format", "json"); err != nil {
 		return nil, err
 	}
 	if out.overflow {
@@ -71,7 +68,41 @@ func Probe(ctx context.Context, path string) (*Info, error) {
 	if err := json.Unmarshal(out.Bytes(), &probed); err != nil {
 		return nil, fmt.Errorf("media: reading ffprobe output: %w", err)
 	}
-	return probed.info()
+	info, err := probed.info()
+	if err != nil {
+		return nil, err
+	}
+	if info.DurationMS <= 0 {
+		// Browsers' MediaRecorder writes WebM with no duration in it:
+		// measure it from the packets, which reads the file but decodes
+		// nothing.
+		span := &packetSpan{}
+		if err := runProbe(ctx, abs, &lineWriter{fn: span.add}, "-show_entries", "packet=pts_time,duration_time", "-of", "csv=p=0"); err != nil {
+			return nil, err
+		}
+		info.DurationMS = span.milliseconds()
+	}
+	if time.Duration(info.DurationMS)*time.Millisecond < minDuration {
+		return nil, unsupported("too short to be a video (a single picture?)")
+	}
+	if info.Bitrate <= 0 {
+		info.Bitrate = fi.Size() * 8 * 1000 / info.DurationMS
+	}
+	return info, nil
+}
+
+// runProbe runs ffprobe on the file at abs. ffprobe exiting with an error
+// means it could not read the file: that is the file's fault, and the
+// user's to hear about, as EUNSUPPORTED.
+func runProbe(ctx context.Context, abs string, stdout io.Writer, args ...string) error {
+	args = append(append([]string{"-v", "error"}, args...), abs)
+	err := run(ctx, "", stdout, dirsOf(abs), "ffprobe", args...)
+	var toolErr *ToolError
+	var exit *exec.ExitError
+	if errors.As(err, &toolErr) && errors.As(toolErr.Err, &exit) && exit.ExitCode() > 0 {
+		return unsupported("not a media file ffprobe can read%s", reasonSuffix(toolErr.Stderr))
+	}
+	return err
 }
 
 // Limits bound what reel accepts. Sizes are compared by the long and the
@@ -171,6 +202,8 @@ func (p *probeOutput) info() (*Info, error) {
 	switch {
 	case format == "image2" || strings.HasSuffix(format, "_pipe") || format == "gif":
 		return nil, unsupported("an image, not a video")
+	case format == "tty": // ffprobe takes any .txt file for ANSI art
+		return nil, unsupported("a text file, not a video")
 	case video == nil:
 		return nil, unsupported("no video stream")
 	case !containers[format]:
@@ -183,10 +216,6 @@ func (p *probeOutput) info() (*Info, error) {
 	if seconds <= 0 {
 		seconds = parseFloat(video.Duration)
 	}
-	if time.Duration(seconds*float64(time.Second)) < minDuration {
-		return nil, unsupported("too short to be a video (a single picture?)")
-	}
-
 	info := &Info{
 		DurationMS: int64(math.Round(seconds * 1000)),
 		Rotation:   video.rotation(),
@@ -230,6 +259,34 @@ func (s *probeStream) rotation() int {
 	return ((quarter%4 + 4) % 4) * 90
 }
 
+// packetSpan takes ffprobe's "pts_time,duration_time" packet lines as they
+// stream by and keeps only the span they cover, so memory stays flat however
+// long the file.
+type packetSpan struct {
+	start, end float64
+	seen       bool
+}
+
+func (p *packetSpan) add(line string) {
+	fields := strings.Split(strings.TrimSpace(line), ",")
+	pts, err := strconv.ParseFloat(fields[0], 64)
+	if err != nil { // "N/A"
+		return
+	}
+	end := pts
+	if len(fields) > 1 {
+		end += parseFloat(fields[1])
+	}
+	if !p.seen {
+		p.start, p.end, p.seen = pts, end, true
+	}
+	p.start, p.end = min(p.start, pts), max(p.end, end)
+}
+
+func (p *packetSpan) milliseconds() int64 {
+	return int64(math.Round((p.end - p.start) * 1000))
+}
+
 func unsupported(format string, args ...any) error {
 	return reel.Errorf(reel.EUNSUPPORTED, format, args...)
 }
@@ -244,6 +301,9 @@ func reasonSuffix(stderr string) string {
 	}
 	if line == "" {
 		return ""
+	}
+	if len(line) > 200 { // a hostile file can make ffprobe print a lot
+		line = strings.ToValidUTF8(line[:200], "") + "..."
 	}
 	return " (" + line + ")"
 }

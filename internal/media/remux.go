@@ -39,5 +39,5 @@ func Remux(ctx context.Context, src, dst string) error {
 		"-movflags", "+faststart",
 		"-f", "mp4", paths[1],
 	)
-	return run(ctx, "", nil, paths, "ffmpeg", args...)
+	return run(ctx, "", nil, dirsOf(paths...), "ffmpeg", args...)
 }

@@ -162,7 +162,7 @@ func (s *Signer) Verify(r *http.Request) (blobKey string, err error) {
 	var c claims
 	var sig string
 	if token, ok := strings.CutPrefix(rest, prefixed); ok {
-		blobKey, c, sig, err = parsePrefixed(token, u.RawQuery)
+		blobKey, c, sig, err = parsePrefixed(token, u.RawQuery, u.ForceQuery)
 	} else {
 		blobKey, c, sig, err = parseObject(rest, u.RawQuery)
 	}
@@ -180,7 +180,7 @@ func (s *Signer) Verify(r *http.Request) (blobKey string, err error) {
 // said of a URL this server did sign.
 func (s *Signer) check(r *http.Request, c claims, sig string) error {
 	if _, ok := s.keys[c.kid]; !ok {
-		return invalid("unknown key id " + c.kid)
+		return invalid(fmt.Sprintf("unknown key id %.16q", c.kid))
 	}
 	if !hmac.Equal([]byte(sig), []byte(s.sign(c))) {
 		return invalid("signature mismatch")
@@ -273,8 +273,8 @@ func parseObject(key, rawQuery string) (string, claims, string, error) {
 // parsePrefixed reads <kid>.<exp>.<depth>[.<ip hex>].<sig>/<key>, the part of
 // the path form after Mount + prefixed. It allows no query: players drop the
 // base's query when they resolve relative URLs, so none is ever handed out.
-func parsePrefixed(rest, rawQuery string) (string, claims, string, error) {
-	if rawQuery != "" {
+func parsePrefixed(rest, rawQuery string, forceQuery bool) (string, claims, string, error) {
+	if rawQuery != "" || forceQuery {
 		return "", claims{}, "", invalid("query on a prefix-signed URL")
 	}
 	token, key, ok := strings.Cut(rest, "/")

@@ -121,6 +121,12 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("create directory for sqlite database: %w", err)
 	}
+	// The database holds password hashes: only this user may read it. SQLite
+	// gives its -wal and -shm files the database file's mode, so setting it
+	// here covers them too, even when the directory is readable by others.
+	if err := restrictFile(path); err != nil {
+		return nil, fmt.Errorf("create sqlite database: %w", err)
+	}
 
 	writer, err := openSQL(ctx, "sqlite", path+"?"+sqliteWriterParams)
 	if err != nil {
@@ -167,6 +173,15 @@ func openPostgres(ctx context.Context, databaseURL string) (*DB, error) {
 
 	db := bun.NewDB(sqldb, pgdialect.New(), bunOptions...)
 	return &DB{engine: EnginePostgres, writer: db, reader: db}, nil
+}
+
+func restrictFile(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	f.Close()
+	return os.Chmod(path, 0o600)
 }
 
 // bunOptions: a binary that is older than the schema (during a rolling

@@ -2,6 +2,7 @@ package sqlstore_test
 
 import (
 	"context"
+	"database/sql"
 	"os"
 	"path/filepath"
 	"strings"
@@ -137,6 +138,61 @@ func TestSQLiteRejectsBadPaths(t *testing.T) {
 		if db, err := sqlstore.Open(context.Background(), url); err == nil {
 			db.Close()
 			t.Errorf("Open(%q) succeeded", url)
+		}
+	}
+}
+
+// The SQLite settings reel depends on: WAL (readers never block the writer),
+// foreign keys, a busy timeout, one writer connection, read-only readers,
+// and files only their owner can read, even in a directory others can.
+func TestSQLiteSettings(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "open")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "reel.db")
+	db, err := sqlstore.Open(t.Context(), "sqlite://"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	pragma := func(conn interface {
+		QueryRowContext(context.Context, string, ...any) *sql.Row
+	}, name string) string {
+		var v string
+		if err := conn.QueryRowContext(t.Context(), "PRAGMA "+name).Scan(&v); err != nil {
+			t.Fatalf("PRAGMA %s: %v", name, err)
+		}
+		return v
+	}
+	w, r := db.Writer().DB, db.Reader().DB
+	for name, want := range map[string]string{"journal_mode": "wal", "foreign_keys": "1", "busy_timeout": "5000", "synchronous": "1"} {
+		if got := pragma(w, name); got != want {
+			t.Errorf("writer %s = %s, want %s", name, got, want)
+		}
+	}
+	if got := pragma(r, "query_only"); got != "1" {
+		t.Errorf("reader query_only = %s", got)
+	}
+	if got := pragma(r, "foreign_keys"); got != "1" {
+		t.Errorf("reader foreign_keys = %s", got)
+	}
+	if n := w.Stats().MaxOpenConnections; n != 1 {
+		t.Errorf("writer allows %d connections, want 1", n)
+	}
+	if _, err := db.CreateUser(t.Context(), "perm", "hash"); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{path, path + "-wal", path + "-shm"} {
+		st, err := os.Stat(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Mode().Perm()&0o077 != 0 {
+			t.Errorf("%s has mode %v: others can read password hashes", f, st.Mode().Perm())
 		}
 	}
 }

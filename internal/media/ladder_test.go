@@ -1,0 +1,553 @@
+package media
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/abema/go-mp4"
+	"github.com/grafov/m3u8"
+)
+
+// TestLadder checks what a player and a user would: the master playlist and
+// its attributes, decodable renditions of the right size and shape, segments
+// that each start with a keyframe at the same instants in every rendition,
+// and a progressive MP4 that starts playing before it is downloaded.
+func TestLadder(t *testing.T) {
+	for _, c := range goodClips {
+		t.Run(c.kind, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			info, err := Probe(ctx, clip(t, c.kind))
+			if err != nil {
+				t.Fatal(err)
+			}
+			outDir := t.TempDir()
+			var progress []int
+			res, err := Ladder(ctx, clip(t, c.kind), outDir, info, LadderOptions{
+				ProgressiveMP4: true,
+				Progress:       func(p int) { progress = append(progress, p) },
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !increasing(progress) || progress[0] < 0 || progress[len(progress)-1] > 99 {
+				t.Errorf("progress reports %v, want increasing values in 0..99", progress)
+			}
+
+			master := readMaster(t, filepath.Join(outDir, res.Master))
+			if res.Master != "master.m3u8" || len(master.Variants) != len(c.renditions) || len(res.Renditions) != len(c.renditions) {
+				t.Fatalf("master %q with %d variants (result: %d), want master.m3u8 with %d",
+					res.Master, len(master.Variants), len(res.Renditions), len(c.renditions))
+			}
+			var keyframes [][]float64
+			for i, v := range master.Variants {
+				r := res.Renditions[i]
+				if v.Resolution != c.renditions[i] || v.Resolution != fmt.Sprintf("%dx%d", r.Width, r.Height) || v.URI != r.Playlist {
+					t.Errorf("variant %d: %s %s, result %+v, want %s", i, v.Resolution, v.URI, r, c.renditions[i])
+				}
+				if v.AverageBandwidth == 0 || v.Bandwidth < v.AverageBandwidth ||
+					int(v.Bandwidth) != r.Bandwidth || int(v.AverageBandwidth) != r.AverageBandwidth {
+					t.Errorf("variant %d: BANDWIDTH %d AVERAGE-BANDWIDTH %d, result %+v", i, v.Bandwidth, v.AverageBandwidth, r)
+				}
+				if v.FrameRate != 30 {
+					t.Errorf("variant %d: FRAME-RATE %v, want 30", i, v.FrameRate)
+				}
+				keyframes = append(keyframes, checkVariant(t, outDir, v, c))
+			}
+			for i := 1; i < len(keyframes); i++ {
+				if !slices.Equal(keyframes[i], keyframes[0]) {
+					t.Errorf("keyframes of %s at %v, of %s at %v: want them aligned",
+						master.Variants[i].URI, keyframes[i], master.Variants[0].URI, keyframes[0])
+				}
+			}
+
+			// A player given the master's path reads every rendition.
+			var probed struct{ Streams []stream }
+			ffprobeJSON(t, &probed, "-show_streams", filepath.Join(outDir, res.Master))
+			if len(probed.Streams) < len(c.renditions) {
+				t.Errorf("ffprobe reads %d streams from the master playlist, want at least %d", len(probed.Streams), len(c.renditions))
+			}
+
+			if res.ProgressiveMP4 != "play.mp4" {
+				t.Fatalf("ProgressiveMP4 = %q, want play.mp4", res.ProgressiveMP4)
+			}
+			mp4Path := filepath.Join(outDir, res.ProgressiveMP4)
+			faststart(t, mp4Path)
+			decodes(t, mp4Path)
+			checkStreams(t, mp4Path, c.renditions[0], c.audio != "") // every test clip is at most 720
+		})
+	}
+}
+
+// With a custom ladder whose every rung is above 720, the progressive MP4
+// gets an encode of its own, at 720.
+func TestLadderProgressiveOnItsOwn(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "square.mp4")
+	ffmpeg(t, "-f", "lavfi", "-i", "testsrc2=size=730x730:rate=30:duration=1", "-c:v", "libx264", "-preset", "veryfast", src)
+	res, err := Ladder(context.Background(), src, filepath.Join(dir, "out"), nil,
+		LadderOptions{Rungs: []Rung{{730, 800}}, ProgressiveMP4: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Renditions) != 1 || res.Renditions[0].Width != 730 || res.ProgressiveMP4 != "play.mp4" {
+		t.Fatalf("result %+v, want one 730x730 rendition and play.mp4", res)
+	}
+	mp4Path := filepath.Join(dir, "out", res.ProgressiveMP4)
+	faststart(t, mp4Path)
+	decodes(t, mp4Path)
+	checkStreams(t, mp4Path, "720x720", false)
+}
+
+// checkVariant checks one rendition and returns the times of its keyframes,
+// relative to its first frame.
+func checkVariant(t *testing.T, outDir string, v *m3u8.Variant, c goodClip) []float64 {
+	t.Helper()
+	playlistPath := filepath.Join(outDir, v.URI)
+	dir := filepath.Dir(playlistPath)
+	playlist := readMedia(t, playlistPath)
+	if playlist.Map == nil || playlist.Map.URI != "init.mp4" {
+		t.Fatalf("%s: EXT-X-MAP %+v, want init.mp4", v.URI, playlist.Map)
+	}
+	init, err := os.ReadFile(filepath.Join(dir, playlist.Map.URI))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	wantCodecs := avcCodec(t, filepath.Join(dir, playlist.Map.URI))
+	if c.audio != "" {
+		wantCodecs += ",mp4a.40.2"
+	}
+	if v.Codecs != wantCodecs {
+		t.Errorf("%s: CODECS %q, want %q (from the encoded stream)", v.URI, v.Codecs, wantCodecs)
+	}
+
+	var starts []float64
+	at := 0.0
+	for _, seg := range playlist.Segments {
+		if seg == nil {
+			break
+		}
+		// RFC 8216: each EXTINF, rounded, is at most the target duration.
+		if math.Round(seg.Duration) > playlist.TargetDuration || playlist.TargetDuration > segmentSeconds {
+			t.Errorf("%s: segment %s lasts %.3fs, target duration %v", v.URI, seg.URI, seg.Duration, playlist.TargetDuration)
+		}
+		starts = append(starts, at)
+		at += seg.Duration
+		if !startsWithKeyframe(t, init, filepath.Join(dir, seg.URI)) {
+			t.Errorf("%s: segment %s does not start with a keyframe", v.URI, seg.URI)
+		}
+	}
+
+	checkStreams(t, playlistPath, v.Resolution, c.audio != "")
+	decodes(t, playlistPath)
+
+	times, keyframes := packetTimes(t, playlistPath)
+	last := times[len(times)-1]
+	var want []float64
+	for k := 0.0; k <= last; k += keyframeSeconds {
+		want = append(want, k)
+	}
+	if !slices.Equal(keyframes, want) {
+		t.Errorf("%s: keyframes at %v, want every 2s: %v", v.URI, keyframes, want)
+	}
+	for _, s := range starts {
+		if !slices.Contains(keyframes, math.Round(s*100)/100) {
+			t.Errorf("%s: a segment starts at %.3fs, not at a keyframe (%v)", v.URI, s, keyframes)
+		}
+	}
+	return keyframes
+}
+
+// checkStreams checks that a rendition is upright H.264 High of the given
+// size with no rotation left to apply, and stereo 48 kHz AAC when the source
+// has audio.
+func checkStreams(t *testing.T, path, resolution string, audio bool) {
+	t.Helper()
+	var video, audios int
+	for _, s := range streams(t, path) {
+		switch s.CodecType {
+		case "video":
+			video++
+			if got := fmt.Sprintf("%dx%d", s.Width, s.Height); s.CodecName != "h264" || s.Profile != "High" || got != resolution || s.rotated() {
+				t.Errorf("%s: video %s %s %s rotated=%v, want h264 High %s with no rotation",
+					filepath.Base(path), s.CodecName, s.Profile, got, s.rotated(), resolution)
+			}
+		case "audio":
+			audios++
+			if s.CodecName != "aac" || s.Channels != 2 || s.SampleRate != "48000" {
+				t.Errorf("%s: audio %s %d channels %s Hz, want aac stereo 48000", filepath.Base(path), s.CodecName, s.Channels, s.SampleRate)
+			}
+		}
+	}
+	if video != 1 || (audios == 1) != audio || audios > 1 {
+		t.Errorf("%s: %d video and %d audio streams, want 1 video and audio=%v", filepath.Base(path), video, audios, audio)
+	}
+}
+
+// startsWithKeyframe reports whether a media segment, played after its init
+// segment as a player does, begins with a keyframe.
+func startsWithKeyframe(t *testing.T, init []byte, segment string) bool {
+	t.Helper()
+	data, err := os.ReadFile(segment)
+	if err != nil {
+		t.Fatal(err)
+	}
+	joined := filepath.Join(t.TempDir(), "joined.mp4")
+	if err := os.WriteFile(joined, append(slices.Clone(init), data...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("ffprobe", "-v", "error", "-select_streams", "v:0",
+		"-show_entries", "packet=flags", "-read_intervals", "%+#1", "-of", "csv=p=0", joined).Output()
+	if err != nil {
+		t.Fatalf("ffprobe %s: %v", filepath.Base(segment), err)
+	}
+	return strings.HasPrefix(strings.TrimSpace(string(out)), "K")
+}
+
+// packetTimes returns the times of a rendition's video packets and of its
+// keyframes, relative to the first and rounded to 10 ms.
+func packetTimes(t *testing.T, playlist string) (times, keyframes []float64) {
+	t.Helper()
+	var out struct {
+		Packets []struct {
+			PTSTime string `json:"pts_time"`
+			Flags   string `json:"flags"`
+		}
+	}
+	ffprobeJSON(t, &out, "-select_streams", "v:0", "-show_entries", "packet=pts_time,flags", playlist)
+	if len(out.Packets) == 0 {
+		t.Fatalf("%s: no video packets", playlist)
+	}
+	var pts []float64
+	for _, p := range out.Packets {
+		f, err := strconv.ParseFloat(p.PTSTime, 64)
+		if err != nil {
+			t.Fatalf("%s: packet time %q", playlist, p.PTSTime)
+		}
+		pts = append(pts, f)
+	}
+	first := slices.Min(pts)
+	for i, p := range out.Packets {
+		rel := math.Round((pts[i]-first)*100) / 100
+		times = append(times, rel)
+		if strings.Contains(p.Flags, "K") {
+			keyframes = append(keyframes, rel)
+		}
+	}
+	slices.Sort(times)
+	slices.Sort(keyframes)
+	return times, keyframes
+}
+
+// avcCodec is the RFC 6381 name of the H.264 stream an init segment
+// describes, read from its avcC box.
+func avcCodec(t *testing.T, initPath string) string {
+	t.Helper()
+	f, err := os.Open(initPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	boxes, err := mp4.ExtractBoxWithPayload(f, nil, mp4.BoxPath{
+		mp4.BoxTypeMoov(), mp4.BoxTypeTrak(), mp4.BoxTypeMdia(), mp4.BoxTypeMinf(),
+		mp4.BoxTypeStbl(), mp4.BoxTypeStsd(), mp4.BoxTypeAvc1(), mp4.BoxTypeAvcC(),
+	})
+	if err != nil || len(boxes) != 1 {
+		t.Fatalf("%s: avcC: %v (%d found)", initPath, err, len(boxes))
+	}
+	avcC := boxes[0].Payload.(*mp4.AVCDecoderConfiguration)
+	return fmt.Sprintf("avc1.%02x%02x%02x", avcC.Profile, avcC.ProfileCompatibility, avcC.Level)
+}
+
+func readMaster(t *testing.T, path string) *m3u8.MasterPlaylist {
+	t.Helper()
+	playlist, kind := readPlaylist(t, path)
+	if kind != m3u8.MASTER {
+		t.Fatalf("%s is not a master playlist", path)
+	}
+	return playlist.(*m3u8.MasterPlaylist)
+}
+
+func readMedia(t *testing.T, path string) *m3u8.MediaPlaylist {
+	t.Helper()
+	playlist, kind := readPlaylist(t, path)
+	if kind != m3u8.MEDIA {
+		t.Fatalf("%s is not a media playlist", path)
+	}
+	return playlist.(*m3u8.MediaPlaylist)
+}
+
+func readPlaylist(t *testing.T, path string) (m3u8.Playlist, m3u8.ListType) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	playlist, kind, err := m3u8.DecodeFrom(f, true)
+	if err != nil {
+		t.Fatalf("parsing %s: %v", path, err)
+	}
+	return playlist, kind
+}
+
+// Cancelling the context mid-encode kills ffmpeg: Ladder returns the
+// context's error at once and no ffmpeg process is left.
+func TestLadderCancel(t *testing.T) {
+	dir := t.TempDir()
+	// A copy in this test's directory, so its ffmpeg is told apart from
+	// other tests' by the command line.
+	src := filepath.Join(dir, "source.mp4")
+	copyFile(t, clip(t, "long"), src)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	type sighting struct {
+		pid int
+		at  time.Time
+	}
+	seen := make(chan sighting, 1)
+	go func() {
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			if pid := findFFmpeg(t, dir); pid != 0 {
+				seen <- sighting{pid, time.Now()}
+				cancel()
+				return
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+
+	_, err := Ladder(ctx, src, filepath.Join(dir, "out"), nil, LadderOptions{ProgressiveMP4: true})
+	returned := time.Now()
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Ladder = %v, want context.Canceled (did ffmpeg finish before it was seen?)", err)
+	}
+	s := <-seen
+	if d := returned.Sub(s.at); d > 2*time.Second {
+		t.Errorf("Ladder returned %v after the cancel, want at once", d)
+	}
+	// Ladder has waited for ffmpeg, so it should be gone already; the
+	// deadline only keeps a failure from hanging the test.
+	deadline := time.After(5 * time.Second)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for findFFmpeg(t, dir) != 0 || processExists(s.pid) {
+		select {
+		case <-deadline:
+			t.Fatalf("ffmpeg (pid %d) still running after the cancel", s.pid)
+		case <-tick.C:
+		}
+	}
+}
+
+// A context that is already done runs nothing.
+func TestCancelledBeforeStart(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	dir := t.TempDir()
+	src := clip(t, "landscape")
+	info, err := Probe(context.Background(), src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Ladder(ctx, src, dir, info, LadderOptions{}); !errors.Is(err, context.Canceled) {
+		t.Errorf("Ladder = %v", err)
+	}
+	if err := Cover(ctx, src, info, filepath.Join(dir, "c.jpg"), filepath.Join(dir, "c.webp")); !errors.Is(err, context.Canceled) {
+		t.Errorf("Cover = %v", err)
+	}
+	if err := Remux(ctx, src, filepath.Join(dir, "r.mp4")); !errors.Is(err, context.Canceled) {
+		t.Errorf("Remux = %v", err)
+	}
+}
+
+func TestPlanRungs(t *testing.T) {
+	tests := []struct {
+		w, h  int
+		rungs []Rung
+		want  []Rung
+	}{
+		{1920, 1080, nil, DefaultRungs},
+		{1080, 1920, nil, DefaultRungs},
+		{3840, 2160, nil, DefaultRungs},
+		{1280, 720, nil, DefaultRungs[1:]},
+		{640, 360, nil, []Rung{{360, 600}, {240, 300}}},
+		{321, 241, nil, []Rung{{240, 300}}},
+		{240, 426, nil, []Rung{{240, 300}}},
+		{201, 151, nil, []Rung{{150, 117}}}, // smaller than every rung: its own size
+		{64, 48, nil, []Rung{{48, minVideoKbps}}},
+		{1920, 1080, []Rung{{360, 600}, {720, 2500}, {360, 700}}, []Rung{{720, 2500}, {360, 600}}},
+	}
+	for _, tt := range tests {
+		if got := PlanRungs(&Info{Width: tt.w, Height: tt.h}, tt.rungs); !slices.Equal(got, tt.want) {
+			t.Errorf("PlanRungs(%dx%d, %v) = %v, want %v", tt.w, tt.h, tt.rungs, got, tt.want)
+		}
+	}
+}
+
+// The ladder's command line for a 1080p source: one input decoded once,
+// one encode per rung with aligned keyframes, the MP4 riding on the 720p
+// encode. Run with -v to see it.
+func TestLadderArgs(t *testing.T) {
+	info := &Info{Width: 1920, Height: 1080, FrameRate: 30, HasAudio: true, DurationMS: 60_000}
+	rate := outputFrameRate(info.FrameRate)
+	encodings := planEncodings(info, rate, PlanRungs(info, nil), true)
+	args := ladderArgs("/data/originals/42.mp4", info, rate, encodings)
+	t.Logf("ffmpeg %s", shellQuote(args))
+
+	count := func(s string) int {
+		n := 0
+		for _, a := range args {
+			if a == s {
+				n++
+			}
+		}
+		return n
+	}
+	if count("-i") != 1 || count("-force_key_frames") != 5 || count("-sc_threshold") != 5 || count("0:a:0") != 5 {
+		t.Errorf("want one input and five encodes with audio and forced keyframes: %v", args)
+	}
+	graph := args[slices.Index(args, "-filter_complex")+1]
+	if !strings.HasPrefix(graph, "[0:V:0]fps=30,split=5[s0][s1][s2][s3][s4];") {
+		t.Errorf("filter graph %q", graph)
+	}
+	var sizes, levels []string
+	for _, e := range encodings {
+		sizes = append(sizes, fmt.Sprintf("%dx%d", e.width, e.height))
+		levels = append(levels, e.level.String())
+	}
+	if want := []string{"1920x1080", "1280x720", "854x480", "640x360", "426x240"}; !slices.Equal(sizes, want) {
+		t.Errorf("sizes %v, want %v", sizes, want)
+	}
+	if want := []string{"4.0", "3.1", "3.1", "3.0", "2.1"}; !slices.Equal(levels, want) {
+		t.Errorf("levels %v, want %v", levels, want)
+	}
+	if encodings[1].mp4 != "play.mp4" || !slices.Contains(args, "tee") {
+		t.Errorf("the progressive MP4 should ride on the 720p encode through tee: %v", args)
+	}
+}
+
+func TestOutputFrameRate(t *testing.T) {
+	for _, tt := range []struct {
+		fps  float64
+		want string
+	}{
+		{30, "30"}, {29.97002997, "30000/1001"}, {29.87, "30000/1001"}, {25, "25"},
+		{120, "60"}, {59.94, "60000/1001"}, {15, "15"}, {12.5, "25/2"}, {0, "30"},
+	} {
+		if got := outputFrameRate(tt.fps).String(); got != tt.want {
+			t.Errorf("outputFrameRate(%v) = %s, want %s", tt.fps, got, tt.want)
+		}
+	}
+}
+
+func TestLevelFor(t *testing.T) {
+	for _, tt := range []struct {
+		w, h int
+		fps  float64
+		kbps int
+		want string
+	}{
+		{1920, 1080, 30, 4500, "4.0"},
+		{1920, 1080, 60, 4500, "4.2"},
+		{1080, 1920, 30, 4500, "4.0"},
+		{1280, 720, 30, 2500, "3.1"},
+		{1280, 720, 60, 2500, "3.2"},
+		{640, 360, 30, 600, "3.0"},
+		{3840, 2160, 30, 16000, "5.1"},
+	} {
+		l := levelFor(tt.w, tt.h, tt.fps, maxrateKbps(tt.kbps), bufsizeKbps(tt.kbps))
+		if l.String() != tt.want {
+			t.Errorf("levelFor(%dx%d@%v, %dk) = %s, want %s", tt.w, tt.h, tt.fps, tt.kbps, l, tt.want)
+		}
+	}
+}
+
+// increasing reports whether values is non-empty and strictly increasing.
+func increasing(values []int) bool {
+	for i := 1; i < len(values); i++ {
+		if values[i] <= values[i-1] {
+			return false
+		}
+	}
+	return len(values) > 0
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	in, err := os.Open(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	out, err := os.Create(to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		t.Fatal(err)
+	}
+	if err := out.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// findFFmpeg returns the pid of a running ffmpeg whose command line
+// mentions dir, or 0.
+func findFFmpeg(t *testing.T, dir string) int {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Errorf("scanning processes: %v", err)
+		return 0
+	}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue // exited while we looked
+		}
+		args := strings.Split(string(cmdline), "\x00")
+		if filepath.Base(args[0]) == "ffmpeg" && strings.Contains(string(cmdline), dir) {
+			return pid
+		}
+	}
+	return 0
+}
+
+func processExists(pid int) bool {
+	_, err := os.Stat(filepath.Join("/proc", strconv.Itoa(pid)))
+	return err == nil
+}
+
+func shellQuote(args []string) string {
+	quoted := make([]string, len(args))
+	for i, a := range args {
+		if strings.ContainsAny(a, " []()|;*'\"$&<>") {
+			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+		quoted[i] = a
+	}
+	return strings.Join(quoted, " ")
+}

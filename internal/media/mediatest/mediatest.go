@@ -1,0 +1,154 @@
+// Package mediatest makes test clips with ffmpeg at test time (lavfi
+// sources), so no binary fixture lives in the repository. Tests of every
+// package share it.
+package mediatest
+
+import (
+	"crypto/rand"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+)
+
+// Args are the ffmpeg arguments that make each clip kind (the output file
+// name is appended). Sources use -preset veryfast; only the clips are made
+// here, the code under test uses its real settings.
+var Args = map[string][]string{
+	// Fades in from black, so a cover of the first frame would be black.
+	"landscape": {"-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30:duration=3",
+		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=3",
+		"-vf", "fade=in:st=0:d=1", "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-c:a", "aac"},
+	"noaudio": {"-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30:duration=3",
+		"-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p"},
+	// x264 cannot make odd-sized 4:2:0, so this one is 4:4:4: not remuxable.
+	"odd": {"-f", "lavfi", "-i", "testsrc2=size=321x241:rate=30:duration=3",
+		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=3",
+		"-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv444p", "-c:a", "aac"},
+	// 480x360 stored, pixels 4:3 wide: shown as 640x360. Mono 44.1 kHz audio.
+	"anamorphic": {"-f", "lavfi", "-i", "testsrc2=size=480x360:rate=30:duration=3",
+		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100:duration=3",
+		"-vf", "setsar=4/3", "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-c:a", "aac"},
+	"vp9": {"-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30:duration=3",
+		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=3",
+		"-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-b:v", "500k", "-c:a", "libopus"},
+	// Long enough for several segments and keyframe intervals.
+	"long": {"-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30:duration=10",
+		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=10",
+		"-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-c:a", "aac"},
+	// 720p and 30 s: its ladder takes long enough to be interrupted.
+	"slow": {"-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30:duration=30",
+		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=30",
+		"-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac"},
+	"image": {"-f", "lavfi", "-i", "testsrc2=size=320x240", "-frames:v", "1"},
+}
+
+// Names are the file names of kinds whose container is not MP4.
+var Names = map[string]string{
+	"vp9": "clip.webm", "image": "image.png", "random": "random.mp4", "text": "notes.txt",
+	"truncated": "truncated.mp4",
+}
+
+var clips struct {
+	mu   sync.Mutex
+	dir  string
+	made map[string]*made
+}
+
+type made struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// Clip returns the path of a clip of kind, making it on first use; tests
+// share clips and must not modify them. Besides the kinds of Args: "random"
+// (random bytes named .mp4), "text" (a text file) and "truncated" (the first
+// half of the landscape clip), and "portrait" (the landscape clip with a
+// phone's rotation). Without ffmpeg the test fails, saying how to
+// install it.
+func Clip(t testing.TB, kind string) string {
+	t.Helper()
+	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		t.Fatalf("ffmpeg is needed to make test clips: install it (apt-get install -y ffmpeg) or run make test, which does")
+	}
+	clips.mu.Lock()
+	if clips.made == nil {
+		clips.made = map[string]*made{}
+	}
+	if clips.dir == "" {
+		dir, err := os.MkdirTemp("", "reel-clips-")
+		if err != nil {
+			clips.mu.Unlock()
+			t.Fatal(err)
+		}
+		clips.dir = dir
+	}
+	m := clips.made[kind]
+	if m == nil {
+		m = &made{}
+		clips.made[kind] = m
+	}
+	dir := clips.dir
+	clips.mu.Unlock()
+
+	m.once.Do(func() { m.path, m.err = makeClip(t, dir, kind) })
+	if m.err != nil {
+		t.Fatalf("making the %s clip: %v", kind, m.err)
+	}
+	return m.path
+}
+
+// RemoveAll deletes the clips made so far; call it from TestMain.
+func RemoveAll() {
+	clips.mu.Lock()
+	defer clips.mu.Unlock()
+	if clips.dir != "" {
+		os.RemoveAll(clips.dir)
+		clips.dir, clips.made = "", nil
+	}
+}
+
+func makeClip(t testing.TB, dir, kind string) (string, error) {
+	name := Names[kind]
+	if name == "" {
+		name = kind + ".mp4"
+	}
+	path := filepath.Join(dir, name)
+	switch kind {
+	case "random":
+		b := make([]byte, 64<<10)
+		_, _ = rand.Read(b)
+		return path, os.WriteFile(path, b, 0o600)
+	case "text":
+		return path, os.WriteFile(path, []byte("these are notes, not a video\n"), 0o600)
+	case "portrait":
+		// A phone held upright stores landscape pixels and a display matrix
+		// turning them 90° clockwise. ffmpeg 5.1 has no -display_rotation,
+		// ignores "-metadata:s:v rotate" when it encodes, and on a stream
+		// copy turns rotate=N into a matrix of N degrees counter-clockwise:
+		// rotate=270 writes what a phone writes.
+		return path, ffmpeg("-i", Clip(t, "landscape"), "-c", "copy", "-metadata:s:v:0", "rotate=270", path)
+	case "truncated":
+		b, err := os.ReadFile(Clip(t, "landscape"))
+		if err != nil {
+			return "", err
+		}
+		return path, os.WriteFile(path, b[:len(b)/2], 0o600)
+	}
+	args, ok := Args[kind]
+	if !ok {
+		return "", fmt.Errorf("unknown clip kind %q", kind)
+	}
+	return path, ffmpeg(append(args, path)...)
+}
+
+func ffmpeg(args ...string) error {
+	cmd := exec.Command("ffmpeg", append([]string{"-nostdin", "-v", "error", "-y"}, args...)...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("ffmpeg: %v: %s", err, out)
+	}
+	return nil
+}
