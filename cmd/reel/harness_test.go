@@ -29,6 +29,12 @@ type instance struct {
 // it answers /healthz.
 func startServer(t *testing.T, env map[string]string, args ...string) *instance {
 	t.Helper()
+	return startCommand(t, "serve", env, args...)
+}
+
+// startCommand runs "reel <command>" (serve or worker) like startServer.
+func startCommand(t *testing.T, command string, env map[string]string, args ...string) *instance {
+	t.Helper()
 	full := map[string]string{
 		"REEL_ADDR":       "127.0.0.1:0",
 		"REEL_ADMIN_ADDR": "off",
@@ -42,7 +48,7 @@ func startServer(t *testing.T, env map[string]string, args ...string) *instance 
 	ctx, cancel := context.WithCancel(context.Background())
 	in := &instance{t: t, env: full, stderr: &syncBuffer{}, cancel: cancel, done: make(chan error, 1)}
 	go func() {
-		in.done <- run(ctx, append([]string{"reel", "serve"}, args...), func(k string) string { return full[k] }, io.Discard, in.stderr)
+		in.done <- run(ctx, append([]string{"reel", command}, args...), func(k string) string { return full[k] }, io.Discard, in.stderr)
 	}()
 
 	scheme := "http"

@@ -52,10 +52,6 @@ type ExpireUploadsArgs struct{}
 
 func (ExpireUploadsArgs) Kind() string { return "expire_uploads" }
 
-func (ExpireUploadsArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{UniqueOpts: river.UniqueOpts{ByPeriod: 5 * time.Minute}}
-}
-
 type expireUploadsWorker struct {
 	river.WorkerDefaults[ExpireUploadsArgs]
 	store     Store

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Rung is one rendition of the ladder, sized by its short side so that
@@ -66,8 +67,9 @@ type LadderOptions struct {
 	// Progress receives 0..99 as encoding advances, never twice the same
 	// value and never going back; 100 is the caller's to report once it has
 	// stored the result. It is called from a goroutine of Ladder's, never
-	// concurrently and never after Ladder returns; it must not block, since
-	// ffmpeg waits while it runs.
+	// concurrently and never after Ladder returns. A slow call only delays
+	// later reports (the pipe from ffmpeg buffers them), but Ladder does not
+	// return before it does.
 	Progress func(percent int)
 }
 
@@ -142,8 +144,9 @@ func Ladder(ctx context.Context, src, outDir string, info *Info, opts LadderOpti
 	stdout := &lineWriter{fn: progress.handle}
 	// ffmpeg runs in outDir so that every output name, and every URI the
 	// HLS muxer writes into the variant playlists, is relative.
-	if err := run(ctx, outDir, stdout, []string{filepath.Dir(src), outDir},
-		"ffmpeg", ladderArgs(src, info, rate, encodings)...); err != nil {
+	err = run(ctx, outDir, stdout, []string{filepath.Dir(src), outDir}, "ffmpeg", ladderArgs(src, info, rate, encodings)...)
+	progress.stop()
+	if err != nil {
 		return nil, err
 	}
 
@@ -406,11 +409,22 @@ func measureVariant(outDir, playlist string) (peak, average int, err error) {
 }
 
 // progressWriter takes ffmpeg's -progress lines and reports the share of
-// the duration encoded so far.
+// the duration encoded so far, until it is stopped.
 type progressWriter struct {
 	totalUS int64
 	report  func(int)
+	mu      sync.Mutex // held while reporting, so stop waits for a report under way
 	last    int
+	stopped bool
+}
+
+// stop makes sure report is not running and will not run again: the pipe
+// copy that feeds the writer can outlive the ffmpeg process by up to
+// waitDelay.
+func (p *progressWriter) stop() {
+	p.mu.Lock()
+	p.stopped = true
+	p.mu.Unlock()
 }
 
 func (p *progressWriter) handle(line string) {
@@ -423,7 +437,9 @@ func (p *progressWriter) handle(line string) {
 		return
 	}
 	percent := min(99, int(done*100/p.totalUS))
-	if percent > p.last {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if percent > p.last && !p.stopped {
 		p.last = percent
 		p.report(percent)
 	}

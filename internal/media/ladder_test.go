@@ -303,8 +303,10 @@ func readPlaylist(t *testing.T, path string) (m3u8.Playlist, m3u8.ListType) {
 	return playlist, kind
 }
 
-// Cancelling the context mid-encode kills ffmpeg: Ladder returns the
-// context's error at once and no ffmpeg process is left.
+// Cancelling the context while ffmpeg runs kills it: Ladder returns the
+// context's error at once and no ffmpeg process is left. The cancel comes as
+// soon as the process shows up, which also covers a kill during start-up,
+// and cannot miss the run however fast the machine encodes.
 func TestLadderCancel(t *testing.T) {
 	dir := t.TempDir()
 	// A copy in this test's directory, so its ffmpeg is told apart from

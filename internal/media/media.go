@@ -73,6 +73,7 @@ func run(ctx context.Context, dir string, stdout io.Writer, redact []string, too
 	cmd.Stdout = stdout
 	cmd.Stderr = stderr
 	cmd.WaitDelay = waitDelay
+	dieWithParent(cmd)
 	err := cmd.Run()
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		return ctxErr
@@ -180,12 +181,19 @@ const (
 
 var ansiEscape = regexp.MustCompile(`\x1b\[[0-9;?]*[A-Za-z]`)
 
-// cleanStderr turns raw stderr into something fit to store and show: no
-// terminal escapes or carriage-return redraws, no blank or repeated lines,
-// server paths reduced to base names, the last stderrMaxLines lines and at
-// most stderrMaxBytes.
+// cleanStderr turns raw stderr into something fit to store and show: valid
+// UTF-8 without control characters (ffmpeg echoes a file's own metadata, and
+// databases refuse NUL bytes), no terminal escapes or carriage-return
+// redraws, no blank or repeated lines, no server directories, the last
+// stderrMaxLines lines and at most stderrMaxBytes.
 func cleanStderr(raw string, redact []string) string {
-	raw = ansiEscape.ReplaceAllString(raw, "")
+	raw = ansiEscape.ReplaceAllString(strings.ToValidUTF8(raw, "?"), "")
+	raw = strings.Map(func(r rune) rune {
+		if (r < ' ' && r != '\n' && r != '\r') || r == 0x7f {
+			return -1
+		}
+		return r
+	}, raw)
 	for _, dir := range redact {
 		if filepath.IsAbs(dir) && len(dir) > 1 { // never "/": it would take every slash
 			raw = strings.ReplaceAll(raw, strings.TrimSuffix(dir, string(filepath.Separator))+string(filepath.Separator), "")
@@ -206,7 +214,7 @@ func cleanStderr(raw string, redact []string) string {
 	for len(out) > stderrMaxBytes {
 		i := strings.IndexByte(out, '\n')
 		if i < 0 {
-			out = out[len(out)-stderrMaxBytes:]
+			out = strings.ToValidUTF8(out[len(out)-stderrMaxBytes:], "")
 			break
 		}
 		out = out[i+1:]

@@ -6,16 +6,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/abema/go-mp4"
 	"github.com/reel-video/reel"
+	"github.com/reel-video/reel/internal/media/mediatest"
 )
 
 // The tests run the real ffmpeg on clips they generate with ffmpeg's lavfi
@@ -25,14 +25,8 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "FAIL: the media tests need ffmpeg and ffprobe: %v\n", err)
 		os.Exit(1)
 	}
-	dir, err := os.MkdirTemp("", "reel-media-clips-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	clips.dir = dir
 	code := m.Run()
-	os.RemoveAll(dir)
+	mediatest.RemoveAll()
 	os.Exit(code)
 }
 
@@ -64,136 +58,10 @@ var goodClips = []goodClip{
 	{"long", 640, 360, 0, "h264", "aac", "yuv420p", 10000, true, landscapeRungs},
 }
 
-// clipArgs are the ffmpeg arguments that make each clip kind (the output
-// file name is appended). Sources use -preset veryfast; only the clips
-// themselves are made here, the code under test uses its real settings.
-var clipArgs = map[string][]string{
-	// Fades in from black, so a cover of the first frame would be black.
-	"landscape": {"-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30:duration=3",
-		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=3",
-		"-vf", "fade=in:st=0:d=1", "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-c:a", "aac"},
-	"noaudio": {"-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30:duration=3",
-		"-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p"},
-	// x264 cannot make odd-sized 4:2:0, so this one is 4:4:4: not
-	// remuxable. testsrc2 rounds its size to even, hence the crop.
-	"odd": {"-f", "lavfi", "-i", "testsrc2=size=322x242:rate=30:duration=3",
-		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=3",
-		"-vf", "format=yuv444p,crop=321:241:0:0", "-c:v", "libx264", "-preset", "veryfast", "-c:a", "aac"},
-	// 480x360 stored, pixels 4:3 wide: shown as 640x360. Mono 44.1 kHz audio.
-	"anamorphic": {"-f", "lavfi", "-i", "testsrc2=size=480x360:rate=30:duration=3",
-		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100:duration=3",
-		"-vf", "setsar=4/3", "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-c:a", "aac"},
-	"vp9": {"-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30:duration=3",
-		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=3",
-		"-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-b:v", "500k", "-c:a", "libopus"},
-	// What a browser's MediaRecorder uploads: WebM with no duration.
-	"webm-live": {"-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30:duration=3",
-		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=3",
-		"-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8", "-b:v", "500k", "-c:a", "libopus", "-live", "1"},
-	// Long enough for several segments and keyframe intervals.
-	"long": {"-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30:duration=10",
-		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=10",
-		"-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-c:a", "aac"},
-	"image": {"-f", "lavfi", "-i", "testsrc2=size=320x240", "-frames:v", "1"},
-}
-
-var clipNames = map[string]string{
-	"vp9": "clip.webm", "webm-live": "recorded.webm", "image": "image.png", "random": "random.mp4", "text": "notes.txt",
-	"truncated": "truncated.mp4", "subtitled": "subtitled.mp4",
-}
-
-var clips struct {
-	dir  string
-	mu   sync.Mutex
-	made map[string]*madeClip
-}
-
-type madeClip struct {
-	once sync.Once
-	path string
-	err  error
-}
-
-// clip returns the path of a clip of the given kind, making it on first use.
-// Tests share clips and must not modify them.
+// clip returns the path of a shared test clip (see mediatest).
 func clip(t *testing.T, kind string) string {
 	t.Helper()
-	p, err := clipPath(kind)
-	if err != nil {
-		t.Fatalf("making the %s clip: %v", kind, err)
-	}
-	return p
-}
-
-func clipPath(kind string) (string, error) {
-	clips.mu.Lock()
-	if clips.made == nil {
-		clips.made = map[string]*madeClip{}
-	}
-	c := clips.made[kind]
-	if c == nil {
-		c = &madeClip{}
-		clips.made[kind] = c
-	}
-	clips.mu.Unlock()
-	c.once.Do(func() { c.path, c.err = makeClip(kind) })
-	return c.path, c.err
-}
-
-func makeClip(kind string) (string, error) {
-	name := clipNames[kind]
-	if name == "" {
-		name = kind + ".mp4"
-	}
-	p := filepath.Join(clips.dir, name)
-	switch kind {
-	case "random":
-		b := make([]byte, 64<<10)
-		r := rand.New(rand.NewPCG(1, 2))
-		for i := range b {
-			b[i] = byte(r.Uint32())
-		}
-		return p, os.WriteFile(p, b, 0o644)
-	case "text":
-		return p, os.WriteFile(p, []byte(strings.Repeat("This is a text file, not a video.\n", 100)), 0o644)
-	case "truncated":
-		src, err := clipPath("landscape")
-		if err != nil {
-			return "", err
-		}
-		b, err := os.ReadFile(src)
-		if err != nil {
-			return "", err
-		}
-		return p, os.WriteFile(p, b[:len(b)/2], 0o644)
-	case "portrait":
-		// A phone held upright stores landscape pixels and a display matrix
-		// turning them 90° clockwise (ffprobe "rotation": -90). ffmpeg 5.1
-		// has no -display_rotation, ignores "-metadata:s:v rotate" when it
-		// encodes, and on a stream copy turns rotate=N into a matrix of N
-		// degrees counter-clockwise, the opposite of the legacy tag's
-		// meaning: rotate=270 writes what a phone writes.
-		src, err := clipPath("landscape")
-		if err != nil {
-			return "", err
-		}
-		return p, runFFmpeg("-i", src, "-c", "copy", "-metadata:s:v:0", "rotate=270", p)
-	case "subtitled":
-		src, err := clipPath("landscape")
-		if err != nil {
-			return "", err
-		}
-		srt := filepath.Join(clips.dir, "subs.srt")
-		if err := os.WriteFile(srt, []byte("1\n00:00:00,000 --> 00:00:02,000\nhello\n"), 0o644); err != nil {
-			return "", err
-		}
-		return p, runFFmpeg("-i", src, "-i", srt, "-map", "0", "-map", "1", "-c", "copy", "-c:s", "mov_text", p)
-	}
-	args, ok := clipArgs[kind]
-	if !ok {
-		return "", fmt.Errorf("no clip kind %q", kind)
-	}
-	return p, runFFmpeg(append(args, p)...)
+	return mediatest.Clip(t, kind)
 }
 
 // ffmpeg runs ffmpeg for a test's setup or checks and fails the test if it
@@ -337,7 +205,9 @@ func TestAvailable(t *testing.T) {
 // server's paths.
 func TestToolError(t *testing.T) {
 	dst := filepath.Join(t.TempDir(), "out.mp4")
-	err := Remux(context.Background(), clip(t, "truncated"), dst)
+	src := clip(t, "truncated")
+	dir := filepath.Dir(src)
+	err := Remux(context.Background(), src, dst)
 	var toolErr *ToolError
 	if !errors.As(err, &toolErr) {
 		t.Fatalf("Remux(truncated) = %v, want a *ToolError", err)
@@ -345,8 +215,8 @@ func TestToolError(t *testing.T) {
 	if toolErr.Tool != "ffmpeg" || !strings.Contains(toolErr.Stderr, "moov atom not found") {
 		t.Errorf("ToolError = %+v, want ffmpeg saying moov atom not found", toolErr)
 	}
-	if strings.Contains(toolErr.Stderr, clips.dir) || strings.Contains(err.Error(), clips.dir) {
-		t.Errorf("error reveals the server path %s: %v\n%s", clips.dir, err, toolErr.Stderr)
+	if strings.Contains(toolErr.Stderr, dir) || strings.Contains(err.Error(), dir) {
+		t.Errorf("error reveals the server path %s: %v\n%s", dir, err, toolErr.Stderr)
 	}
 	if strings.Contains(err.Error(), "\n") {
 		t.Errorf("Error() = %q, want one line", err.Error())
@@ -360,6 +230,7 @@ func TestCleanStderr(t *testing.T) {
 		fmt.Fprintf(&raw, "line %d\n\n", i)
 	}
 	raw.WriteString("frame=1 fps=0\rframe=2 fps=0\r")
+	raw.WriteString("title: bad\x00bytes\xff here\n")
 	raw.WriteString(strings.Repeat("repeated\n", 5))
 	raw.WriteString("Error opening output /srv/reel/tmp/out.mp4\nConversion failed!\n")
 
@@ -368,7 +239,7 @@ func TestCleanStderr(t *testing.T) {
 	if len(lines) != stderrMaxLines {
 		t.Errorf("%d lines, want %d:\n%s", len(lines), stderrMaxLines, got)
 	}
-	if strings.Contains(got, "\x1b") || strings.Contains(got, "\r") || strings.Contains(got, "/srv/") {
+	if strings.ContainsAny(got, "\x1b\r\x00") || !utf8.ValidString(got) || strings.Contains(got, "/srv/") {
 		t.Errorf("escape codes, carriage returns or paths left in:\n%q", got)
 	}
 	if strings.Count(got, "repeated") != 1 {

@@ -37,9 +37,12 @@ type Info struct {
 }
 
 // Probe runs ffprobe on the file at path. A file that is not a video reel can
-// process (unreadable, an image, no video stream, a container outside the
-// allowed ones) is an *reel.Error with code reel.EUNSUPPORTED and a reason a
-// user can read. Limits are checked separately, by Limits.Check.
+// process is an *reel.Error with code reel.EUNSUPPORTED and a reason a user
+// can read: unreadable, no video stream, a container outside the allowed
+// ones, or a picture. Pictures (PNG, JPEG, GIF: ffprobe's image2, gif and
+// *_pipe formats) and anything shorter than 0.1 s are not videos, even though
+// ffprobe shows them as a video stream. Limits are checked separately, by
+// Limits.Check.
 func Probe(ctx context.Context, path string) (*Info, error) {
 	abs, err := absPath(path)
 	if err != nil {

@@ -151,8 +151,8 @@ func (t *tus) preCreate(hook handler.HookEvent) (handler.HTTPResponse, handler.F
 	req := &http.Request{Header: hook.HTTPRequest.Header}
 	uid, err := t.cfg.Authenticate(req)
 	if err != nil {
-		return handler.HTTPResponse{Header: handler.HTTPHeader{"WWW-Authenticate": `Bearer realm="reel"`}}, none,
-			tusError(http.StatusUnauthorized, reel.EUNAUTHORIZED, reel.ErrorMessage(err))
+		return handler.HTTPResponse{}, none,
+			tusError(http.StatusUnauthorized, reel.EUNAUTHORIZED, reel.ErrorMessage(err), "WWW-Authenticate", `Bearer realm="reel"`)
 	}
 	owner := strconv.FormatInt(uid, 10)
 	meta := handler.MetaData{metaOwner: owner, metaCreated: strconv.FormatInt(time.Now().Unix(), 10)}
@@ -186,8 +186,8 @@ func (t *tus) preCreate(hook handler.HookEvent) (handler.HTTPResponse, handler.F
 	}
 	if t.cfg.MaxQueued > 0 {
 		if n, err := t.cfg.Videos.QueuedJobs(ctx); err == nil && n >= t.cfg.MaxQueued {
-			return handler.HTTPResponse{Header: handler.HTTPHeader{"Retry-After": "30"}}, none,
-				tusError(http.StatusServiceUnavailable, reel.EUNAVAILABLE, "too many videos are waiting to be processed; try again shortly")
+			return handler.HTTPResponse{}, none,
+				tusError(http.StatusServiceUnavailable, reel.EUNAVAILABLE, "too many videos are waiting to be processed; try again shortly", "Retry-After", "30")
 		}
 	}
 	v := &reel.Video{AuthorID: uid, Title: title, Description: description, Visibility: visibility,
@@ -244,16 +244,22 @@ func newUploadID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// tusError is a hook error that tusd answers with reel's JSON error shape.
-func tusError(status int, code, message string) handler.Error {
+// tusError is a hook error that tusd answers with reel's JSON error shape
+// and the given headers (name, value pairs): tusd sends an error's own
+// response, not the one a hook returns beside it.
+func tusError(status int, code, message string, headers ...string) handler.Error {
 	body, _ := json.Marshal(map[string]any{"error": map[string]string{"code": code, "message": message}})
+	h := handler.HTTPHeader{"Content-Type": "application/json; charset=utf-8"}
+	for i := 0; i+1 < len(headers); i += 2 {
+		h[headers[i]] = headers[i+1]
+	}
 	return handler.Error{
 		ErrorCode: code,
 		Message:   message,
 		HTTPResponse: handler.HTTPResponse{
 			StatusCode: status,
 			Body:       string(body) + "\n",
-			Header:     handler.HTTPHeader{"Content-Type": "application/json; charset=utf-8"},
+			Header:     h,
 		},
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -23,10 +24,11 @@ var Args = map[string][]string{
 		"-vf", "fade=in:st=0:d=1", "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-c:a", "aac"},
 	"noaudio": {"-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30:duration=3",
 		"-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p"},
-	// x264 cannot make odd-sized 4:2:0, so this one is 4:4:4: not remuxable.
-	"odd": {"-f", "lavfi", "-i", "testsrc2=size=321x241:rate=30:duration=3",
+	// x264 cannot make odd-sized 4:2:0, so this one is 4:4:4: not
+	// remuxable. testsrc2 rounds its size to even, hence the crop.
+	"odd": {"-f", "lavfi", "-i", "testsrc2=size=322x242:rate=30:duration=3",
 		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=3",
-		"-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv444p", "-c:a", "aac"},
+		"-vf", "format=yuv444p,crop=321:241:0:0", "-c:v", "libx264", "-preset", "veryfast", "-c:a", "aac"},
 	// 480x360 stored, pixels 4:3 wide: shown as 640x360. Mono 44.1 kHz audio.
 	"anamorphic": {"-f", "lavfi", "-i", "testsrc2=size=480x360:rate=30:duration=3",
 		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100:duration=3",
@@ -34,21 +36,25 @@ var Args = map[string][]string{
 	"vp9": {"-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30:duration=3",
 		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=3",
 		"-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-b:v", "500k", "-c:a", "libopus"},
+	// What a browser's MediaRecorder uploads: WebM with no duration.
+	"webm-live": {"-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30:duration=3",
+		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=3",
+		"-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8", "-b:v", "500k", "-c:a", "libopus", "-live", "1"},
 	// Long enough for several segments and keyframe intervals.
 	"long": {"-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30:duration=10",
 		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=10",
 		"-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-c:a", "aac"},
+	"image": {"-f", "lavfi", "-i", "testsrc2=size=320x240", "-frames:v", "1"},
 	// 720p and 30 s: its ladder takes long enough to be interrupted.
 	"slow": {"-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30:duration=30",
 		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=30",
 		"-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac"},
-	"image": {"-f", "lavfi", "-i", "testsrc2=size=320x240", "-frames:v", "1"},
 }
 
 // Names are the file names of kinds whose container is not MP4.
 var Names = map[string]string{
-	"vp9": "clip.webm", "image": "image.png", "random": "random.mp4", "text": "notes.txt",
-	"truncated": "truncated.mp4",
+	"vp9": "clip.webm", "webm-live": "recorded.webm", "image": "image.png", "random": "random.mp4", "text": "notes.txt",
+	"truncated": "truncated.mp4", "subtitled": "subtitled.mp4",
 }
 
 var clips struct {
@@ -123,7 +129,7 @@ func makeClip(t testing.TB, dir, kind string) (string, error) {
 		_, _ = rand.Read(b)
 		return path, os.WriteFile(path, b, 0o600)
 	case "text":
-		return path, os.WriteFile(path, []byte("these are notes, not a video\n"), 0o600)
+		return path, os.WriteFile(path, []byte(strings.Repeat("This is a text file, not a video.\n", 100)), 0o600)
 	case "portrait":
 		// A phone held upright stores landscape pixels and a display matrix
 		// turning them 90° clockwise. ffmpeg 5.1 has no -display_rotation,
@@ -131,6 +137,12 @@ func makeClip(t testing.TB, dir, kind string) (string, error) {
 		// copy turns rotate=N into a matrix of N degrees counter-clockwise:
 		// rotate=270 writes what a phone writes.
 		return path, ffmpeg("-i", Clip(t, "landscape"), "-c", "copy", "-metadata:s:v:0", "rotate=270", path)
+	case "subtitled":
+		srt := filepath.Join(dir, "subs.srt")
+		if err := os.WriteFile(srt, []byte("1\n00:00:00,000 --> 00:00:02,000\nhello\n"), 0o600); err != nil {
+			return "", err
+		}
+		return path, ffmpeg("-i", Clip(t, "landscape"), "-i", srt, "-map", "0", "-map", "1", "-c", "copy", "-c:s", "mov_text", path)
 	case "truncated":
 		b, err := os.ReadFile(Clip(t, "landscape"))
 		if err != nil {
