@@ -5,7 +5,7 @@ BIN     := bin/reel
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/reel-video/reel.Version=$(VERSION)
 
-.PHONY: build run test clean
+.PHONY: build run test bench clean
 
 build:
 	@scripts/deps.sh go
@@ -17,6 +17,11 @@ run: build
 
 test:
 	@scripts/test.sh
+
+# Measures reel beside baselines in one run (see bench/main.go); minutes.
+bench: build
+	@scripts/deps.sh ffmpeg
+	$(GO) run ./bench -bin $(BIN)
 
 clean:
 	rm -rf bin

@@ -89,10 +89,11 @@ func (w *processWorker) Work(ctx context.Context, job *river.Job[ProcessVideoArg
 	}
 
 	start := time.Now()
-	err = w.process(ctx, v)
+	steps := &stepTimes{}
+	err = w.process(ctx, v, steps)
 	switch {
 	case err == nil:
-		log.Info("video ready", "took", time.Since(start).Round(time.Millisecond).String())
+		log.Info("video ready", "took_ms", time.Since(start).Milliseconds(), "steps_ms", steps.ms)
 		return nil
 	case reel.ErrorCode(err) == reel.ENOTFOUND:
 		// Deleted while processing: whatever this attempt stored goes too.
@@ -125,7 +126,7 @@ func (w *processWorker) report(ctx context.Context, id int64, p reel.Processed) 
 // process runs the steps of DESIGN.md's media pipeline. Each step records
 // what it produced, so a client sees the cover and the fast-path MP4 as
 // soon as they exist; SetProcessed answering ENOTFOUND stops the work.
-func (w *processWorker) process(ctx context.Context, v *reel.Video) error {
+func (w *processWorker) process(ctx context.Context, v *reel.Video, steps *stepTimes) error {
 	id := v.ID
 	work, err := os.MkdirTemp(w.cfg.WorkDir, fmt.Sprintf("video-%d-", id))
 	if err != nil {
@@ -133,10 +134,12 @@ func (w *processWorker) process(ctx context.Context, v *reel.Video) error {
 	}
 	defer os.RemoveAll(work)
 
+	steps.start("original")
 	src, err := w.original(ctx, v, work)
 	if err != nil {
 		return err
 	}
+	steps.start("probe")
 	info, err := media.Probe(ctx, src)
 	if err != nil {
 		return err
@@ -150,6 +153,7 @@ func (w *processWorker) process(ctx context.Context, v *reel.Video) error {
 		return err
 	}
 
+	steps.start("cover")
 	jpg, webp := filepath.Join(work, "cover.jpg"), filepath.Join(work, "cover.webp")
 	if err := media.Cover(ctx, src, info, jpg, webp); err != nil {
 		return err
@@ -163,6 +167,7 @@ func (w *processWorker) process(ctx context.Context, v *reel.Video) error {
 
 	fastPath := media.CanRemux(info)
 	if fastPath {
+		steps.start("remux")
 		mp4 := filepath.Join(work, "play.mp4")
 		if err := media.Remux(ctx, src, mp4); err != nil {
 			return err
@@ -175,6 +180,7 @@ func (w *processWorker) process(ctx context.Context, v *reel.Video) error {
 		}
 	}
 
+	steps.start("ladder")
 	hlsDir := filepath.Join(work, "hls")
 	progress := w.progressReporter(ctx, id, 10)
 	ladderCtx, cancel := context.WithCancelCause(ctx)
@@ -194,6 +200,7 @@ func (w *processWorker) process(ctx context.Context, v *reel.Video) error {
 	if err != nil {
 		return err
 	}
+	steps.start("store")
 	if res.ProgressiveMP4 != "" {
 		// Moved out before the tree is stored: players want it at play.mp4.
 		if err := w.put(ctx, playKey(id), filepath.Join(hlsDir, res.ProgressiveMP4)); err != nil {
@@ -213,7 +220,28 @@ func (w *processWorker) process(ctx context.Context, v *reel.Video) error {
 	if res.ProgressiveMP4 != "" {
 		done.PlayKey = playKey(id)
 	}
-	return w.store.SetProcessed(ctx, id, done)
+	err = w.store.SetProcessed(ctx, id, done)
+	steps.start("")
+	return err
+}
+
+// stepTimes records how long each step of a job took, for the log line
+// (and the benchmark that reads it).
+type stepTimes struct {
+	ms      map[string]int64
+	current string
+	since   time.Time
+}
+
+// start ends the current step and begins the named one ("" ends only).
+func (s *stepTimes) start(step string) {
+	if s.ms == nil {
+		s.ms = map[string]int64{}
+	}
+	if s.current != "" {
+		s.ms[s.current] = time.Since(s.since).Milliseconds()
+	}
+	s.current, s.since = step, time.Now()
 }
 
 // original returns a local path of the video's original. A tus upload is

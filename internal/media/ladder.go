@@ -177,6 +177,21 @@ func Ladder(ctx context.Context, src, outDir string, info *Info, opts LadderOpti
 	return result, nil
 }
 
+// LadderCommand returns the ffmpeg arguments Ladder would run for src (an
+// absolute path), and the directories it needs under the output directory,
+// in which ffmpeg must run. Benchmarks use it to time the very same command
+// by hand.
+func LadderCommand(src string, info *Info, opts LadderOptions) (args, dirs []string) {
+	rate := outputFrameRate(info.FrameRate)
+	encodings := planEncodings(info, rate, PlanRungs(info, opts.Rungs), opts.ProgressiveMP4)
+	for _, e := range encodings {
+		if e.dir != "" {
+			dirs = append(dirs, e.dir)
+		}
+	}
+	return ladderArgs(src, info, rate, encodings), dirs
+}
+
 // encoding is one H.264 encode in the ladder's ffmpeg process. It feeds an
 // HLS rendition (dir), the progressive MP4 (mp4), or both: the MP4 rides on
 // the rendition of its size instead of costing an encode of its own.

@@ -1,0 +1,146 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/reel-video/reel/internal/media"
+)
+
+// benchLadder compares reel's processing of a clip with the same ffmpeg
+// ladder command run by hand. Reel's job also probes, makes covers, remuxes
+// the fast-path MP4 and stores the outputs: the "whole job" line shows what
+// all of that adds, the "ladder step" line what running the command through
+// reel costs.
+func benchLadder(ctx context.Context, o options, dir string, out io.Writer) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	src := filepath.Join(dir, "source.mp4")
+	cmd := exec.Command("ffmpeg", "-nostdin", "-v", "error", "-y",
+		"-f", "lavfi", "-i", fmt.Sprintf("testsrc2=size=%s:rate=30:duration=%d", o.clipSize, o.clipSeconds),
+		"-f", "lavfi", "-i", fmt.Sprintf("sine=frequency=440:sample_rate=48000:duration=%d", o.clipSeconds),
+		"-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-c:a", "aac", src)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("make source: %v: %s", err, b)
+	}
+	info, err := media.Probe(ctx, src)
+	if err != nil {
+		return err
+	}
+	// An H.264 source takes reel's fast path, so its ladder has no MP4 output.
+	args, dirs := media.LadderCommand(src, info, media.LadderOptions{ProgressiveMP4: !media.CanRemux(info)})
+
+	srv, err := startServer(o.bin, filepath.Join(dir, "data"), "REEL_WORKERS=1")
+	if err != nil {
+		return err
+	}
+	defer srv.stop()
+
+	bare, reelJob, reelLadder := time.Duration(1<<62), time.Duration(1<<62), time.Duration(1<<62)
+	for round := range o.rounds {
+		outDir := filepath.Join(dir, fmt.Sprintf("bare-%d", round))
+		for _, d := range dirs {
+			if err := os.MkdirAll(filepath.Join(outDir, d), 0o700); err != nil {
+				return err
+			}
+		}
+		start := time.Now()
+		var stderr strings.Builder
+		c := exec.Command("ffmpeg", args...)
+		c.Dir, c.Stdout, c.Stderr = outDir, io.Discard, &stderr
+		if err := c.Run(); err != nil {
+			return fmt.Errorf("bare ffmpeg: %v: %s", err, stderr.String())
+		}
+		bare = min(bare, time.Since(start))
+		os.RemoveAll(outDir)
+
+		job, ladder, err := processThroughReel(srv, src)
+		if err != nil {
+			return err
+		}
+		reelJob, reelLadder = min(reelJob, job), min(reelLadder, ladder)
+	}
+	name := fmt.Sprintf("ladder %s %ds (best of %d)", o.clipSize, o.clipSeconds, o.rounds)
+	row(out, name+" step", secs(reelLadder), secs(bare)+" ffmpeg", reelLadder.Seconds()/bare.Seconds())
+	row(out, name+" whole job", secs(reelJob), secs(bare)+" ffmpeg", reelJob.Seconds()/bare.Seconds())
+	return nil
+}
+
+func secs(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }
+
+// processThroughReel uploads src and waits until it is ready; it returns
+// the job's own duration and its ladder step's, from the server's log.
+func processThroughReel(srv *server, src string) (job, ladder time.Duration, err error) {
+	id, err := upload(srv, src)
+	if err != nil {
+		return 0, 0, err
+	}
+	deadline := time.Now().Add(10 * time.Minute)
+	for {
+		status, reason, err := srv.video(id)
+		if err != nil {
+			return 0, 0, err
+		}
+		if status == "failed" {
+			return 0, 0, fmt.Errorf("video failed: %s", reason)
+		}
+		if status == "ready" {
+			break
+		}
+		if time.Now().After(deadline) {
+			return 0, 0, fmt.Errorf("video not ready after 10 minutes")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	line := srv.logLine("video ready")
+	steps, _ := line["steps_ms"].(map[string]any)
+	took, _ := line["took_ms"].(float64)
+	ladderMS, _ := steps["ladder"].(float64)
+	if line == nil || took == 0 || ladderMS == 0 {
+		return 0, 0, fmt.Errorf("no step timings in the server log")
+	}
+	return time.Duration(took) * time.Millisecond, time.Duration(ladderMS) * time.Millisecond, nil
+}
+
+func upload(srv *server, path string) (int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	pr, pw := io.Pipe()
+	mw := multipart.NewWriter(pw)
+	go func() {
+		part, err := mw.CreateFormFile("file", filepath.Base(path))
+		if err == nil {
+			_, err = io.Copy(part, f)
+		}
+		if err == nil {
+			err = mw.Close()
+		}
+		pw.CloseWithError(err)
+	}()
+	req, _ := http.NewRequest("POST", srv.url+"/api/v1/videos", pr)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Authorization", "Bearer "+srv.token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	var v struct{ ID int64 }
+	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil || resp.StatusCode != http.StatusAccepted {
+		return 0, fmt.Errorf("upload: status %d %v", resp.StatusCode, err)
+	}
+	return v.ID, nil
+}

@@ -1,0 +1,99 @@
+// Command bench measures reel beside baselines on this machine, in one run,
+// and prints one line per scenario: reel's figure, the baseline's, and
+// their ratio. make bench runs it in full; its test runs it in a tiny smoke
+// mode so that it cannot rot. Timings are never asserted, only reported.
+//
+// Scenarios:
+//   - upload: a large file through multipart and through tus on loopback,
+//     beside a plain copy of the same file to the same disk; with the
+//     server's peak RSS growth while it streams.
+//   - ladder: a generated 1080p 10 s clip through reel's pipeline, beside
+//     the same ffmpeg ladder command run by hand.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+func main() {
+	if err := run(context.Background(), os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+// options of one benchmark run.
+type options struct {
+	bin         string // the reel binary
+	uploadBytes int64
+	clipSize    string // WIDTHxHEIGHT of the ladder's source
+	clipSeconds int
+	rounds      int // ladder runs of each side; the best is kept
+	scenarios   []string
+}
+
+func run(ctx context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	o := options{}
+	fs.StringVar(&o.bin, "bin", "bin/reel", "the reel binary to measure")
+	smoke := fs.Bool("smoke", false, "tiny sizes: checks that every scenario runs, measures nothing worth reading")
+	only := fs.String("only", "upload,ladder", "comma-separated scenarios to run")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	o.uploadBytes, o.clipSize, o.clipSeconds, o.rounds = 1<<30, "1920x1080", 10, 2
+	if *smoke {
+		o.uploadBytes, o.clipSize, o.clipSeconds, o.rounds = 16<<20, "640x360", 2, 1
+	}
+	o.scenarios = strings.Split(*only, ",")
+	if _, err := os.Stat(o.bin); err != nil {
+		return fmt.Errorf("no reel binary at %s: run make build first", o.bin)
+	}
+	for _, tool := range []string{"ffmpeg", "ffprobe"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			return fmt.Errorf("%s is missing: apt-get install -y ffmpeg", tool)
+		}
+	}
+	work, err := os.MkdirTemp("", "reel-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+
+	fmt.Fprintf(out, "%-40s %14s %14s %8s\n", "scenario", "reel", "baseline", "ratio")
+	for _, s := range o.scenarios {
+		var err error
+		switch s {
+		case "upload":
+			err = benchUploads(ctx, o, filepath.Join(work, "upload"), out)
+		case "ladder":
+			err = benchLadder(ctx, o, filepath.Join(work, "ladder"), out)
+		default:
+			err = fmt.Errorf("unknown scenario %q", s)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", s, err)
+		}
+	}
+	return nil
+}
+
+// row prints one result line: reel's figure, the baseline's, and the ratio
+// reel/baseline (a ratio of 0 means there is no baseline to compare with).
+func row(out io.Writer, name, reel, base string, ratio float64) {
+	r := "-"
+	if ratio > 0 {
+		r = fmt.Sprintf("%.2fx", ratio)
+	}
+	fmt.Fprintf(out, "%-40s %14s %14s %8s\n", name, reel, base, r)
+}
+
+func mbps(bytes int64, d time.Duration) float64 { return float64(bytes) / d.Seconds() / (1 << 20) }

@@ -1,0 +1,28 @@
+package main
+
+import (
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestSmoke runs every scenario at tiny sizes, so that make bench cannot
+// rot unnoticed. It checks that each scenario reports its lines; the
+// figures themselves mean nothing at this size and are not asserted.
+func TestSmoke(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "reel")
+	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/reel").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	var out strings.Builder
+	if err := run(t.Context(), []string{"-smoke", "-bin", bin}, &out); err != nil {
+		t.Fatalf("bench: %v\n%s", err, out.String())
+	}
+	for _, want := range []string{"upload multipart", "upload tus", "peak RSS growth", "ladder", "whole job"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("no %q line in:\n%s", want, out.String())
+		}
+	}
+	t.Logf("\n%s", out.String())
+}
