@@ -2,11 +2,8 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
-	"mime/multipart"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -81,7 +78,7 @@ func secs(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }
 // processThroughReel uploads src and waits until it is ready; it returns
 // the job's own duration and its ladder step's, from the server's log.
 func processThroughReel(srv *server, src string) (job, ladder time.Duration, err error) {
-	id, err := upload(srv, src)
+	id, err := uploadMultipart(srv, src)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -110,37 +107,4 @@ func processThroughReel(srv *server, src string) (job, ladder time.Duration, err
 		return 0, 0, fmt.Errorf("no step timings in the server log")
 	}
 	return time.Duration(took) * time.Millisecond, time.Duration(ladderMS) * time.Millisecond, nil
-}
-
-func upload(srv *server, path string) (int64, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	pr, pw := io.Pipe()
-	mw := multipart.NewWriter(pw)
-	go func() {
-		part, err := mw.CreateFormFile("file", filepath.Base(path))
-		if err == nil {
-			_, err = io.Copy(part, f)
-		}
-		if err == nil {
-			err = mw.Close()
-		}
-		pw.CloseWithError(err)
-	}()
-	req, _ := http.NewRequest("POST", srv.url+"/api/v1/videos", pr)
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	req.Header.Set("Authorization", "Bearer "+srv.token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	var v struct{ ID int64 }
-	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil || resp.StatusCode != http.StatusAccepted {
-		return 0, fmt.Errorf("upload: status %d %v", resp.StatusCode, err)
-	}
-	return v.ID, nil
 }

@@ -40,7 +40,13 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 	if err != nil {
 		return err
 	}
-	defer b.close(context.WithoutCancel(ctx), log)
+	defer func() {
+		// Running jobs get the same grace period as requests, then are
+		// cancelled and resume on the next worker.
+		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+		defer cancel()
+		b.close(stopCtx, log)
+	}()
 
 	logins := auth.NewLoginLimiter(auth.LimiterConfig{})
 	// Sign-ups: 20 from one address, then one every 3 minutes.

@@ -29,7 +29,13 @@ func runWorker(ctx context.Context, args []string, env *environment) error {
 	if err != nil {
 		return err
 	}
-	defer b.close(context.WithoutCancel(ctx), log)
+	defer func() {
+		// Running jobs get the same grace period as requests, then are
+		// cancelled and resume on the next worker.
+		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+		defer cancel()
+		b.close(stopCtx, log)
+	}()
 
 	metrics := httpapi.NewMetrics()
 	mux := http.NewServeMux()

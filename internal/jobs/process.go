@@ -99,6 +99,12 @@ func (w *processWorker) Work(ctx context.Context, job *river.Job[ProcessVideoArg
 		// Deleted while processing: whatever this attempt stored goes too.
 		_ = w.blobs.DeletePrefix(context.WithoutCancel(ctx), videoPrefix(id))
 		return nil
+	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
+		// Stopped by a shutdown (or a deploy): not the video's fault. A
+		// snooze gives the attempt back, and the job resumes soon, here
+		// after a restart or on another node.
+		log.Info("processing interrupted by shutdown; it resumes on the next worker")
+		return river.JobSnooze(time.Second)
 	case isRejection(err):
 		// The file itself is the problem: retrying cannot help.
 		w.report(ctx, id, reel.Processed{Status: reel.StatusFailed, Error: ptr(reel.ErrorMessage(err))})
@@ -147,8 +153,16 @@ func (w *processWorker) process(ctx context.Context, v *reel.Video, steps *stepT
 	if err := w.cfg.Limits.Check(info); err != nil {
 		return err
 	}
+	// A resumed job redoes its steps, but the progress a client saw never
+	// goes back: only values above the stored one are written.
+	progressAt := func(p int) *int {
+		if p <= v.Progress {
+			return nil
+		}
+		return &p
+	}
 	if err := w.store.SetProcessed(ctx, id, reel.Processed{
-		DurationMS: info.DurationMS, Width: info.Width, Height: info.Height, Progress: ptr(2), Error: ptr(""),
+		DurationMS: info.DurationMS, Width: info.Width, Height: info.Height, Progress: progressAt(2), Error: ptr(""),
 	}); err != nil {
 		return err
 	}
@@ -161,7 +175,7 @@ func (w *processWorker) process(ctx context.Context, v *reel.Video, steps *stepT
 	if err := w.put(ctx, coverKey(id, "jpg"), jpg, coverKey(id, "webp"), webp); err != nil {
 		return err
 	}
-	if err := w.store.SetProcessed(ctx, id, reel.Processed{CoverKey: coverKey(id, "jpg"), Progress: ptr(5)}); err != nil {
+	if err := w.store.SetProcessed(ctx, id, reel.Processed{CoverKey: coverKey(id, "jpg"), Progress: progressAt(5)}); err != nil {
 		return err
 	}
 
@@ -175,14 +189,14 @@ func (w *processWorker) process(ctx context.Context, v *reel.Video, steps *stepT
 		if err := w.put(ctx, playKey(id), mp4); err != nil {
 			return err
 		}
-		if err := w.store.SetProcessed(ctx, id, reel.Processed{PlayKey: playKey(id), Progress: ptr(10)}); err != nil {
+		if err := w.store.SetProcessed(ctx, id, reel.Processed{PlayKey: playKey(id), Progress: progressAt(10)}); err != nil {
 			return err
 		}
 	}
 
 	steps.start("ladder")
 	hlsDir := filepath.Join(work, "hls")
-	progress := w.progressReporter(ctx, id, 10)
+	progress := w.progressReporter(ctx, id, 10, v.Progress)
 	ladderCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	res, err := media.Ladder(ladderCtx, src, hlsDir, info, media.LadderOptions{
@@ -336,11 +350,12 @@ func (w *processWorker) putTree(ctx context.Context, dir, prefix string) error {
 	return nil
 }
 
-// progressReporter maps ffmpeg's 0-99 onto from..99 and writes a change at
-// most twice a second: enough for a progress bar, little for the database.
-func (w *processWorker) progressReporter(ctx context.Context, id int64, from int) func(int) error {
+// progressReporter maps ffmpeg's 0-99 onto from..99 and writes a change
+// above shown (what the client saw already) at most twice a second: enough
+// for a progress bar, little for the database.
+func (w *processWorker) progressReporter(ctx context.Context, id int64, from, shown int) func(int) error {
 	var mu sync.Mutex
-	last, lastAt := -1, time.Time{}
+	last, lastAt := shown, time.Time{}
 	return func(pct int) error {
 		mu.Lock()
 		defer mu.Unlock()
