@@ -23,7 +23,7 @@ func TestHelpAndVersion(t *testing.T) {
 	if err != nil || !strings.Contains(out, "serve") || !strings.Contains(out, "migrate") || !strings.Contains(out, "user") {
 		t.Errorf("reel --help: %v\n%s", err, out)
 	}
-	for _, cmd := range []string{"serve", "migrate", "user", "version"} {
+	for _, cmd := range []string{"serve", "worker", "migrate", "user", "version"} {
 		_, errOut, err := cli(t, nil, cmd, "--help")
 		if err != nil || !strings.Contains(errOut, "Usage: reel "+cmd) {
 			t.Errorf("reel %s --help: %v\n%s", cmd, err, errOut)
