@@ -148,3 +148,16 @@ func ValidateVideoText(title, description, visibility *string) error {
 	}
 	return Invalid(fields)
 }
+
+// PlaybackService stores what viewing produces and the moderation of media.
+type PlaybackService interface {
+	// SetBlocked blocks (or unblocks) a video: its media answer 403 and it
+	// leaves every list.
+	SetBlocked(ctx context.Context, videoID int64, blocked bool) error
+	// BlockedVideoIDs lists the blocked videos, for the nodes' caches.
+	BlockedVideoIDs(ctx context.Context) ([]int64, error)
+	// AddViews adds aggregated view counts, one batch at a time.
+	AddViews(ctx context.Context, counts map[int64]int64) error
+	// SaveProgress records a viewer's position in a video.
+	SaveProgress(ctx context.Context, userID, videoID, positionMS int64) error
+}

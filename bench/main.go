@@ -9,6 +9,10 @@
 //     server's peak RSS growth while it streams.
 //   - ladder: a generated 1080p 10 s clip through reel's pipeline, beside
 //     the same ffmpeg ladder command run by hand.
+//   - delivery: signed media URLs loaded with wrk beside nginx serving the
+//     same files from the same disk: whole 4 s HLS segments at 64 and 256
+//     connections, random 1 MiB ranges of a 200 MiB MP4; and 1,000 slow
+//     readers of one MP4 at once, with the servers' peak RSS growth.
 package main
 
 import (
@@ -37,6 +41,7 @@ type options struct {
 	clipSize    string // WIDTHxHEIGHT of the ladder's source
 	clipSeconds int
 	rounds      int // ladder runs of each side; the best is kept
+	delivery    deliveryOptions
 	scenarios   []string
 }
 
@@ -45,21 +50,36 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	o := options{}
 	fs.StringVar(&o.bin, "bin", "bin/reel", "the reel binary to measure")
 	smoke := fs.Bool("smoke", false, "tiny sizes: checks that every scenario runs, measures nothing worth reading")
-	only := fs.String("only", "upload,ladder", "comma-separated scenarios to run")
+	only := fs.String("only", "upload,ladder,delivery", "comma-separated scenarios to run")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	o.uploadBytes, o.clipSize, o.clipSeconds, o.rounds = 1<<30, "1920x1080", 10, 2
+	o.delivery = fullDelivery()
 	if *smoke {
 		o.uploadBytes, o.clipSize, o.clipSeconds, o.rounds = 16<<20, "640x360", 2, 1
+		o.delivery = smokeDelivery()
 	}
 	o.scenarios = strings.Split(*only, ",")
 	if _, err := os.Stat(o.bin); err != nil {
 		return fmt.Errorf("no reel binary at %s: run make build first", o.bin)
 	}
-	for _, tool := range []string{"ffmpeg", "ffprobe"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			return fmt.Errorf("%s is missing: apt-get install -y ffmpeg", tool)
+	// Every tool is looked for before anything runs, so that a missing one
+	// fails at once rather than minutes in.
+	for _, s := range o.scenarios {
+		switch s {
+		case "upload", "ladder":
+			for _, tool := range []string{"ffmpeg", "ffprobe"} {
+				if _, err := exec.LookPath(tool); err != nil {
+					return fmt.Errorf("%s is missing: apt-get install -y ffmpeg", tool)
+				}
+			}
+		case "delivery":
+			if _, _, err := deliveryTools(); err != nil {
+				return err
+			}
+		default:
+			return fmt.Errorf("unknown scenario %q", s)
 		}
 	}
 	work, err := os.MkdirTemp("", "reel-bench-")
@@ -76,6 +96,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 			err = benchUploads(ctx, o, filepath.Join(work, "upload"), out)
 		case "ladder":
 			err = benchLadder(ctx, o, filepath.Join(work, "ladder"), out)
+		case "delivery":
+			err = benchDelivery(ctx, o, filepath.Join(work, "delivery"), out)
 		default:
 			err = fmt.Errorf("unknown scenario %q", s)
 		}

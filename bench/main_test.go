@@ -19,7 +19,8 @@ func TestSmoke(t *testing.T) {
 	if err := run(t.Context(), []string{"-smoke", "-bin", bin}, &out); err != nil {
 		t.Fatalf("bench: %v\n%s", err, out.String())
 	}
-	for _, want := range []string{"upload multipart", "upload tus", "peak RSS growth", "ladder", "whole job"} {
+	for _, want := range []string{"upload multipart", "upload tus", "peak RSS growth", "ladder", "whole job",
+		"hls ", "segments, 8 conns req/s", "ranges of 4 MiB, 8 conns MB/s", "slow readers of one MP4, peak RSS growth"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("no %q line in:\n%s", want, out.String())
 		}

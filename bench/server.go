@@ -107,8 +107,20 @@ func rssKiB(pid int) int64 {
 // peakRSS samples the server's RSS every 10 ms while fn runs and returns
 // the largest growth over the RSS just before, in MiB.
 func (s *server) peakRSS(fn func() error) (float64, error) {
-	pid := s.cmd.Process.Pid
-	base := rssKiB(pid)
+	return peakRSS([]int{s.cmd.Process.Pid}, fn)
+}
+
+// peakRSS samples the summed RSS of the processes pids every 10 ms while fn
+// runs and returns the largest growth over the sum just before, in MiB.
+func peakRSS(pids []int, fn func() error) (float64, error) {
+	sum := func() int64 {
+		var n int64
+		for _, pid := range pids {
+			n += rssKiB(pid)
+		}
+		return n
+	}
+	base := sum()
 	var peak int64
 	var mu sync.Mutex
 	stop := make(chan struct{})
@@ -117,7 +129,7 @@ func (s *server) peakRSS(fn func() error) (float64, error) {
 		t := time.NewTicker(10 * time.Millisecond)
 		defer t.Stop()
 		for {
-			if r := rssKiB(pid); r > 0 {
+			if r := sum(); r > 0 {
 				mu.Lock()
 				peak = max(peak, r)
 				mu.Unlock()

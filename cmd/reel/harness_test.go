@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -230,4 +231,10 @@ func (s *syncBuffer) logLines() []map[string]any {
 		}
 	}
 	return lines
+}
+
+// dialFrom dials from a given local address, so one test can be two clients.
+func dialFrom(ip string) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+	return d.DialContext
 }

@@ -52,12 +52,28 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 	// Sign-ups: 20 from one address, then one every 3 minutes.
 	registrations := auth.NewLoginLimiter(auth.LimiterConfig{PerAddress: auth.Rule{Burst: 20, Every: 3 * time.Minute}})
 	go sweepEvery(ctx, time.Minute, func() { logins.Sweep(); registrations.Sweep() })
-	tokens := auth.NewTokens(b.secret, cfg.TokenTTL)
 	var previous []byte
 	if cfg.PreviousSecret != "" {
 		previous = []byte(cfg.PreviousSecret)
 	}
+	tokens := auth.NewTokens(b.secret, cfg.TokenTTL)
+	tokens.AcceptPrevious(previous)
 	signer := playback.NewSigner(b.secret, previous, cfg.URLTTL)
+	blocks := playback.NewBlockList(b.db.BlockedVideoIDs, log)
+	if err := blocks.Refresh(ctx); err != nil {
+		return fmt.Errorf("load blocked videos: %w", err)
+	}
+	go blocks.Run(ctx, blockRefresh)
+	views := playback.NewViews(b.db.AddViews, log)
+	go views.Run(ctx, viewFlush)
+	defer func() {
+		// After the HTTP drain: the views of the last requests are in.
+		flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if err := views.Flush(flushCtx); err != nil {
+			log.Error("views lost at shutdown", "err", err)
+		}
+	}()
 	tus, err := upload.NewTus(upload.TusConfig{
 		Dir:          b.dirs.uploads,
 		BasePath:     "/api/v1/uploads/",
@@ -90,9 +106,13 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 		RequestTimeout: cfg.RequestTimeout,
 		TrustedProxies: cfg.TrustedProxies,
 		Videos:         b.db,
+		Playback:       b.db,
 		Blobs:          b.blobs,
+		Blocks:         blocks,
+		Views:          views,
+		BindClientIP:   cfg.URLBindClient,
 		Tus:            tus,
-		Media:          playback.NewHandler(signer, b.blobs, playback.HandlerOptions{Logger: log}),
+		Media:          playback.NewHandler(signer, b.blobs, playback.HandlerOptions{Logger: log, Allowed: blocks.Allowed}),
 		MediaURLs:      mediaURLs{signer},
 		PublicURL:      cfg.PublicURL,
 		MaxUploadBytes: cfg.MaxUploadBytes,
@@ -123,6 +143,13 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 	// Requests drain first, then running jobs get the same grace period.
 	return serveUntilDone(ctx, log, cfg.ShutdownTimeout, servers)
 }
+
+// How stale a node's view of blocked videos may be, and how long views wait
+// in memory before they are written.
+const (
+	blockRefresh = 2 * time.Second
+	viewFlush    = 5 * time.Second
+)
 
 // bearerUser authenticates a request by its bearer token, for tusd's hooks.
 func bearerUser(tokens *auth.Tokens) func(r *http.Request) (int64, error) {

@@ -33,6 +33,7 @@ type Tokens struct {
 	Now func() time.Time
 
 	key    []byte
+	keys   any // what the parser verifies with: key, or key and the previous one
 	ttl    time.Duration
 	parser *jwt.Parser
 }
@@ -49,6 +50,7 @@ func NewTokens(secret []byte, ttl time.Duration) *Tokens {
 		panic("auth: NewTokens: ttl must be positive")
 	}
 	t := &Tokens{Now: time.Now, key: deriveKey(secret, sessionKeyLabel), ttl: ttl}
+	t.keys = t.key
 	t.parser = jwt.NewParser(
 		// Only our algorithm: this is what rejects "none" and the
 		// RS256-public-key-as-HMAC-secret confusion.
@@ -88,13 +90,23 @@ func (t *Tokens) Issue(userID int64) (token string, expiresAt time.Time, err err
 // EUNAUTHORIZED with "token expired" or "invalid token"; the message never
 // repeats the token, and the reason is deliberately no more precise than
 // that, so a forger learns nothing from it.
+// AcceptPrevious also accepts tokens signed with the secret before a
+// rotation (REEL_PREVIOUS_SECRET), so rotating does not sign everyone out;
+// new tokens are signed with the current secret only. Call it before use.
+func (t *Tokens) AcceptPrevious(previous []byte) {
+	if len(previous) == 0 {
+		return
+	}
+	t.keys = jwt.VerificationKeySet{Keys: []jwt.VerificationKey{t.key, deriveKey(previous, sessionKeyLabel)}}
+}
+
 func (t *Tokens) Verify(token string) (userID int64, err error) {
 	invalid := reel.Errorf(reel.EUNAUTHORIZED, "invalid token")
 	if token == "" || len(token) > maxTokenLen {
 		return 0, invalid
 	}
 	var claims jwt.RegisteredClaims
-	_, err = t.parser.ParseWithClaims(token, &claims, func(*jwt.Token) (any, error) { return t.key, nil })
+	_, err = t.parser.ParseWithClaims(token, &claims, func(*jwt.Token) (any, error) { return t.keys, nil })
 	// jwt checks claims only once the signature holds, so "expired" is said
 	// only about tokens we really issued.
 	if errors.Is(err, jwt.ErrTokenExpired) {

@@ -182,3 +182,29 @@ func assertUnauthorized(t *testing.T, what, token string, err error) {
 		t.Errorf("%s: error repeats the token", what)
 	}
 }
+
+// After a rotation with the previous secret kept, old tokens still verify,
+// new ones are signed with the new secret, and without it old ones fail.
+func TestTokensAcceptPrevious(t *testing.T) {
+	oldSecret, newSecret := []byte(strings.Repeat("o", 32)), []byte(strings.Repeat("n", 32))
+	old, _, err := NewTokens(oldSecret, time.Hour).Issue(7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rotated := NewTokens(newSecret, time.Hour)
+	rotated.AcceptPrevious(oldSecret)
+	if id, err := rotated.Verify(old); err != nil || id != 7 {
+		t.Errorf("old token after rotation: %d, %v", id, err)
+	}
+	fresh, _, _ := rotated.Issue(8)
+	if _, err := NewTokens(oldSecret, time.Hour).Verify(fresh); err == nil {
+		t.Error("a new token verifies with the old secret alone")
+	}
+	if _, err := NewTokens(newSecret, time.Hour).Verify(old); err == nil {
+		t.Error("an old token verifies after the previous secret is dropped")
+	}
+	forged, _, _ := NewTokens([]byte(strings.Repeat("x", 32)), time.Hour).Issue(7)
+	if _, err := rotated.Verify(forged); err == nil {
+		t.Error("a token of a third secret verifies")
+	}
+}

@@ -54,7 +54,8 @@ type Config struct {
 	MaxPixels         string        `env:"MAX_PIXELS" envDefault:"4096x2160" doc:"largest accepted frame, WIDTHxHEIGHT of a landscape frame (portrait frames may be HEIGHTxWIDTH)"`
 	JobTimeout        time.Duration `env:"JOB_TIMEOUT" envDefault:"30m" doc:"longest one processing attempt may take"`
 	URLTTL            time.Duration `env:"URL_TTL" envDefault:"6h" doc:"lifetime of signed media URLs"`
-	PreviousSecret    string        `env:"PREVIOUS_SECRET" doc:"the secret before a rotation: media URLs it signed keep working until they expire"`
+	PreviousSecret    string        `env:"PREVIOUS_SECRET" doc:"the secret before a rotation: tokens and media URLs it signed keep working until they expire"`
+	URLBindClient     bool          `env:"URL_BIND_CLIENT" envDefault:"false" doc:"bind each media URL to the client address it was handed to (defeats shared CDN caching)"`
 }
 
 // Var describes one configuration variable for help texts and documentation.

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"io"
+	"net"
 	"net/http"
 	"path"
 	"strings"
@@ -16,6 +17,11 @@ import (
 // http.ServeContent copies through a buffer instead of the kernel's sendfile.
 func (s *server) handleMedia() gin.HandlerFunc {
 	return func(c *gin.Context) {
+		if s.BindClientIP {
+			// The signer binds to the address gin judged the client's (it
+			// believes only trusted proxies), so verification must use it too.
+			c.Request.RemoteAddr = net.JoinHostPort(c.ClientIP(), "0")
+		}
 		var w http.ResponseWriter = c.Writer
 		if rf, ok := c.Writer.(interface{ Unwrap() http.ResponseWriter }).Unwrap().(io.ReaderFrom); ok {
 			w = &sendfileWriter{ResponseWriter: c.Writer, gin: c.Writer, rf: rf}
@@ -46,15 +52,18 @@ func (s *server) present(c *gin.Context, v *reel.Video) *reel.Video {
 	if v.Blocked || s.MediaURLs == nil {
 		return v
 	}
-	base := s.baseURL(c)
+	base, ip := s.baseURL(c), ""
+	if s.BindClientIP {
+		ip = c.ClientIP()
+	}
 	if v.CoverKey != "" {
-		v.CoverURL = base + s.MediaURLs.Sign(v.CoverKey, "", "")
+		v.CoverURL = base + s.MediaURLs.Sign(v.CoverKey, "", ip)
 	}
 	if v.PlayKey != "" {
-		v.PlayURL = base + s.MediaURLs.Sign(v.PlayKey, "", "")
+		v.PlayURL = base + s.MediaURLs.Sign(v.PlayKey, "", ip)
 	}
 	if v.HLSKey != "" && v.Status == reel.StatusReady {
-		v.HLSURL = base + s.MediaURLs.Sign(v.HLSKey, path.Dir(v.HLSKey)+"/", "")
+		v.HLSURL = base + s.MediaURLs.Sign(v.HLSKey, path.Dir(v.HLSKey)+"/", ip)
 	}
 	return v
 }

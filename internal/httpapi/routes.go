@@ -26,6 +26,11 @@ func (s *server) routes(e *gin.Engine) {
 	api.GET("/videos/:id", s.handleGetVideo())
 	api.PATCH("/videos/:id", s.requireUser(), s.handleUpdateVideo())
 	api.DELETE("/videos/:id", s.requireUser(), s.handleDeleteVideo())
+	api.POST("/videos/:id/views", s.handleView())
+	api.PUT("/videos/:id/progress", s.requireUser(), s.handleProgress())
+	admin := api.Group("/admin", s.requireUser(), s.requireAdmin())
+	admin.POST("/videos/:id/block", s.handleBlock(true))
+	admin.DELETE("/videos/:id/block", s.handleBlock(false))
 
 	// Long-lived streams: uploads may take hours and event streams minutes,
 	// so they are bounded by inactivity instead of a total deadline.

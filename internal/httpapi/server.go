@@ -17,6 +17,7 @@ import (
 	"github.com/reel-video/reel/internal/auth"
 	"github.com/reel-video/reel/internal/blob"
 	"github.com/reel-video/reel/internal/media"
+	"github.com/reel-video/reel/internal/playback"
 )
 
 // Deps are what the handlers need. Every field is required unless noted.
@@ -37,8 +38,14 @@ type Deps struct {
 	// empty means the client address is the connection's peer.
 	TrustedProxies []string
 
-	Videos reel.VideoService
-	Blobs  blob.Store
+	Videos   reel.VideoService
+	Playback reel.PlaybackService
+	Blobs    blob.Store
+	Blocks   *playback.BlockList
+	Views    *playback.Views
+	// BindClientIP binds media URLs to the address of the client they are
+	// handed to. It defeats shared caching, so it suits setups without a CDN.
+	BindClientIP bool
 	// Tus serves /api/v1/uploads/ (upload.NewTus); Media serves /media/
 	// (playback.NewHandler); MediaURLs signs the URLs that point there.
 	Tus       http.Handler

@@ -94,4 +94,3 @@ func TestRescueOrphans(t *testing.T) {
 		}
 	})
 }
-

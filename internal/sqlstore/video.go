@@ -99,6 +99,16 @@ func (db *DB) FindVideoByID(ctx context.Context, id, viewerID int64) (*reel.Vide
 	if v.Visibility == reel.VisibilityPrivate && v.AuthorID != viewerID {
 		return nil, reel.Errorf(reel.ENOTFOUND, "video %d not found", id)
 	}
+	// A blocked video is gone for everyone but its author and administrators.
+	if v.Blocked && v.AuthorID != viewerID {
+		viewer, err := db.FindUserByID(ctx, viewerID, viewerID)
+		if err != nil || !viewer.IsAdmin {
+			return nil, reel.Errorf(reel.ENOTFOUND, "video %d not found", id)
+		}
+	}
+	if err := db.fillViewerState(ctx, viewerID, v); err != nil {
+		return nil, err
+	}
 	return v, nil
 }
 
@@ -211,8 +221,10 @@ func (db *DB) ListUserVideos(ctx context.Context, userID, viewerID int64, cursor
 	if before > 0 {
 		q.Where("id < ?", before)
 	}
+	// A blocked video leaves every list, its author's own included.
+	q.Where("NOT blocked")
 	if viewerID != userID {
-		q.Where("status = ? AND visibility = ? AND NOT blocked", reel.StatusReady, reel.VisibilityPublic)
+		q.Where("status = ? AND visibility = ?", reel.StatusReady, reel.VisibilityPublic)
 	}
 	if err := q.Scan(ctx); err != nil {
 		return nil, "", fmt.Errorf("list videos of user %d: %w", userID, err)
@@ -226,6 +238,9 @@ func (db *DB) ListUserVideos(ctx context.Context, userID, viewerID int64, cursor
 	for i := range rows {
 		videos[i] = rows[i].video()
 		videos[i].Author = author
+	}
+	if err := db.fillViewerState(ctx, viewerID, videos...); err != nil {
+		return nil, "", err
 	}
 	return videos, next, nil
 }
