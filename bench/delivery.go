@@ -59,7 +59,7 @@ func fullDelivery() deliveryOptions {
 func smokeDelivery() deliveryOptions {
 	return deliveryOptions{
 		segments: 5, segmentBytes: 64 << 10, mp4Bytes: 4 << 20, rangeBytes: 1 << 20,
-		wrkFor: time.Second,
+		wrkFor:   time.Second,
 		segConns: []int{8}, rangeConns: []int{8},
 		slowReaders: 50, slowFor: 2 * time.Second, slowChunk: 16 << 10, slowEvery: 100 * time.Millisecond,
 	}

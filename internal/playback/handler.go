@@ -120,8 +120,81 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if obj.File != nil {
 		content = obj.File
 	}
-	http.ServeContent(w, r, key, obj.ModTime, content)
+	cw := &contentErrors{ResponseWriter: w, size: obj.Size}
+	if !dropEmptySuffixRanges(r) {
+		cw.WriteHeader(http.StatusRequestedRangeNotSatisfiable)
+		return
+	}
+	http.ServeContent(cw, r, key, obj.ModTime, content)
 }
+
+// dropEmptySuffixRanges removes "-0" (the last zero bytes) from the Range
+// header: net/http answers it with 206 and the impossible Content-Range
+// "bytes N-(N-1)/N" (found by FuzzRange), where RFC 9110 says such a range
+// cannot be satisfied. It reports false when no range is left.
+func dropEmptySuffixRanges(r *http.Request) bool {
+	spec, ok := strings.CutPrefix(r.Header.Get("Range"), "bytes=")
+	if !ok {
+		return true
+	}
+	var kept []string
+	for _, part := range strings.Split(spec, ",") {
+		// Read the number as net/http does (spaces trimmed, strconv), so that
+		// "- 0", "-+0" and "-00" are caught as well.
+		digits, suffix := strings.CutPrefix(strings.TrimSpace(part), "-")
+		if n, err := strconv.ParseInt(strings.TrimSpace(digits), 10, 64); suffix && err == nil && n == 0 {
+			continue
+		}
+		kept = append(kept, part)
+	}
+	if len(kept) == 0 {
+		return false
+	}
+	r.Header.Set("Range", "bytes="+strings.Join(kept, ","))
+	return true
+}
+
+// contentErrors gives the errors http.ServeContent writes itself (416, 412)
+// the JSON shape of every other error, and every 416 its Content-Range:
+// ServeContent omits it when the Range header is malformed rather than
+// past the end. It keeps io.ReaderFrom, so bodies still go out by sendfile.
+type contentErrors struct {
+	http.ResponseWriter
+	size   int64
+	failed bool
+}
+
+func (w *contentErrors) WriteHeader(status int) {
+	if status < 400 {
+		w.ResponseWriter.WriteHeader(status)
+		return
+	}
+	w.failed = true
+	code, msg := reel.EBADREQUEST, "precondition failed"
+	if status == http.StatusRequestedRangeNotSatisfiable {
+		w.Header().Set("Content-Range", "bytes */"+strconv.FormatInt(w.size, 10))
+		msg = "the Range header asks for no byte of this " + strconv.FormatInt(w.size, 10) + "-byte file"
+	}
+	w.Header().Del("Content-Length")
+	writeError(w.ResponseWriter, status, code, msg)
+}
+
+// Write drops ServeContent's plain-text error body; WriteHeader wrote JSON.
+func (w *contentErrors) Write(p []byte) (int, error) {
+	if w.failed {
+		return len(p), nil
+	}
+	return w.ResponseWriter.Write(p)
+}
+
+func (w *contentErrors) ReadFrom(r io.Reader) (int64, error) {
+	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok && !w.failed {
+		return rf.ReadFrom(r)
+	}
+	return io.Copy(struct{ io.Writer }{w}, r)
+}
+
+func (w *contentErrors) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 var contentTypes = map[string]string{
 	".m3u8": "application/vnd.apple.mpegurl",
