@@ -354,3 +354,38 @@ func TestViewsAndResumePositions(t *testing.T) {
 		}
 	})
 }
+
+// TestGzip: large JSON answers are compressed for clients that accept it,
+// small ones and media never.
+func TestGzip(t *testing.T) {
+	srv := startServer(t, nil)
+	token := signUp(t, srv, "gzip")
+	v := readyVideo(t, srv, token, "public")
+	raw := func(url string, gzip bool) *http.Response {
+		req, _ := http.NewRequest("GET", url, nil)
+		if gzip {
+			req.Header.Set("Accept-Encoding", "gzip")
+		}
+		// A transport that does not ask for gzip by itself, so the header is ours.
+		resp, err := (&http.Transport{DisableCompression: true}).RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	list := srv.URL + "/api/v1/users/1/videos"
+	if r := raw(list, true); r.Header.Get("Content-Encoding") != "gzip" || !strings.Contains(r.Header.Get("Vary"), "Accept-Encoding") {
+		t.Errorf("a %d-byte list is not compressed: %v", r.ContentLength, r.Header)
+	}
+	if r := raw(list, false); r.Header.Get("Content-Encoding") != "" {
+		t.Error("compressed for a client that did not ask")
+	}
+	if r := raw(srv.URL+"/api/v1/me", true); r.Header.Get("Content-Encoding") != "" {
+		t.Error("a small answer was compressed")
+	}
+	if r := raw(v.PlayURL, true); r.Header.Get("Content-Encoding") != "" {
+		t.Error("media was compressed")
+	}
+}

@@ -17,7 +17,7 @@ func (s *server) routes(e *gin.Engine) {
 	e.GET("/metrics", gin.WrapH(s.Metrics.Handler()))
 
 	// Ordinary JSON API: bounded in time and body size.
-	api := e.Group("/api/v1", s.deadline(s.RequestTimeout), limitBody(MaxJSONBody), s.authenticate())
+	api := e.Group("/api/v1", s.deadline(s.RequestTimeout), limitBody(MaxJSONBody), gzipJSON(gzipMinSize), s.authenticate())
 	api.POST("/users", s.handleRegister())
 	api.POST("/sessions", s.handleLogin())
 	api.GET("/me", s.requireUser(), s.handleMe())

@@ -78,6 +78,9 @@ const (
 	transportMaxHeaderBytes = 64 << 10
 	// MaxJSONBody is the largest JSON request body; a larger one is answered 413.
 	MaxJSONBody = 1 << 20
+	// gzipMinSize: JSON answers larger than this are gzip-compressed for
+	// clients that accept it (API.md); smaller ones would barely shrink.
+	gzipMinSize = 1 << 10
 )
 
 type server struct {
