@@ -42,7 +42,11 @@ func (db *DB) FindUserByID(ctx context.Context, id, viewerID int64) (*reel.User,
 		return nil, fmt.Errorf("find user %d: %w", id, err)
 	}
 	u := row.user()
-	u.IsFollowing = false // the follows table, in a later migration, will answer for viewerID
+	if viewerID != id {
+		if err := db.fillFollowing(ctx, viewerID, u); err != nil {
+			return nil, err
+		}
+	}
 	return u, nil
 }
 

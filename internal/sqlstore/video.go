@@ -92,7 +92,7 @@ func (db *DB) FinishUpload(ctx context.Context, id int64, originalKey string, si
 
 // FindVideoByID returns a video as viewerID may see it.
 func (db *DB) FindVideoByID(ctx context.Context, id, viewerID int64) (*reel.Video, error) {
-	v, err := db.findVideo(ctx, db.reader.NewSelect().Model((*videoRow)(nil)).Where("id = ?", id), fmt.Sprintf("video %d", id))
+	v, err := db.findVideo(ctx, db.reader.NewSelect().Model((*videoRow)(nil)).Where("id = ?", id), fmt.Sprintf("video %d", id), viewerID)
 	if err != nil {
 		return nil, err
 	}
@@ -106,18 +106,15 @@ func (db *DB) FindVideoByID(ctx context.Context, id, viewerID int64) (*reel.Vide
 			return nil, reel.Errorf(reel.ENOTFOUND, "video %d not found", id)
 		}
 	}
-	if err := db.fillViewerState(ctx, viewerID, v); err != nil {
-		return nil, err
-	}
 	return v, nil
 }
 
 // FindVideoByUploadID returns the video a tus upload carries, whoever asks.
 func (db *DB) FindVideoByUploadID(ctx context.Context, uploadID string) (*reel.Video, error) {
-	return db.findVideo(ctx, db.reader.NewSelect().Model((*videoRow)(nil)).Where("upload_id = ?", uploadID), fmt.Sprintf("upload %q", uploadID))
+	return db.findVideo(ctx, db.reader.NewSelect().Model((*videoRow)(nil)).Where("upload_id = ?", uploadID), fmt.Sprintf("upload %q", uploadID), 0)
 }
 
-func (db *DB) findVideo(ctx context.Context, q *bun.SelectQuery, what string) (*reel.Video, error) {
+func (db *DB) findVideo(ctx context.Context, q *bun.SelectQuery, what string, viewerID int64) (*reel.Video, error) {
 	var row videoRow
 	err := q.Scan(ctx, &row)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -126,13 +123,11 @@ func (db *DB) findVideo(ctx context.Context, q *bun.SelectQuery, what string) (*
 	if err != nil {
 		return nil, fmt.Errorf("find %s: %w", what, err)
 	}
-	author, err := db.FindUserByID(ctx, row.AuthorID, 0)
+	videos, err := db.assembleVideos(ctx, viewerID, []videoRow{row})
 	if err != nil {
 		return nil, err
 	}
-	v := row.video()
-	v.Author = author
-	return v, nil
+	return videos[0], nil
 }
 
 // UpdateVideo changes the texts and visibility of a video its author owns.
@@ -183,11 +178,20 @@ func (db *DB) DeleteVideo(ctx context.Context, id, actorID int64) error {
 		if row.AuthorID != actorID && !actor.IsAdmin {
 			return reel.Errorf(reel.EFORBIDDEN, "only the author or an administrator may delete video %d", id)
 		}
+		// Its likes go with it (ON DELETE CASCADE): first take them out of
+		// the likers' like_count and the author's liked_count.
+		if _, err := tx.NewUpdate().Table("users").Set("like_count = like_count - 1").
+			Where("id IN (SELECT user_id FROM likes WHERE video_id = ?)", id).Exec(ctx); err != nil {
+			return fmt.Errorf("uncount likes of video %d: %w", id, err)
+		}
+		if _, err := tx.NewUpdate().Table("users").
+			Set("liked_count = liked_count - (SELECT count(*) FROM likes WHERE video_id = ?)", id).
+			Set("video_count = video_count - 1").
+			Where("id = ?", row.AuthorID).Exec(ctx); err != nil {
+			return fmt.Errorf("uncount video %d: %w", id, err)
+		}
 		if _, err := tx.NewDelete().Model((*videoRow)(nil)).Where("id = ?", id).Exec(ctx); err != nil {
 			return fmt.Errorf("delete video %d: %w", id, err)
-		}
-		if _, err := tx.NewUpdate().Table("users").Set("video_count = video_count - 1").Where("id = ?", row.AuthorID).Exec(ctx); err != nil {
-			return fmt.Errorf("uncount video %d: %w", id, err)
 		}
 		if db.queue == nil {
 			return errors.New("no job queue connected to the store")
@@ -208,41 +212,45 @@ func (db *DB) DeleteVideo(ctx context.Context, id, actorID int64) error {
 // ListUserVideos lists userID's videos, newest first. Others see only the
 // ready, listed ones; the author sees everything.
 func (db *DB) ListUserVideos(ctx context.Context, userID, viewerID int64, cursor string, limit int) ([]*reel.Video, string, error) {
-	author, err := db.FindUserByID(ctx, userID, viewerID)
-	if err != nil {
+	if _, err := db.FindUserByID(ctx, userID, 0); err != nil {
 		return nil, "", err
 	}
+	q := db.reader.NewSelect().TableExpr("videos").Where("videos.author_id = ?", userID).
+		Where("NOT videos.blocked") // a blocked video leaves every list, its author's own included
+	if viewerID != userID {
+		q.Where("videos.status = ? AND videos.visibility = ?", reel.StatusReady, reel.VisibilityPublic)
+	}
+	return db.videoPage(ctx, viewerID, q, "videos.id", cursor, limit)
+}
+
+// videoPage runs q (over videos, with any joins) newest first by the paging
+// column key, one page after cursor, and assembles the videos for viewerID.
+func (db *DB) videoPage(ctx context.Context, viewerID int64, q *bun.SelectQuery, key, cursor string, limit int) ([]*reel.Video, string, error) {
 	before, err := decodeCursor(cursor)
 	if err != nil {
 		return nil, "", err
 	}
-	var rows []videoRow
-	q := db.reader.NewSelect().Model(&rows).Where("author_id = ?", userID).OrderExpr("id DESC").Limit(int64(limit) + 1)
 	if before > 0 {
-		q.Where("id < ?", before)
+		q.Where(key+" < ?", before)
 	}
-	// A blocked video leaves every list, its author's own included.
-	q.Where("NOT blocked")
-	if viewerID != userID {
-		q.Where("status = ? AND visibility = ?", reel.StatusReady, reel.VisibilityPublic)
+	var rows []pagedVideo
+	if err := q.ColumnExpr("videos.*").ColumnExpr(key+" AS page_key").OrderExpr(key+" DESC").Limit(int64(limit)+1).Scan(ctx, &rows); err != nil {
+		return nil, "", fmt.Errorf("list videos: %w", err)
 	}
-	if err := q.Scan(ctx); err != nil {
-		return nil, "", fmt.Errorf("list videos of user %d: %w", userID, err)
-	}
-	next := ""
-	if len(rows) > limit {
-		rows = rows[:limit]
-		next = encodeCursor(rows[len(rows)-1].ID)
-	}
-	videos := make([]*reel.Video, len(rows))
+	rows, next := page(rows, limit, func(r pagedVideo) int64 { return r.PageKey })
+	plain := make([]videoRow, len(rows))
 	for i := range rows {
-		videos[i] = rows[i].video()
-		videos[i].Author = author
+		plain[i] = rows[i].videoRow
 	}
-	if err := db.fillViewerState(ctx, viewerID, videos...); err != nil {
-		return nil, "", err
-	}
-	return videos, next, nil
+	videos, err := db.assembleVideos(ctx, viewerID, plain)
+	return videos, next, err
+}
+
+// pagedVideo is a video row with the key it is paged by (its own id, or the
+// id of the like that lists it).
+type pagedVideo struct {
+	videoRow `bun:",extend"`
+	PageKey  int64 `bun:"page_key"`
 }
 
 // SetProcessed records what the pipeline learnt about a video. A video that
@@ -291,7 +299,7 @@ func (db *DB) SetProcessed(ctx context.Context, id int64, p reel.Processed) erro
 
 // VideoForJob returns a video whatever its visibility, for the pipeline.
 func (db *DB) VideoForJob(ctx context.Context, id int64) (*reel.Video, error) {
-	return db.findVideo(ctx, db.reader.NewSelect().Model((*videoRow)(nil)).Where("id = ?", id), fmt.Sprintf("video %d", id))
+	return db.findVideo(ctx, db.reader.NewSelect().Model((*videoRow)(nil)).Where("id = ?", id), fmt.Sprintf("video %d", id), 0)
 }
 
 // ExpireUploads deletes the videos still uploading that were created before

@@ -1,0 +1,109 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/uptrace/bun"
+
+	"github.com/reel-video/reel"
+)
+
+// assembleVideos turns rows into videos as viewerID sees them, with a fixed
+// number of queries whatever the number of rows: one for the authors and,
+// for a signed-in viewer, one each for follows of those authors, likes of
+// those videos and resume positions.
+func (db *DB) assembleVideos(ctx context.Context, viewerID int64, rows []videoRow) ([]*reel.Video, error) {
+	videos := make([]*reel.Video, len(rows))
+	authorIDs := make([]int64, 0, len(rows))
+	seen := map[int64]bool{}
+	for i := range rows {
+		videos[i] = rows[i].video()
+		if !seen[rows[i].AuthorID] {
+			seen[rows[i].AuthorID] = true
+			authorIDs = append(authorIDs, rows[i].AuthorID)
+		}
+	}
+	if len(videos) == 0 {
+		return videos, nil
+	}
+	authors, err := db.usersByID(ctx, viewerID, authorIDs)
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range videos {
+		v.Author = authors[v.AuthorID]
+		if v.Author == nil {
+			return nil, fmt.Errorf("video %d: author %d missing", v.ID, v.AuthorID)
+		}
+	}
+	if viewerID == 0 {
+		return videos, nil
+	}
+	ids := make([]int64, len(videos))
+	byID := make(map[int64]*reel.Video, len(videos))
+	for i, v := range videos {
+		ids[i], byID[v.ID] = v.ID, v
+	}
+	var liked []int64
+	if err := db.reader.NewSelect().Table("likes").Column("video_id").
+		Where("user_id = ? AND video_id IN (?)", viewerID, bun.In(ids)).Scan(ctx, &liked); err != nil {
+		return nil, fmt.Errorf("read likes: %w", err)
+	}
+	for _, id := range liked {
+		byID[id].IsLiked = true
+	}
+	if err := db.fillViewerState(ctx, viewerID, videos...); err != nil {
+		return nil, err
+	}
+	return videos, nil
+}
+
+// usersByID loads users with viewerID's is_following, in two queries.
+func (db *DB) usersByID(ctx context.Context, viewerID int64, ids []int64) (map[int64]*reel.User, error) {
+	var rows []userRow
+	if err := db.reader.NewSelect().Model(&rows).Where("id IN (?)", bun.In(ids)).Scan(ctx); err != nil {
+		return nil, fmt.Errorf("read users: %w", err)
+	}
+	users := make(map[int64]*reel.User, len(rows))
+	list := make([]*reel.User, len(rows))
+	for i := range rows {
+		list[i] = rows[i].user()
+		users[rows[i].ID] = list[i]
+	}
+	return users, db.fillFollowing(ctx, viewerID, list...)
+}
+
+// fillFollowing sets is_following for viewerID on users, in one query.
+func (db *DB) fillFollowing(ctx context.Context, viewerID int64, users ...*reel.User) error {
+	if viewerID == 0 || len(users) == 0 {
+		return nil
+	}
+	ids := make([]int64, len(users))
+	byID := make(map[int64][]*reel.User, len(users))
+	for i, u := range users {
+		ids[i] = u.ID
+		byID[u.ID] = append(byID[u.ID], u)
+	}
+	var followed []int64
+	if err := db.reader.NewSelect().Table("follows").Column("followee_id").
+		Where("follower_id = ? AND followee_id IN (?)", viewerID, bun.In(ids)).Scan(ctx, &followed); err != nil {
+		return fmt.Errorf("read follows: %w", err)
+	}
+	for _, id := range followed {
+		for _, u := range byID[id] {
+			u.IsFollowing = true
+		}
+	}
+	return nil
+}
+
+// page cuts rows to limit and returns the cursor of the next page: the
+// paging key of the last row kept, "" when there is no more.
+func page[T any](rows []T, limit int, key func(T) int64) ([]T, string) {
+	if len(rows) <= limit {
+		return rows, ""
+	}
+	rows = rows[:limit]
+	return rows, encodeCursor(key(rows[len(rows)-1]))
+}

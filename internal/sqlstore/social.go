@@ -1,0 +1,408 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/reel-video/reel"
+)
+
+var _ reel.SocialService = (*DB)(nil)
+
+// Counts change in the same transaction as the rows they count, and only
+// when a row was really inserted or deleted: a like that already exists
+// inserts nothing and counts nothing, so repeated and concurrent calls keep
+// every count equal to its rows.
+
+// Like records userID's like of videoID.
+func (db *DB) Like(ctx context.Context, userID, videoID int64) error {
+	return db.writer.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		author, err := visibleVideoAuthor(ctx, tx, videoID, userID)
+		if err != nil {
+			return err
+		}
+		res, err := tx.NewRaw("INSERT INTO likes (user_id, video_id, created_at) VALUES (?, ?, ?) ON CONFLICT (user_id, video_id) DO NOTHING",
+			userID, videoID, now()).Exec(ctx)
+		if err != nil {
+			return fmt.Errorf("like video %d: %w", videoID, err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil
+		}
+		return bump(ctx, tx, +1, "videos", "like_count", videoID, "users", "like_count", userID, "users", "liked_count", author)
+	})
+}
+
+// Unlike removes userID's like of videoID, if any.
+func (db *DB) Unlike(ctx context.Context, userID, videoID int64) error {
+	return db.writer.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		author, err := visibleVideoAuthor(ctx, tx, videoID, userID)
+		if err != nil {
+			return err
+		}
+		res, err := tx.NewDelete().Table("likes").Where("user_id = ? AND video_id = ?", userID, videoID).Exec(ctx)
+		if err != nil {
+			return fmt.Errorf("unlike video %d: %w", videoID, err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil
+		}
+		return bump(ctx, tx, -1, "videos", "like_count", videoID, "users", "like_count", userID, "users", "liked_count", author)
+	})
+}
+
+// LikedVideos lists the videos userID likes, most recently liked first,
+// that viewerID may see in a list.
+func (db *DB) LikedVideos(ctx context.Context, userID, viewerID int64, p reel.Page) ([]*reel.Video, string, error) {
+	if _, err := db.FindUserByID(ctx, userID, 0); err != nil {
+		return nil, "", err
+	}
+	q := db.reader.NewSelect().TableExpr("videos").Join("JOIN likes ON likes.video_id = videos.id").
+		Where("likes.user_id = ?", userID).
+		Where("videos.status = ? AND videos.visibility = ? AND NOT videos.blocked", reel.StatusReady, reel.VisibilityPublic)
+	return db.videoPage(ctx, viewerID, q, "likes.id", p.Cursor, p.Limit)
+}
+
+// AddComment stores a comment on a video userID can see.
+func (db *DB) AddComment(ctx context.Context, userID, videoID int64, text string) (*reel.Comment, error) {
+	if err := reel.ValidateText("text", text, reel.MaxCommentLen); err != nil {
+		return nil, err
+	}
+	row := &commentRow{VideoID: videoID, UserID: userID, Text: text, CreatedAt: now()}
+	err := db.writer.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if _, err := visibleVideoAuthor(ctx, tx, videoID, userID); err != nil {
+			return err
+		}
+		if _, err := tx.NewInsert().Model(row).Returning("id").Exec(ctx); err != nil {
+			return fmt.Errorf("add comment: %w", err)
+		}
+		return bump(ctx, tx, +1, "videos", "comment_count", videoID)
+	})
+	if err != nil {
+		return nil, err
+	}
+	users, err := db.usersByID(ctx, userID, []int64{userID})
+	if err != nil {
+		return nil, err
+	}
+	return row.comment(users[userID]), nil
+}
+
+// DeleteComment removes a comment; its author and the video's owner may.
+func (db *DB) DeleteComment(ctx context.Context, commentID, actorID int64) error {
+	return db.writer.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		var c struct {
+			UserID   int64 `bun:"user_id"`
+			VideoID  int64 `bun:"video_id"`
+			AuthorID int64 `bun:"author_id"`
+		}
+		err := tx.NewSelect().TableExpr("comments").ColumnExpr("comments.user_id, comments.video_id, videos.author_id").
+			Join("JOIN videos ON videos.id = comments.video_id").Where("comments.id = ?", commentID).Scan(ctx, &c)
+		if errors.Is(err, sql.ErrNoRows) {
+			return reel.Errorf(reel.ENOTFOUND, "comment %d not found", commentID)
+		}
+		if err != nil {
+			return fmt.Errorf("find comment %d: %w", commentID, err)
+		}
+		if actorID != c.UserID && actorID != c.AuthorID {
+			return reel.Errorf(reel.EFORBIDDEN, "only the comment's author or the video's owner may delete comment %d", commentID)
+		}
+		if _, err := tx.NewDelete().Table("comments").Where("id = ?", commentID).Exec(ctx); err != nil {
+			return fmt.Errorf("delete comment %d: %w", commentID, err)
+		}
+		return bump(ctx, tx, -1, "videos", "comment_count", c.VideoID)
+	})
+}
+
+// Comments lists a video's comments, newest first.
+func (db *DB) Comments(ctx context.Context, videoID, viewerID int64, p reel.Page) ([]*reel.Comment, string, error) {
+	if _, err := db.FindVideoByID(ctx, videoID, viewerID); err != nil {
+		return nil, "", err
+	}
+	before, err := decodeCursor(p.Cursor)
+	if err != nil {
+		return nil, "", err
+	}
+	var rows []commentRow
+	q := db.reader.NewSelect().Model(&rows).Where("video_id = ?", videoID).OrderExpr("id DESC").Limit(int64(p.Limit) + 1)
+	if before > 0 {
+		q.Where("id < ?", before)
+	}
+	if err := q.Scan(ctx); err != nil {
+		return nil, "", fmt.Errorf("list comments: %w", err)
+	}
+	rows, next := page(rows, p.Limit, func(r commentRow) int64 { return r.ID })
+	ids := make([]int64, 0, len(rows))
+	for _, r := range rows {
+		ids = append(ids, r.UserID)
+	}
+	comments := make([]*reel.Comment, len(rows))
+	if len(rows) == 0 {
+		return comments, next, nil
+	}
+	users, err := db.usersByID(ctx, viewerID, ids)
+	if err != nil {
+		return nil, "", err
+	}
+	for i := range rows {
+		comments[i] = rows[i].comment(users[rows[i].UserID])
+	}
+	return comments, next, nil
+}
+
+// Follow records that followerID follows followeeID.
+func (db *DB) Follow(ctx context.Context, followerID, followeeID int64) error {
+	if followerID == followeeID {
+		return reel.Invalid(map[string]string{"user": "you cannot follow yourself"})
+	}
+	return db.writer.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if err := userExists(ctx, tx, followeeID); err != nil {
+			return err
+		}
+		res, err := tx.NewRaw("INSERT INTO follows (follower_id, followee_id, created_at) VALUES (?, ?, ?) ON CONFLICT (follower_id, followee_id) DO NOTHING",
+			followerID, followeeID, now()).Exec(ctx)
+		if err != nil {
+			return fmt.Errorf("follow user %d: %w", followeeID, err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil
+		}
+		return bump(ctx, tx, +1, "users", "following_count", followerID, "users", "follower_count", followeeID)
+	})
+}
+
+// Unfollow removes the follow, if any.
+func (db *DB) Unfollow(ctx context.Context, followerID, followeeID int64) error {
+	if followerID == followeeID {
+		return reel.Invalid(map[string]string{"user": "you cannot follow yourself"})
+	}
+	return db.writer.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if err := userExists(ctx, tx, followeeID); err != nil {
+			return err
+		}
+		res, err := tx.NewDelete().Table("follows").Where("follower_id = ? AND followee_id = ?", followerID, followeeID).Exec(ctx)
+		if err != nil {
+			return fmt.Errorf("unfollow user %d: %w", followeeID, err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil
+		}
+		return bump(ctx, tx, -1, "users", "following_count", followerID, "users", "follower_count", followeeID)
+	})
+}
+
+// Followers lists who follows userID, most recent first.
+func (db *DB) Followers(ctx context.Context, userID, viewerID int64, p reel.Page) ([]*reel.User, string, error) {
+	return db.userPage(ctx, userID, viewerID, p, "follows.follower_id", "follows.followee_id = ?")
+}
+
+// Following lists whom userID follows, most recent first.
+func (db *DB) Following(ctx context.Context, userID, viewerID int64, p reel.Page) ([]*reel.User, string, error) {
+	return db.userPage(ctx, userID, viewerID, p, "follows.followee_id", "follows.follower_id = ?")
+}
+
+// Friends lists the users userID follows who follow userID back.
+func (db *DB) Friends(ctx context.Context, userID, viewerID int64, p reel.Page) ([]*reel.User, string, error) {
+	return db.userPage(ctx, userID, viewerID, p, "follows.followee_id",
+		"follows.follower_id = ? AND EXISTS (SELECT 1 FROM follows back WHERE back.follower_id = follows.followee_id AND back.followee_id = follows.follower_id)")
+}
+
+// userPage lists the users named by column in the follows rows matching
+// where (with userID as its argument), newest follow first.
+func (db *DB) userPage(ctx context.Context, userID, viewerID int64, p reel.Page, column, where string) ([]*reel.User, string, error) {
+	if _, err := db.FindUserByID(ctx, userID, 0); err != nil {
+		return nil, "", err
+	}
+	before, err := decodeCursor(p.Cursor)
+	if err != nil {
+		return nil, "", err
+	}
+	var rows []pagedUser
+	q := db.reader.NewSelect().TableExpr("users").ColumnExpr("users.*").ColumnExpr("follows.id AS page_key").
+		Join("JOIN follows ON users.id = "+column).Where(where, userID).OrderExpr("follows.id DESC").Limit(int64(p.Limit) + 1)
+	if before > 0 {
+		q.Where("follows.id < ?", before)
+	}
+	if err := q.Scan(ctx, &rows); err != nil {
+		return nil, "", fmt.Errorf("list users: %w", err)
+	}
+	rows, next := page(rows, p.Limit, func(r pagedUser) int64 { return r.PageKey })
+	users := make([]*reel.User, len(rows))
+	for i := range rows {
+		users[i] = rows[i].user()
+	}
+	return users, next, db.fillFollowing(ctx, viewerID, users...)
+}
+
+type pagedUser struct {
+	userRow `bun:",extend"`
+	PageKey int64 `bun:"page_key"`
+}
+
+// SendMessage stores a direct message.
+func (db *DB) SendMessage(ctx context.Context, fromID, toID int64, text string) (*reel.Message, error) {
+	if fromID == toID {
+		return nil, reel.Invalid(map[string]string{"user": "you cannot message yourself"})
+	}
+	if err := reel.ValidateText("text", text, reel.MaxMessageLen); err != nil {
+		return nil, err
+	}
+	if err := userExists(ctx, db.reader, toID); err != nil {
+		return nil, err
+	}
+	row := &messageRow{FromUserID: fromID, ToUserID: toID, Text: text, CreatedAt: now()}
+	if _, err := db.writer.NewInsert().Model(row).Returning("id").Exec(ctx); err != nil {
+		return nil, fmt.Errorf("send message: %w", err)
+	}
+	return row.message(), nil
+}
+
+// Conversation returns the messages between a and b after afterID, oldest first.
+func (db *DB) Conversation(ctx context.Context, a, b, afterID int64) ([]*reel.Message, error) {
+	if err := userExists(ctx, db.reader, b); err != nil {
+		return nil, err
+	}
+	var rows []messageRow
+	err := db.reader.NewSelect().Model(&rows).
+		Where("((from_user_id = ? AND to_user_id = ?) OR (from_user_id = ? AND to_user_id = ?))", a, b, b, a).
+		Where("id > ?", afterID).OrderExpr("id ASC").Limit(reel.MaxMessagesPage).Scan(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read conversation: %w", err)
+	}
+	messages := make([]*reel.Message, len(rows))
+	for i := range rows {
+		messages[i] = rows[i].message()
+	}
+	return messages, nil
+}
+
+// LatestMessages returns the latest message between userID and each of others.
+func (db *DB) LatestMessages(ctx context.Context, userID int64, others []int64) (map[int64]*reel.Message, error) {
+	latest := map[int64]*reel.Message{}
+	if len(others) == 0 {
+		return latest, nil
+	}
+	var rows []messageRow
+	err := db.reader.NewSelect().Model(&rows).Where("id IN (?)",
+		db.reader.NewSelect().TableExpr("messages").ColumnExpr("max(id)").
+			WhereGroup(" AND ", func(q *bun.SelectQuery) *bun.SelectQuery {
+				return q.Where("from_user_id = ? AND to_user_id IN (?)", userID, bun.In(others)).
+					WhereOr("to_user_id = ? AND from_user_id IN (?)", userID, bun.In(others))
+			}).
+			GroupExpr("CASE WHEN from_user_id = ? THEN to_user_id ELSE from_user_id END", userID)).Scan(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read latest messages: %w", err)
+	}
+	for i := range rows {
+		m := rows[i].message()
+		other := m.ToUserID
+		if other == userID {
+			other = m.FromUserID
+		}
+		latest[other] = m
+	}
+	return latest, nil
+}
+
+// Feed lists ready, public, unblocked videos, newest first.
+func (db *DB) Feed(ctx context.Context, viewerID int64, p reel.Page) ([]*reel.Video, string, error) {
+	return db.videoPage(ctx, viewerID, publicVideos(db.reader), "videos.id", p.Cursor, p.Limit)
+}
+
+// FeedBefore lists the public feed's videos created before a time.
+func (db *DB) FeedBefore(ctx context.Context, viewerID int64, before time.Time, limit int) ([]*reel.Video, error) {
+	var rows []videoRow
+	err := publicVideos(db.reader).ColumnExpr("videos.*").Where("videos.created_at < ?", before.UTC()).
+		OrderExpr("videos.created_at DESC, videos.id DESC").Limit(int64(limit)).Scan(ctx, &rows)
+	if err != nil {
+		return nil, fmt.Errorf("read feed: %w", err)
+	}
+	return db.assembleVideos(ctx, viewerID, rows)
+}
+
+// FollowingFeed is the feed of the authors viewerID follows.
+func (db *DB) FollowingFeed(ctx context.Context, viewerID int64, p reel.Page) ([]*reel.Video, string, error) {
+	q := publicVideos(db.reader).Where("videos.author_id IN (SELECT followee_id FROM follows WHERE follower_id = ?)", viewerID)
+	return db.videoPage(ctx, viewerID, q, "videos.id", p.Cursor, p.Limit)
+}
+
+func publicVideos(db *bun.DB) *bun.SelectQuery {
+	return db.NewSelect().TableExpr("videos").
+		Where("videos.status = ? AND videos.visibility = ? AND NOT videos.blocked", reel.StatusReady, reel.VisibilityPublic)
+}
+
+// visibleVideoAuthor returns the author of a video viewerID may act on: it
+// exists, is not blocked, and is not someone else's private video.
+func visibleVideoAuthor(ctx context.Context, tx bun.Tx, videoID, viewerID int64) (int64, error) {
+	var v struct {
+		AuthorID   int64  `bun:"author_id"`
+		Visibility string `bun:"visibility"`
+		Blocked    bool   `bun:"blocked"`
+	}
+	err := tx.NewSelect().TableExpr("videos").Column("author_id", "visibility", "blocked").Where("id = ?", videoID).Scan(ctx, &v)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && (v.Blocked || v.Visibility == reel.VisibilityPrivate) && v.AuthorID != viewerID) {
+		return 0, reel.Errorf(reel.ENOTFOUND, "video %d not found", videoID)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("find video %d: %w", videoID, err)
+	}
+	return v.AuthorID, nil
+}
+
+func userExists(ctx context.Context, db bun.IDB, id int64) error {
+	ok, err := db.NewSelect().TableExpr("users").Where("id = ?", id).Exists(ctx)
+	if err != nil {
+		return fmt.Errorf("find user %d: %w", id, err)
+	}
+	if !ok {
+		return reel.Errorf(reel.ENOTFOUND, "user %d not found", id)
+	}
+	return nil
+}
+
+// bump adds delta to counters, given as table, column, id triples, with
+// atomic UPDATEs (never read-modify-write).
+func bump(ctx context.Context, tx bun.Tx, delta int, targets ...any) error {
+	for i := 0; i+2 < len(targets); i += 3 {
+		table, column, id := targets[i].(string), targets[i+1].(string), targets[i+2]
+		if _, err := tx.NewUpdate().Table(table).Set(column+" = "+column+" + ?", delta).Where("id = ?", id).Exec(ctx); err != nil {
+			return fmt.Errorf("count %s.%s: %w", table, column, err)
+		}
+	}
+	return nil
+}
+
+func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+
+type commentRow struct {
+	bun.BaseModel `bun:"table:comments"`
+
+	ID        int64     `bun:"id,pk,autoincrement"`
+	VideoID   int64     `bun:"video_id"`
+	UserID    int64     `bun:"user_id"`
+	Text      string    `bun:"text"`
+	CreatedAt time.Time `bun:"created_at"`
+}
+
+func (r *commentRow) comment(u *reel.User) *reel.Comment {
+	return &reel.Comment{ID: r.ID, VideoID: r.VideoID, User: u, Text: r.Text, CreatedAt: r.CreatedAt.UTC()}
+}
+
+type messageRow struct {
+	bun.BaseModel `bun:"table:messages"`
+
+	ID         int64     `bun:"id,pk,autoincrement"`
+	FromUserID int64     `bun:"from_user_id"`
+	ToUserID   int64     `bun:"to_user_id"`
+	Text       string    `bun:"text"`
+	CreatedAt  time.Time `bun:"created_at"`
+}
+
+func (r *messageRow) message() *reel.Message {
+	return &reel.Message{ID: r.ID, FromUserID: r.FromUserID, ToUserID: r.ToUserID, Text: r.Text, CreatedAt: r.CreatedAt.UTC()}
+}
