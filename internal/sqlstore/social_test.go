@@ -374,7 +374,7 @@ func TestListQueriesDoNotGrowWithLength(t *testing.T) {
 				}
 				return len(l)
 			},
-			"liked":       func(n int) int { l, _, _ := w.db.LikedVideos(ctx, viewer, viewer, reel.Page{Limit: n}); return len(l) },
+			"liked": func(n int) int { l, _, _ := w.db.LikedVideos(ctx, viewer, viewer, reel.Page{Limit: n}); return len(l) },
 			"comments": func(n int) int {
 				l, _, _ := w.db.Comments(ctx, w.videos[0].ID, viewer, reel.Page{Limit: n})
 				return len(l)
