@@ -12,7 +12,6 @@ import (
 	"github.com/reel-video/reel/internal/config"
 	"github.com/reel-video/reel/internal/jobs"
 	"github.com/reel-video/reel/internal/media"
-	"github.com/reel-video/reel/internal/playback"
 	"github.com/reel-video/reel/internal/sqlstore"
 )
 
@@ -132,18 +131,4 @@ func removeStale(dir string, age time.Duration, log *slog.Logger) {
 			log.Info("removed leftover from an earlier run", "path", filepath.Join(dir, e.Name()))
 		}
 	}
-}
-
-// mediaURLs signs media URLs for the API (httpapi.MediaURLs).
-type mediaURLs struct{ signer *playback.Signer }
-
-func (m mediaURLs) Sign(key, prefix, clientIP string) string {
-	var opts []playback.SignOption
-	if prefix != "" {
-		opts = append(opts, playback.WithPrefix(playback.Mount+prefix))
-	}
-	if clientIP != "" {
-		opts = append(opts, playback.WithClientIP(clientIP))
-	}
-	return m.signer.SignPath(playback.Mount+key, opts...)
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/reel-video/reel/internal/config"
 	"github.com/reel-video/reel/internal/httpapi"
 	"github.com/reel-video/reel/internal/playback"
+	"github.com/reel-video/reel/internal/publish"
 	"github.com/reel-video/reel/internal/upload"
 )
 
@@ -107,18 +108,18 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 		TrustedProxies: cfg.TrustedProxies,
 		Videos:         b.db,
 		Playback:       b.db,
-		Blobs:          b.blobs,
+		Social:         b.db,
 		Blocks:         blocks,
 		Views:          views,
 		BindClientIP:   cfg.URLBindClient,
 		Tus:            tus,
 		Media:          playback.NewHandler(signer, b.blobs, playback.HandlerOptions{Logger: log, Allowed: blocks.Allowed}),
-		MediaURLs:      mediaURLs{signer},
+		URLs:           &playback.URLs{Signer: signer, BindClient: cfg.URLBindClient},
+		Publisher:      &publish.Publisher{Videos: b.db, Blobs: b.blobs, Limits: b.limits, WorkDir: b.dirs.work},
 		PublicURL:      cfg.PublicURL,
 		MaxUploadBytes: cfg.MaxUploadBytes,
 		MaxQueued:      cfg.MaxQueued,
 		IncomingDir:    b.dirs.incoming,
-		Limits:         b.limits,
 	})
 	if err != nil {
 		return err

@@ -4,7 +4,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"path"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -43,27 +42,13 @@ func (w *sendfileWriter) ReadFrom(r io.Reader) (int64, error) {
 	return w.rf.ReadFrom(r)
 }
 
-// present fills the signed media URLs of v for the client of c. A blocked
-// video gets none: its media answer 403 anyway.
+// present fills the signed media URLs of v for the client of c.
 func (s *server) present(c *gin.Context, v *reel.Video) *reel.Video {
 	if v.Renditions == nil {
 		v.Renditions = []reel.Rendition{}
 	}
-	if v.Blocked || s.MediaURLs == nil {
-		return v
-	}
-	base, ip := s.baseURL(c), ""
-	if s.BindClientIP {
-		ip = c.ClientIP()
-	}
-	if v.CoverKey != "" {
-		v.CoverURL = base + s.MediaURLs.Sign(v.CoverKey, "", ip)
-	}
-	if v.PlayKey != "" {
-		v.PlayURL = base + s.MediaURLs.Sign(v.PlayKey, "", ip)
-	}
-	if v.HLSKey != "" && v.Status == reel.StatusReady {
-		v.HLSURL = base + s.MediaURLs.Sign(v.HLSKey, path.Dir(v.HLSKey)+"/", ip)
+	if s.URLs != nil {
+		s.URLs.Fill(v, s.baseURL(c), c.ClientIP(), false)
 	}
 	return v
 }

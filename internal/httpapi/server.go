@@ -15,9 +15,8 @@ import (
 
 	"github.com/reel-video/reel"
 	"github.com/reel-video/reel/internal/auth"
-	"github.com/reel-video/reel/internal/blob"
-	"github.com/reel-video/reel/internal/media"
 	"github.com/reel-video/reel/internal/playback"
+	"github.com/reel-video/reel/internal/publish"
 )
 
 // Deps are what the handlers need. Every field is required unless noted.
@@ -40,31 +39,23 @@ type Deps struct {
 
 	Videos   reel.VideoService
 	Playback reel.PlaybackService
-	Blobs    blob.Store
+	Social   reel.SocialService
 	Blocks   *playback.BlockList
 	Views    *playback.Views
 	// BindClientIP binds media URLs to the address of the client they are
-	// handed to. It defeats shared caching, so it suits setups without a CDN.
+	// handed to (URLs.BindClient); media requests are then checked against it.
 	BindClientIP bool
 	// Tus serves /api/v1/uploads/ (upload.NewTus); Media serves /media/
-	// (playback.NewHandler); MediaURLs signs the URLs that point there.
+	// (playback.NewHandler); URLs signs the URLs that point there.
 	Tus       http.Handler
 	Media     http.Handler
-	MediaURLs MediaURLs
+	URLs      *playback.URLs
+	Publisher *publish.Publisher
 	// PublicURL is the base of absolute URLs; "" derives it from the request.
 	PublicURL      string
 	MaxUploadBytes int64
 	MaxQueued      int
 	IncomingDir    string // multipart uploads land here before the blob store
-	Limits         media.Limits
-}
-
-// MediaURLs signs media URLs.
-type MediaURLs interface {
-	// Sign returns the signed path (with its query) that serves key; when
-	// prefix is not "", the signature covers every key under it (an HLS
-	// master and its variants and segments). clientIP, when not "", binds it.
-	Sign(key, prefix, clientIP string) string
 }
 
 // Limits that are part of the hardening of the server.

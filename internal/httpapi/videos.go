@@ -11,8 +11,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/reel-video/reel"
-	"github.com/reel-video/reel/internal/jobs"
-	"github.com/reel-video/reel/internal/media"
+	"github.com/reel-video/reel/internal/publish"
 	"github.com/reel-video/reel/internal/upload"
 )
 
@@ -43,51 +42,15 @@ func (s *server) handleUploadVideo() gin.HandlerFunc {
 			writeError(c, err)
 			return
 		}
-		v, err := s.storeUpload(c, rec)
+		v, err := s.Publisher.Publish(c.Request.Context(), viewerID(c), rec, publish.Options{
+			Title: rec.Values["title"], Description: rec.Values["description"], Visibility: rec.Values["visibility"],
+		})
 		if err != nil {
 			writeError(c, err)
 			return
 		}
 		c.JSON(http.StatusAccepted, s.present(c, v))
 	}
-}
-
-// storeUpload turns a received file into a processing video. The video is
-// created as uploading and finished once its original is stored, so a crash
-// in between leaves an unfinished upload that expires, never a job without
-// its file.
-func (s *server) storeUpload(c *gin.Context, rec *upload.Received) (*reel.Video, error) {
-	ctx := c.Request.Context()
-	title, description, visibility := rec.Values["title"], rec.Values["description"], rec.Values["visibility"]
-	if visibility == "" {
-		visibility = reel.VisibilityPublic
-	}
-	if err := reel.ValidateVideoText(&title, &description, &visibility); err != nil {
-		return nil, err
-	}
-	// Without ffmpeg on this node the worker that has it judges the file later.
-	if media.Available() == nil {
-		info, err := media.Probe(ctx, rec.Path)
-		if err != nil {
-			return nil, err
-		}
-		if err := s.Limits.Check(info); err != nil {
-			return nil, err
-		}
-	}
-	v := &reel.Video{AuthorID: viewerID(c), Title: title, Description: description, Visibility: visibility,
-		Status: reel.StatusUploading, SizeBytes: rec.Size, SHA256: rec.SHA256}
-	if err := s.Videos.CreateVideo(ctx, v); err != nil {
-		return nil, err
-	}
-	key := jobs.OriginalKey(v.ID)
-	if err := s.Blobs.PutFile(ctx, key, rec.Path); err != nil {
-		return nil, fmt.Errorf("store original of video %d: %w", v.ID, err)
-	}
-	if err := s.Videos.FinishUpload(ctx, v.ID, key, rec.Size, rec.SHA256); err != nil {
-		return nil, err
-	}
-	return s.Videos.FindVideoByID(ctx, v.ID, v.AuthorID)
 }
 
 // refuseWhenQueueFull answers 503 while more jobs wait than the queue may

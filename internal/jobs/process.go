@@ -50,7 +50,7 @@ func (ProcessVideoArgs) InsertOpts() river.InsertOpts {
 // under videos/42/, so DeletePrefix removes it all.
 func videoPrefix(id int64) string          { return fmt.Sprintf("videos/%d/", id) }
 func OriginalKey(id int64) string          { return videoPrefix(id) + "original" }
-func coverKey(id int64, ext string) string { return videoPrefix(id) + "cover." + ext }
+func CoverKey(id int64, ext string) string { return videoPrefix(id) + "cover." + ext }
 func playKey(id int64) string              { return videoPrefix(id) + "play.mp4" }
 func hlsPrefix(id int64) string            { return videoPrefix(id) + "hls/" }
 
@@ -168,14 +168,16 @@ func (w *processWorker) process(ctx context.Context, v *reel.Video, steps *stepT
 	}
 
 	steps.start("cover")
-	jpg, webp := filepath.Join(work, "cover.jpg"), filepath.Join(work, "cover.webp")
-	if err := media.Cover(ctx, src, info, jpg, webp); err != nil {
-		return err
+	if v.CoverKey == "" { // publishing may have made it already
+		jpg, webp := filepath.Join(work, "cover.jpg"), filepath.Join(work, "cover.webp")
+		if err := media.Cover(ctx, src, info, jpg, webp); err != nil {
+			return err
+		}
+		if err := w.put(ctx, CoverKey(id, "jpg"), jpg, CoverKey(id, "webp"), webp); err != nil {
+			return err
+		}
 	}
-	if err := w.put(ctx, coverKey(id, "jpg"), jpg, coverKey(id, "webp"), webp); err != nil {
-		return err
-	}
-	if err := w.store.SetProcessed(ctx, id, reel.Processed{CoverKey: coverKey(id, "jpg"), Progress: progressAt(5)}); err != nil {
+	if err := w.store.SetProcessed(ctx, id, reel.Processed{CoverKey: CoverKey(id, "jpg"), Progress: progressAt(5)}); err != nil {
 		return err
 	}
 

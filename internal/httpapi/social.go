@@ -1,0 +1,247 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/reel-video/reel"
+)
+
+// pageOf reads ?cursor= and ?limit= (1..50, default 20).
+func pageOf(c *gin.Context) (reel.Page, error) {
+	limit, err := pageLimit(c)
+	return reel.Page{Cursor: c.Query("cursor"), Limit: limit}, err
+}
+
+// videoList answers a page of videos with their signed media URLs.
+func (s *server) videoList(c *gin.Context, videos []*reel.Video, next string, err error) {
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	for _, v := range videos {
+		s.present(c, v)
+	}
+	c.JSON(http.StatusOK, gin.H{"videos": videos, "next_cursor": next})
+}
+
+func (s *server) handleFeed() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		p, err := pageOf(c)
+		if err != nil {
+			writeError(c, err)
+			return
+		}
+		videos, next, err := s.Social.Feed(c.Request.Context(), viewerID(c), p)
+		s.videoList(c, videos, next, err)
+	}
+}
+
+func (s *server) handleFollowingFeed() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		p, err := pageOf(c)
+		if err != nil {
+			writeError(c, err)
+			return
+		}
+		videos, next, err := s.Social.FollowingFeed(c.Request.Context(), viewerID(c), p)
+		s.videoList(c, videos, next, err)
+	}
+}
+
+func (s *server) handleLikedVideos() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id, err := pathID(c, "id", "user")
+		if err != nil {
+			writeError(c, err)
+			return
+		}
+		p, err := pageOf(c)
+		if err != nil {
+			writeError(c, err)
+			return
+		}
+		videos, next, err := s.Social.LikedVideos(c.Request.Context(), id, viewerID(c), p)
+		s.videoList(c, videos, next, err)
+	}
+}
+
+// handleLike likes (or, with like false, unlikes) a video; both idempotent.
+func (s *server) handleLike(like bool) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id, err := pathID(c, "id", "video")
+		if err != nil {
+			writeError(c, err)
+			return
+		}
+		if like {
+			err = s.Social.Like(c.Request.Context(), viewerID(c), id)
+		} else {
+			err = s.Social.Unlike(c.Request.Context(), viewerID(c), id)
+		}
+		if err != nil {
+			writeError(c, err)
+			return
+		}
+		c.Status(http.StatusNoContent)
+	}
+}
+
+type textRequest struct {
+	Text string `json:"text"`
+}
+
+func (s *server) handleAddComment() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id, err := pathID(c, "id", "video")
+		if err != nil {
+			writeError(c, err)
+			return
+		}
+		var req textRequest
+		if err := decodeJSON(c, &req); err != nil {
+			writeError(c, err)
+			return
+		}
+		comment, err := s.Social.AddComment(c.Request.Context(), viewerID(c), id, req.Text)
+		if err != nil {
+			writeError(c, err)
+			return
+		}
+		c.JSON(http.StatusCreated, comment)
+	}
+}
+
+func (s *server) handleComments() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id, err := pathID(c, "id", "video")
+		if err != nil {
+			writeError(c, err)
+			return
+		}
+		p, err := pageOf(c)
+		if err != nil {
+			writeError(c, err)
+			return
+		}
+		comments, next, err := s.Social.Comments(c.Request.Context(), id, viewerID(c), p)
+		if err != nil {
+			writeError(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, gin.H{"comments": comments, "next_cursor": next})
+	}
+}
+
+func (s *server) handleDeleteComment() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id, err := pathID(c, "id", "comment")
+		if err != nil {
+			writeError(c, err)
+			return
+		}
+		if err := s.Social.DeleteComment(c.Request.Context(), id, viewerID(c)); err != nil {
+			writeError(c, err)
+			return
+		}
+		c.Status(http.StatusNoContent)
+	}
+}
+
+// handleFollow follows (or, with follow false, unfollows) a user.
+func (s *server) handleFollow(follow bool) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id, err := pathID(c, "id", "user")
+		if err != nil {
+			writeError(c, err)
+			return
+		}
+		if follow {
+			err = s.Social.Follow(c.Request.Context(), viewerID(c), id)
+		} else {
+			err = s.Social.Unfollow(c.Request.Context(), viewerID(c), id)
+		}
+		if err != nil {
+			writeError(c, err)
+			return
+		}
+		c.Status(http.StatusNoContent)
+	}
+}
+
+// handleUsers answers one of a user's lists: followers, following, friends.
+func (s *server) handleUsers(list func(reel.SocialService) userLister) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id, err := pathID(c, "id", "user")
+		if err != nil {
+			writeError(c, err)
+			return
+		}
+		p, err := pageOf(c)
+		if err != nil {
+			writeError(c, err)
+			return
+		}
+		users, next, err := list(s.Social)(c.Request.Context(), id, viewerID(c), p)
+		if err != nil {
+			writeError(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, gin.H{"users": users, "next_cursor": next})
+	}
+}
+
+type userLister = func(ctx context.Context, userID, viewerID int64, p reel.Page) ([]*reel.User, string, error)
+
+func followers(s reel.SocialService) userLister { return s.Followers }
+func following(s reel.SocialService) userLister { return s.Following }
+func friends(s reel.SocialService) userLister   { return s.Friends }
+
+func (s *server) handleSendMessage() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id, err := pathID(c, "id", "user")
+		if err != nil {
+			writeError(c, err)
+			return
+		}
+		var req textRequest
+		if err := decodeJSON(c, &req); err != nil {
+			writeError(c, err)
+			return
+		}
+		m, err := s.Social.SendMessage(c.Request.Context(), viewerID(c), id, req.Text)
+		if err != nil {
+			writeError(c, err)
+			return
+		}
+		c.JSON(http.StatusCreated, m)
+	}
+}
+
+// handleMessages answers the conversation with user {id}, oldest first,
+// after ?after=<message id>.
+func (s *server) handleMessages() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id, err := pathID(c, "id", "user")
+		if err != nil {
+			writeError(c, err)
+			return
+		}
+		var after int64
+		if raw := c.Query("after"); raw != "" {
+			if after, err = strconv.ParseInt(raw, 10, 64); err != nil || after < 0 {
+				writeError(c, reel.Errorf(reel.EBADREQUEST, "after must be a message id"))
+				return
+			}
+		}
+		messages, err := s.Social.Conversation(c.Request.Context(), viewerID(c), id, after)
+		if err != nil {
+			writeError(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, gin.H{"messages": messages})
+	}
+}
