@@ -20,7 +20,7 @@ test:
 
 # Measures reel beside baselines in one run (see bench/main.go); minutes.
 bench: build
-	@scripts/deps.sh ffmpeg
+	@scripts/deps.sh ffmpeg nginx wrk
 	$(GO) run ./bench -bin $(BIN)
 
 clean:

@@ -88,7 +88,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	}
 	defer os.RemoveAll(work)
 
-	fmt.Fprintf(out, "%-40s %14s %14s %8s\n", "scenario", "reel", "baseline", "ratio")
+	fmt.Fprintf(out, "%-48s %14s %14s %8s\n", "scenario", "reel", "baseline", "ratio")
 	for _, s := range o.scenarios {
 		var err error
 		switch s {
@@ -115,7 +115,7 @@ func row(out io.Writer, name, reel, base string, ratio float64) {
 	if ratio > 0 {
 		r = fmt.Sprintf("%.2fx", ratio)
 	}
-	fmt.Fprintf(out, "%-40s %14s %14s %8s\n", name, reel, base, r)
+	fmt.Fprintf(out, "%-48s %14s %14s %8s\n", name, reel, base, r)
 }
 
 func mbps(bytes int64, d time.Duration) float64 { return float64(bytes) / d.Seconds() / (1 << 20) }

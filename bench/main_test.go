@@ -20,9 +20,15 @@ func TestSmoke(t *testing.T) {
 		t.Fatalf("bench: %v\n%s", err, out.String())
 	}
 	for _, want := range []string{"upload multipart", "upload tus", "peak RSS growth", "ladder", "whole job",
-		"hls ", "segments, 8 conns req/s", "ranges of 4 MiB, 8 conns MB/s", "slow readers of one MP4, peak RSS growth"} {
+		"hls 64 KiB segments, 8 conns: req/s", "mp4 1 MiB ranges, 8 conns: MB/s", "50 slow readers, 4 MiB MP4: peak RSS growth"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("no %q line in:\n%s", want, out.String())
+		}
+	}
+	// Not asserted, but a figure that is not a number is a bug.
+	for _, bad := range []string{"NaN", "Inf"} {
+		if strings.Contains(out.String(), bad) {
+			t.Errorf("%s in:\n%s", bad, out.String())
 		}
 	}
 	t.Logf("\n%s", out.String())

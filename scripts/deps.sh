@@ -39,6 +39,14 @@ need_ffmpeg() {
 	fi
 }
 
+need_nginx() {
+	command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || apt_install nginx
+}
+
+need_wrk() {
+	command -v wrk >/dev/null || apt_install wrk
+}
+
 # pg_answers URL: true when a PostgreSQL server accepts a connection at URL.
 pg_answers() {
 	command -v psql >/dev/null || return 1
@@ -96,6 +104,8 @@ for need in "$@"; do
 	go) need_go ;;
 	ffmpeg) need_ffmpeg ;;
 	postgres) need_postgres ;;
+	nginx) need_nginx ;;
+	wrk) need_wrk ;;
 	*) die "unknown prerequisite $need" ;;
 	esac
 done

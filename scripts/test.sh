@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/deps.sh go ffmpeg
+# nginx and wrk: the benchmark smoke test (bench/) measures against them.
+scripts/deps.sh go ffmpeg nginx wrk
 # A failed assignment stops the script (set -e); eval "$(...)" alone would not.
 pg=$(scripts/deps.sh postgres)
 eval "$pg"
