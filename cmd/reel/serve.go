@@ -16,6 +16,7 @@ import (
 
 	"github.com/reel-video/reel"
 	"github.com/reel-video/reel/internal/auth"
+	"github.com/reel-video/reel/internal/cache"
 	"github.com/reel-video/reel/internal/config"
 	"github.com/reel-video/reel/internal/httpapi"
 	"github.com/reel-video/reel/internal/playback"
@@ -89,6 +90,11 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 		return err
 	}
 
+	// Hot reads (video cards, the feed's first page) come from memory; the
+	// store tells the cache what changed.
+	cached := cache.New(b.db, cacheTTL, 100_000)
+	b.db.SetOnVideoChange(cached.VideoChanged)
+
 	metrics := httpapi.NewMetrics()
 	handler, err := httpapi.NewServer(httpapi.Deps{
 		Logger:  log,
@@ -106,9 +112,9 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 		},
 		RequestTimeout: cfg.RequestTimeout,
 		TrustedProxies: cfg.TrustedProxies,
-		Videos:         b.db,
+		Videos:         cached,
 		Playback:       b.db,
-		Social:         b.db,
+		Social:         cached,
 		Blocks:         blocks,
 		Views:          views,
 		BindClientIP:   cfg.URLBindClient,
@@ -150,6 +156,9 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 const (
 	blockRefresh = 2 * time.Second
 	viewFlush    = 5 * time.Second
+	// cacheTTL bounds how stale a cached card or feed page may be on a node
+	// that did not make the change itself (up to 1.5× with jitter).
+	cacheTTL = 2 * time.Second
 )
 
 // bearerUser authenticates a request by its bearer token, for tusd's hooks.

@@ -11,8 +11,7 @@ import (
 
 // assembleVideos turns rows into videos as viewerID sees them, with a fixed
 // number of queries whatever the number of rows: one for the authors and,
-// for a signed-in viewer, one each for follows of those authors, likes of
-// those videos and resume positions.
+// for a signed-in viewer, the three of ViewerFlags.
 func (db *DB) assembleVideos(ctx context.Context, viewerID int64, rows []videoRow) ([]*reel.Video, error) {
 	videos := make([]*reel.Video, len(rows))
 	authorIDs := make([]int64, 0, len(rows))
@@ -27,7 +26,7 @@ func (db *DB) assembleVideos(ctx context.Context, viewerID int64, rows []videoRo
 	if len(videos) == 0 {
 		return videos, nil
 	}
-	authors, err := db.usersByID(ctx, viewerID, authorIDs)
+	authors, err := db.usersByID(ctx, 0, authorIDs)
 	if err != nil {
 		return nil, err
 	}
@@ -37,8 +36,24 @@ func (db *DB) assembleVideos(ctx context.Context, viewerID int64, rows []videoRo
 			return nil, fmt.Errorf("video %d: author %d missing", v.ID, v.AuthorID)
 		}
 	}
-	if viewerID == 0 {
-		return videos, nil
+	return videos, db.ViewerFlags(ctx, viewerID, videos...)
+}
+
+// ViewerFlags sets what depends on the viewer (is_liked, the authors'
+// is_following, resume_position_ms) on videos whose authors are loaded,
+// in three queries whatever their number; none for anonymous viewers.
+func (db *DB) ViewerFlags(ctx context.Context, viewerID int64, videos ...*reel.Video) error {
+	if viewerID == 0 || len(videos) == 0 {
+		return nil
+	}
+	authors := make([]*reel.User, 0, len(videos))
+	for _, v := range videos {
+		if v.Author != nil {
+			authors = append(authors, v.Author)
+		}
+	}
+	if err := db.fillFollowing(ctx, viewerID, authors...); err != nil {
+		return err
 	}
 	ids := make([]int64, len(videos))
 	byID := make(map[int64]*reel.Video, len(videos))
@@ -48,15 +63,12 @@ func (db *DB) assembleVideos(ctx context.Context, viewerID int64, rows []videoRo
 	var liked []int64
 	if err := db.reader.NewSelect().Table("likes").Column("video_id").
 		Where("user_id = ? AND video_id IN (?)", viewerID, bun.In(ids)).Scan(ctx, &liked); err != nil {
-		return nil, fmt.Errorf("read likes: %w", err)
+		return fmt.Errorf("read likes: %w", err)
 	}
 	for _, id := range liked {
 		byID[id].IsLiked = true
 	}
-	if err := db.fillViewerState(ctx, viewerID, videos...); err != nil {
-		return nil, err
-	}
-	return videos, nil
+	return db.fillViewerState(ctx, viewerID, videos...)
 }
 
 // usersByID loads users with viewerID's is_following, in two queries.

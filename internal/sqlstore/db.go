@@ -39,8 +39,10 @@ type DB struct {
 	engine string
 	path   string // the SQLite file; "" on PostgreSQL
 	queue  Queue
-	writer *bun.DB
-	reader *bun.DB
+	// onVideoChange, when set, hears of every change to a video (see SetOnVideoChange).
+	onVideoChange func(id int64, lists bool)
+	writer        *bun.DB
+	reader        *bun.DB
 }
 
 // Open connects to sqlite://path/to/file.db (relative, or absolute with three

@@ -23,6 +23,7 @@ func (db *DB) SetBlocked(ctx context.Context, videoID int64, blocked bool) error
 	if n, _ := res.RowsAffected(); n == 0 {
 		return reel.Errorf(reel.ENOTFOUND, "video %d not found", videoID)
 	}
+	db.changed(videoID, true)
 	return nil
 }
 

@@ -21,6 +21,7 @@ var _ reel.SocialService = (*DB)(nil)
 
 // Like records userID's like of videoID.
 func (db *DB) Like(ctx context.Context, userID, videoID int64) error {
+	defer db.changed(videoID, false)
 	return db.writer.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		author, err := visibleVideoAuthor(ctx, tx, videoID, userID)
 		if err != nil {
@@ -40,6 +41,7 @@ func (db *DB) Like(ctx context.Context, userID, videoID int64) error {
 
 // Unlike removes userID's like of videoID, if any.
 func (db *DB) Unlike(ctx context.Context, userID, videoID int64) error {
+	defer db.changed(videoID, false)
 	return db.writer.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		author, err := visibleVideoAuthor(ctx, tx, videoID, userID)
 		if err != nil {
@@ -74,6 +76,7 @@ func (db *DB) AddComment(ctx context.Context, userID, videoID int64, text string
 		return nil, err
 	}
 	row := &commentRow{VideoID: videoID, UserID: userID, Text: text, CreatedAt: now()}
+	defer db.changed(videoID, false)
 	err := db.writer.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		if _, err := visibleVideoAuthor(ctx, tx, videoID, userID); err != nil {
 			return err
@@ -95,6 +98,12 @@ func (db *DB) AddComment(ctx context.Context, userID, videoID int64, text string
 
 // DeleteComment removes a comment; its author and the video's owner may.
 func (db *DB) DeleteComment(ctx context.Context, commentID, actorID int64) error {
+	var videoID int64
+	defer func() {
+		if videoID != 0 {
+			db.changed(videoID, false) // after the commit, so no reader caches the old count
+		}
+	}()
 	return db.writer.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		var c struct {
 			UserID   int64 `bun:"user_id"`
@@ -115,6 +124,7 @@ func (db *DB) DeleteComment(ctx context.Context, commentID, actorID int64) error
 		if _, err := tx.NewDelete().Table("comments").Where("id = ?", commentID).Exec(ctx); err != nil {
 			return fmt.Errorf("delete comment %d: %w", commentID, err)
 		}
+		videoID = c.VideoID
 		return bump(ctx, tx, -1, "videos", "comment_count", c.VideoID)
 	})
 }
@@ -312,6 +322,11 @@ func (db *DB) LatestMessages(ctx context.Context, userID int64, others []int64) 
 // Feed lists ready, public, unblocked videos, newest first.
 func (db *DB) Feed(ctx context.Context, viewerID int64, p reel.Page) ([]*reel.Video, string, error) {
 	return db.videoPage(ctx, viewerID, publicVideos(db.reader), "videos.id", p.Cursor, p.Limit)
+}
+
+// FeedPage is Feed without a viewer's flags: what a cache may share.
+func (db *DB) FeedPage(ctx context.Context, p reel.Page) ([]*reel.Video, string, error) {
+	return db.Feed(ctx, 0, p)
 }
 
 // FeedBefore lists the public feed's videos created before a time.

@@ -27,6 +27,18 @@ type Queue interface {
 	Waiting(ctx context.Context) (int, error)
 }
 
+// SetOnVideoChange registers fn to hear of every committed change to a
+// video: lists is true when the change can move it in or out of lists
+// (status, visibility, block, delete), false when only its content or
+// counts changed. Caches use it. Set it before serving.
+func (db *DB) SetOnVideoChange(fn func(id int64, lists bool)) { db.onVideoChange = fn }
+
+func (db *DB) changed(id int64, lists bool) {
+	if db.onVideoChange != nil {
+		db.onVideoChange(id, lists)
+	}
+}
+
 // SetQueue connects the job queue. It must be called before videos are
 // created; it is separate from Open because the queue needs the open database.
 func (db *DB) SetQueue(q Queue) { db.queue = q }
@@ -70,7 +82,7 @@ func (db *DB) enqueueProcess(ctx context.Context, tx bun.Tx, videoID int64) erro
 
 // FinishUpload moves an uploading video to processing with its job.
 func (db *DB) FinishUpload(ctx context.Context, id int64, originalKey string, size int64, sha256 string) error {
-	return db.writer.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	err := db.writer.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		res, err := tx.NewUpdate().Table("videos").
 			Set("status = ?", reel.StatusProcessing).
 			Set("original_key = ?", originalKey).
@@ -88,25 +100,46 @@ func (db *DB) FinishUpload(ctx context.Context, id int64, originalKey string, si
 		}
 		return db.enqueueProcess(ctx, tx, id)
 	})
+	if err == nil {
+		db.changed(id, false)
+	}
+	return err
 }
 
 // FindVideoByID returns a video as viewerID may see it.
 func (db *DB) FindVideoByID(ctx context.Context, id, viewerID int64) (*reel.Video, error) {
-	v, err := db.findVideo(ctx, db.reader.NewSelect().Model((*videoRow)(nil)).Where("id = ?", id), fmt.Sprintf("video %d", id), viewerID)
+	v, err := db.VideoCard(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	if v.Visibility == reel.VisibilityPrivate && v.AuthorID != viewerID {
-		return nil, reel.Errorf(reel.ENOTFOUND, "video %d not found", id)
+	if err := db.CanSee(ctx, v, viewerID); err != nil {
+		return nil, err
 	}
-	// A blocked video is gone for everyone but its author and administrators.
-	if v.Blocked && v.AuthorID != viewerID {
+	return v, db.ViewerFlags(ctx, viewerID, v)
+}
+
+// VideoCard returns a video with its author and none of a viewer's flags,
+// whatever its visibility: what a cache may share between viewers.
+func (db *DB) VideoCard(ctx context.Context, id int64) (*reel.Video, error) {
+	return db.findVideo(ctx, db.reader.NewSelect().Model((*videoRow)(nil)).Where("id = ?", id), fmt.Sprintf("video %d", id), 0)
+}
+
+// CanSee answers ENOTFOUND when viewerID may not see v: someone else's
+// private video, or a blocked one to all but its author and administrators.
+func (db *DB) CanSee(ctx context.Context, v *reel.Video, viewerID int64) error {
+	if v.AuthorID == viewerID {
+		return nil
+	}
+	if v.Visibility == reel.VisibilityPrivate {
+		return reel.Errorf(reel.ENOTFOUND, "video %d not found", v.ID)
+	}
+	if v.Blocked {
 		viewer, err := db.FindUserByID(ctx, viewerID, viewerID)
 		if err != nil || !viewer.IsAdmin {
-			return nil, reel.Errorf(reel.ENOTFOUND, "video %d not found", id)
+			return reel.Errorf(reel.ENOTFOUND, "video %d not found", v.ID)
 		}
 	}
-	return v, nil
+	return nil
 }
 
 // FindVideoByUploadID returns the video a tus upload carries, whoever asks.
@@ -155,6 +188,7 @@ func (db *DB) UpdateVideo(ctx context.Context, id, actorID int64, upd reel.Video
 	if _, err := q.Exec(ctx); err != nil {
 		return nil, fmt.Errorf("update video %d: %w", id, err)
 	}
+	db.changed(id, true)
 	return db.FindVideoByID(ctx, id, actorID)
 }
 
@@ -166,6 +200,7 @@ func (db *DB) DeleteVideo(ctx context.Context, id, actorID int64) error {
 	if err != nil {
 		return err
 	}
+	defer db.changed(id, true)
 	return db.writer.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		var row videoRow
 		err := tx.NewSelect().Model(&row).Where("id = ?", id).Scan(ctx)
@@ -294,12 +329,13 @@ func (db *DB) SetProcessed(ctx context.Context, id int64, p reel.Processed) erro
 	if n, _ := res.RowsAffected(); n == 0 {
 		return reel.Errorf(reel.ENOTFOUND, "video %d not found", id)
 	}
+	db.changed(id, p.Status != "")
 	return nil
 }
 
 // VideoForJob returns a video whatever its visibility, for the pipeline.
 func (db *DB) VideoForJob(ctx context.Context, id int64) (*reel.Video, error) {
-	return db.findVideo(ctx, db.reader.NewSelect().Model((*videoRow)(nil)).Where("id = ?", id), fmt.Sprintf("video %d", id), 0)
+	return db.VideoCard(ctx, id)
 }
 
 // ExpireUploads deletes the videos still uploading that were created before
@@ -332,6 +368,7 @@ func (db *DB) ExpireUploads(ctx context.Context, before time.Time) (int, error) 
 		if err != nil {
 			return 0, fmt.Errorf("expire upload of video %d: %w", r.ID, err)
 		}
+		db.changed(r.ID, true)
 	}
 	return len(rows), nil
 }
