@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -21,7 +22,11 @@ import (
 // read or a write outside it, whatever the key.
 type Disk struct {
 	root *os.Root
-	dir  string // absolute path of the root, for LocalPath
+	// dirFile is the store's directory, for openat2 (open_linux.go).
+	dirOnce sync.Once
+	dirFile *os.File
+	dirErr  error
+	dir     string // absolute path of the root, for LocalPath
 }
 
 var _ Store = (*Disk)(nil)
@@ -60,7 +65,12 @@ func newDisk(root string, now time.Time) (*Disk, error) {
 }
 
 // Close releases the directory handle. The Disk is unusable afterwards.
-func (d *Disk) Close() error { return d.root.Close() }
+func (d *Disk) Close() error {
+	if d.dirFile != nil {
+		d.dirFile.Close()
+	}
+	return d.root.Close()
+}
 
 // LocalPath returns the file path of key so that tools such as ffmpeg can
 // read an object in place. Unlike the Store methods, whoever opens the path
@@ -186,7 +196,10 @@ func (d *Disk) Open(ctx context.Context, key string) (*Object, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	f, err := d.root.Open(key)
+	f, ok, err := d.openFast(key)
+	if !ok {
+		f, err = d.root.Open(key)
+	}
 	if err != nil {
 		return nil, lookupError("open", key, err)
 	}

@@ -118,6 +118,10 @@ func (s *server) observe() gin.HandlerFunc {
 			level = slog.LevelError
 		case route == "/healthz" || route == "/readyz" || route == "/metrics":
 			level = slog.LevelDebug
+		case route == "/media/*path" && status < 400:
+			// A minute of video is dozens of segment requests per viewer:
+			// served media is counted in the metrics, logged only at debug.
+			level = slog.LevelDebug
 		}
 		attrs := []slog.Attr{
 			slog.String("request_id", RequestIDFrom(c.Request.Context())),
