@@ -5,7 +5,7 @@ BIN     := bin/reel
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/reel-video/reel.Version=$(VERSION)
 
-.PHONY: build run test bench clean
+.PHONY: build run demo test bench clean
 
 build:
 	@scripts/deps.sh go
@@ -13,6 +13,14 @@ build:
 
 run: build
 	@scripts/deps.sh ffmpeg
+	./$(BIN) serve
+
+# A fresh install with a living feed: demo users, clips, follows, likes and
+# comments (reel seed, idempotent), then the server, whose workers process
+# the clips while it serves.
+demo: build
+	@scripts/deps.sh ffmpeg fonts
+	./$(BIN) seed
 	./$(BIN) serve
 
 test:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Makes the prerequisites of `make run` and `make test` true on a Debian
 # machine, installing what is missing when run as root, or stopping with the
-# exact command to run otherwise. Usage: scripts/deps.sh go|ffmpeg|postgres...
+# exact command to run otherwise. Usage: scripts/deps.sh go|ffmpeg|fonts|postgres...
 # `postgres` prints the export line of a reachable test database on stdout;
 # everything else goes to stderr.
 set -euo pipefail
@@ -37,6 +37,11 @@ need_ffmpeg() {
 	if ! command -v ffmpeg >/dev/null || ! command -v ffprobe >/dev/null; then
 		apt_install ffmpeg
 	fi
+}
+
+# need_fonts: a font for ffmpeg's drawtext, which reel seed titles its clips with.
+need_fonts() {
+	[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf ] || fc-list 2>/dev/null | grep -q . || apt_install fonts-dejavu-core
 }
 
 need_nginx() {
@@ -104,6 +109,7 @@ for need in "$@"; do
 	go) need_go ;;
 	ffmpeg) need_ffmpeg ;;
 	postgres) need_postgres ;;
+	fonts) need_fonts ;;
 	nginx) need_nginx ;;
 	wrk) need_wrk ;;
 	*) die "unknown prerequisite $need" ;;

@@ -4,8 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# nginx and wrk: the benchmark smoke test (bench/) measures against them.
-scripts/deps.sh go ffmpeg nginx wrk
+# fonts: reel seed burns titles into its clips; nginx and wrk: the benchmark
+# smoke test (bench/) measures against them.
+scripts/deps.sh go ffmpeg fonts nginx wrk
 # A failed assignment stops the script (set -e); eval "$(...)" alone would not.
 pg=$(scripts/deps.sh postgres)
 eval "$pg"

@@ -42,6 +42,7 @@ var commands = []command{
 	{"worker", "[flags]", "run only the job workers (transcodes, cleanups)", runWorker},
 	{"migrate", "[up|status] [flags]", "apply pending database migrations (up, the default) or list them (status)", runMigrate},
 	{"user", "promote|demote NAME [flags]", "grant or revoke administrator rights", runUser},
+	{"seed", "[--wait] [flags]", "create demo users, clips, follows, likes and comments (idempotent)", runSeed},
 	{"version", "", "print the version", runVersion},
 }
 

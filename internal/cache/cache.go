@@ -30,6 +30,9 @@ type Store interface {
 	ViewerFlags(ctx context.Context, viewerID int64, videos ...*reel.Video) error
 	// FeedPage is Feed without a viewer's flags.
 	FeedPage(ctx context.Context, p reel.Page) ([]*reel.Video, string, error)
+	// VideoCards are the cards of those of ids that exist, in a fixed
+	// number of queries.
+	VideoCards(ctx context.Context, ids []int64) (map[int64]*reel.Video, error)
 }
 
 // Cache wraps a Store; every method it does not override goes to the store.
@@ -39,9 +42,11 @@ type Cache struct {
 	feed  *otter.Cache[int, feedPage] // first pages, by limit
 }
 
+// feedPage holds ids only: the videos themselves come from the cards, so a
+// like or a comment refreshes one card, not every page that shows it.
 type feedPage struct {
-	videos []*reel.Video
-	next   string
+	ids  []int64
+	next string
 }
 
 // New caches s's reads for ttl to 1.5×ttl (the jitter keeps entries loaded
@@ -99,14 +104,30 @@ func (c *Cache) Feed(ctx context.Context, viewerID int64, p reel.Page) ([]*reel.
 	}
 	page, err := c.feed.Get(ctx, p.Limit, otter.LoaderFunc[int, feedPage](func(ctx context.Context, limit int) (feedPage, error) {
 		videos, next, err := c.Store.FeedPage(ctx, reel.Page{Limit: limit})
-		return feedPage{videos, next}, err
+		if err != nil {
+			return feedPage{}, err
+		}
+		ids := make([]int64, len(videos))
+		for i, v := range videos {
+			ids[i] = v.ID
+			c.cards.SetIfAbsent(v.ID, v)
+		}
+		return feedPage{ids, next}, nil
 	}))
 	if err != nil {
 		return nil, "", err
 	}
-	videos := make([]*reel.Video, len(page.videos))
-	for i, v := range page.videos {
-		videos[i] = copyVideo(v)
+	// Cards that expired or changed are loaded again, all in one go.
+	cards, err := c.cards.BulkGet(ctx, page.ids, otter.BulkLoaderFunc[int64, *reel.Video](c.Store.VideoCards))
+	if err != nil {
+		return nil, "", err
+	}
+	videos := make([]*reel.Video, 0, len(page.ids))
+	for _, id := range page.ids {
+		// A video deleted since the page was cached is simply left out.
+		if card, ok := cards[id]; ok {
+			videos = append(videos, copyVideo(card))
+		}
 	}
 	return videos, page.next, c.Store.ViewerFlags(ctx, viewerID, videos...)
 }

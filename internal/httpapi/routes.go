@@ -1,6 +1,10 @@
 package httpapi
 
-import "github.com/gin-gonic/gin"
+import (
+	"github.com/gin-gonic/gin"
+
+	"github.com/reel-video/reel/internal/httpapi/douyin"
+)
 
 // routes is the whole HTTP surface of reel at a glance.
 func (s *server) routes(e *gin.Engine) {
@@ -56,6 +60,28 @@ func (s *server) routes(e *gin.Engine) {
 	tus := e.Group("/api/v1", s.streaming(uploadIdle))
 	tus.Any("/uploads", gin.WrapH(s.Tus))
 	tus.Any("/uploads/*path", gin.WrapH(s.Tus))
+
+	// Douyin-compatible API (douyin-api.md): the same services in that API's
+	// shapes, every answer HTTP 200 with a status_code (package douyin).
+	dy := s.douyinDeps()
+	dyAPI := e.Group("/douyin", s.deadline(s.RequestTimeout), gzipJSON(gzipMinSize))
+	dyAPI.GET("/feed/", douyin.Feed(dy))
+	dyAPI.POST("/user/register/", douyin.Register(dy))
+	dyAPI.POST("/user/login/", douyin.Login(dy))
+	dyAPI.GET("/user/", douyin.UserInfo(dy))
+	dyAPI.GET("/publish/list/", douyin.PublishList(dy))
+	dyAPI.POST("/favorite/action/", douyin.FavoriteAction(dy))
+	dyAPI.GET("/favorite/list/", douyin.FavoriteList(dy))
+	dyAPI.POST("/comment/action/", douyin.CommentAction(dy))
+	dyAPI.GET("/comment/list/", douyin.CommentList(dy))
+	dyAPI.POST("/relation/action/", douyin.RelationAction(dy))
+	dyAPI.GET("/relation/follow/list/", douyin.FollowList(dy))
+	dyAPI.GET("/relation/follower/list/", douyin.FollowerList(dy))
+	dyAPI.GET("/relation/friend/list/", douyin.FriendList(dy))
+	dyAPI.POST("/message/action/", douyin.MessageAction(dy))
+	dyAPI.GET("/message/chat/", douyin.MessageChat(dy))
+	// Uploads are bounded by inactivity, as on /api/v1.
+	e.Group("/douyin", s.streaming(uploadIdle)).POST("/publish/action/", douyin.Publish(dy))
 
 	// Media: signed URLs, Range, sendfile (playback.NewHandler). A download
 	// may take long on a slow link, but not forever.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/reel-video/reel"
 	"github.com/reel-video/reel/internal/auth"
+	"github.com/reel-video/reel/internal/httpapi/douyin"
 	"github.com/reel-video/reel/internal/playback"
 	"github.com/reel-video/reel/internal/publish"
 )
@@ -93,6 +94,18 @@ func NewServer(d Deps) (http.Handler, error) {
 	s := &server{Deps: d, log: d.Logger}
 	s.routes(e)
 	return e, nil
+}
+
+// douyinDeps gives the Douyin adapter the same services and helpers as the
+// native handlers.
+func (s *server) douyinDeps() douyin.Deps {
+	return douyin.Deps{
+		Logger: s.log, Users: s.Users, Videos: s.Videos, Social: s.Social,
+		Passwords: s.Passwords, Tokens: s.Tokens, Logins: s.Logins, Registrations: s.Registrations,
+		Publisher: s.Publisher, URLs: s.URLs, BaseURL: s.baseURL,
+		MaxUploadBytes: s.MaxUploadBytes, MaxQueued: s.MaxQueued, IncomingDir: s.IncomingDir,
+		MaxFormBytes: MaxJSONBody,
+	}
 }
 
 // ServerOptions are the connection-level settings of the public listener.

@@ -124,6 +124,24 @@ func (db *DB) VideoCard(ctx context.Context, id int64) (*reel.Video, error) {
 	return db.findVideo(ctx, db.reader.NewSelect().Model((*videoRow)(nil)).Where("id = ?", id), fmt.Sprintf("video %d", id), 0)
 }
 
+// VideoCards returns the cards of the videos that exist among ids, in two
+// queries whatever their number.
+func (db *DB) VideoCards(ctx context.Context, ids []int64) (map[int64]*reel.Video, error) {
+	var rows []videoRow
+	if err := db.reader.NewSelect().Model(&rows).Where("id IN (?)", bun.In(ids)).Scan(ctx); err != nil {
+		return nil, fmt.Errorf("read videos: %w", err)
+	}
+	videos, err := db.assembleVideos(ctx, 0, rows)
+	if err != nil {
+		return nil, err
+	}
+	cards := make(map[int64]*reel.Video, len(videos))
+	for _, v := range videos {
+		cards[v.ID] = v
+	}
+	return cards, nil
+}
+
 // CanSee answers ENOTFOUND when viewerID may not see v: someone else's
 // private video, or a blocked one to all but its author and administrators.
 func (db *DB) CanSee(ctx context.Context, v *reel.Video, viewerID int64) error {
