@@ -99,7 +99,13 @@ func processThroughReel(srv *server, src string) (job, ladder time.Duration, err
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	line := srv.logLine("video ready")
+	// The job logs its timings just after it marks the video ready.
+	var line map[string]any
+	for logDeadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if line = srv.logLine("video ready"); line != nil || time.Now().After(logDeadline) {
+			break
+		}
+	}
 	steps, _ := line["steps_ms"].(map[string]any)
 	took, _ := line["took_ms"].(float64)
 	ladderMS, _ := steps["ladder"].(float64)
