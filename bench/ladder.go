@@ -102,7 +102,8 @@ func processThroughReel(srv *server, src string) (job, ladder time.Duration, err
 	// The job logs its timings just after it marks the video ready.
 	var line map[string]any
 	for logDeadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if line = srv.logLine("video ready"); line != nil || time.Now().After(logDeadline) {
+		line = srv.logLine("video ready")
+		if vid, _ := line["video_id"].(float64); int64(vid) == id || time.Now().After(logDeadline) {
 			break
 		}
 	}
