@@ -107,6 +107,15 @@ func (b *backend) blobsReady(ctx context.Context) error {
 	return err
 }
 
+// closeWithin closes the backend after a shutdown: running jobs get the
+// same grace period as requests, then are cancelled and resume on the next
+// worker.
+func (b *backend) closeWithin(ctx context.Context, grace time.Duration, log *slog.Logger) {
+	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
+	defer cancel()
+	b.close(stopCtx, log)
+}
+
 // close stops the workers (running jobs get until ctx ends, then are
 // cancelled and retried later) and closes the database.
 func (b *backend) close(ctx context.Context, log *slog.Logger) {

@@ -54,11 +54,7 @@ func runSeed(ctx context.Context, args []string, env *environment) error {
 	if err != nil {
 		return err
 	}
-	defer func() {
-		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
-		defer cancel()
-		b.close(stopCtx, log)
-	}()
+	defer b.closeWithin(ctx, cfg.ShutdownTimeout, log)
 
 	s := &seeder{
 		users:     b.db,

@@ -31,24 +31,14 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 		return err
 	}
 	log := newLogger(cfg, env)
-	if unknown := config.Unknown(os.Environ()); len(unknown) > 0 {
-		log.Warn("ignoring unknown configuration variables (typos?)", "variables", unknown)
-	}
-
-	ctx, stopSignals := shutdownOnSignal(ctx, log, env)
-	defer stopSignals()
+	ctx, stop := startProcess(ctx, log, env)
+	defer stop()
 
 	b, err := openBackend(ctx, cfg, log, cfg.Workers)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		// Running jobs get the same grace period as requests, then are
-		// cancelled and resume on the next worker.
-		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
-		defer cancel()
-		b.close(stopCtx, log)
-	}()
+	defer b.closeWithin(ctx, cfg.ShutdownTimeout, log)
 
 	logins := auth.NewLoginLimiter(auth.LimiterConfig{})
 	// Sign-ups: 20 from one address, then one every 3 minutes.
@@ -237,6 +227,15 @@ func serveUntilDone(ctx context.Context, log *slog.Logger, timeout time.Duration
 	}
 	log.Info("stopped")
 	return serveErr
+}
+
+// startProcess does what every long-running command does first: report
+// unknown REEL_* variables and turn SIGINT/SIGTERM into a cancelled context.
+func startProcess(ctx context.Context, log *slog.Logger, env *environment) (context.Context, func()) {
+	if unknown := config.Unknown(os.Environ()); len(unknown) > 0 {
+		log.Warn("ignoring unknown configuration variables (typos?)", "variables", unknown)
+	}
+	return shutdownOnSignal(ctx, log, env)
 }
 
 // shutdownOnSignal cancels the returned context on the first SIGINT or

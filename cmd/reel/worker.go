@@ -22,20 +22,14 @@ func runWorker(ctx context.Context, args []string, env *environment) error {
 		return errors.New("REEL_WORKERS is 0: a worker without transcode slots would do nothing")
 	}
 	log := newLogger(cfg, env).With("process", "worker")
-	ctx, stopSignals := shutdownOnSignal(ctx, log, env)
-	defer stopSignals()
+	ctx, stop := startProcess(ctx, log, env)
+	defer stop()
 
 	b, err := openBackend(ctx, cfg, log, cfg.Workers)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		// Running jobs get the same grace period as requests, then are
-		// cancelled and resume on the next worker.
-		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
-		defer cancel()
-		b.close(stopCtx, log)
-	}()
+	defer b.closeWithin(ctx, cfg.ShutdownTimeout, log)
 
 	metrics := httpapi.NewMetrics()
 	mux := http.NewServeMux()
