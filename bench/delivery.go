@@ -342,7 +342,7 @@ type wrk struct{ bin string }
 type wrkResult struct {
 	requests, bytes float64
 	d               time.Duration
-	p99             time.Duration
+	p50, p99        time.Duration
 }
 
 func (r wrkResult) reqPerSec() float64 { return ratio(r.requests, r.d.Seconds()) }
@@ -356,9 +356,9 @@ func (r wrkResult) mbPerSec() float64 { return ratio(r.bytes, r.d.Seconds()) / (
 const wrkDone = `
 function done(summary, latency, requests)
   local e = summary.errors
-  io.write(string.format("BENCH %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f\n",
+  io.write(string.format("BENCH %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f\n",
     summary.requests, summary.bytes, summary.duration, latency:percentile(99),
-    e.status, e.connect, e.read, e.write, e.timeout))
+    e.status, e.connect, e.read, e.write, e.timeout, latency:percentile(50)))
 end
 `
 
@@ -379,7 +379,7 @@ func (w wrk) run(ctx context.Context, base string, conns int, d time.Duration, s
 	if err := cmd.Run(); err != nil {
 		return wrkResult{}, fmt.Errorf("wrk: %v: %s%s", err, stderr.String(), stdout.String())
 	}
-	var f [9]float64
+	var f [10]float64
 	found := false
 	sc := bufio.NewScanner(&stdout)
 	for sc.Scan() {
@@ -408,7 +408,7 @@ func (w wrk) run(ctx context.Context, base string, conns int, d time.Duration, s
 		return wrkResult{}, fmt.Errorf("wrk: %.0f non-2xx/3xx responses, %.0f connect, %.0f read, %.0f write, %.0f timeout errors in %.0f requests",
 			f[4], f[5], f[6], f[7], f[8], f[0])
 	}
-	return wrkResult{requests: f[0], bytes: f[1], d: time.Duration(f[2]) * time.Microsecond, p99: time.Duration(f[3]) * time.Microsecond}, nil
+	return wrkResult{requests: f[0], bytes: f[1], d: time.Duration(f[2]) * time.Microsecond, p50: time.Duration(f[9]) * time.Microsecond, p99: time.Duration(f[3]) * time.Microsecond}, nil
 }
 
 // wrkThreads gives each wrk thread its number, so that the scripts below

@@ -13,6 +13,11 @@
 //     same files from the same disk: whole 4 s HLS segments at 64 and 256
 //     connections, random 1 MiB ranges of a 200 MiB MP4; and 1,000 slow
 //     readers of one MP4 at once, with the servers' peak RSS growth.
+//   - api: the JSON API loaded with wrk at 64 and 256 connections, each
+//     scenario beside GET /healthz (a trivial JSON handler) on the same
+//     server: the feed's first page anonymously and with a viewer, a video
+//     card, and a like/unlike mix that must end with no error and every
+//     like count equal to its likes.
 package main
 
 import (
@@ -42,6 +47,7 @@ type options struct {
 	clipSeconds int
 	rounds      int // ladder runs of each side; the best is kept
 	delivery    deliveryOptions
+	api         apiOptions
 	scenarios   []string
 }
 
@@ -50,15 +56,15 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	o := options{}
 	fs.StringVar(&o.bin, "bin", "bin/reel", "the reel binary to measure")
 	smoke := fs.Bool("smoke", false, "tiny sizes: checks that every scenario runs, measures nothing worth reading")
-	only := fs.String("only", "upload,ladder,delivery", "comma-separated scenarios to run")
+	only := fs.String("only", "upload,ladder,delivery,api", "comma-separated scenarios to run")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	o.uploadBytes, o.clipSize, o.clipSeconds, o.rounds = 1<<30, "1920x1080", 10, 2
-	o.delivery = fullDelivery()
+	o.delivery, o.api = fullDelivery(), fullAPI()
 	if *smoke {
 		o.uploadBytes, o.clipSize, o.clipSeconds, o.rounds = 16<<20, "640x360", 2, 1
-		o.delivery = smokeDelivery()
+		o.delivery, o.api = smokeDelivery(), smokeAPI()
 	}
 	o.scenarios = strings.Split(*only, ",")
 	if _, err := os.Stat(o.bin); err != nil {
@@ -77,6 +83,10 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		case "delivery":
 			if _, _, err := deliveryTools(); err != nil {
 				return err
+			}
+		case "api":
+			if _, err := exec.LookPath("wrk"); err != nil {
+				return fmt.Errorf("wrk is missing: apt-get install -y wrk")
 			}
 		default:
 			return fmt.Errorf("unknown scenario %q", s)
@@ -98,6 +108,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 			err = benchLadder(ctx, o, filepath.Join(work, "ladder"), out)
 		case "delivery":
 			err = benchDelivery(ctx, o, filepath.Join(work, "delivery"), out)
+		case "api":
+			err = benchAPI(ctx, o, filepath.Join(work, "api"), out)
 		default:
 			err = fmt.Errorf("unknown scenario %q", s)
 		}

@@ -20,7 +20,9 @@ func TestSmoke(t *testing.T) {
 		t.Fatalf("bench: %v\n%s", err, out.String())
 	}
 	for _, want := range []string{"upload multipart", "upload tus", "peak RSS growth", "ladder", "whole job",
-		"hls 64 KiB segments, 8 conns: req/s", "mp4 1 MiB ranges, 8 conns: MB/s", "50 slow readers, 4 MiB MP4: peak RSS growth"} {
+		"hls 64 KiB segments, 8 conns: req/s", "mp4 1 MiB ranges, 8 conns: MB/s", "50 slow readers, 4 MiB MP4: peak RSS growth",
+		"baseline GET /healthz", "feed (20 videos), anonymous, 8 conns: req/s", "feed (20 videos), viewer, 8 conns: p50",
+		"video card, 8 conns: p99", "like/unlike mix, 8 conns: errors", "like/unlike mix, 8 conns: like_count exact"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("no %q line in:\n%s", want, out.String())
 		}

@@ -11,6 +11,7 @@ package cache
 import (
 	"context"
 	"math/rand/v2"
+	"sync/atomic"
 	"time"
 
 	"github.com/maypok86/otter/v2"
@@ -38,8 +39,9 @@ type Store interface {
 // Cache wraps a Store; every method it does not override goes to the store.
 type Cache struct {
 	Store
-	cards *otter.Cache[int64, *reel.Video]
-	feed  *otter.Cache[int, feedPage] // first pages, by limit
+	generation atomic.Uint64 // bumped whenever the feed pages are dropped
+	cards      *otter.Cache[int64, *reel.Video]
+	feed       *otter.Cache[int, feedPage] // first pages, by limit
 }
 
 // feedPage holds ids only: the videos themselves come from the cards, so a
@@ -76,9 +78,15 @@ func New(s Store, ttl time.Duration, maxCards int) *Cache {
 func (c *Cache) VideoChanged(id int64, lists bool) {
 	c.cards.Invalidate(id)
 	if lists {
+		c.generation.Add(1)
 		c.feed.InvalidateAll()
 	}
 }
+
+// FeedGeneration changes whenever the feed's membership may have changed on
+// this node, so that whatever is derived from a feed page (an encoded
+// answer) can key on it.
+func (c *Cache) FeedGeneration() uint64 { return c.generation.Load() }
 
 // FindVideoByID serves the card from the cache, checked and flagged for
 // this viewer.

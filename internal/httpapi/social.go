@@ -2,6 +2,10 @@ package httpapi
 
 import (
 	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/maypok86/otter/v2"
 	"net/http"
 	"strconv"
 
@@ -28,16 +32,55 @@ func (s *server) videoList(c *gin.Context, videos []*reel.Video, next string, er
 	c.JSON(http.StatusOK, gin.H{"videos": videos, "next_cursor": next})
 }
 
+// handleFeed answers the feed. The first page for anonymous viewers is the
+// same bytes for all of them (media URLs are shared within their expiry
+// window), so its encoded answer is kept for a second, and dropped at once
+// when the feed's membership changes on this node.
 func (s *server) handleFeed() gin.HandlerFunc {
+	generation := func() uint64 { return 0 }
+	if g, ok := s.Social.(interface{ FeedGeneration() uint64 }); ok {
+		generation = g.FeedGeneration
+	}
+	encoded := otter.Must(&otter.Options[anonFeedKey, []byte]{
+		MaximumSize:      256,
+		ExpiryCalculator: otter.ExpiryWriting[anonFeedKey, []byte](time.Second),
+	})
 	return func(c *gin.Context) {
 		p, err := pageOf(c)
 		if err != nil {
 			writeError(c, err)
 			return
 		}
-		videos, next, err := s.Social.Feed(c.Request.Context(), viewerID(c), p)
-		s.videoList(c, videos, next, err)
+		if viewerID(c) != 0 || p.Cursor != "" || s.BindClientIP {
+			videos, next, err := s.Social.Feed(c.Request.Context(), viewerID(c), p)
+			s.videoList(c, videos, next, err)
+			return
+		}
+		key := anonFeedKey{limit: p.Limit, base: s.baseURL(c), generation: generation()}
+		body, ok := encoded.GetIfPresent(key)
+		if !ok {
+			videos, next, err := s.Social.Feed(c.Request.Context(), 0, p)
+			if err != nil {
+				writeError(c, err)
+				return
+			}
+			for _, v := range videos {
+				s.present(c, v)
+			}
+			if body, err = json.Marshal(gin.H{"videos": videos, "next_cursor": next}); err != nil {
+				writeError(c, err)
+				return
+			}
+			encoded.Set(key, body)
+		}
+		c.Data(http.StatusOK, "application/json; charset=utf-8", body)
 	}
+}
+
+type anonFeedKey struct {
+	limit      int
+	base       string
+	generation uint64
 }
 
 func (s *server) handleFollowingFeed() gin.HandlerFunc {

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/maypok86/otter/v2"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -42,6 +43,16 @@ type Signer struct {
 	currentKID string
 	ttl        time.Duration
 	now        func() time.Time // a field so that tests can move time
+	// signed remembers URLs already signed: within an expiry window the
+	// same path and options give the same URL, and a feed page asks for
+	// dozens of them per request.
+	signed *otter.Cache[signedKey, string]
+}
+
+type signedKey struct {
+	path, prefix string
+	ip           netip.Addr
+	exp          int64
 }
 
 // NewSigner returns a Signer whose URLs live for ttl. previous is the secret
@@ -54,7 +65,12 @@ func NewSigner(current, previous []byte, ttl time.Duration) *Signer {
 	if ttl <= 0 {
 		panic("playback: NewSigner: ttl must be positive")
 	}
-	s := &Signer{keys: map[string][]byte{}, ttl: ttl, now: time.Now}
+	s := &Signer{keys: map[string][]byte{}, ttl: ttl, now: time.Now,
+		signed: otter.Must(&otter.Options[signedKey, string]{
+			MaximumSize: 200_000,
+			// A window lasts a quarter of the TTL: entries are useless after it.
+			ExpiryCalculator: otter.ExpiryWriting[signedKey, string](max(ttl/4, time.Second)),
+		})}
 	if len(previous) > 0 {
 		kid, key := deriveKey(previous)
 		s.keys[kid] = key
@@ -107,6 +123,16 @@ func (s *Signer) SignPath(path string, opts ...SignOption) string {
 	for _, opt := range opts {
 		opt(&o)
 	}
+	k := signedKey{path: path, prefix: o.prefix, ip: o.ip, exp: s.expiry()}
+	if url, ok := s.signed.GetIfPresent(k); ok {
+		return url
+	}
+	url := s.signPath(path, o, k.exp)
+	s.signed.Set(k, url)
+	return url
+}
+
+func (s *Signer) signPath(path string, o signOptions, exp int64) string {
 	key, ok := strings.CutPrefix(path, Mount)
 	if !ok {
 		panic(fmt.Sprintf("playback: SignPath(%q): path is not under %s", path, Mount))
@@ -114,7 +140,7 @@ func (s *Signer) SignPath(path string, opts ...SignOption) string {
 	if reason := keyProblem(key); reason != "" {
 		panic(fmt.Sprintf("playback: SignPath(%q): %s", path, reason))
 	}
-	c := claims{kid: s.currentKID, exp: s.expiry(), ip: o.ip}
+	c := claims{kid: s.currentKID, exp: exp, ip: o.ip}
 	if o.prefix == "" {
 		c.form, c.scope = formObject, path
 		return path + "?" + objectQuery(c, s.sign(c))
