@@ -11,7 +11,7 @@ import (
 
 // assembleVideos turns rows into videos as viewerID sees them, with a fixed
 // number of queries whatever the number of rows: one for the authors and,
-// for a signed-in viewer, the three of ViewerFlags.
+// for a signed-in viewer, the one of ViewerFlags.
 func (db *DB) assembleVideos(ctx context.Context, viewerID int64, rows []videoRow) ([]*reel.Video, error) {
 	videos := make([]*reel.Video, len(rows))
 	authorIDs := make([]int64, 0, len(rows))
@@ -40,35 +40,54 @@ func (db *DB) assembleVideos(ctx context.Context, viewerID int64, rows []videoRo
 }
 
 // ViewerFlags sets what depends on the viewer (is_liked, the authors'
-// is_following, resume_position_ms) on videos whose authors are loaded,
-// in three queries whatever their number; none for anonymous viewers.
+// is_following, resume_position_ms) on videos whose authors are loaded, in
+// one query whatever their number; none for anonymous viewers.
 func (db *DB) ViewerFlags(ctx context.Context, viewerID int64, videos ...*reel.Video) error {
 	if viewerID == 0 || len(videos) == 0 {
 		return nil
 	}
-	authors := make([]*reel.User, 0, len(videos))
+	byID := make(map[int64]*reel.Video, len(videos))
+	byAuthor := map[int64][]*reel.User{}
+	ids := make([]int64, 0, len(videos))
+	authorIDs := []int64{}
 	for _, v := range videos {
+		byID[v.ID] = v
+		ids = append(ids, v.ID)
 		if v.Author != nil {
-			authors = append(authors, v.Author)
+			if byAuthor[v.Author.ID] == nil {
+				authorIDs = append(authorIDs, v.Author.ID)
+			}
+			byAuthor[v.Author.ID] = append(byAuthor[v.Author.ID], v.Author)
 		}
 	}
-	if err := db.fillFollowing(ctx, viewerID, authors...); err != nil {
-		return err
+	if len(authorIDs) == 0 {
+		authorIDs = []int64{0}
 	}
-	ids := make([]int64, len(videos))
-	byID := make(map[int64]*reel.Video, len(videos))
-	for i, v := range videos {
-		ids[i], byID[v.ID] = v.ID, v
+	var flags []struct {
+		Kind  string `bun:"kind"`
+		ID    int64  `bun:"id"`
+		Value int64  `bun:"value"`
 	}
-	var liked []int64
-	if err := db.reader.NewSelect().Table("likes").Column("video_id").
-		Where("user_id = ? AND video_id IN (?)", viewerID, bun.In(ids)).Scan(ctx, &liked); err != nil {
-		return fmt.Errorf("read likes: %w", err)
+	err := db.reader.NewRaw(`SELECT 'like' AS kind, video_id AS id, 0 AS value FROM likes WHERE user_id = ? AND video_id IN (?)
+		UNION ALL SELECT 'follow', followee_id, 0 FROM follows WHERE follower_id = ? AND followee_id IN (?)
+		UNION ALL SELECT 'position', video_id, position_ms FROM watch_progress WHERE user_id = ? AND video_id IN (?)`,
+		viewerID, bun.In(ids), viewerID, bun.In(authorIDs), viewerID, bun.In(ids)).Scan(ctx, &flags)
+	if err != nil {
+		return fmt.Errorf("read viewer flags: %w", err)
 	}
-	for _, id := range liked {
-		byID[id].IsLiked = true
+	for _, f := range flags {
+		switch f.Kind {
+		case "like":
+			byID[f.ID].IsLiked = true
+		case "follow":
+			for _, u := range byAuthor[f.ID] {
+				u.IsFollowing = true
+			}
+		case "position":
+			byID[f.ID].ResumePositionMS = f.Value
+		}
 	}
-	return db.fillViewerState(ctx, viewerID, videos...)
+	return nil
 }
 
 // usersByID loads users with viewerID's is_following, in two queries.

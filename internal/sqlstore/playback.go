@@ -73,29 +73,6 @@ func (db *DB) SaveProgress(ctx context.Context, userID, videoID, positionMS int6
 	return nil
 }
 
-// fillViewerState sets each video's resume position for viewerID, with one
-// query whatever the number of videos.
-func (db *DB) fillViewerState(ctx context.Context, viewerID int64, videos ...*reel.Video) error {
-	if viewerID == 0 || len(videos) == 0 {
-		return nil
-	}
-	byID := make(map[int64]*reel.Video, len(videos))
-	ids := make([]int64, 0, len(videos))
-	for _, v := range videos {
-		byID[v.ID] = v
-		ids = append(ids, v.ID)
-	}
-	var rows []progressRow
-	err := db.reader.NewSelect().Model(&rows).Where("user_id = ?", viewerID).Where("video_id IN (?)", bun.In(ids)).Scan(ctx)
-	if err != nil {
-		return fmt.Errorf("read resume positions: %w", err)
-	}
-	for _, r := range rows {
-		byID[r.VideoID].ResumePositionMS = r.PositionMS
-	}
-	return nil
-}
-
 type progressRow struct {
 	bun.BaseModel `bun:"table:watch_progress"`
 
