@@ -269,12 +269,13 @@ func TestDouyinAPI(t *testing.T) {
 		}
 		v1 := num(mine[0]["id"])
 		// play_url is the stored original until the MP4 exists: real MP4
-		// bytes, with Range (its Content-Type is the media handler's
-		// choice for a file without extension, so it is checked once ready).
-		checkMedia(t, mine[0])
-		expectOK(t, "publish bob", d.publish(qs("token", bobToken), clip, "title", "bob's clip"))
+		// bytes with Range, typed by sniffing, so a plain player plays it.
+		if ct := checkMedia(t, mine[0]); ct != "video/mp4" {
+			t.Errorf("play_url right after publishing is %s", ct)
+		}
+		expectOK(t, "publish bob", d.publish(qs("token", bobToken, "title", "bob's clip"), clip))
 		mine = list(t, d.get("/douyin/publish/list/", qs("token", bobToken)), "video_list", videoKeys)
-		if len(mine) != 1 {
+		if len(mine) != 1 || mine[0]["title"] != "bob's clip" {
 			t.Fatalf("bob's publish list: %v", mine)
 		}
 		v2 := num(mine[0]["id"])

@@ -111,7 +111,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	defer obj.Close()
 
-	hdr.Set("Content-Type", contentType(key))
+	if ct := contentType(key); ct != "" {
+		hdr.Set("Content-Type", ct)
+	}
 	hdr.Set("Cache-Control", cacheControl(key))
 	hdr.Set("ETag", etag(obj.Info))
 	hdr.Set("Accept-Ranges", "bytes")
@@ -207,11 +209,12 @@ var contentTypes = map[string]string{
 
 // contentType is decided by the extension alone: sniffing would cost a read
 // and could be fooled by what a user uploaded.
+// contentType is the type of key by its extension, or "" for a key without
+// a known one (an original upload): http.ServeContent then sniffs the first
+// bytes, which tells MP4 and WebM apart, so a player fetching the original
+// before the progressive MP4 exists still gets a video type.
 func contentType(key string) string {
-	if ct, ok := contentTypes[strings.ToLower(path.Ext(key))]; ok {
-		return ct
-	}
-	return "application/octet-stream"
+	return contentTypes[strings.ToLower(path.Ext(key))]
 }
 
 // cacheControl: see the package comment for why playlists differ.

@@ -1,9 +1,11 @@
 package douyin
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -59,17 +61,40 @@ func Feed(d Deps) gin.HandlerFunc {
 				before = limit
 			}
 		}
-		videos, err := a.Social.FeedBefore(c.Request.Context(), viewer, before, FeedLimit)
+		videos, err := a.feed(c.Request.Context(), viewer, before, now)
 		if err != nil {
 			return nil, err
 		}
-		if len(videos) > 0 {
-			// From what the service returned, not from what is shown: a
-			// video left out must not hold the next page back.
-			next = videos[len(videos)-1].CreatedAt.UnixMilli()
+		// From what the service returned, not from what is shown: a video
+		// left out must not hold the next page back.
+		for i, v := range videos {
+			if created := v.CreatedAt.UnixMilli(); i == 0 || created < next {
+				next = created
+			}
 		}
 		return feedAnswer{Status: ok, VideoList: a.videos(c, videos), NextTime: next}, nil
 	})
+}
+
+// firstPageWindow: a latest_time this close to now asks for the feed's
+// first page, which clients ask for on every refresh with their clock's now.
+const firstPageWindow = time.Minute
+
+// feed returns the feed's videos created before before. A request for the
+// first page is served from the service's (cached) first page of Feed when
+// every video of that page was created before before; otherwise, and for
+// every later page, FeedBefore reads it.
+func (a *api) feed(ctx context.Context, viewer int64, before, now time.Time) ([]*reel.Video, error) {
+	if !before.Before(now.Add(-firstPageWindow)) {
+		videos, _, err := a.Social.Feed(ctx, viewer, reel.Page{Limit: FeedLimit})
+		if err != nil {
+			return nil, err
+		}
+		if !slices.ContainsFunc(videos, func(v *reel.Video) bool { return !v.CreatedAt.Before(before) }) {
+			return videos, nil
+		}
+	}
+	return a.Social.FeedBefore(ctx, viewer, before, FeedLimit)
 }
 
 // publishForm is the multipart form of publish/action.
@@ -133,8 +158,15 @@ func (a *api) publish(c *gin.Context) error {
 	if author == 0 {
 		return reel.Errorf(reel.EUNAUTHORIZED, "not logged in: send the token parameter")
 	}
+	// The form wins; the query is the fallback, as for every parameter.
+	value := func(name string) string {
+		if v := rec.Values[name]; v != "" {
+			return v
+		}
+		return c.Query(name)
+	}
 	_, err = a.Publisher.Publish(ctx, author, rec, publish.Options{
-		Title: rec.Values["title"], Description: rec.Values["description"], Cover: true,
+		Title: value("title"), Description: value("description"), Cover: true,
 	})
 	var e *reel.Error
 	if errors.As(err, &e) && e.Code == reel.EINVALID && len(e.Fields) == 0 {
