@@ -56,6 +56,7 @@ type Config struct {
 	URLTTL            time.Duration `env:"URL_TTL" envDefault:"6h" doc:"lifetime of signed media URLs"`
 	PreviousSecret    string        `env:"PREVIOUS_SECRET" doc:"the secret before a rotation: tokens and media URLs it signed keep working until they expire"`
 	URLBindClient     bool          `env:"URL_BIND_CLIENT" envDefault:"false" doc:"bind each media URL to the client address it was handed to (defeats shared CDN caching)"`
+	SendBuffer        int           `env:"SEND_BUFFER" envDefault:"262144" doc:"socket send buffer of client connections, in bytes; 0 lets the kernel autotune it"`
 }
 
 // Var describes one configuration variable for help texts and documentation.
@@ -252,6 +253,9 @@ func (c *Config) validate() error {
 	}
 	if _, _, err := c.Pixels(); err != nil {
 		bad("MAX_PIXELS", c.MaxPixels, err.Error())
+	}
+	if c.SendBuffer < 0 {
+		bad("SEND_BUFFER", c.SendBuffer, "must be 0 (kernel autotuning) or a number of bytes")
 	}
 	if c.MaxQueued < 0 {
 		bad("MAX_QUEUED", c.MaxQueued, "must be 0 (no limit) or more")
