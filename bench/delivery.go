@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -111,12 +112,28 @@ func benchDelivery(ctx context.Context, o options, dir string, out io.Writer) er
 		return err
 	}
 
-	srv, err := startServer(o.bin, data, "REEL_WORKERS=0", "REEL_SECRET="+benchSecret)
+	// On two or more cores, each server runs alone on core 0 and wrk on core
+	// 1: the servers no longer compete with the load generator, which on a
+	// small machine decides the figures more than the servers do.
+	pinned := runtime.NumCPU() >= 2
+	if _, err := exec.LookPath("taskset"); err != nil {
+		pinned = false
+	}
+	reelEnv := []string{"REEL_WORKERS=0", "REEL_SECRET=" + benchSecret}
+	if pinned {
+		serverPrefix = []string{"taskset", "-c", "0"}
+		defer func() { serverPrefix = nil }()
+		reelEnv = append(reelEnv, "GOMAXPROCS=1")
+		fmt.Fprintln(out, "delivery: each server pinned to core 0 (reel GOMAXPROCS=1, nginx 1 worker, both with 256 KiB send buffers), wrk to core 1")
+	}
+	wrkPinned = pinned
+	defer func() { wrkPinned = false }()
+	srv, err := startServer(o.bin, data, reelEnv...)
 	if err != nil {
 		return err
 	}
 	defer srv.stop()
-	ngx, err := startNginx(nginxBin, filepath.Join(dir, "nginx"), blobs)
+	ngx, err := startNginx(nginxBin, filepath.Join(dir, "nginx"), blobs, pinned)
 	if err != nil {
 		return err
 	}
@@ -362,6 +379,10 @@ function done(summary, latency, requests)
 end
 `
 
+// wrkPinned runs wrk on core 1 with one thread (the delivery scenario's
+// pinned mode).
+var wrkPinned bool
+
 // run loads base with conns connections for d, with script. Any response
 // other than 2xx or 3xx and any socket error fail the run: a server
 // answering 403 quickly must not look fast. A d of 0 runs nothing.
@@ -372,8 +393,13 @@ func (w wrk) run(ctx context.Context, base string, conns int, d time.Duration, s
 	ctx, cancel := context.WithTimeout(ctx, d+time.Minute)
 	defer cancel()
 	secs := max(int(d/time.Second), 1)
-	cmd := exec.CommandContext(ctx, w.bin, "-t", strconv.Itoa(min(2, conns)), "-c", strconv.Itoa(conns),
-		"-d", strconv.Itoa(secs)+"s", "--timeout", "30s", "-s", script, base)
+	args := []string{w.bin, "-t", strconv.Itoa(min(2, conns)), "-c", strconv.Itoa(conns),
+		"-d", strconv.Itoa(secs) + "s", "--timeout", "30s", "-s", script, base}
+	if wrkPinned {
+		args = append([]string{"taskset", "-c", "1"}, args...)
+		args[5] = "1" // -t 1: one thread for its one core
+	}
+	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {

@@ -17,6 +17,10 @@ import (
 	"time"
 )
 
+// serverPrefix runs the servers a scenario starts under a command (taskset
+// when the delivery scenario pins them to a core); empty runs them plainly.
+var serverPrefix []string
+
 // server is a reel process started for a scenario.
 type server struct {
 	cmd   *exec.Cmd
@@ -40,6 +44,9 @@ func startServer(bin, dataDir string, env ...string) (*server, error) {
 		return nil, err
 	}
 	cmd := exec.Command(bin, "serve")
+	if len(serverPrefix) > 0 {
+		cmd = exec.Command(serverPrefix[0], append(serverPrefix[1:], bin, "serve")...)
+	}
 	cmd.Env = append(os.Environ(), append([]string{"REEL_ADDR=" + addr, "REEL_ADMIN_ADDR=off",
 		"REEL_DATA_DIR=" + dataDir, "REEL_LOG_FORMAT=json"}, env...)...)
 	cmd.Stdout, cmd.Stderr = log, log
