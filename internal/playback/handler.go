@@ -111,9 +111,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	defer obj.Close()
 
-	if ct := contentType(key); ct != "" {
-		hdr.Set("Content-Type", ct)
-	}
+	hdr.Set("Content-Type", contentType(key))
+	// Media is never a page: should a browser still render one, it gets no
+	// script, no origin and no subresources.
+	hdr.Set("Content-Security-Policy", "sandbox; default-src 'none'")
 	hdr.Set("Cache-Control", cacheControl(key))
 	hdr.Set("ETag", etag(obj.Info))
 	hdr.Set("Accept-Ranges", "bytes")
@@ -205,16 +206,20 @@ var contentTypes = map[string]string{
 	".jpg":  "image/jpeg",
 	".jpeg": "image/jpeg",
 	".webp": "image/webp",
+	".webm": "video/webm",
 }
 
 // contentType is decided by the extension alone: sniffing would cost a read
 // and could be fooled by what a user uploaded.
-// contentType is the type of key by its extension, or "" for a key without
-// a known one (an original upload): http.ServeContent then sniffs the first
-// bytes, which tells MP4 and WebM apart, so a player fetching the original
-// before the progressive MP4 exists still gets a video type.
+// contentType is the type of key by its extension. Nothing is ever sniffed:
+// uploads are the users' bytes, and a file ffprobe accepts as video can
+// begin with an HTML page that sniffing would serve as text/html on this
+// origin. Originals carry the extension of the container ffprobe found.
 func contentType(key string) string {
-	return contentTypes[strings.ToLower(path.Ext(key))]
+	if ct, ok := contentTypes[strings.ToLower(path.Ext(key))]; ok {
+		return ct
+	}
+	return "application/octet-stream"
 }
 
 // cacheControl: see the package comment for why playlists differ.

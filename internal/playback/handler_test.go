@@ -278,8 +278,7 @@ func TestContentTypesAndCaching(t *testing.T) {
 		"videos/42/video.mp4":              {"video/mp4", "public, max-age=31536000, immutable"},
 		"videos/42/cover.jpg":              {"image/jpeg", "public, max-age=31536000, immutable"},
 		"videos/42/cover.webp":             {"image/webp", "public, max-age=31536000, immutable"},
-		// No known extension: ServeContent sniffs; these random bytes are no video.
-		"videos/42/data.bin": {"application/octet-stream", "public, max-age=60"},
+		"videos/42/data.bin":               {"application/octet-stream", "public, max-age=60"},
 	} {
 		resp, body := f.get(t, f.signer.SignPath(Mount+key))
 		if resp.StatusCode != 200 || !bytes.Equal(body, f.files[key]) {
@@ -511,3 +510,30 @@ var errReadOnly = errors.New("read-only test store")
 type nopCloser struct{ io.ReadSeeker }
 
 func (nopCloser) Close() error { return nil }
+
+// An upload that starts like a web page is never served as one: its type
+// comes from its key, never from its bytes, and media carries a sandboxing
+// CSP.
+func TestNoSniffing(t *testing.T) {
+	files := map[string][]byte{"videos/7/original": []byte("<html><script>alert(document.domain)</script></html>\n\x47\x40\x00")}
+	store, err := blob.NewDisk(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, b := range files {
+		if _, err := store.Put(t.Context(), k, bytes.NewReader(b)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f := newFixtureOn(t, store, files, HandlerOptions{})
+	resp, _ := f.get(t, f.signer.SignPath("/media/videos/7/original"))
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	if ct := resp.Header.Get("Content-Type"); ct != "application/octet-stream" {
+		t.Errorf("Content-Type %q for an original that begins with HTML", ct)
+	}
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "sandbox") {
+		t.Errorf("Content-Security-Policy %q", csp)
+	}
+}

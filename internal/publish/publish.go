@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/reel-video/reel"
 	"github.com/reel-video/reel/internal/blob"
@@ -66,7 +67,7 @@ func (p *Publisher) Publish(ctx context.Context, authorID int64, rec *upload.Rec
 			return nil, err
 		}
 	}
-	key := jobs.OriginalKey(v.ID)
+	key := jobs.OriginalKey(v.ID) + originalExt(info)
 	if err := p.Blobs.PutFile(ctx, key, rec.Path); err != nil {
 		return nil, fmt.Errorf("store original of video %d: %w", v.ID, err)
 	}
@@ -74,6 +75,23 @@ func (p *Publisher) Publish(ctx context.Context, authorID int64, rec *upload.Rec
 		return nil, err
 	}
 	return p.Videos.FindVideoByID(ctx, v.ID, authorID)
+}
+
+// originalExt names the original by the container ffprobe found, so that
+// the media handler can serve it as video (the Douyin API plays it until
+// the progressive MP4 exists); without a known container it has none and
+// is served as application/octet-stream, never sniffed.
+func originalExt(info *media.Info) string {
+	if info == nil {
+		return ""
+	}
+	switch {
+	case strings.Contains(info.FormatName, "mp4") || strings.Contains(info.FormatName, "mov"):
+		return ".mp4"
+	case strings.Contains(info.FormatName, "webm") && (info.VideoCodec == "vp8" || info.VideoCodec == "vp9" || info.VideoCodec == "av1"):
+		return ".webm"
+	}
+	return ""
 }
 
 // cover makes and stores the cover now; the job keeps it.

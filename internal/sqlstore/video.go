@@ -46,7 +46,9 @@ func (db *DB) SetQueue(q Queue) { db.queue = q }
 // CreateVideo stores a new video; one created as processing gets its job in
 // the same transaction.
 func (db *DB) CreateVideo(ctx context.Context, v *reel.Video) error {
-	now := time.Now().UTC().Truncate(time.Microsecond)
+	// Milliseconds: the Douyin API pages the feed by creation time in ms,
+	// and a finer stored time would hide videos sharing the page's last ms.
+	now := time.Now().UTC().Truncate(time.Millisecond)
 	row := videoRowFrom(v)
 	row.CreatedAt, row.UpdatedAt = now, now
 	err := db.writer.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
