@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -13,6 +14,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/reel-video/reel"
 	"github.com/reel-video/reel/internal/blob"
@@ -53,8 +55,6 @@ const (
 	exposedHeaders = "Content-Range, Content-Length, Accept-Ranges, ETag"
 	allowedHeaders = "Range, If-Range, If-None-Match, If-Modified-Since"
 
-	cacheImmutable = "public, max-age=31536000, immutable"
-	cachePlaylist  = "public, max-age=60"
 )
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -83,7 +83,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	ctx := r.Context()
-	key, err := h.signer.Verify(r)
+	key, exp, err := h.signer.verify(r)
 	if err != nil {
 		h.log.DebugContext(ctx, "media URL refused", "path", r.URL.Path, "client", r.RemoteAddr, "err", err)
 		msg := "invalid or missing media URL signature"
@@ -115,7 +115,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Media is never a page: should a browser still render one, it gets no
 	// script, no origin and no subresources.
 	hdr.Set("Content-Security-Policy", "sandbox; default-src 'none'")
-	hdr.Set("Cache-Control", cacheControl(key))
+	hdr.Set("Cache-Control", cacheControl(key, exp.Sub(h.signer.now())))
 	hdr.Set("ETag", etag(obj.Info))
 	hdr.Set("Accept-Ranges", "bytes")
 	// The *os.File itself, unwrapped: net/http hands it to sendfile.
@@ -223,12 +223,17 @@ func contentType(key string) string {
 }
 
 // cacheControl: see the package comment for why playlists differ.
-func cacheControl(key string) string {
+// cacheControl says how long caches may keep key's answer: segments,
+// covers and MP4s never change, but no cache may keep an answer past the
+// moment its signed URL stops working (left), or a copy would outlive both
+// the URL and any block.
+func cacheControl(key string, left time.Duration) string {
+	secs := max(int64(left/time.Second), 0)
 	switch strings.ToLower(path.Ext(key)) {
-	case ".m4s", ".mp4", ".jpg", ".jpeg", ".webp":
-		return cacheImmutable
+	case ".m4s", ".mp4", ".jpg", ".jpeg", ".webp", ".webm":
+		return fmt.Sprintf("public, max-age=%d, immutable", min(secs, 31536000))
 	}
-	return cachePlaylist
+	return fmt.Sprintf("public, max-age=%d", min(secs, 60))
 }
 
 // etag is strong: an object is only ever replaced whole, and a replacement

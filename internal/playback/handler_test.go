@@ -119,7 +119,7 @@ func TestServeWhole(t *testing.T) {
 	for name, want := range map[string]string{
 		"Content-Type":                  "image/jpeg",
 		"Content-Length":                strconv.Itoa(coverSize),
-		"Cache-Control":                 "public, max-age=31536000, immutable",
+		"Cache-Control":                 immutableFor(f),
 		"Accept-Ranges":                 "bytes",
 		"X-Content-Type-Options":        "nosniff",
 		"Access-Control-Allow-Origin":   "*",
@@ -273,11 +273,11 @@ func TestContentTypesAndCaching(t *testing.T) {
 	for key, want := range map[string][2]string{
 		"videos/42/hls/master.m3u8":        {"application/vnd.apple.mpegurl", "public, max-age=60"},
 		"videos/42/hls/720p/index.m3u8":    {"application/vnd.apple.mpegurl", "public, max-age=60"},
-		"videos/42/hls/720p/init.mp4":      {"video/mp4", "public, max-age=31536000, immutable"},
-		"videos/42/hls/720p/seg_00001.m4s": {"video/iso.segment", "public, max-age=31536000, immutable"},
-		"videos/42/video.mp4":              {"video/mp4", "public, max-age=31536000, immutable"},
-		"videos/42/cover.jpg":              {"image/jpeg", "public, max-age=31536000, immutable"},
-		"videos/42/cover.webp":             {"image/webp", "public, max-age=31536000, immutable"},
+		"videos/42/hls/720p/init.mp4":      {"video/mp4", immutableFor(f)},
+		"videos/42/hls/720p/seg_00001.m4s": {"video/iso.segment", immutableFor(f)},
+		"videos/42/video.mp4":              {"video/mp4", immutableFor(f)},
+		"videos/42/cover.jpg":              {"image/jpeg", immutableFor(f)},
+		"videos/42/cover.webp":             {"image/webp", immutableFor(f)},
 		"videos/42/data.bin":               {"application/octet-stream", "public, max-age=60"},
 	} {
 		resp, body := f.get(t, f.signer.SignPath(Mount+key))
@@ -536,4 +536,10 @@ func TestNoSniffing(t *testing.T) {
 	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "sandbox") {
 		t.Errorf("Content-Security-Policy %q", csp)
 	}
+}
+
+// immutableFor is the Cache-Control of never-changing media on f: cached
+// only as long as the signed URL still works.
+func immutableFor(f *fixture) string {
+	return fmt.Sprintf("public, max-age=%d, immutable", f.signer.expiry()-f.signer.now().Unix())
 }

@@ -175,15 +175,22 @@ func (s *Signer) expiry() int64 {
 // a proxy, set RemoteAddr from the trusted forwarding header first, with the
 // rule used to pick the address given to WithClientIP.
 func (s *Signer) Verify(r *http.Request) (blobKey string, err error) {
+	blobKey, _, err = s.verify(r)
+	return blobKey, err
+}
+
+// verify is Verify that also returns when the URL expires, so that caches
+// are never told to keep an answer longer than its URL works.
+func (s *Signer) verify(r *http.Request) (blobKey string, exp time.Time, err error) {
 	u := r.URL
 	// RawPath is set only when the client escaped something that needed no
 	// escaping (%2e, %2f, %41): one URL, one spelling.
 	if u.Opaque != "" || u.RawPath != "" {
-		return "", invalid("path is percent-encoded")
+		return "", exp, invalid("path is percent-encoded")
 	}
 	rest, ok := strings.CutPrefix(u.Path, Mount)
 	if !ok {
-		return "", invalid("path is not under " + Mount)
+		return "", exp, invalid("path is not under " + Mount)
 	}
 	var c claims
 	var sig string
@@ -193,12 +200,12 @@ func (s *Signer) Verify(r *http.Request) (blobKey string, err error) {
 		blobKey, c, sig, err = parseObject(rest, u.RawQuery)
 	}
 	if err != nil {
-		return "", err
+		return "", exp, err
 	}
 	if err := s.check(r, c, sig); err != nil {
-		return "", err
+		return "", exp, err
 	}
-	return blobKey, nil
+	return blobKey, time.Unix(c.exp, 0), nil
 }
 
 // check is the same for both forms: a known key, a matching signature, the
