@@ -54,7 +54,6 @@ const (
 	// Players on other origins (a web app on a CDN domain, hls.js) read these.
 	exposedHeaders = "Content-Range, Content-Length, Accept-Ranges, ETag"
 	allowedHeaders = "Range, If-Range, If-None-Match, If-Modified-Since"
-
 )
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {

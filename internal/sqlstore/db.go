@@ -204,6 +204,17 @@ func openSQL(ctx context.Context, driver, dsn string) (*sql.DB, error) {
 	return db, nil
 }
 
+// isForeignKeyViolation reports whether err is a foreign key violation.
+func isForeignKeyViolation(err error) bool {
+	if sqliteErr, ok := errors.AsType[*sqlite.Error](err); ok {
+		return sqliteErr.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
+	}
+	if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok {
+		return pgErr.Code == "23503" // foreign_key_violation
+	}
+	return false
+}
+
 // isUniqueViolation reports whether err is a unique constraint violation,
 // judged by the engines' error codes rather than their wording.
 func isUniqueViolation(err error) bool {

@@ -29,6 +29,9 @@ func (db *DB) Like(ctx context.Context, userID, videoID int64) error {
 		}
 		res, err := tx.NewRaw("INSERT INTO likes (user_id, video_id, created_at) VALUES (?, ?, ?) ON CONFLICT (user_id, video_id) DO NOTHING",
 			userID, videoID, now()).Exec(ctx)
+		if isForeignKeyViolation(err) {
+			return reel.Errorf(reel.ENOTFOUND, "video %d not found", videoID) // deleted meanwhile
+		}
 		if err != nil {
 			return fmt.Errorf("like video %d: %w", videoID, err)
 		}
@@ -357,10 +360,14 @@ func visibleVideoAuthor(ctx context.Context, tx bun.Tx, videoID, viewerID int64)
 	var v struct {
 		AuthorID   int64  `bun:"author_id"`
 		Visibility string `bun:"visibility"`
+		Status     string `bun:"status"`
 		Blocked    bool   `bun:"blocked"`
 	}
-	err := tx.NewSelect().TableExpr("videos").Column("author_id", "visibility", "blocked").Where("id = ?", videoID).Scan(ctx, &v)
-	if errors.Is(err, sql.ErrNoRows) || (err == nil && (v.Blocked || v.Visibility == reel.VisibilityPrivate) && v.AuthorID != viewerID) {
+	err := tx.NewSelect().TableExpr("videos").Column("author_id", "visibility", "status", "blocked").Where("id = ?", videoID).Scan(ctx, &v)
+	// Others act only on finished, visible videos: an unfinished upload may
+	// never become one (it expires), and its likes would have to go with it.
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && v.AuthorID != viewerID &&
+		(v.Blocked || v.Visibility == reel.VisibilityPrivate || v.Status != reel.StatusReady)) {
 		return 0, reel.Errorf(reel.ENOTFOUND, "video %d not found", videoID)
 	}
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/uptrace/bun"
 
@@ -431,4 +432,71 @@ func placeholder(db *sqlstore.DB) string {
 		return "$1"
 	}
 	return "?"
+}
+
+// Likes racing the delete of their video neither deadlock (PostgreSQL) nor
+// leave counts behind: whatever wins, every count equals its rows after.
+func TestDeleteWhileLiking(t *testing.T) {
+	sqltest.Engines(t, func(t *testing.T, url string) {
+		w := newWorld(t, url, 21, 0)
+		ctx := t.Context()
+		for round := range 5 {
+			v := w.readyVideo(t, w.users[0].ID, reel.VisibilityPublic)
+			var wg sync.WaitGroup
+			for i := range 20 {
+				fan := w.users[1+i].ID
+				wg.Go(func() {
+					if err := w.db.Like(ctx, fan, v.ID); err != nil && reel.ErrorCode(err) != reel.ENOTFOUND {
+						t.Errorf("round %d: like: %v", round, err)
+					}
+				})
+			}
+			wg.Go(func() {
+				if err := w.db.DeleteVideo(ctx, v.ID, w.users[0].ID); err != nil {
+					t.Errorf("round %d: delete: %v", round, err)
+				}
+			})
+			wg.Wait()
+		}
+		var likes int64
+		if err := w.db.SQL().QueryRowContext(ctx, "SELECT count(*) FROM likes").Scan(&likes); err != nil {
+			t.Fatal(err)
+		}
+		var given int64
+		for _, u := range w.users[1:] {
+			given += w.user(t, u.ID, 0).LikeCount
+		}
+		author := w.user(t, w.users[0].ID, 0)
+		if likes != 0 || given != 0 || author.LikedCount != 0 || author.VideoCount != 0 {
+			t.Errorf("after deleting every video: %d like rows, %d likes given, %d received, %d videos", likes, given, author.LikedCount, author.VideoCount)
+		}
+	})
+}
+
+// Nobody but its author acts on an unfinished upload, so its expiry takes
+// no one's counts with it.
+func TestUnfinishedVideosCannotBeLiked(t *testing.T) {
+	sqltest.Engines(t, func(t *testing.T, url string) {
+		w := newWorld(t, url, 2, 0)
+		ctx := t.Context()
+		v := &reel.Video{AuthorID: w.users[0].ID, Status: reel.StatusUploading, Visibility: reel.VisibilityPublic}
+		if err := w.db.CreateVideo(ctx, v); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.db.Like(ctx, w.users[1].ID, v.ID); reel.ErrorCode(err) != reel.ENOTFOUND {
+			t.Errorf("liking someone's unfinished upload: %v", err)
+		}
+		if _, err := w.db.AddComment(ctx, w.users[1].ID, v.ID, "x"); reel.ErrorCode(err) != reel.ENOTFOUND {
+			t.Errorf("commenting someone's unfinished upload: %v", err)
+		}
+		if err := w.db.Like(ctx, w.users[0].ID, v.ID); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := w.db.ExpireUploads(ctx, time.Now().Add(time.Hour)); err != nil || n != 1 {
+			t.Fatalf("ExpireUploads = %d, %v", n, err)
+		}
+		if u := w.user(t, w.users[0].ID, 0); u.LikeCount != 0 || u.LikedCount != 0 || u.VideoCount != 0 {
+			t.Errorf("after the upload expired: %+v", u)
+		}
+	})
 }

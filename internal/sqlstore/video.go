@@ -233,20 +233,8 @@ func (db *DB) DeleteVideo(ctx context.Context, id, actorID int64) error {
 		if row.AuthorID != actorID && !actor.IsAdmin {
 			return reel.Errorf(reel.EFORBIDDEN, "only the author or an administrator may delete video %d", id)
 		}
-		// Its likes go with it (ON DELETE CASCADE): first take them out of
-		// the likers' like_count and the author's liked_count.
-		if _, err := tx.NewUpdate().Table("users").Set("like_count = like_count - 1").
-			Where("id IN (SELECT user_id FROM likes WHERE video_id = ?)", id).Exec(ctx); err != nil {
-			return fmt.Errorf("uncount likes of video %d: %w", id, err)
-		}
-		if _, err := tx.NewUpdate().Table("users").
-			Set("liked_count = liked_count - (SELECT count(*) FROM likes WHERE video_id = ?)", id).
-			Set("video_count = video_count - 1").
-			Where("id = ?", row.AuthorID).Exec(ctx); err != nil {
-			return fmt.Errorf("uncount video %d: %w", id, err)
-		}
-		if _, err := tx.NewDelete().Model((*videoRow)(nil)).Where("id = ?", id).Exec(ctx); err != nil {
-			return fmt.Errorf("delete video %d: %w", id, err)
+		if err := db.removeVideoTx(ctx, tx, id, row.AuthorID); err != nil {
+			return err
 		}
 		if db.queue == nil {
 			return errors.New("no job queue connected to the store")
@@ -262,6 +250,37 @@ func (db *DB) DeleteVideo(ctx context.Context, id, actorID int64) error {
 		}
 		return db.queue.InsertDeleteFilesTx(ctx, tx.Tx, id, upload)
 	})
+}
+
+// removeVideoTx deletes a video inside tx with what counts it: its likes
+// are deleted first, returning who gave them, so that exactly those likes
+// leave their givers' like_count and the author's liked_count. On
+// PostgreSQL the video row is locked first: a Like's foreign-key check needs
+// a share lock on it, so likes wait for the delete (and then find no video)
+// instead of deadlocking with it or slipping in uncounted.
+func (db *DB) removeVideoTx(ctx context.Context, tx bun.Tx, id, authorID int64) error {
+	if db.engine == EnginePostgres {
+		if _, err := tx.NewRaw("SELECT id FROM videos WHERE id = ? FOR UPDATE", id).Exec(ctx); err != nil {
+			return fmt.Errorf("lock video %d: %w", id, err)
+		}
+	}
+	var likers []int64
+	if err := tx.NewRaw("DELETE FROM likes WHERE video_id = ? RETURNING user_id", id).Scan(ctx, &likers); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("delete likes of video %d: %w", id, err)
+	}
+	if len(likers) > 0 {
+		if _, err := tx.NewUpdate().Table("users").Set("like_count = like_count - 1").Where("id IN (?)", bun.In(likers)).Exec(ctx); err != nil {
+			return fmt.Errorf("uncount likes of video %d: %w", id, err)
+		}
+	}
+	if _, err := tx.NewUpdate().Table("users").Set("liked_count = liked_count - ?", len(likers)).
+		Set("video_count = video_count - 1").Where("id = ?", authorID).Exec(ctx); err != nil {
+		return fmt.Errorf("uncount video %d: %w", id, err)
+	}
+	if _, err := tx.NewDelete().Model((*videoRow)(nil)).Where("id = ?", id).Exec(ctx); err != nil {
+		return fmt.Errorf("delete video %d: %w", id, err)
+	}
+	return nil
 }
 
 // ListUserVideos lists userID's videos, newest first. Others see only the
@@ -369,14 +388,11 @@ func (db *DB) ExpireUploads(ctx context.Context, before time.Time) (int, error) 
 	}
 	for _, r := range rows {
 		err := db.writer.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-			res, err := tx.NewDelete().Model((*videoRow)(nil)).Where("id = ? AND status = ?", r.ID, reel.StatusUploading).Exec(ctx)
-			if err != nil {
-				return err
+			still, err := tx.NewSelect().Model((*videoRow)(nil)).Where("id = ? AND status = ?", r.ID, reel.StatusUploading).Exists(ctx)
+			if err != nil || !still {
+				return err // or finished at the last moment
 			}
-			if n, _ := res.RowsAffected(); n == 0 {
-				return nil // finished at the last moment
-			}
-			if _, err := tx.NewUpdate().Table("users").Set("video_count = video_count - 1").Where("id = ?", r.AuthorID).Exec(ctx); err != nil {
+			if err := db.removeVideoTx(ctx, tx, r.ID, r.AuthorID); err != nil {
 				return err
 			}
 			upload := ""
