@@ -57,9 +57,15 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 	}
 	go blocks.Run(ctx, blockRefresh)
 	views := playback.NewViews(b.db.AddViews, log)
-	go views.Run(ctx, viewFlush)
+	viewsDone := make(chan struct{})
+	go func() {
+		views.Run(ctx, viewFlush)
+		close(viewsDone)
+	}()
 	defer func() {
-		// After the HTTP drain: the views of the last requests are in.
+		// After the HTTP drain (the views of the last requests are in) and
+		// after a periodic flush still under way has finished.
+		<-viewsDone
 		flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
 		if err := views.Flush(flushCtx); err != nil {

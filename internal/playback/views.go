@@ -88,8 +88,9 @@ func (v *Views) Flush(ctx context.Context) error {
 }
 
 // Run flushes every interval until ctx ends. The last views are written by
-// a final Flush after the HTTP server has drained (serve does it), not here:
-// requests still in flight when ctx ends may record views.
+// a final Flush after the HTTP server has drained and Run has returned
+// (serve does it), not here: requests still in flight when ctx ends may
+// record views.
 func (v *Views) Run(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -98,9 +99,13 @@ func (v *Views) Run(ctx context.Context, every time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := v.Flush(ctx); err != nil && ctx.Err() == nil {
+			// A flush under way when shutdown begins must finish: cut off, its
+			// batch could be lost, or counted twice if its commit got through.
+			flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			if err := v.Flush(flushCtx); err != nil {
 				v.log.Warn("flush views", "err", err)
 			}
+			cancel()
 		}
 	}
 }
