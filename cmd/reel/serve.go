@@ -57,14 +57,17 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 	}
 	go blocks.Run(ctx, blockRefresh)
 	views := playback.NewViews(b.db.AddViews, log)
+	viewsCtx, stopViews := context.WithCancel(ctx)
 	viewsDone := make(chan struct{})
 	go func() {
-		views.Run(ctx, viewFlush)
+		views.Run(viewsCtx, viewFlush)
 		close(viewsDone)
 	}()
 	defer func() {
 		// After the HTTP drain (the views of the last requests are in) and
-		// after a periodic flush still under way has finished.
+		// after a periodic flush still under way has finished. The loop is
+		// stopped here, not by the signal: serve may also end by an error.
+		stopViews()
 		<-viewsDone
 		flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
