@@ -364,10 +364,10 @@ func visibleVideoAuthor(ctx context.Context, tx bun.Tx, videoID, viewerID int64)
 		Blocked    bool   `bun:"blocked"`
 	}
 	err := tx.NewSelect().TableExpr("videos").Column("author_id", "visibility", "status", "blocked").Where("id = ?", videoID).Scan(ctx, &v)
-	// Others act only on finished, visible videos: an unfinished upload may
-	// never become one (it expires), and its likes would have to go with it.
+	// Others act only on visible videos whose upload is finished: an
+	// unfinished one may never become a video at all (it expires).
 	if errors.Is(err, sql.ErrNoRows) || (err == nil && v.AuthorID != viewerID &&
-		(v.Blocked || v.Visibility == reel.VisibilityPrivate || v.Status != reel.StatusReady)) {
+		(v.Blocked || v.Visibility == reel.VisibilityPrivate || v.Status == reel.StatusUploading)) {
 		return 0, reel.Errorf(reel.ENOTFOUND, "video %d not found", videoID)
 	}
 	if err != nil {
