@@ -3,6 +3,7 @@ package httpapi
 import (
 	"github.com/gin-gonic/gin"
 
+	"github.com/reel-video/reel"
 	"github.com/reel-video/reel/internal/httpapi/douyin"
 )
 
@@ -32,20 +33,20 @@ func (s *server) routes(e *gin.Engine) {
 	api.DELETE("/videos/:id", s.requireUser(), s.handleDeleteVideo())
 	api.POST("/videos/:id/views", s.handleView())
 	api.PUT("/videos/:id/progress", s.requireUser(), s.handleProgress())
-	api.PUT("/videos/:id/like", s.requireUser(), s.handleLike(true))
-	api.DELETE("/videos/:id/like", s.requireUser(), s.handleLike(false))
-	api.POST("/videos/:id/comments", s.requireUser(), s.handleAddComment())
+	api.PUT("/videos/:id/like", s.requireUser(), s.handleAct("video", reel.SocialService.Like))
+	api.DELETE("/videos/:id/like", s.requireUser(), s.handleAct("video", reel.SocialService.Unlike))
+	api.POST("/videos/:id/comments", s.requireUser(), handleWrite(s, "video", reel.SocialService.AddComment))
 	api.GET("/videos/:id/comments", s.handleComments())
 	api.DELETE("/comments/:id", s.requireUser(), s.handleDeleteComment())
 	api.GET("/feed", s.handleFeed())
 	api.GET("/feed/following", s.requireUser(), s.handleFollowingFeed())
 	api.GET("/users/:id/likes", s.handleLikedVideos())
-	api.PUT("/users/:id/follow", s.requireUser(), s.handleFollow(true))
-	api.DELETE("/users/:id/follow", s.requireUser(), s.handleFollow(false))
+	api.PUT("/users/:id/follow", s.requireUser(), s.handleAct("user", reel.SocialService.Follow))
+	api.DELETE("/users/:id/follow", s.requireUser(), s.handleAct("user", reel.SocialService.Unfollow))
 	api.GET("/users/:id/followers", s.handleUsers(followers))
 	api.GET("/users/:id/following", s.handleUsers(following))
 	api.GET("/users/:id/friends", s.handleUsers(friends))
-	api.POST("/users/:id/messages", s.requireUser(), s.handleSendMessage())
+	api.POST("/users/:id/messages", s.requireUser(), handleWrite(s, "user", reel.SocialService.SendMessage))
 	api.GET("/users/:id/messages", s.requireUser(), s.handleMessages())
 	admin := api.Group("/admin", s.requireUser(), s.requireAdmin())
 	admin.POST("/videos/:id/block", s.handleBlock(true))

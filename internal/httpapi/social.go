@@ -112,20 +112,17 @@ func (s *server) handleLikedVideos() gin.HandlerFunc {
 	}
 }
 
-// handleLike likes (or, with like false, unlikes) a video; both idempotent.
-func (s *server) handleLike(like bool) gin.HandlerFunc {
+// handleAct applies act to the signed-in user and the {id} of the path (a
+// what: "video" or "user") and answers 204: like, unlike, follow, unfollow,
+// all idempotent.
+func (s *server) handleAct(what string, act func(reel.SocialService, context.Context, int64, int64) error) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		id, err := pathID(c, "id", "video")
+		id, err := pathID(c, "id", what)
 		if err != nil {
 			writeError(c, err)
 			return
 		}
-		if like {
-			err = s.Social.Like(c.Request.Context(), viewerID(c), id)
-		} else {
-			err = s.Social.Unlike(c.Request.Context(), viewerID(c), id)
-		}
-		if err != nil {
+		if err := act(s.Social, c.Request.Context(), viewerID(c), id); err != nil {
 			writeError(c, err)
 			return
 		}
@@ -137,9 +134,11 @@ type textRequest struct {
 	Text string `json:"text"`
 }
 
-func (s *server) handleAddComment() gin.HandlerFunc {
+// handleWrite creates what the signed-in user writes ({"text"}) about the
+// {id} of the path (a what) and answers 201 with it: comments, messages.
+func handleWrite[T any](s *server, what string, write func(reel.SocialService, context.Context, int64, int64, string) (T, error)) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		id, err := pathID(c, "id", "video")
+		id, err := pathID(c, "id", what)
 		if err != nil {
 			writeError(c, err)
 			return
@@ -149,12 +148,12 @@ func (s *server) handleAddComment() gin.HandlerFunc {
 			writeError(c, err)
 			return
 		}
-		comment, err := s.Social.AddComment(c.Request.Context(), viewerID(c), id, req.Text)
+		created, err := write(s.Social, c.Request.Context(), viewerID(c), id, req.Text)
 		if err != nil {
 			writeError(c, err)
 			return
 		}
-		c.JSON(http.StatusCreated, comment)
+		c.JSON(http.StatusCreated, created)
 	}
 }
 
@@ -194,27 +193,6 @@ func (s *server) handleDeleteComment() gin.HandlerFunc {
 	}
 }
 
-// handleFollow follows (or, with follow false, unfollows) a user.
-func (s *server) handleFollow(follow bool) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		id, err := pathID(c, "id", "user")
-		if err != nil {
-			writeError(c, err)
-			return
-		}
-		if follow {
-			err = s.Social.Follow(c.Request.Context(), viewerID(c), id)
-		} else {
-			err = s.Social.Unfollow(c.Request.Context(), viewerID(c), id)
-		}
-		if err != nil {
-			writeError(c, err)
-			return
-		}
-		c.Status(http.StatusNoContent)
-	}
-}
-
 // handleUsers answers one of a user's lists: followers, following, friends.
 func (s *server) handleUsers(list func(reel.SocialService) userLister) gin.HandlerFunc {
 	return func(c *gin.Context) {
@@ -242,27 +220,6 @@ type userLister = func(ctx context.Context, userID, viewerID int64, p reel.Page)
 func followers(s reel.SocialService) userLister { return s.Followers }
 func following(s reel.SocialService) userLister { return s.Following }
 func friends(s reel.SocialService) userLister   { return s.Friends }
-
-func (s *server) handleSendMessage() gin.HandlerFunc {
-	return func(c *gin.Context) {
-		id, err := pathID(c, "id", "user")
-		if err != nil {
-			writeError(c, err)
-			return
-		}
-		var req textRequest
-		if err := decodeJSON(c, &req); err != nil {
-			writeError(c, err)
-			return
-		}
-		m, err := s.Social.SendMessage(c.Request.Context(), viewerID(c), id, req.Text)
-		if err != nil {
-			writeError(c, err)
-			return
-		}
-		c.JSON(http.StatusCreated, m)
-	}
-}
 
 // handleMessages answers the conversation with user {id}, oldest first,
 // after ?after=<message id>.

@@ -103,13 +103,18 @@ func CommentList(d Deps) gin.HandlerFunc {
 // action_type 1 (follow) or 2 (unfollow); both idempotent. Following
 // oneself is a bad parameter.
 func RelationAction(d Deps) gin.HandlerFunc {
-	a := newAPI(d)
+	return newAPI(d).toggle("to_user_id", reel.SocialService.Follow, reel.SocialService.Unfollow)
+}
+
+// toggle is an action handler: token, the id in param, action_type 1 (on)
+// or 2 (off); both idempotent, as the services are.
+func (a *api) toggle(param string, on, off func(reel.SocialService, context.Context, int64, int64) error) gin.HandlerFunc {
 	return a.handle(func(c *gin.Context) (any, error) {
 		viewer, err := a.requireViewer(c)
 		if err != nil {
 			return nil, err
 		}
-		to, err := idParam(c, "to_user_id", true)
+		id, err := idParam(c, param, true)
 		if err != nil {
 			return nil, err
 		}
@@ -117,12 +122,11 @@ func RelationAction(d Deps) gin.HandlerFunc {
 		if err != nil {
 			return nil, err
 		}
-		if action == 1 {
-			err = a.Social.Follow(c.Request.Context(), viewer, to)
-		} else {
-			err = a.Social.Unfollow(c.Request.Context(), viewer, to)
+		act := on
+		if action == 2 {
+			act = off
 		}
-		if err != nil {
+		if err := act(a.Social, c.Request.Context(), viewer, id); err != nil {
 			return nil, err
 		}
 		return ok, nil

@@ -202,30 +202,7 @@ func PublishList(d Deps) gin.HandlerFunc {
 // FavoriteAction handles POST /douyin/favorite/action/: token, video_id,
 // action_type 1 (like) or 2 (unlike); both idempotent.
 func FavoriteAction(d Deps) gin.HandlerFunc {
-	a := newAPI(d)
-	return a.handle(func(c *gin.Context) (any, error) {
-		viewer, err := a.requireViewer(c)
-		if err != nil {
-			return nil, err
-		}
-		video, err := idParam(c, "video_id", true)
-		if err != nil {
-			return nil, err
-		}
-		action, err := actionType(c, 1, 2)
-		if err != nil {
-			return nil, err
-		}
-		if action == 1 {
-			err = a.Social.Like(c.Request.Context(), viewer, video)
-		} else {
-			err = a.Social.Unlike(c.Request.Context(), viewer, video)
-		}
-		if err != nil {
-			return nil, err
-		}
-		return ok, nil
-	})
+	return newAPI(d).toggle("video_id", reel.SocialService.Like, reel.SocialService.Unlike)
 }
 
 // FavoriteList handles GET /douyin/favorite/list/: user_id, token (opt) →
