@@ -9,17 +9,19 @@ import (
 // them, so they never change. The HTTP layer maps each to one status code in
 // exactly one place.
 const (
-	EBADREQUEST   = "bad_request"       // 400
-	EUNAUTHORIZED = "unauthorized"      // 401
-	EFORBIDDEN    = "forbidden"         // 403
-	ENOTFOUND     = "not_found"         // 404
-	ECONFLICT     = "conflict"          // 409
-	ETOOLARGE     = "too_large"         // 413
-	EUNSUPPORTED  = "unsupported_media" // 415
-	EINVALID      = "invalid"           // 422, with Fields
-	ERATELIMITED  = "rate_limited"      // 429
-	EUNAVAILABLE  = "unavailable"       // 503
-	EINTERNAL     = "internal"          // 500
+	EBADREQUEST   = "bad_request"          // 400
+	EUNAUTHORIZED = "unauthorized"         // 401
+	EFORBIDDEN    = "forbidden"            // 403
+	ENOTFOUND     = "not_found"            // 404
+	ECONFLICT     = "conflict"             // 409
+	ETOOLARGE     = "too_large"            // 413
+	EQUOTA        = "quota_exceeded"       // 413: a per-user storage bound
+	EUNSUPPORTED  = "unsupported_media"    // 415
+	EINVALID      = "invalid"              // 422, with Fields
+	ERATELIMITED  = "rate_limited"         // 429
+	EUNAVAILABLE  = "unavailable"          // 503, with Retry-After
+	ESTORAGE      = "insufficient_storage" // 507: the node has no room for it
+	EINTERNAL     = "internal"             // 500
 )
 
 // Error is an error a user of reel is meant to see: a stable code, a message

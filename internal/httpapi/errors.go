@@ -31,12 +31,14 @@ var statusOf = map[string]int{
 	errMethodNotAllowed: http.StatusMethodNotAllowed,
 	reel.ECONFLICT:      http.StatusConflict,
 	reel.ETOOLARGE:      http.StatusRequestEntityTooLarge,
+	reel.EQUOTA:         http.StatusRequestEntityTooLarge,
 	reel.EUNSUPPORTED:   http.StatusUnsupportedMediaType,
 	reel.EINVALID:       http.StatusUnprocessableEntity,
 	errHeadersTooLarge:  http.StatusRequestHeaderFieldsTooLarge,
 	reel.ERATELIMITED:   http.StatusTooManyRequests,
 	reel.EINTERNAL:      http.StatusInternalServerError,
 	reel.EUNAVAILABLE:   http.StatusServiceUnavailable,
+	reel.ESTORAGE:       http.StatusInsufficientStorage,
 }
 
 // publicCode is the code clients see; a few HTTP-only codes fold into the
