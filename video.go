@@ -161,3 +161,21 @@ type PlaybackService interface {
 	// SaveProgress records a viewer's position in a video.
 	SaveProgress(ctx context.Context, userID, videoID, positionMS int64) error
 }
+
+// Keys of a video's files in the blob store. Everything of video 42 lies
+// under videos/42/, so deleting that prefix removes it all.
+
+// VideoKeyPrefix is the prefix of every file of video id.
+func VideoKeyPrefix(id int64) string { return fmt.Sprintf("videos/%d/", id) }
+
+// OriginalKey is the uploaded file (publishing may add the container's extension).
+func OriginalKey(id int64) string { return VideoKeyPrefix(id) + "original" }
+
+// CoverKey is the cover in the format ext ("jpg" or "webp").
+func CoverKey(id int64, ext string) string { return VideoKeyPrefix(id) + "cover." + ext }
+
+// PlayKey is the progressive MP4.
+func PlayKey(id int64) string { return VideoKeyPrefix(id) + "play.mp4" }
+
+// HLSKeyPrefix holds the master playlist, the variant playlists and their segments.
+func HLSKeyPrefix(id int64) string { return VideoKeyPrefix(id) + "hls/" }

@@ -83,6 +83,13 @@ func (c *Cache) VideoChanged(id int64, lists bool) {
 	}
 }
 
+// FeedVersioner is the capability of a social service that can tell when
+// the feed's membership may have changed, so that an encoded feed page can
+// be kept until then.
+type FeedVersioner interface {
+	FeedGeneration() uint64
+}
+
 // FeedGeneration changes whenever the feed's membership may have changed on
 // this node, so that whatever is derived from a feed page (an encoded
 // answer) can key on it.

@@ -12,6 +12,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/reel-video/reel"
+	"github.com/reel-video/reel/internal/cache"
 )
 
 // pageOf reads ?cursor= and ?limit= (1..50, default 20).
@@ -38,7 +39,7 @@ func (s *server) videoList(c *gin.Context, videos []*reel.Video, next string, er
 // when the feed's membership changes on this node.
 func (s *server) handleFeed() gin.HandlerFunc {
 	generation := func() uint64 { return 0 }
-	if g, ok := s.Social.(interface{ FeedGeneration() uint64 }); ok {
+	if g, ok := s.Social.(cache.FeedVersioner); ok {
 		generation = g.FeedGeneration
 	}
 	encoded := otter.Must(&otter.Options[anonFeedKey, []byte]{

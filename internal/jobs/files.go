@@ -10,6 +10,7 @@ import (
 
 	"github.com/riverqueue/river"
 
+	"github.com/reel-video/reel"
 	"github.com/reel-video/reel/internal/blob"
 )
 
@@ -28,7 +29,7 @@ type deleteFilesWorker struct {
 }
 
 func (w *deleteFilesWorker) Work(ctx context.Context, job *river.Job[DeleteFilesArgs]) error {
-	if err := w.blobs.DeletePrefix(ctx, videoPrefix(job.Args.VideoID)); err != nil {
+	if err := w.blobs.DeletePrefix(ctx, reel.VideoKeyPrefix(job.Args.VideoID)); err != nil {
 		return err
 	}
 	return removeUpload(w.uploadDir, job.Args.UploadID)

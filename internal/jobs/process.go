@@ -46,13 +46,6 @@ func (ProcessVideoArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{Queue: queueMedia, MaxAttempts: maxAttempts}
 }
 
-// Keys of a video's files in the blob store; everything of video 42 lies
-// under videos/42/, so DeletePrefix removes it all.
-func videoPrefix(id int64) string          { return fmt.Sprintf("videos/%d/", id) }
-func OriginalKey(id int64) string          { return videoPrefix(id) + "original" }
-func CoverKey(id int64, ext string) string { return videoPrefix(id) + "cover." + ext }
-func playKey(id int64) string              { return videoPrefix(id) + "play.mp4" }
-func hlsPrefix(id int64) string            { return videoPrefix(id) + "hls/" }
 
 type processWorker struct {
 	river.WorkerDefaults[ProcessVideoArgs]
@@ -97,7 +90,7 @@ func (w *processWorker) Work(ctx context.Context, job *river.Job[ProcessVideoArg
 		return nil
 	case reel.ErrorCode(err) == reel.ENOTFOUND:
 		// Deleted while processing: whatever this attempt stored goes too.
-		_ = w.blobs.DeletePrefix(context.WithoutCancel(ctx), videoPrefix(id))
+		_ = w.blobs.DeletePrefix(context.WithoutCancel(ctx), reel.VideoKeyPrefix(id))
 		return nil
 	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
 		// Stopped by a shutdown (or a deploy): not the video's fault. A
@@ -173,11 +166,11 @@ func (w *processWorker) process(ctx context.Context, v *reel.Video, steps *stepT
 		if err := media.Cover(ctx, src, info, jpg, webp); err != nil {
 			return err
 		}
-		if err := w.put(ctx, CoverKey(id, "jpg"), jpg, CoverKey(id, "webp"), webp); err != nil {
+		if err := w.put(ctx, reel.CoverKey(id, "jpg"), jpg, reel.CoverKey(id, "webp"), webp); err != nil {
 			return err
 		}
 	}
-	if err := w.store.SetProcessed(ctx, id, reel.Processed{CoverKey: CoverKey(id, "jpg"), Progress: progressAt(5)}); err != nil {
+	if err := w.store.SetProcessed(ctx, id, reel.Processed{CoverKey: reel.CoverKey(id, "jpg"), Progress: progressAt(5)}); err != nil {
 		return err
 	}
 
@@ -188,10 +181,10 @@ func (w *processWorker) process(ctx context.Context, v *reel.Video, steps *stepT
 		if err := media.Remux(ctx, src, mp4); err != nil {
 			return err
 		}
-		if err := w.put(ctx, playKey(id), mp4); err != nil {
+		if err := w.put(ctx, reel.PlayKey(id), mp4); err != nil {
 			return err
 		}
-		if err := w.store.SetProcessed(ctx, id, reel.Processed{PlayKey: playKey(id), Progress: progressAt(10)}); err != nil {
+		if err := w.store.SetProcessed(ctx, id, reel.Processed{PlayKey: reel.PlayKey(id), Progress: progressAt(10)}); err != nil {
 			return err
 		}
 	}
@@ -219,22 +212,22 @@ func (w *processWorker) process(ctx context.Context, v *reel.Video, steps *stepT
 	steps.start("store")
 	if res.ProgressiveMP4 != "" {
 		// Moved out before the tree is stored: players want it at play.mp4.
-		if err := w.put(ctx, playKey(id), filepath.Join(hlsDir, res.ProgressiveMP4)); err != nil {
+		if err := w.put(ctx, reel.PlayKey(id), filepath.Join(hlsDir, res.ProgressiveMP4)); err != nil {
 			return err
 		}
 	}
-	if err := w.putTree(ctx, hlsDir, hlsPrefix(id)); err != nil {
+	if err := w.putTree(ctx, hlsDir, reel.HLSKeyPrefix(id)); err != nil {
 		return err
 	}
 	done := reel.Processed{
 		Status: reel.StatusReady, Progress: ptr(100), Error: ptr(""),
-		HLSKey: hlsPrefix(id) + res.Master, Renditions: make([]reel.Rendition, len(res.Renditions)),
+		HLSKey: reel.HLSKeyPrefix(id) + res.Master, Renditions: make([]reel.Rendition, len(res.Renditions)),
 	}
 	for i, r := range res.Renditions {
 		done.Renditions[i] = reel.Rendition{Width: r.Width, Height: r.Height, Bandwidth: r.Bandwidth}
 	}
 	if res.ProgressiveMP4 != "" {
-		done.PlayKey = playKey(id)
+		done.PlayKey = reel.PlayKey(id)
 	}
 	err = w.store.SetProcessed(ctx, id, done)
 	steps.start("")
@@ -269,7 +262,7 @@ func (w *processWorker) original(ctx context.Context, v *reel.Video, work string
 		if v.UploadID == "" {
 			return "", reel.Errorf(reel.EUNSUPPORTED, "the video has no original file")
 		}
-		key = OriginalKey(v.ID)
+		key = reel.OriginalKey(v.ID)
 		path := filepath.Join(w.cfg.UploadDir, v.UploadID)
 		sum, size, err := hashFile(path)
 		if err != nil {
@@ -283,7 +276,7 @@ func (w *processWorker) original(ctx context.Context, v *reel.Video, work string
 			return "", err
 		}
 	}
-	if local, ok := w.blobs.(interface{ LocalPath(string) (string, error) }); ok {
+	if local, ok := w.blobs.(blob.Local); ok {
 		return local.LocalPath(key)
 	}
 	// A remote store: ffmpeg reads a local copy.

@@ -13,7 +13,6 @@ import (
 
 	"github.com/reel-video/reel"
 	"github.com/reel-video/reel/internal/blob"
-	"github.com/reel-video/reel/internal/jobs"
 	"github.com/reel-video/reel/internal/media"
 	"github.com/reel-video/reel/internal/upload"
 )
@@ -67,7 +66,7 @@ func (p *Publisher) Publish(ctx context.Context, authorID int64, rec *upload.Rec
 			return nil, err
 		}
 	}
-	key := jobs.OriginalKey(v.ID) + originalExt(info)
+	key := reel.OriginalKey(v.ID) + originalExt(info)
 	if err := p.Blobs.PutFile(ctx, key, rec.Path); err != nil {
 		return nil, fmt.Errorf("store original of video %d: %w", v.ID, err)
 	}
@@ -105,10 +104,10 @@ func (p *Publisher) cover(ctx context.Context, id int64, src string, info *media
 	if err := media.Cover(ctx, src, info, jpg, webp); err != nil {
 		return err
 	}
-	for key, path := range map[string]string{jobs.CoverKey(id, "jpg"): jpg, jobs.CoverKey(id, "webp"): webp} {
+	for key, path := range map[string]string{reel.CoverKey(id, "jpg"): jpg, reel.CoverKey(id, "webp"): webp} {
 		if err := p.Blobs.PutFile(ctx, key, path); err != nil {
 			return fmt.Errorf("store cover of video %d: %w", id, err)
 		}
 	}
-	return p.Videos.SetProcessed(ctx, id, reel.Processed{CoverKey: jobs.CoverKey(id, "jpg")})
+	return p.Videos.SetProcessed(ctx, id, reel.Processed{CoverKey: reel.CoverKey(id, "jpg")})
 }
