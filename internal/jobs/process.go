@@ -46,7 +46,6 @@ func (ProcessVideoArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{Queue: queueMedia, MaxAttempts: maxAttempts}
 }
 
-
 type processWorker struct {
 	river.WorkerDefaults[ProcessVideoArgs]
 	store Store
