@@ -3,6 +3,7 @@ package reel
 import (
 	"errors"
 	"fmt"
+	"sync"
 )
 
 // Error codes. They are part of the HTTP contract (API.md): clients switch on
@@ -49,28 +50,72 @@ func Invalid(fields map[string]string) error {
 	return &Error{Code: EINVALID, Message: "validation failed", Fields: fields}
 }
 
-// ErrorCode returns the code of err when it is (or wraps) an *Error, and
-// EINTERNAL for any other non-nil error.
+// ErrorCode returns the code of err when it is (or wraps) an *Error, the code
+// a registered classifier gives it, and EINTERNAL for any other non-nil error.
 func ErrorCode(err error) string {
 	if err == nil {
 		return ""
 	}
-	var e *Error
-	if errors.As(err, &e) {
+	if e := AsError(err); e != nil {
 		return e.Code
 	}
 	return EINTERNAL
 }
 
-// ErrorMessage returns the human message of an *Error, and a generic text for
-// any other error so that internals never leak.
+// ErrorMessage returns the human message of an *Error (or of what a
+// classifier makes of err), and a generic text for any other error so that
+// internals never leak.
 func ErrorMessage(err error) string {
 	if err == nil {
 		return ""
 	}
-	var e *Error
-	if errors.As(err, &e) {
+	if e := AsError(err); e != nil {
 		return e.Message
 	}
 	return "internal error"
+}
+
+// AsError returns the *Error that err is or wraps, else what the first
+// registered classifier makes of err, else nil: err is internal.
+func AsError(err error) *Error {
+	if err == nil {
+		return nil
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	classifiers.RLock()
+	defer classifiers.RUnlock()
+	for _, c := range classifiers.list {
+		if e := c(err); e != nil {
+			return e
+		}
+	}
+	return nil
+}
+
+// A Classifier recognises the errors of the infrastructure it knows that a
+// client may be told about, typically that a dependency is unreachable for
+// now (EUNAVAILABLE), and returns them as an *Error; nil when it does not
+// recognise err.
+//
+// Why a registry: the store knows its drivers' errors, while every error a
+// client sees is judged by ErrorCode and ErrorMessage, whatever layer
+// (cache, upload hook, job queue) it crossed on the way; registering once
+// classifies all of them in one place, without each layer wrapping errors.
+type Classifier func(err error) *Error
+
+var classifiers struct {
+	sync.RWMutex
+	list []Classifier
+}
+
+// RegisterClassifier adds c to the classifiers AsError asks, in order.
+// Infrastructure packages call it from init, as drivers register with
+// database/sql.
+func RegisterClassifier(c Classifier) {
+	classifiers.Lock()
+	defer classifiers.Unlock()
+	classifiers.list = append(classifiers.list, c)
 }

@@ -14,71 +14,13 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/reel-video/reel"
+	"github.com/reel-video/reel/internal/httperr"
 )
 
-// Codes that exist only at the HTTP layer.
-const (
-	errHeadersTooLarge  = "headers_too_large" // shown to clients as too_large with 431
-	errMethodNotAllowed = "method_not_allowed"
-)
-
-// statusOf is the one mapping from error codes to HTTP status codes.
-var statusOf = map[string]int{
-	reel.EBADREQUEST:    http.StatusBadRequest,
-	reel.EUNAUTHORIZED:  http.StatusUnauthorized,
-	reel.EFORBIDDEN:     http.StatusForbidden,
-	reel.ENOTFOUND:      http.StatusNotFound,
-	errMethodNotAllowed: http.StatusMethodNotAllowed,
-	reel.ECONFLICT:      http.StatusConflict,
-	reel.ETOOLARGE:      http.StatusRequestEntityTooLarge,
-	reel.EQUOTA:         http.StatusRequestEntityTooLarge,
-	reel.EUNSUPPORTED:   http.StatusUnsupportedMediaType,
-	reel.EINVALID:       http.StatusUnprocessableEntity,
-	errHeadersTooLarge:  http.StatusRequestHeaderFieldsTooLarge,
-	reel.ERATELIMITED:   http.StatusTooManyRequests,
-	reel.EINTERNAL:      http.StatusInternalServerError,
-	reel.EUNAVAILABLE:   http.StatusServiceUnavailable,
-	reel.ESTORAGE:       http.StatusInsufficientStorage,
-}
-
-// publicCode is the code clients see; a few HTTP-only codes fold into the
-// codes API.md lists.
-var publicCode = map[string]string{
-	errHeadersTooLarge:  reel.ETOOLARGE,
-	errMethodNotAllowed: reel.EBADREQUEST,
-}
-
-type errorBody struct {
-	Error errorDetail `json:"error"`
-}
-
-type errorDetail struct {
-	Code    string            `json:"code"`
-	Message string            `json:"message"`
-	Fields  map[string]string `json:"fields,omitempty"`
-}
-
-// writeError answers with the JSON error shape of API.md. Errors that are not
-// *reel.Error are internal: logged in full, shown as "internal error".
+// writeError answers err with the one error writer (package httperr): the
+// JSON shape of API.md, the status of its code, internals logged and hidden.
 func writeError(c *gin.Context, err error) {
-	code := reel.ErrorCode(err)
-	status, ok := statusOf[code]
-	if !ok {
-		status, code = http.StatusInternalServerError, reel.EINTERNAL
-	}
-	if code == reel.EINTERNAL {
-		logFrom(c).ErrorContext(c.Request.Context(), "internal error",
-			"request_id", RequestIDFrom(c.Request.Context()), "path", c.Request.URL.Path, "err", err)
-	}
-	detail := errorDetail{Code: code, Message: reel.ErrorMessage(err)}
-	if pc, ok := publicCode[code]; ok {
-		detail.Code = pc
-	}
-	var e *reel.Error
-	if errors.As(err, &e) {
-		detail.Fields = e.Fields
-	}
-	c.JSON(status, errorBody{Error: detail})
+	httperr.Write(c.Writer, c.Request, err)
 }
 
 // rateLimited answers 429 with Retry-After in whole seconds.
@@ -171,7 +113,7 @@ func (s *server) notFound() gin.HandlerFunc {
 
 func (s *server) methodNotAllowed() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		writeError(c, reel.Errorf(errMethodNotAllowed, "method %s is not allowed here (allowed: %s)",
+		writeError(c, reel.Errorf(httperr.CodeMethodNotAllowed, "method %s is not allowed here (allowed: %s)",
 			c.Request.Method, c.Writer.Header().Get("Allow")))
 	}
 }

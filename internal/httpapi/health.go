@@ -4,10 +4,14 @@ import (
 	"context"
 	"net/http"
 	"os/exec"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/reel-video/reel"
+	"github.com/reel-video/reel/internal/httperr"
 )
 
 // ReadyCheck is one part of the service that /readyz asks. Check answers nil
@@ -56,10 +60,14 @@ func (s *server) handleReadyz() gin.HandlerFunc {
 			checks["ffmpeg"] = "missing"
 		}
 		if len(failing) > 0 {
+			// A load balancer takes the node out; a client polling it
+			// learns when to look again, as from any other 503.
+			c.Header("Retry-After", strconv.Itoa(int(httperr.RetryAfter/time.Second)))
+			c.Header("Cache-Control", "no-store")
 			c.JSON(http.StatusServiceUnavailable, gin.H{
 				"status": "unavailable",
 				"checks": checks,
-				"error":  errorDetail{Code: "unavailable", Message: "not ready", Fields: failing},
+				"error":  httperr.Detail{Code: reel.EUNAVAILABLE, Message: "not ready", Fields: failing},
 			})
 			return
 		}

@@ -16,13 +16,13 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/reel-video/reel"
+	"github.com/reel-video/reel/internal/httperr"
 )
 
 type ctxKey int
 
 const (
-	requestIDKey ctxKey = iota
-	userIDKey
+	userIDKey ctxKey = iota
 )
 
 // requestID takes the caller's X-Request-ID when it is a sane token, so that
@@ -36,8 +36,7 @@ func (s *server) requestID() gin.HandlerFunc {
 			id = hex.EncodeToString(b[:])
 		}
 		c.Header("X-Request-ID", id)
-		c.Set(loggerKey, s.log)
-		c.Request = c.Request.WithContext(context.WithValue(c.Request.Context(), requestIDKey, id))
+		c.Request = c.Request.WithContext(httperr.WithRequest(c.Request.Context(), id, s.log))
 		c.Next()
 	}
 }
@@ -56,21 +55,8 @@ func validRequestID(id string) bool {
 	return true
 }
 
-const loggerKey = "reel.logger"
-
-// logFrom returns the server's logger for helpers that only see the context.
-func logFrom(c *gin.Context) *slog.Logger {
-	if l, ok := c.Get(loggerKey); ok {
-		return l.(*slog.Logger)
-	}
-	return slog.Default()
-}
-
 // RequestIDFrom returns the request id of ctx, or "".
-func RequestIDFrom(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey).(string)
-	return id
-}
+func RequestIDFrom(ctx context.Context) string { return httperr.RequestID(ctx) }
 
 // recovery turns a panic into the JSON internal error and logs the stack;
 // one broken request must not take the process or the connection down.
@@ -96,7 +82,9 @@ func (s *server) recovery() gin.HandlerFunc {
 	}
 }
 
-// observe writes the access log line and the request metrics.
+// observe writes the access log line and the request metrics. A request
+// whose client went away is recorded with status 499 (httperr.Write) and
+// logged at debug: a phone that lost its signal is not a server error.
 func (s *server) observe() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
@@ -114,6 +102,9 @@ func (s *server) observe() gin.HandlerFunc {
 
 		level := slog.LevelInfo
 		switch {
+		case status == httperr.StatusClientClosed:
+			// The client hung up (httperr.Write): its business, not an error.
+			level = slog.LevelDebug
 		case status >= 500:
 			level = slog.LevelError
 		case route == "/healthz" || route == "/readyz" || route == "/metrics":
@@ -154,7 +145,7 @@ func limitHeaders(max int) gin.HandlerFunc {
 		}
 		if n > max {
 			c.Header("Connection", "close")
-			writeError(c, reel.Errorf(errHeadersTooLarge, "request headers exceed %d bytes", max))
+			writeError(c, reel.Errorf(httperr.CodeHeadersTooLarge, "request headers exceed %d bytes", max))
 			c.Abort()
 			return
 		}

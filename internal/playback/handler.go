@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/reel-video/reel"
 	"github.com/reel-video/reel/internal/blob"
+	"github.com/reel-video/reel/internal/httperr"
 )
 
 // HandlerOptions are the optional parts of the media handler.
@@ -76,7 +76,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		hdr.Set("Allow", allowedMethods)
 		// Like the rest of the API, 405 carries the public code bad_request.
-		writeError(w, http.StatusMethodNotAllowed, reel.EBADREQUEST,
+		writeError(w, r, httperr.CodeMethodNotAllowed,
 			"method "+r.Method+" is not allowed here (allowed: "+allowedMethods+")")
 		return
 	}
@@ -89,23 +89,22 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if errors.Is(err, ErrExpired) {
 			msg = "media URL has expired; ask the API for a new one"
 		}
-		writeError(w, http.StatusForbidden, reel.EFORBIDDEN, msg)
+		writeError(w, r, reel.EFORBIDDEN, msg)
 		return
 	}
 	if h.allowed != nil && !h.allowed(ctx, key) {
 		h.log.DebugContext(ctx, "media not allowed", "key", key)
-		writeError(w, http.StatusForbidden, reel.EFORBIDDEN, "this media is not available")
+		writeError(w, r, reel.EFORBIDDEN, "this media is not available")
 		return
 	}
 
 	obj, err := h.store.Open(ctx, key)
 	if errors.Is(err, fs.ErrNotExist) {
-		writeError(w, http.StatusNotFound, reel.ENOTFOUND, "media not found")
+		writeError(w, r, reel.ENOTFOUND, "media not found")
 		return
 	}
 	if err != nil {
-		h.log.ErrorContext(ctx, "open media", "key", key, "err", err)
-		writeError(w, http.StatusInternalServerError, reel.EINTERNAL, "internal error")
+		httperr.Write(w, r, fmt.Errorf("open media %s: %w", key, err))
 		return
 	}
 	defer obj.Close()
@@ -122,7 +121,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if obj.File != nil {
 		content = obj.File
 	}
-	cw := &contentErrors{ResponseWriter: w, size: obj.Size}
+	cw := &contentErrors{ResponseWriter: w, r: r, size: obj.Size}
 	if !dropEmptySuffixRanges(r) {
 		cw.WriteHeader(http.StatusRequestedRangeNotSatisfiable)
 		return
@@ -162,6 +161,7 @@ func dropEmptySuffixRanges(r *http.Request) bool {
 // past the end. It keeps io.ReaderFrom, so bodies still go out by sendfile.
 type contentErrors struct {
 	http.ResponseWriter
+	r      *http.Request
 	size   int64
 	failed bool
 }
@@ -172,13 +172,16 @@ func (w *contentErrors) WriteHeader(status int) {
 		return
 	}
 	w.failed = true
-	code, msg := reel.EBADREQUEST, "precondition failed"
-	if status == http.StatusRequestedRangeNotSatisfiable {
+	code, msg := httperr.CodeOf(status), http.StatusText(status)
+	switch status {
+	case http.StatusRequestedRangeNotSatisfiable:
 		w.Header().Set("Content-Range", "bytes */"+strconv.FormatInt(w.size, 10))
+		code = httperr.CodeRangeNotSatisfied
 		msg = "the Range header asks for no byte of this " + strconv.FormatInt(w.size, 10) + "-byte file"
+	case http.StatusPreconditionFailed:
+		code, msg = httperr.CodePrecondition, "precondition failed"
 	}
-	w.Header().Del("Content-Length")
-	writeError(w.ResponseWriter, status, code, msg)
+	writeError(w.ResponseWriter, w.r, code, msg)
 }
 
 // Write drops ServeContent's plain-text error body; WriteHeader wrote JSON.
@@ -247,23 +250,8 @@ func etag(i blob.Info) string {
 	return `"` + hex.EncodeToString(h.Sum(nil)[:12]) + `"`
 }
 
-// writeError answers with the JSON error shape of API.md, the same as the
-// httpapi package writes.
-func writeError(w http.ResponseWriter, status int, code, message string) {
-	hdr := w.Header()
-	hdr.Set("Content-Type", "application/json; charset=utf-8")
-	// A refusal may stop applying (a new URL, an unblocked video, a segment
-	// that is written later): no cache may keep it.
-	hdr.Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(errorBody{Error: errorDetail{Code: code, Message: message}})
-}
-
-type errorBody struct {
-	Error errorDetail `json:"error"`
-}
-
-type errorDetail struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
+// writeError answers with the one error writer (package httperr); code
+// and message are for a person, as in a *reel.Error.
+func writeError(w http.ResponseWriter, r *http.Request, code, message string) {
+	httperr.Write(w, r, &reel.Error{Code: code, Message: message})
 }

@@ -73,11 +73,20 @@ func (db *DB) Close() error {
 	return err
 }
 
-// Ping checks that the database answers, for readiness checks.
+// Ping checks that the database answers, for readiness checks. On SQLite
+// it also takes the write lock and lets it go at once (writing nothing): a
+// file that another process keeps locked past the busy timeout answers
+// reads but refuses every write, and that is an outage too.
 func (db *DB) Ping(ctx context.Context) error {
 	err := db.writer.PingContext(ctx)
 	if err == nil && db.reader != db.writer {
 		err = db.reader.PingContext(ctx)
+	}
+	if err == nil && db.engine == EngineSQLite {
+		var tx bun.Tx
+		if tx, err = db.writer.BeginTx(ctx, nil); err == nil { // BEGIN IMMEDIATE (_txlock)
+			err = tx.Rollback()
+		}
 	}
 	return err
 }

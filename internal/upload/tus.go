@@ -5,10 +5,11 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path"
 	"strconv"
@@ -21,6 +22,7 @@ import (
 	expslog "golang.org/x/exp/slog"
 
 	"github.com/reel-video/reel"
+	"github.com/reel-video/reel/internal/httperr"
 )
 
 // TusConfig configures the resumable upload endpoint.
@@ -71,9 +73,9 @@ func NewTus(cfg TusConfig) (http.Handler, error) {
 		Cors:            &cors,
 		Logger: expslog.New(expslog.NewJSONHandler(cfg.LogOutput, &expslog.HandlerOptions{Level: expslog.LevelWarn})).
 			With("component", "tus"),
-		PreUploadCreateCallback:    t.preCreate,
-		PreFinishResponseCallback:  t.preFinish,
-		PreUploadTerminateCallback: t.preTerminate,
+		PreUploadCreateCallback:    answeredCreate(t.preCreate),
+		PreFinishResponseCallback:  answered(t.preFinish),
+		PreUploadTerminateCallback: answered(t.preTerminate),
 	})
 	if err != nil {
 		return nil, err
@@ -91,7 +93,7 @@ type tus struct {
 // expiration extension's headers and turns tusd's text errors into JSON.
 func (t *tus) guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		jw := &jsonErrorWriter{ResponseWriter: w}
+		jw := &jsonErrorWriter{ResponseWriter: w, r: r}
 		defer jw.finish()
 		w = jw
 		if r.Method == http.MethodOptions {
@@ -248,42 +250,96 @@ func newUploadID() string {
 // and the given headers (name, value pairs): tusd sends an error's own
 // response, not the one a hook returns beside it.
 func tusError(status int, code, message string, headers ...string) handler.Error {
-	body, _ := json.Marshal(map[string]any{"error": map[string]string{"code": code, "message": message}})
-	h := handler.HTTPHeader{"Content-Type": "application/json; charset=utf-8"}
+	return hookError(nil, &reel.Error{Code: codeFor(status, code), Message: message}, headers...)
+}
+
+// hookError turns any error of a hook into the answer tusd sends, through
+// the one error writer: classified (a database that is down is 503), its
+// internals logged with the request id and hidden. hook is nil for an
+// error built for the client without a request at hand.
+func hookError(hook *handler.HookEvent, err error, headers ...string) handler.Error {
+	var he handler.Error
+	if errors.As(err, &he) {
+		return he
+	}
+	r := &http.Request{Method: http.MethodPost, URL: &url.URL{}, Header: http.Header{}}
+	if hook != nil {
+		r.Method, r.RemoteAddr, r.Header = hook.HTTPRequest.Method, hook.HTTPRequest.RemoteAddr, hook.HTTPRequest.Header
+		if u, perr := url.ParseRequestURI(hook.HTTPRequest.URI); perr == nil {
+			r.URL = u
+		}
+		r = r.WithContext(hook.Context)
+	}
+	rec := &headerRecorder{header: http.Header{}}
+	httperr.Write(rec, r, err)
+	h := handler.HTTPHeader{}
+	for name := range rec.header {
+		h[name] = rec.header.Get(name)
+	}
 	for i := 0; i+1 < len(headers); i += 2 {
 		h[headers[i]] = headers[i+1]
 	}
+	e := httperr.Resolve(err)
 	return handler.Error{
-		ErrorCode: code,
-		Message:   message,
-		HTTPResponse: handler.HTTPResponse{
-			StatusCode: status,
-			Body:       string(body) + "\n",
-			Header:     h,
-		},
+		ErrorCode:    e.Code,
+		Message:      e.Message,
+		HTTPResponse: handler.HTTPResponse{StatusCode: rec.status, Body: rec.body.String(), Header: h},
 	}
 }
 
-func writeJSONError(w http.ResponseWriter, status int, code, message string) {
-	e := tusError(status, code, message)
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(status)
-	_, _ = w.Write([]byte(e.HTTPResponse.Body))
+// answered and answeredCreate make a hook's errors go out through hookError.
+func answered(hook func(handler.HookEvent) (handler.HTTPResponse, error)) func(handler.HookEvent) (handler.HTTPResponse, error) {
+	return func(ev handler.HookEvent) (handler.HTTPResponse, error) {
+		resp, err := hook(ev)
+		if err != nil {
+			return resp, hookError(&ev, err)
+		}
+		return resp, nil
+	}
 }
 
-// codeOfStatus names tusd's own errors (offset mismatch, size exceeded, ...)
-// in reel's codes.
-var codeOfStatus = map[int]string{
-	400: reel.EBADREQUEST, 401: reel.EUNAUTHORIZED, 403: reel.EFORBIDDEN, 404: reel.ENOTFOUND,
-	405: reel.EBADREQUEST, 409: reel.ECONFLICT, 410: reel.ENOTFOUND, 412: reel.EBADREQUEST,
-	413: reel.ETOOLARGE, 415: reel.EUNSUPPORTED, 423: reel.ECONFLICT, 460: reel.EBADREQUEST,
-	500: reel.EINTERNAL, 503: reel.EUNAVAILABLE,
+func answeredCreate(hook func(handler.HookEvent) (handler.HTTPResponse, handler.FileInfoChanges, error)) func(handler.HookEvent) (handler.HTTPResponse, handler.FileInfoChanges, error) {
+	return func(ev handler.HookEvent) (handler.HTTPResponse, handler.FileInfoChanges, error) {
+		resp, changes, err := hook(ev)
+		if err != nil {
+			return resp, changes, hookError(&ev, err)
+		}
+		return resp, changes, nil
+	}
+}
+
+// headerRecorder keeps what httperr.Write answers, for tusd to send.
+type headerRecorder struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (r *headerRecorder) Header() http.Header         { return r.header }
+func (r *headerRecorder) WriteHeader(status int)      { r.status = status }
+func (r *headerRecorder) Write(p []byte) (int, error) { return r.body.Write(p) }
+
+// writeJSONError answers a refusal of the guard in front of tusd.
+func writeJSONError(w http.ResponseWriter, status int, code, message string) {
+	httperr.Write(w, nil, &reel.Error{Code: codeFor(status, code), Message: message})
+}
+
+// codeFor is code, unless the tus protocol needs a status that code does
+// not have (410 for an expired upload): then the code of that status,
+// which shows as code (httperr folds gone into not_found).
+func codeFor(status int, code string) string {
+	if httperr.Status(code) == status {
+		return code
+	}
+	return httperr.CodeOf(status)
 }
 
 // jsonErrorWriter rewrites tusd's plain-text error answers ("ERR_X: text")
-// into the JSON error shape every other route uses.
+// into the JSON error shape every other route uses. tusd's text of a 5xx
+// can name paths and internals: it goes to the log, never to the client.
 type jsonErrorWriter struct {
 	http.ResponseWriter
+	r      *http.Request
 	status int
 	buf    *bytes.Buffer
 }
@@ -313,12 +369,12 @@ func (w *jsonErrorWriter) finish() {
 	if _, msg, ok := strings.Cut(text, ": "); ok && strings.HasPrefix(text, "ERR_") {
 		text = msg
 	}
-	code, ok := codeOfStatus[w.status]
-	if !ok {
-		code = reel.EBADREQUEST
+	code := httperr.CodeOf(w.status)
+	var err error = &reel.Error{Code: code, Message: text}
+	if w.status >= 500 {
+		err = httperr.Hide(code, fmt.Errorf("tus: %s", text))
 	}
-	w.Header().Del("Content-Length")
-	writeJSONError(w.ResponseWriter, w.status, code, text)
+	httperr.Write(w.ResponseWriter, w.r, err)
 }
 
 // extensionWriter adds "expiration" to the extensions tusd announces:

@@ -37,11 +37,12 @@
 //	      video, or reading another user's friend list
 //	7     upload rejected: not a video ffprobe can read (random bytes, an
 //	      image, a truncated file), or beyond REEL_MAX_DURATION/REEL_MAX_PIXELS
-//	8     too large: the upload exceeds REEL_MAX_UPLOAD_BYTES, or a form body
-//	      exceeds 1 MiB
+//	8     too large: the upload exceeds REEL_MAX_UPLOAD_BYTES or the user's
+//	      storage quota, or a form body exceeds 1 MiB
 //	9     rate limited: too many failed logins or sign-ups; see Retry-After
 //	10    unavailable: the server is busy (processing queue full, password
-//	      hashing saturated); try again shortly
+//	      hashing saturated), its database is unreachable, or it has no
+//	      room for the upload; try again after Retry-After
 //	11    internal error (logged on the server; never shown in detail)
 package douyin
 
@@ -58,6 +59,7 @@ import (
 
 	"github.com/reel-video/reel"
 	"github.com/reel-video/reel/internal/auth"
+	"github.com/reel-video/reel/internal/httperr"
 	"github.com/reel-video/reel/internal/playback"
 	"github.com/reel-video/reel/internal/publish"
 )
@@ -90,8 +92,10 @@ var codeOf = map[string]int{
 	reel.EFORBIDDEN:    CodeForbidden,
 	reel.EUNSUPPORTED:  CodeNotVideo,
 	reel.ETOOLARGE:     CodeTooLarge,
+	reel.EQUOTA:        CodeTooLarge,
 	reel.ERATELIMITED:  CodeRateLimited,
 	reel.EUNAVAILABLE:  CodeUnavailable,
+	reel.ESTORAGE:      CodeUnavailable,
 	reel.EINTERNAL:     CodeInternal,
 }
 
@@ -157,20 +161,30 @@ type Status struct {
 
 var ok = Status{StatusCode: CodeOK, StatusMsg: "ok"}
 
-// status turns err into the head of a failed answer. Errors that are not
-// *reel.Error are internal: logged in full, shown as "internal error".
+// status turns err into the head of a failed answer. err is judged as on
+// every other route (httperr.Resolve): internal errors are logged with the
+// request id and shown as "internal error", and an unreachable database or
+// a request out of time is CodeUnavailable with Retry-After.
 func (a *api) status(c *gin.Context, err error) Status {
-	code, found := codeOf[reel.ErrorCode(err)]
-	if !found || code == CodeInternal {
-		code = CodeInternal
-		a.Logger.ErrorContext(c.Request.Context(), "internal error",
-			"path", c.Request.URL.Path, "err", err)
+	e := httperr.Resolve(err)
+	code, found := codeOf[e.Code]
+	if !found {
+		code, e = CodeInternal, httperr.Resolve(errors.New(e.Code))
 	}
-	return Status{StatusCode: code, StatusMsg: message(err)}
+	httperr.Log(c.Request, err, httperr.Status(e.Code))
+	if code == CodeUnavailable && c.Writer.Header().Get("Retry-After") == "" {
+		c.Header("Retry-After", strconv.Itoa(int(httperr.RetryAfter/time.Second)))
+	}
+	return Status{StatusCode: code, StatusMsg: message(e)}
 }
 
-// fail answers err with only the head.
+// fail answers err with only the head. A client that went away gets no
+// answer: it is recorded as 499, as on every route.
 func (a *api) fail(c *gin.Context, err error) {
+	if httperr.ClientGone(c.Request, err) {
+		httperr.Write(c.Writer, c.Request, err)
+		return
+	}
 	c.JSON(http.StatusOK, a.status(c, err))
 }
 
