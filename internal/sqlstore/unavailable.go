@@ -4,6 +4,9 @@ import (
 	"context"
 	"database/sql/driver"
 	"errors"
+	"io"
+	"net"
+	"syscall"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"modernc.org/sqlite"
@@ -29,6 +32,8 @@ func classify(err error) *reel.Error {
 		return reel.Errorf(reel.EUNAVAILABLE, "the database cannot take writes for now; try again later")
 	case unreachable:
 		return reel.Errorf(reel.EUNAVAILABLE, "the database is unreachable; try again shortly")
+	case transport:
+		return reel.Errorf(reel.EUNAVAILABLE, "a service this request needs is unreachable; try again shortly")
 	}
 	return nil
 }
@@ -40,6 +45,7 @@ const (
 	busy
 	full
 	unreachable
+	transport // a broken connection, without a driver's word on whose
 )
 
 // unavailable says why err means that the database cannot serve for now:
@@ -90,6 +96,15 @@ func unavailable(err error) outage {
 	}
 	if errors.Is(err, pgconn.ErrConnClosed) || errors.Is(err, driver.ErrBadConn) {
 		return unreachable
+	}
+	// When a connection breaks while a result is read, pgconn returns the
+	// read error itself: EOF, or a reset. The errors of a client's body are
+	// turned into client errors where the body is read, and a reset of the
+	// client's own connection is told apart by httperr before any
+	// classifier is asked, so a bare transport error here is a dependency.
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed) {
+		return transport
 	}
 	return noOutage
 }
