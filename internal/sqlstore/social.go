@@ -79,6 +79,9 @@ func (db *DB) AddComment(ctx context.Context, userID, videoID int64, text string
 		return nil, err
 	}
 	row := &commentRow{VideoID: videoID, UserID: userID, Text: text, CreatedAt: now()}
+	// The commenter is read inside the transaction: once it commits, the
+	// answer must not depend on another query that could fail.
+	var author userRow
 	defer db.changed(videoID, false)
 	err := db.writer.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		if _, err := visibleVideoAuthor(ctx, tx, videoID, userID); err != nil {
@@ -87,16 +90,16 @@ func (db *DB) AddComment(ctx context.Context, userID, videoID int64, text string
 		if _, err := tx.NewInsert().Model(row).Returning("id").Exec(ctx); err != nil {
 			return fmt.Errorf("add comment: %w", err)
 		}
+		if err := tx.NewSelect().Model(&author).Where("id = ?", userID).Scan(ctx); err != nil {
+			return fmt.Errorf("read commenter %d: %w", userID, err)
+		}
 		return bump(ctx, tx, +1, "videos", "comment_count", videoID)
 	})
 	if err != nil {
 		return nil, err
 	}
-	users, err := db.usersByID(ctx, userID, []int64{userID})
-	if err != nil {
-		return nil, err
-	}
-	return row.comment(users[userID]), nil
+	// As usersByID would give it: is_following is false for oneself.
+	return row.comment(author.user()), nil
 }
 
 // DeleteComment removes a comment; its author and the video's owner may.

@@ -209,7 +209,18 @@ func (db *DB) UpdateVideo(ctx context.Context, id, actorID int64, upd reel.Video
 		return nil, fmt.Errorf("update video %d: %w", id, err)
 	}
 	db.changed(id, true)
-	return db.FindVideoByID(ctx, id, actorID)
+	// The answer is what was read before plus the change: a query after the
+	// write could fail and answer an error for a change that was made.
+	if upd.Title != nil {
+		v.Title = *upd.Title
+	}
+	if upd.Description != nil {
+		v.Description = *upd.Description
+	}
+	if upd.Visibility != nil {
+		v.Visibility = *upd.Visibility
+	}
+	return v, nil
 }
 
 // DeleteVideo removes a video, cancels its processing and, through a job in
