@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/reel-video/reel/internal/media/mediatest"
 	"github.com/reel-video/reel/internal/sqlstore/sqltest"
 )
 
@@ -52,12 +53,30 @@ func TestDatabaseOutagePostgres(t *testing.T) {
 			tus.StatusCode, tus.Header.Get("Retry-After"))
 	}
 
+	// The outage lasts until the job queue's own polling has met it, so
+	// that its recovery is tested too, not only the HTTP side's.
+	waitForLong(t, "the job queue to notice the outage", 30*time.Second, func() bool {
+		for _, l := range srv.stderr.logLines() {
+			if l["component"] == "jobs" && (l["level"] == "WARN" || l["level"] == "ERROR") {
+				return true
+			}
+		}
+		return false
+	})
 	// The same node, not restarted, serves again once the database is back.
 	proxy.restore()
 	expectRecovery(t, srv, alice, bob)
 	if resp := tusReq(t, "POST", srv.URL+"/api/v1/uploads/", alice.token, nil,
 		"Upload-Length", "1000", "Upload-Metadata", tusMetadata("filename", "clip.mp4")); resp.StatusCode != http.StatusCreated {
 		t.Errorf("tus creation after the outage: %d", resp.StatusCode)
+	}
+	// The job queue kept no broken state either: a new video is processed.
+	r := uploadMultipart(t, srv, alice.token, mediatest.Clip(t, "noaudio"), map[string]string{"title": "after"}, false)
+	expect(t, r, http.StatusAccepted, "")
+	var v videoJSON
+	r.json(t, &v)
+	if v = waitVideo(t, srv, alice.token, v.ID); v.Status != "ready" {
+		t.Errorf("video uploaded after the outage ended %+v", v)
 	}
 	expectNoServerErrors(t, srv)
 }
