@@ -138,11 +138,25 @@ type hidden struct {
 func (h *hidden) Error() string { return h.err.Error() }
 func (h *hidden) Unwrap() error { return h.err }
 
-// Resolve returns what a client may be told of err: its *reel.Error (or what
-// a registered classifier makes of it), with a generic message for anything
-// internal. A request that ran out of its own deadline is unavailable: the
-// server, or something it waits for, is too slow right now.
-func Resolve(err error) *reel.Error {
+// Resolve returns what a client may be told of err, the failure of r: its
+// *reel.Error (or what a registered classifier makes of it), with a generic
+// message for anything internal. A request that ran out of its own deadline
+// is unavailable: the server, or something it waits for, is too slow right
+// now (drivers do not always say so: SQLite answers "interrupted"). r may
+// be nil.
+func Resolve(r *http.Request, err error) *reel.Error {
+	e := resolve(err)
+	if e.Code == reel.EINTERNAL && r != nil && errors.Is(r.Context().Err(), context.DeadlineExceeded) {
+		return timedOut()
+	}
+	return e
+}
+
+func timedOut() *reel.Error {
+	return &reel.Error{Code: reel.EUNAVAILABLE, Message: "the server could not answer in time; try again shortly"}
+}
+
+func resolve(err error) *reel.Error {
 	var h *hidden
 	if errors.As(err, &h) {
 		return &reel.Error{Code: h.code, Message: genericMessage(h.code)}
@@ -158,7 +172,7 @@ func Resolve(err error) *reel.Error {
 		}
 		return e
 	case errors.Is(err, context.DeadlineExceeded):
-		return &reel.Error{Code: reel.EUNAVAILABLE, Message: "the server could not answer in time; try again shortly"}
+		return timedOut()
 	}
 	return &reel.Error{Code: reel.EINTERNAL, Message: genericMessage(reel.EINTERNAL)}
 }
@@ -186,7 +200,7 @@ func Write(w http.ResponseWriter, r *http.Request, err error) {
 		w.WriteHeader(StatusClientClosed)
 		return
 	}
-	e := Resolve(err)
+	e := Resolve(r, err)
 	status := Status(e.Code)
 	Log(r, err, status)
 	detail := Detail{Code: e.Code, Message: e.Message, Fields: e.Fields}

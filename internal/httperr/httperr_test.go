@@ -124,6 +124,14 @@ func TestWrite(t *testing.T) {
 		if a.status != 503 || a.body.Error.Code != "unavailable" {
 			t.Errorf("answered %d %s", a.status, a.raw)
 		}
+		// The driver's own word for it: SQLite says "interrupted".
+		ctx, cancel := context.WithTimeout(context.Background(), 0)
+		defer cancel()
+		<-ctx.Done()
+		a = write(t, get().WithContext(ctx), errors.New("interrupted (9)"))
+		if a.status != 503 || a.body.Error.Code != "unavailable" || a.header.Get("Retry-After") == "" {
+			t.Errorf("after the deadline: answered %d %s", a.status, a.raw)
+		}
 	})
 
 	t.Run("client errors", func(t *testing.T) {

@@ -279,7 +279,7 @@ func hookError(hook *handler.HookEvent, err error, headers ...string) handler.Er
 	for i := 0; i+1 < len(headers); i += 2 {
 		h[headers[i]] = headers[i+1]
 	}
-	e := httperr.Resolve(err)
+	e := httperr.Resolve(r, err)
 	return handler.Error{
 		ErrorCode:    e.Code,
 		Message:      e.Message,

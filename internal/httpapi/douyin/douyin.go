@@ -166,10 +166,10 @@ var ok = Status{StatusCode: CodeOK, StatusMsg: "ok"}
 // request id and shown as "internal error", and an unreachable database or
 // a request out of time is CodeUnavailable with Retry-After.
 func (a *api) status(c *gin.Context, err error) Status {
-	e := httperr.Resolve(err)
+	e := httperr.Resolve(c.Request, err)
 	code, found := codeOf[e.Code]
 	if !found {
-		code, e = CodeInternal, httperr.Resolve(errors.New(e.Code))
+		code, e = CodeInternal, httperr.Resolve(nil, errors.New(e.Code))
 	}
 	httperr.Log(c.Request, err, httperr.Status(e.Code))
 	if code == CodeUnavailable && c.Writer.Header().Get("Retry-After") == "" {
