@@ -173,6 +173,11 @@ func resolve(err error) *reel.Error {
 		return e
 	case errors.Is(err, context.DeadlineExceeded):
 		return timedOut()
+	case errors.Is(err, context.Canceled):
+		// Not this request's cancellation (Write tells that apart first):
+		// work it shared with another request, whose client left, was
+		// abandoned. Asking again will do it afresh.
+		return &reel.Error{Code: reel.EUNAVAILABLE, Message: "the request was interrupted; try again"}
 	}
 	return &reel.Error{Code: reel.EINTERNAL, Message: genericMessage(reel.EINTERNAL)}
 }

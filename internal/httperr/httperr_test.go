@@ -134,6 +134,13 @@ func TestWrite(t *testing.T) {
 		}
 	})
 
+	t.Run("a cancellation that is not the client's is unavailable", func(t *testing.T) {
+		a := write(t, get(), fmt.Errorf("load card: %w", context.Canceled))
+		if a.status != 503 || a.body.Error.Code != "unavailable" {
+			t.Errorf("answered %d %s", a.status, a.raw)
+		}
+	})
+
 	t.Run("client errors", func(t *testing.T) {
 		a := write(t, get(), reel.Invalid(map[string]string{"title": "too long"}))
 		if a.status != 422 || a.body.Error.Fields["title"] != "too long" || a.header.Get("Cache-Control") != "no-store" {
