@@ -105,6 +105,10 @@ func (s *server) observe() gin.HandlerFunc {
 		case status == httperr.StatusClientClosed:
 			// The client hung up (httperr.Write): its business, not an error.
 			level = slog.LevelDebug
+		case status == http.StatusServiceUnavailable || status == http.StatusInsufficientStorage:
+			// Shed load and outages of a dependency: expected under
+			// pressure, and an outage makes one per request.
+			level = slog.LevelWarn
 		case status >= 500:
 			level = slog.LevelError
 		case route == "/healthz" || route == "/readyz" || route == "/metrics":

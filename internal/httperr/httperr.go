@@ -228,9 +228,16 @@ func Write(w http.ResponseWriter, r *http.Request, err error) {
 // Log records err, the cause of an answer with status, at the level it
 // deserves: a client that went away at debug, unavailability at warn (it is
 // the dependency's fault and floods during an outage), any other server
-// error at error. Client errors (4xx) are not logged here: the access log
-// has them.
+// error at error. Client errors (4xx) are not logged here, nor refusals
+// reel decided on (a *reel.Error such as a full queue's 503): the access
+// log has them.
 func Log(r *http.Request, err error, status int) {
+	var deliberate *reel.Error
+	if errors.As(err, &deliberate) && status != StatusClientClosed {
+		if _, known := statusOf[deliberate.Code]; known && deliberate.Code != reel.EINTERNAL {
+			return
+		}
+	}
 	var level slog.Level
 	switch {
 	case status == StatusClientClosed:
@@ -261,9 +268,12 @@ func Log(r *http.Request, err error, status int) {
 // cancelled (the connection closed, or an HTTP/2 stream was reset), or err
 // is a broken pipe or reset on the client's own connection. A reset on a
 // connection to the database is not the client's doing: the connection's
-// peer tells them apart.
+// peer tells them apart. An error that already is a *reel.Error was judged
+// for the client and is answered as such: net/http also cancels the context
+// when the body does not arrive in time, which is the client's fault (400).
 func ClientGone(r *http.Request, err error) bool {
-	if r == nil {
+	var e *reel.Error
+	if r == nil || errors.As(err, &e) {
 		return false
 	}
 	if errors.Is(r.Context().Err(), context.Canceled) {

@@ -110,6 +110,9 @@ func TestWrite(t *testing.T) {
 		if a.status != 503 || a.header.Get("Retry-After") != "5" || a.body.Error.Message != "busy" {
 			t.Errorf("answered %d %s %v", a.status, a.raw, a.header)
 		}
+		if a.log != "" {
+			t.Errorf("a refusal reel decided on was logged as a failure: %s", a.log)
+		}
 		r := get()
 		rec := httptest.NewRecorder()
 		rec.Header().Set("Retry-After", "30")
