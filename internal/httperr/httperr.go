@@ -5,7 +5,9 @@
 //
 //   - an error that is not a *reel.Error, and is not recognised by a
 //     registered reel.Classifier, is internal: clients see a generic
-//     message, the log gets the full error with the request id;
+//     message, the log gets the full error with the request id. The
+//     message of a *reel.Error is shown whatever its status: it is written
+//     for a person, so never put another error's text in one;
 //   - 503 carries Retry-After;
 //   - a request whose client went away is not a server error: it is logged
 //     at debug and recorded with status 499, as nginx does;
@@ -234,7 +236,7 @@ func Write(w http.ResponseWriter, r *http.Request, err error) {
 func Log(r *http.Request, err error, status int) {
 	var deliberate *reel.Error
 	if errors.As(err, &deliberate) && status != StatusClientClosed {
-		if _, known := statusOf[deliberate.Code]; known && deliberate.Code != reel.EINTERNAL {
+		if known, ok := statusOf[deliberate.Code]; ok && known == status && deliberate.Code != reel.EINTERNAL {
 			return
 		}
 	}
