@@ -484,6 +484,12 @@ func (s spaceStore) claimed(id string) (handler.Upload, error) {
 	if err := json.Unmarshal(b, &info); err != nil {
 		return nil, err
 	}
+	// As the file store does: the data file's length is the offset.
+	st, err := os.Stat(info.Storage["Path"])
+	if err != nil {
+		return nil, handler.ErrNotFound
+	}
+	info.Offset = st.Size()
 	return spaceUpload{&claimedUpload{info: info}}, nil
 }
 
