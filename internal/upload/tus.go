@@ -19,7 +19,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tus/tusd/v2/pkg/filelocker"
 	"github.com/tus/tusd/v2/pkg/filestore"
 	"github.com/tus/tusd/v2/pkg/handler"
 	expslog "golang.org/x/exp/slog"
@@ -65,7 +64,7 @@ const (
 )
 
 // NewTus returns the tus 1.0 handler for cfg.BasePath: tusd with a file store
-// and file locks, extended with reel's ownership rules, the Video-ID header,
+// and flock(2) locks, extended with reel's ownership rules, the Video-ID header,
 // the expiration extension and the JSON error shape. Creation, creation with
 // upload, termination and concatenation come from tusd; creation with a
 // deferred length is not offered, since uploads are admitted by their size.
@@ -78,7 +77,7 @@ func NewTus(cfg TusConfig) (http.Handler, error) {
 	composer.UseCore(store)
 	composer.UseTerminater(store)
 	composer.UseConcater(store)
-	filelocker.New(cfg.Dir).UseIn(composer)
+	composer.UseLocker(newLocker(cfg.Dir))
 
 	t := &tus{cfg: cfg, composer: composer}
 	cors := handler.DefaultCorsConfig
@@ -332,7 +331,11 @@ type claim struct {
 	used  bool
 }
 
-const claimedSuffix = ".claimed"
+const (
+	claimedSuffix = ".claimed"
+	// stopFileName marks an upload whose lock another request asks for.
+	stopFileName = ".stop"
+)
 
 // finalParts parses "final;URL URL" into the upload ids it names.
 func finalParts(header string) ([]string, bool) {
@@ -386,7 +389,7 @@ func (t *tus) settle(c *claim) {
 		if c.used {
 			_ = os.Remove(p)
 			_ = os.Remove(p + ".info" + claimedSuffix)
-			_ = os.Remove(p + ".lock")
+			_ = os.Remove(p + stopFileName)
 			continue
 		}
 		_ = os.Rename(p+".info"+claimedSuffix, p+".info")
