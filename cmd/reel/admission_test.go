@@ -531,3 +531,44 @@ func TestTusConcatenationAndRejectedFiles(t *testing.T) {
 		}
 	}
 }
+
+// TestTusFinishRefusedThenRetried: a tus upload that completes while the
+// queue is full is 503 with Retry-After and keeps its bytes and video;
+// repeating the last PATCH once there is room finishes it.
+func TestTusFinishRefusedThenRetried(t *testing.T) {
+	srv := startServer(t, map[string]string{"REEL_WORKERS": "0", "REEL_MAX_QUEUED": "1"})
+	token := signUp(t, srv, "patient")
+	clip, err := os.ReadFile(mediatest.Clip(t, "noaudio"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	loc, videoID := createUpload(t, srv, token, len(clip))
+	r := uploadMultipart(t, srv, token, mediatest.Clip(t, "noaudio"), nil, false)
+	expect(t, r, http.StatusAccepted, "") // the queue is now full
+	var first videoJSON
+	r.json(t, &first)
+
+	resp := tusReq(t, "PATCH", loc, token, clip, "Upload-Offset", "0")
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("completing PATCH with a full queue: %d Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	var v videoJSON
+	srv.do("GET", fmt.Sprintf("/api/v1/videos/%d", videoID), token, nil).json(t, &v)
+	if v.Status != "uploading" {
+		t.Fatalf("video of the refused finish: %+v", v)
+	}
+	resp = tusReq(t, "HEAD", loc, token, nil)
+	if resp.Header.Get("Upload-Offset") != strconv.Itoa(len(clip)) {
+		t.Fatalf("the bytes were not kept: offset %q", resp.Header.Get("Upload-Offset"))
+	}
+
+	expect(t, srv.do("DELETE", fmt.Sprintf("/api/v1/videos/%d", first.ID), token, nil), http.StatusNoContent, "")
+	resp = tusReq(t, "PATCH", loc, token, []byte{}, "Upload-Offset", strconv.Itoa(len(clip)))
+	if resp.StatusCode != http.StatusNoContent || resp.Header.Get("Video-ID") != strconv.FormatInt(videoID, 10) {
+		t.Fatalf("repeated PATCH: %d Video-ID %q", resp.StatusCode, resp.Header.Get("Video-ID"))
+	}
+	srv.do("GET", fmt.Sprintf("/api/v1/videos/%d", videoID), token, nil).json(t, &v)
+	if v.Status != "processing" {
+		t.Errorf("after the repeated PATCH: %+v", v)
+	}
+}
