@@ -142,6 +142,8 @@ func (a *api) publish(c *gin.Context) error {
 		return err
 	}
 	author := early
+	release := func() {} // of the anonymous slot, when one is held
+	defer func() { release() }()
 	form := publishForm
 	form.BeforeFile = func(values map[string]string) error {
 		if t := values["token"]; t != "" {
@@ -154,18 +156,13 @@ func (a *api) publish(c *gin.Context) error {
 		if author != 0 {
 			return nil
 		}
-		release, err := a.Publisher.HoldAnonymous(c.ClientIP())
+		held, err := a.Publisher.HoldAnonymous(c.ClientIP())
 		if err != nil {
 			return err
 		}
-		c.Set(anonymousRelease, release)
+		release = held
 		return nil
 	}
-	defer func() {
-		if release, ok := c.Get(anonymousRelease); ok {
-			release.(func())()
-		}
-	}()
 	rec, err := upload.Receive(c.Request, form, a.IncomingDir, a.MaxUploadBytes)
 	if rec != nil && rec.Path != "" {
 		defer os.Remove(rec.Path) // moved away on success
@@ -203,9 +200,6 @@ func (a *api) publish(c *gin.Context) error {
 	}
 	return err
 }
-
-// anonymousRelease is the gin key of the release of an anonymous upload slot.
-const anonymousRelease = "douyin.anonymous_release"
 
 // PublishList handles GET /douyin/publish/list/: user_id, token (opt) → the
 // user's newest ListLimit videos, newest first; its owner also sees the
