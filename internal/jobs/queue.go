@@ -218,8 +218,19 @@ func (q *Queue) CancelTx(ctx context.Context, tx *sql.Tx, jobID int64) error {
 
 // Waiting counts processing jobs that wait for a worker.
 func (q *Queue) Waiting(ctx context.Context) (int, error) {
+	return q.waiting(ctx, q.db)
+}
+
+// WaitingTx is Waiting inside tx.
+func (q *Queue) WaitingTx(ctx context.Context, tx *sql.Tx) (int, error) {
+	return q.waiting(ctx, tx)
+}
+
+func (q *Queue) waiting(ctx context.Context, db interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}) (int, error) {
 	var n int
-	err := q.db.QueryRowContext(ctx,
+	err := db.QueryRowContext(ctx,
 		"SELECT count(*) FROM river_job WHERE kind = "+q.ph(1)+" AND state IN ('available', 'scheduled', 'retryable', 'pending')",
 		ProcessVideoArgs{}.Kind()).Scan(&n)
 	return n, err
