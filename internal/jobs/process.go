@@ -177,7 +177,7 @@ func (w *processWorker) process(ctx context.Context, v *reel.Video, steps *stepT
 	if fastPath {
 		steps.start("remux")
 		mp4 := filepath.Join(work, "play.mp4")
-		if err := media.Remux(ctx, src, mp4); err != nil {
+		if err := media.Remux(ctx, src, mp4, info); err != nil {
 			return err
 		}
 		if err := w.put(ctx, reel.PlayKey(id), mp4); err != nil {

@@ -377,7 +377,7 @@ func TestCancelledBeforeStart(t *testing.T) {
 	if err := Cover(ctx, src, info, filepath.Join(dir, "c.jpg"), filepath.Join(dir, "c.webp")); !errors.Is(err, context.Canceled) {
 		t.Errorf("Cover = %v", err)
 	}
-	if err := Remux(ctx, src, filepath.Join(dir, "r.mp4")); !errors.Is(err, context.Canceled) {
+	if err := Remux(ctx, src, filepath.Join(dir, "r.mp4"), nil); !errors.Is(err, context.Canceled) {
 		t.Errorf("Remux = %v", err)
 	}
 }
@@ -413,7 +413,7 @@ func TestLadderArgs(t *testing.T) {
 	info := &Info{Width: 1920, Height: 1080, FrameRate: 30, HasAudio: true, DurationMS: 60_000}
 	rate := outputFrameRate(info.FrameRate)
 	encodings := planEncodings(info, rate, PlanRungs(info, nil), true)
-	args := ladderArgs("/data/originals/42.mp4", info, rate, encodings)
+	args := ladderArgs("/data/originals/42.mp4", info, boundsFor(info), rate, encodings)
 	t.Logf("ffmpeg %s", shellQuote(args))
 
 	count := func(s string) int {
