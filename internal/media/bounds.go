@@ -77,8 +77,7 @@ type bounds struct {
 	maxPixels int64 // the largest frame a decoder may allocate (-max_pixels)
 	// declared is the duration the source states (its Probe result), and
 	// duration the longest output a run may write (-t): declared plus
-	// durationSlack, never beyond limits.MaxDuration unless the source
-	// itself declared more.
+	// durationSlack, never beyond limits.MaxDuration.
 	declared, duration time.Duration
 }
 
@@ -92,8 +91,8 @@ func boundsFor(info *Info) bounds {
 	}
 	declared := time.Duration(info.DurationMS) * time.Millisecond
 	duration := declared + durationSlack(declared)
-	if l.MaxDuration > 0 && duration > l.MaxDuration {
-		duration = max(l.MaxDuration, declared)
+	if l.MaxDuration > 0 {
+		duration = min(duration, l.MaxDuration)
 	}
 	return bounds{limits: l, maxPixels: l.maxPixels(), declared: declared, duration: duration}
 }
@@ -213,6 +212,10 @@ func (p *pixelWatch) result() error {
 // pixel bound: such a frame ends the run with an EINVALID error that says
 // so, whatever the tool would have done next.
 func bounded(ctx context.Context, b bounds, dir string, stdout io.Writer, redact []string, tool string, args ...string) error {
+	if !slices.Contains(args, "-format_whitelist") || !slices.Contains(args, "-max_pixels") {
+		// A run whose input did not come from inputArgs: a bug, never run it.
+		return fmt.Errorf("media: %s run without input bounds", tool)
+	}
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	watch := &pixelWatch{limits: b.limits, stop: cancel}
