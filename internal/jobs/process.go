@@ -126,9 +126,9 @@ func (w *processWorker) report(ctx context.Context, id int64, p reel.Processed) 
 // soon as they exist; SetProcessed answering ENOTFOUND stops the work.
 func (w *processWorker) process(ctx context.Context, v *reel.Video, steps *stepTimes) error {
 	id := v.ID
-	work, err := os.MkdirTemp(w.cfg.WorkDir, fmt.Sprintf("video-%d-", id))
+	work, err := newScratch(w.cfg.WorkDir, id)
 	if err != nil {
-		return fmt.Errorf("work directory: %w", err)
+		return err
 	}
 	defer os.RemoveAll(work)
 

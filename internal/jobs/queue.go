@@ -101,7 +101,8 @@ func New(db *sql.DB, engine string, store Store, blobs blob.Store, cfg Config) (
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &processWorker{store: store, blobs: blobs, cfg: cfg, log: cfg.Logger})
 	river.AddWorker(workers, &deleteFilesWorker{blobs: blobs, uploadDir: cfg.UploadDir})
-	river.AddWorker(workers, &expireUploadsWorker{store: store, uploadDir: cfg.UploadDir, expiry: cfg.UploadExpiry, log: cfg.Logger})
+	river.AddWorker(workers, &expireUploadsWorker{store: store, uploadDir: cfg.UploadDir, expiry: cfg.UploadExpiry,
+		workDir: cfg.WorkDir, scratchAge: cfg.JobTimeout + 10*time.Minute, log: cfg.Logger})
 
 	rc := &river.Config{
 		ID:      q.nodeID,
