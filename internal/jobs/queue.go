@@ -16,6 +16,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"sync"
@@ -67,6 +68,33 @@ func Migrate(ctx context.Context, db *sql.DB, engine string) error {
 	}
 	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
 		return fmt.Errorf("migrate job queue: %w", err)
+	}
+	return nil
+}
+
+// MigrationStatus writes one line per migration of River's tables: its
+// version, its name, and whether it is applied or pending.
+func MigrationStatus(ctx context.Context, db *sql.DB, engine string, w io.Writer) error {
+	m, err := rivermigrate.New(driverFor(db, engine), nil)
+	if err != nil {
+		return err
+	}
+	existing, err := m.ExistingVersions(ctx)
+	if err != nil {
+		return fmt.Errorf("read job queue migration status: %w", err)
+	}
+	applied := map[int]bool{}
+	for _, v := range existing {
+		applied[v.Version] = true
+	}
+	for _, v := range m.AllVersions() {
+		state := "pending"
+		if applied[v.Version] {
+			state = "applied"
+		}
+		if _, err := fmt.Fprintf(w, "river %03d  %-24s  %s\n", v.Version, v.Name, state); err != nil {
+			return err
+		}
 	}
 	return nil
 }
