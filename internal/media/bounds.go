@@ -33,7 +33,11 @@ import (
 // (ffmpeg's -format_whitelist) because some demuxers open other files named
 // inside the input (hls, concat, dash, imf, the image sequence demuxer...):
 // an upload that is really such a playlist would make ffmpeg read the
-// server's own files into a video. Phones write MP4/MOV/3GP, browsers'
+// server's own files into a video. -protocol_whitelist file alone does not
+// stop that (ffmpeg 5.1's hls and concat demuxers read a named local file
+// through the file protocol, and their errors differ when it is missing);
+// the format whitelist refuses them right after detection, before they
+// read anything they name. Phones write MP4/MOV/3GP, browsers'
 // MediaRecorder writes WebM (Chrome, Firefox) or MP4 (Safari); MPEG-TS is
 // what camcorders (.mts, .m2ts) and screen recorders write, AVI what older
 // cameras do. None of these demuxers opens another file as reel runs them
