@@ -284,3 +284,27 @@ func checkVideo(ctx context.Context, b bounds, path string, maxBytes int64) erro
 	}
 	return b.checkDuration(time.Duration(seconds * float64(time.Second)))
 }
+
+// checkInit checks the frame size an HLS rendition's init segment (at
+// path) declares: the size the ladder scaled to, w x h, and within the
+// limits.
+func checkInit(ctx context.Context, b bounds, path string, w, h int) error {
+	var got string
+	out := &lineWriter{fn: func(line string) {
+		if line = strings.TrimSpace(line); line != "" && got == "" {
+			got = line
+		}
+	}}
+	args := append([]string{"-v", "error", "-select_streams", "v:0", "-show_entries", "stream=width,height", "-of", "csv=p=0"}, inputArgs(b, path)...)
+	if err := bounded(ctx, b, "", out, dirsOf(path), "ffprobe", args...); err != nil {
+		return err
+	}
+	var gw, gh int
+	if _, err := fmt.Sscanf(got, "%d,%d", &gw, &gh); err != nil {
+		return fmt.Errorf("media: checking %s: no frame size in %q", filepath.Base(path), got)
+	}
+	if gw != w || gh != h {
+		return fmt.Errorf("media: ladder: a rendition is %dx%d, not the %dx%d it was scaled to", gw, gh, w, h)
+	}
+	return b.checkFrame(gw, gh)
+}

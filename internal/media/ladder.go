@@ -182,6 +182,9 @@ func Ladder(ctx context.Context, src, outDir string, info *Info, opts LadderOpti
 		if size >= maxBytes {
 			return nil, reel.Errorf(reel.EINVALID, "the %s rendition grew to %d bytes, beyond its %d-byte bound", e.dir, size, maxBytes)
 		}
+		if err := checkInit(ctx, b, filepath.Join(outDir, e.dir, "init.mp4"), e.width, e.height); err != nil {
+			return nil, err
+		}
 		r := Rendition{Width: e.width, Height: e.height, Bandwidth: peak, AverageBandwidth: average, Playlist: playlist}
 		result.Renditions = append(result.Renditions, r)
 		variants = append(variants, variant{r, e.level.codecs(info.HasAudio)})
