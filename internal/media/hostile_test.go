@@ -2,6 +2,7 @@ package media
 
 import (
 	"context"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -91,6 +92,18 @@ func TestHostileClipsStayWithinLimits(t *testing.T) {
 			if wantFailure(t, "Ladder", err, tt.wantLadder) {
 				withinLimits(t, filepath.Join(hls, res.ProgressiveMP4), bound)
 			}
+			// Whatever a step left on disk, finished or not, is small.
+			var total int64
+			_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+				if err == nil && !d.IsDir() {
+					info, _ := d.Info()
+					total += info.Size()
+				}
+				return nil
+			})
+			if total > hostileMaxBytes {
+				t.Errorf("the steps wrote %d bytes, beyond %d", total, hostileMaxBytes)
+			}
 		})
 	}
 }
@@ -115,11 +128,18 @@ func wantFailure(t *testing.T, step string, err error, want string) bool {
 	return false
 }
 
+// hostileMaxBytes bounds what the steps may write for a hostile clip: a few
+// seconds of 160x120 take tens of kilobytes; an hour of it, megabytes.
+const hostileMaxBytes = 1 << 20
+
 // withinLimits decodes every frame of the file at path with an ffprobe that
 // has no bounds of its own, and checks that none is beyond hostileLimits and
 // that it plays no longer than bound.
 func withinLimits(t *testing.T, path string, bound time.Duration) {
 	t.Helper()
+	if fi, err := os.Stat(path); err != nil || fi.Size() > hostileMaxBytes {
+		t.Errorf("%s: %v, want a file of at most %d bytes", filepath.Base(path), err, hostileMaxBytes)
+	}
 	out, err := exec.Command("ffprobe", "-v", "error", "-select_streams", "v:0",
 		"-show_entries", "frame=width,height,best_effort_timestamp_time,duration_time", "-of", "compact=p=0", path).Output()
 	if err != nil {
