@@ -16,6 +16,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"sync"
@@ -71,6 +72,33 @@ func Migrate(ctx context.Context, db *sql.DB, engine string) error {
 	return nil
 }
 
+// MigrationStatus writes one line per migration of River's tables: its
+// version, its name, and whether it is applied or pending.
+func MigrationStatus(ctx context.Context, db *sql.DB, engine string, w io.Writer) error {
+	m, err := rivermigrate.New(driverFor(db, engine), nil)
+	if err != nil {
+		return err
+	}
+	existing, err := m.ExistingVersions(ctx)
+	if err != nil {
+		return fmt.Errorf("read job queue migration status: %w", err)
+	}
+	applied := map[int]bool{}
+	for _, v := range existing {
+		applied[v.Version] = true
+	}
+	for _, v := range m.AllVersions() {
+		state := "pending"
+		if applied[v.Version] {
+			state = "applied"
+		}
+		if _, err := fmt.Fprintf(w, "river %03d  %-24s  %s\n", v.Version, v.Name, state); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func driverFor(db *sql.DB, engine string) riverdriver.Driver[*sql.Tx] {
 	if engine == "sqlite" {
 		return riversqlite.New(db)
@@ -101,7 +129,8 @@ func New(db *sql.DB, engine string, store Store, blobs blob.Store, cfg Config) (
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &processWorker{store: store, blobs: blobs, cfg: cfg, log: cfg.Logger})
 	river.AddWorker(workers, &deleteFilesWorker{blobs: blobs, uploadDir: cfg.UploadDir})
-	river.AddWorker(workers, &expireUploadsWorker{store: store, uploadDir: cfg.UploadDir, expiry: cfg.UploadExpiry, log: cfg.Logger})
+	river.AddWorker(workers, &expireUploadsWorker{store: store, uploadDir: cfg.UploadDir, expiry: cfg.UploadExpiry,
+		workDir: cfg.WorkDir, scratchAge: cfg.JobTimeout + 10*time.Minute, log: cfg.Logger})
 
 	rc := &river.Config{
 		ID:      q.nodeID,
