@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/reel-video/reel/internal/config"
+	"github.com/reel-video/reel/internal/jobs"
 	"github.com/reel-video/reel/internal/sqlstore"
 )
 
@@ -32,13 +33,23 @@ func runMigrate(ctx context.Context, args []string, env *environment) error {
 	}
 	defer db.Close()
 	if action == "status" {
-		return db.MigrationStatus(ctx, env.stdout)
+		if err := db.MigrationStatus(ctx, env.stdout); err != nil {
+			return err
+		}
+		return jobs.MigrationStatus(ctx, db.SQL(), db.Engine(), env.stdout)
 	}
-	if err := db.Migrate(ctx); err != nil {
+	if err := db.Migrate(ctx, jobQueueMigration(db)); err != nil {
 		return err
 	}
-	fmt.Fprintf(env.stdout, "migrations applied (%s)\n", db.Engine())
+	fmt.Fprintf(env.stdout, "migrations applied (%s, with the job queue's)\n", db.Engine())
 	return nil
+}
+
+// jobQueueMigration is the step that migrates the job queue's tables, run
+// by db.Migrate under the same lock as reel's own migrations: reel migrate
+// and every process that opens the backend take it.
+func jobQueueMigration(db *sqlstore.DB) func(context.Context) error {
+	return func(ctx context.Context) error { return jobs.Migrate(ctx, db.SQL(), db.Engine()) }
 }
 
 func runUser(ctx context.Context, args []string, env *environment) error {

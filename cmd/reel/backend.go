@@ -87,7 +87,7 @@ func openBackend(ctx context.Context, cfg *config.Config, log *slog.Logger, work
 		return nil, err
 	}
 	b.db.SetQueue(b.queue)
-	err = b.db.Migrate(ctx, func(ctx context.Context) error { return jobs.Migrate(ctx, b.db.SQL(), b.db.Engine()) })
+	err = b.db.Migrate(ctx, jobQueueMigration(b.db))
 	if err != nil {
 		return nil, fmt.Errorf("migrate: %w", err)
 	}

@@ -75,13 +75,26 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 			log.Error("views lost at shutdown", "err", err)
 		}
 	}()
+	// Every upload route is admitted and published by this one publisher.
+	b.db.SetMaxQueued(cfg.MaxQueued)
+	publisher := &publish.Publisher{
+		Videos: b.db, Blobs: b.blobs, Limits: b.limits, WorkDir: b.dirs.work, Usage: b.db,
+		Admission: publish.Admission{
+			MaxQueued:    cfg.MaxQueued,
+			QuotaBytes:   cfg.UserQuotaBytes,
+			PendingBytes: cfg.UserPendingBytes,
+			MinFreeBytes: cfg.MinFreeBytes,
+			Dirs:         []string{b.dirs.incoming, b.dirs.uploads, b.dirs.blobs},
+		},
+		Work: publish.NewGate(cfg.PublishProbes, publishWait),
+	}
 	tus, err := upload.NewTus(upload.TusConfig{
 		Dir:          b.dirs.uploads,
 		BasePath:     "/api/v1/uploads/",
 		MaxSize:      cfg.MaxUploadBytes,
 		Expiry:       cfg.UploadExpiry,
-		MaxQueued:    cfg.MaxQueued,
 		Videos:       b.db,
+		Publisher:    publisher,
 		Authenticate: bearerUser(tokens),
 		LogOutput:    env.stderr,
 	})
@@ -108,6 +121,7 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 			{Name: "database", Check: b.db.Ping},
 			{Name: "blob_store", Check: b.blobsReady},
 			{Name: "queue", Check: b.queue.Ready},
+			{Name: "disk", Check: publisher.DiskReady, Advisory: true, Problem: "low"},
 		},
 		RequestTimeout: cfg.RequestTimeout,
 		TrustedProxies: cfg.TrustedProxies,
@@ -120,7 +134,7 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 		Tus:            tus,
 		Media:          playback.NewHandler(signer, b.blobs, playback.HandlerOptions{Logger: log, Allowed: blocks.Allowed}),
 		URLs:           &playback.URLs{Signer: signer, BindClient: cfg.URLBindClient},
-		Publisher:      &publish.Publisher{Videos: b.db, Blobs: b.blobs, Limits: b.limits, WorkDir: b.dirs.work},
+		Publisher:      publisher,
 		PublicURL:      cfg.PublicURL,
 		MaxUploadBytes: cfg.MaxUploadBytes,
 		MaxQueued:      cfg.MaxQueued,
@@ -159,6 +173,9 @@ const (
 	// cacheTTL bounds how stale a cached card or feed page may be on a node
 	// that did not make the change itself (up to 1.5× with jitter).
 	cacheTTL = 2 * time.Second
+	// publishWait is how long an upload waits for a turn to be probed
+	// before it is refused with 503 (REEL_PUBLISH_PROBES).
+	publishWait = 5 * time.Second
 )
 
 // bearerUser authenticates a request by its bearer token, for tusd's hooks.

@@ -50,6 +50,10 @@ type Config struct {
 	TrustedProxies    []string      `env:"TRUSTED_PROXIES" doc:"comma-separated IPs/CIDRs of reverse proxies whose X-Forwarded-For is believed (default: none)"`
 	UploadExpiry      time.Duration `env:"UPLOAD_EXPIRY" envDefault:"24h" doc:"unfinished resumable uploads are deleted after this"`
 	MaxQueued         int           `env:"MAX_QUEUED" envDefault:"1000" doc:"new uploads get 503 while this many videos wait to be processed"`
+	UserQuotaBytes    int64         `env:"USER_QUOTA_BYTES" envDefault:"0" doc:"bytes of originals one user may keep; over it uploads get 413 quota_exceeded (0: unlimited)"`
+	UserPendingBytes  int64         `env:"USER_PENDING_BYTES" envDefault:"10737418240" doc:"bytes one user's unfinished resumable uploads may declare; over it new ones get 413 quota_exceeded (0: unlimited)"`
+	MinFreeBytes      int64         `env:"MIN_FREE_BYTES" envDefault:"1073741824" doc:"free disk space every upload must leave in the data directory; an upload that does not fit gets 507 insufficient_storage"`
+	PublishProbes     int           `env:"PUBLISH_PROBES" doc:"ffprobe/ffmpeg runs that uploads may do at once while the client waits; over it they wait up to 5s, then get 503 (default: the number of CPUs)"`
 	MaxDuration       time.Duration `env:"MAX_DURATION" envDefault:"10m" doc:"longest accepted video"`
 	MaxPixels         string        `env:"MAX_PIXELS" envDefault:"4096x2160" doc:"largest accepted frame, WIDTHxHEIGHT of a landscape frame (portrait frames may be HEIGHTxWIDTH)"`
 	JobTimeout        time.Duration `env:"JOB_TIMEOUT" envDefault:"30m" doc:"longest one processing attempt may take"`
@@ -204,6 +208,9 @@ func (c *Config) fillDerived(environ map[string]string) {
 	if _, set := environ[Prefix+"WORKERS"]; !set {
 		c.Workers = max(1, runtime.NumCPU()/2)
 	}
+	if _, set := environ[Prefix+"PUBLISH_PROBES"]; !set {
+		c.PublishProbes = runtime.NumCPU()
+	}
 	if c.LogFormat == "" {
 		c.LogFormat = "json"
 		if isTerminal(os.Stderr) {
@@ -259,6 +266,14 @@ func (c *Config) validate() error {
 	}
 	if c.MaxQueued < 0 {
 		bad("MAX_QUEUED", c.MaxQueued, "must be 0 (no limit) or more")
+	}
+	for name, n := range map[string]int64{"USER_QUOTA_BYTES": c.UserQuotaBytes, "USER_PENDING_BYTES": c.UserPendingBytes, "MIN_FREE_BYTES": c.MinFreeBytes} {
+		if n < 0 {
+			bad(name, n, "must be 0 or a number of bytes")
+		}
+	}
+	if c.PublishProbes < 1 {
+		bad("PUBLISH_PROBES", c.PublishProbes, "must be 1 or more")
 	}
 	if c.PreviousSecret != "" && len(c.PreviousSecret) < MinSecretLen {
 		errs = append(errs, fmt.Errorf("%sPREVIOUS_SECRET: must be at least %d bytes long", Prefix, MinSecretLen))

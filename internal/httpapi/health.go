@@ -19,6 +19,11 @@ import (
 type ReadyCheck struct {
 	Name  string
 	Check func(ctx context.Context) error
+	// Advisory checks are reported (Problem instead of "ok") without making
+	// the node unready: with low disk space it still serves and plays, and
+	// only uploads are refused.
+	Advisory bool
+	Problem  string
 }
 
 func (s *server) handleHealthz() gin.HandlerFunc {
@@ -29,8 +34,9 @@ func (s *server) handleHealthz() gin.HandlerFunc {
 
 // handleReadyz asks every part at once, each within a short deadline, so a
 // hung database makes the answer 503 rather than making the probe time out.
-// ffmpeg is reported but does not make the node unready: without it the
-// server still serves, and uploads wait for a worker that has it.
+// ffmpeg and advisory checks (disk space) are reported but do not make the
+// node unready: without them the server still serves, and uploads wait for
+// a worker that has ffmpeg or are refused for lack of space.
 func (s *server) handleReadyz() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
@@ -44,6 +50,11 @@ func (s *server) handleReadyz() gin.HandlerFunc {
 				err := rc.Check(ctx)
 				mu.Lock()
 				defer mu.Unlock()
+				if err != nil && rc.Advisory {
+					checks[rc.Name] = rc.Problem
+					s.log.WarnContext(ctx, "readiness warning", "part", rc.Name, "err", err)
+					return
+				}
 				if err != nil {
 					// The cause goes to the log, not to a public endpoint.
 					checks[rc.Name] = "unavailable"

@@ -19,16 +19,23 @@ import (
 var uploadForm = upload.Form{FileField: "file", Fields: []string{"title", "description", "visibility"}}
 
 // handleUploadVideo receives a video as a multipart stream, checks with
-// ffprobe that it is one, and answers 202 while it is processed.
+// ffprobe that it is one, and answers 202 while it is processed. The token
+// was checked by requireUser before any of the body was read; the upload is
+// admitted (queue, quota, disk) before the body is, and publish.Publish
+// decides the rest.
 func (s *server) handleUploadVideo() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		if err := s.refuseWhenQueueFull(c); err != nil {
-			return
-		}
+		ctx := c.Request.Context()
 		// Multipart framing and text fields add a little to the file itself.
 		if c.Request.ContentLength > s.MaxUploadBytes+1<<20 {
 			c.Header("Connection", "close")
 			writeError(c, reel.Errorf(reel.ETOOLARGE, "the video exceeds the %d-byte limit", s.MaxUploadBytes))
+			return
+		}
+		err := s.Publisher.Admit(ctx, publish.Request{UserID: viewerID(c), Size: c.Request.ContentLength, Pending: -1, Job: true})
+		if err != nil {
+			c.Header("Connection", "close") // the body is not wanted
+			s.uploadError(c, err)
 			return
 		}
 		rec, err := upload.Receive(c.Request, uploadForm, s.IncomingDir, s.MaxUploadBytes)
@@ -36,38 +43,30 @@ func (s *server) handleUploadVideo() gin.HandlerFunc {
 			defer os.Remove(rec.Path) // moved away on success
 		}
 		if err != nil {
-			if reel.ErrorCode(err) == reel.ETOOLARGE {
+			if code := reel.ErrorCode(err); code == reel.ETOOLARGE || code == reel.ESTORAGE {
 				c.Header("Connection", "close")
 			}
-			writeError(c, err)
+			s.uploadError(c, err)
 			return
 		}
-		v, err := s.Publisher.Publish(c.Request.Context(), viewerID(c), rec, publish.Options{
+		v, err := s.Publisher.Publish(ctx, viewerID(c), rec, publish.Options{
 			Title: rec.Values["title"], Description: rec.Values["description"], Visibility: rec.Values["visibility"],
 		})
 		if err != nil {
-			writeError(c, err)
+			s.uploadError(c, err)
 			return
 		}
 		c.JSON(http.StatusAccepted, s.present(c, v))
 	}
 }
 
-// refuseWhenQueueFull answers 503 while more jobs wait than the queue may
-// hold: accepting more uploads would only make every one of them wait.
-func (s *server) refuseWhenQueueFull(c *gin.Context) error {
-	n, err := s.Videos.QueuedJobs(c.Request.Context())
-	if err != nil {
-		writeError(c, err)
-		return err
+// uploadError answers a refused upload, with Retry-After when the refusal
+// is for lack of capacity.
+func (s *server) uploadError(c *gin.Context, err error) {
+	if after, ok := publish.RetryAfter(err); ok {
+		c.Header("Retry-After", after)
 	}
-	if s.MaxQueued > 0 && n >= s.MaxQueued {
-		c.Header("Retry-After", "30")
-		err := reel.Errorf(reel.EUNAVAILABLE, "%d videos are waiting to be processed; try again shortly", n)
-		writeError(c, err)
-		return err
-	}
-	return nil
+	writeError(c, err)
 }
 
 func (s *server) handleGetVideo() gin.HandlerFunc {

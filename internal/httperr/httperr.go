@@ -8,7 +8,8 @@
 //     message, the log gets the full error with the request id. The
 //     message of a *reel.Error is shown whatever its status: it is written
 //     for a person, so never put another error's text in one;
-//   - 503 carries Retry-After;
+//   - 503 carries Retry-After: what the error says (a RetryAfterSeconds
+//     method anywhere in its chain), else RetryAfter;
 //   - a request whose client went away is not a server error: it is logged
 //     at debug and recorded with status 499, as nginx does;
 //   - no cache keeps an error.
@@ -216,7 +217,12 @@ func Write(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	h := w.Header()
 	if status == http.StatusServiceUnavailable && h.Get("Retry-After") == "" {
-		h.Set("Retry-After", strconv.Itoa(int(RetryAfter/time.Second)))
+		secs := int(RetryAfter / time.Second)
+		var hint interface{ RetryAfterSeconds() int }
+		if errors.As(err, &hint) && hint.RetryAfterSeconds() > 0 {
+			secs = hint.RetryAfterSeconds()
+		}
+		h.Set("Retry-After", strconv.Itoa(secs))
 	}
 	h.Set("Content-Type", "application/json; charset=utf-8")
 	// A refusal may stop applying (the database returns, a URL is renewed,

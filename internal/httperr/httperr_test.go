@@ -120,6 +120,9 @@ func TestWrite(t *testing.T) {
 		if rec.Header().Get("Retry-After") != "30" {
 			t.Errorf("a Retry-After already set was replaced by %q", rec.Header().Get("Retry-After"))
 		}
+		if a := write(t, get(), &retryLater{reel.Errorf(reel.EUNAVAILABLE, "queue full")}); a.header.Get("Retry-After") != "30" {
+			t.Errorf("the error's own Retry-After: %q", a.header.Get("Retry-After"))
+		}
 	})
 
 	t.Run("a request out of its own time is unavailable", func(t *testing.T) {
@@ -198,3 +201,10 @@ func TestClassifiers(t *testing.T) {
 		t.Errorf("classified error answered %d %s", a.status, a.raw)
 	}
 }
+
+// retryLater is an error that says when to retry, as publish.Busy does.
+type retryLater struct{ err error }
+
+func (r *retryLater) Error() string          { return r.err.Error() }
+func (r *retryLater) Unwrap() error          { return r.err }
+func (r *retryLater) RetryAfterSeconds() int { return 30 }

@@ -58,13 +58,21 @@ type expireUploadsWorker struct {
 	store     Store
 	uploadDir string
 	expiry    time.Duration
-	log       *slog.Logger
+	// Scratch older than scratchAge under workDir is left over: no
+	// attempt runs that long.
+	workDir    string
+	scratchAge time.Duration
+	log        *slog.Logger
 }
 
-// Work deletes videos whose upload did not finish in time, then any upload
-// file older than the expiry that no video waits for: the parts of a
-// concatenated upload, and creations whose video was never stored.
+// Work sweeps stale scratch, deletes videos whose upload did not finish in
+// time, then any upload file older than the expiry that no video waits
+// for: the parts of a concatenated upload, and creations whose video was
+// never stored.
 func (w *expireUploadsWorker) Work(ctx context.Context, job *river.Job[ExpireUploadsArgs]) error {
+	if w.workDir != "" {
+		sweepScratch(w.workDir, w.scratchAge, w.log)
+	}
 	deadline := time.Now().Add(-w.expiry)
 	n, err := w.store.ExpireUploads(ctx, deadline)
 	if err != nil {

@@ -2,6 +2,8 @@ package jobs
 
 import (
 	"context"
+	"encoding/json"
+	"os"
 	"time"
 )
 
@@ -35,23 +37,50 @@ func (q *Queue) heartbeat(ctx context.Context) error {
 }
 
 // rescueOrphans makes the running jobs of nodes that stopped heartbeating
-// available again, and forgets those nodes. The node that last attempted a
-// job is the last element of River's attempted_by. scheduled_at is left as
-// it was: it lies in the past, so the job is fetched at once.
+// available again, removes their scratch directories (when this node
+// shares the data directory of the stopped one, as reel serve and reel
+// worker on one machine do), and forgets those nodes. The node that last
+// attempted a job is the last element of River's attempted_by. scheduled_at
+// is left as it was: it lies in the past, so the job is fetched at once.
 func (q *Queue) rescueOrphans(ctx context.Context) (int64, error) {
 	lastAttempt := "attempted_by[array_length(attempted_by, 1)]"
 	if q.engine == "sqlite" {
 		lastAttempt = "json_extract(attempted_by, '$[#-1]')"
 	}
 	alive := time.Now().Add(-q.cfg.NodeTimeout).UnixMilli()
-	res, err := q.db.ExecContext(ctx,
+	rows, err := q.db.QueryContext(ctx,
 		"UPDATE river_job SET state = 'available' WHERE state = 'running' AND "+
-			lastAttempt+" NOT IN (SELECT id FROM job_nodes WHERE heartbeat_ms > "+q.ph(1)+")",
+			lastAttempt+" NOT IN (SELECT id FROM job_nodes WHERE heartbeat_ms > "+q.ph(1)+") RETURNING kind, args",
 		alive)
 	if err != nil {
 		return 0, err
 	}
-	n, _ := res.RowsAffected()
+	var n int64
+	var videos []int64
+	for rows.Next() {
+		var kind string
+		var args []byte
+		if err := rows.Scan(&kind, &args); err != nil {
+			rows.Close()
+			return n, err
+		}
+		n++
+		var a ProcessVideoArgs
+		if kind == a.Kind() && json.Unmarshal(args, &a) == nil && a.VideoID > 0 {
+			videos = append(videos, a.VideoID)
+		}
+	}
+	if err := rows.Close(); err != nil {
+		return n, err
+	}
+	if err := rows.Err(); err != nil {
+		return n, err
+	}
+	for _, id := range videos {
+		if err := os.RemoveAll(scratchDir(q.cfg.WorkDir, id)); err != nil {
+			q.log.Warn("remove scratch of a rescued job", "video_id", id, "err", err)
+		}
+	}
 	_, err = q.db.ExecContext(ctx, "DELETE FROM job_nodes WHERE heartbeat_ms <= "+q.ph(1), alive)
 	return n, err
 }

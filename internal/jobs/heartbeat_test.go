@@ -2,6 +2,8 @@ package jobs
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -27,7 +29,8 @@ func TestRescueOrphans(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		q, err := New(db.SQL(), db.Engine(), db, blobs, Config{NodeTimeout: time.Minute})
+		work := t.TempDir()
+		q, err := New(db.SQL(), db.Engine(), db, blobs, Config{NodeTimeout: time.Minute, WorkDir: work})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -39,7 +42,7 @@ func TestRescueOrphans(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		jobOf := map[string]int64{}
+		jobOf, videoOf := map[string]int64{}, map[string]int64{}
 		for _, node := range []string{"dead-node", "live-node"} {
 			v := &reel.Video{AuthorID: u.ID, Status: reel.StatusProcessing}
 			if err := db.CreateVideo(ctx, v); err != nil {
@@ -56,7 +59,14 @@ func TestRescueOrphans(t *testing.T) {
 			if _, err := db.SQL().ExecContext(ctx, "UPDATE river_job SET state = 'running', attempted_by = "+attempted+" WHERE id = "+q.ph(1), jobID); err != nil {
 				t.Fatal(err)
 			}
-			jobOf[node] = jobID
+			jobOf[node], videoOf[node] = jobID, v.ID
+			// What the attempt had written so far.
+			if _, err := newScratch(work, v.ID); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(scratchDir(work, v.ID), "cover.jpg"), []byte("partial"), 0o600); err != nil {
+				t.Fatal(err)
+			}
 		}
 		now := time.Now().UnixMilli()
 		for node, at := range map[string]int64{"dead-node": now - 2*time.Minute.Milliseconds(), "live-node": now} {
@@ -81,6 +91,13 @@ func TestRescueOrphans(t *testing.T) {
 		}
 		if s := state(jobOf["live-node"]); s != "running" {
 			t.Errorf("the live node's job is %s, want running", s)
+		}
+		// The rescued job's scratch goes with the rescue; the live one's stays.
+		if _, err := os.Stat(scratchDir(work, videoOf["dead-node"])); !os.IsNotExist(err) {
+			t.Errorf("the rescued job's scratch directory is still there: %v", err)
+		}
+		if _, err := os.Stat(filepath.Join(scratchDir(work, videoOf["live-node"]), "cover.jpg")); err != nil {
+			t.Errorf("the running job's scratch was touched: %v", err)
 		}
 		var nodes int
 		if err := db.SQL().QueryRowContext(ctx, "SELECT count(*) FROM job_nodes").Scan(&nodes); err != nil {

@@ -126,9 +126,9 @@ func (w *processWorker) report(ctx context.Context, id int64, p reel.Processed) 
 // soon as they exist; SetProcessed answering ENOTFOUND stops the work.
 func (w *processWorker) process(ctx context.Context, v *reel.Video, steps *stepTimes) error {
 	id := v.ID
-	work, err := os.MkdirTemp(w.cfg.WorkDir, fmt.Sprintf("video-%d-", id))
+	work, err := newScratch(w.cfg.WorkDir, id)
 	if err != nil {
-		return fmt.Errorf("work directory: %w", err)
+		return err
 	}
 	defer os.RemoveAll(work)
 
@@ -177,7 +177,7 @@ func (w *processWorker) process(ctx context.Context, v *reel.Video, steps *stepT
 	if fastPath {
 		steps.start("remux")
 		mp4 := filepath.Join(work, "play.mp4")
-		if err := media.Remux(ctx, src, mp4); err != nil {
+		if err := media.Remux(ctx, src, mp4, info); err != nil {
 			return err
 		}
 		if err := w.put(ctx, reel.PlayKey(id), mp4); err != nil {

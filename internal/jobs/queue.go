@@ -16,6 +16,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"sync"
@@ -71,6 +72,33 @@ func Migrate(ctx context.Context, db *sql.DB, engine string) error {
 	return nil
 }
 
+// MigrationStatus writes one line per migration of River's tables: its
+// version, its name, and whether it is applied or pending.
+func MigrationStatus(ctx context.Context, db *sql.DB, engine string, w io.Writer) error {
+	m, err := rivermigrate.New(driverFor(db, engine), nil)
+	if err != nil {
+		return err
+	}
+	existing, err := m.ExistingVersions(ctx)
+	if err != nil {
+		return fmt.Errorf("read job queue migration status: %w", err)
+	}
+	applied := map[int]bool{}
+	for _, v := range existing {
+		applied[v.Version] = true
+	}
+	for _, v := range m.AllVersions() {
+		state := "pending"
+		if applied[v.Version] {
+			state = "applied"
+		}
+		if _, err := fmt.Fprintf(w, "river %03d  %-24s  %s\n", v.Version, v.Name, state); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func driverFor(db *sql.DB, engine string) riverdriver.Driver[*sql.Tx] {
 	if engine == "sqlite" {
 		return riversqlite.New(db)
@@ -101,7 +129,8 @@ func New(db *sql.DB, engine string, store Store, blobs blob.Store, cfg Config) (
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &processWorker{store: store, blobs: blobs, cfg: cfg, log: cfg.Logger})
 	river.AddWorker(workers, &deleteFilesWorker{blobs: blobs, uploadDir: cfg.UploadDir})
-	river.AddWorker(workers, &expireUploadsWorker{store: store, uploadDir: cfg.UploadDir, expiry: cfg.UploadExpiry, log: cfg.Logger})
+	river.AddWorker(workers, &expireUploadsWorker{store: store, uploadDir: cfg.UploadDir, expiry: cfg.UploadExpiry,
+		workDir: cfg.WorkDir, scratchAge: cfg.JobTimeout + 10*time.Minute, log: cfg.Logger})
 
 	rc := &river.Config{
 		ID:      q.nodeID,
@@ -218,8 +247,19 @@ func (q *Queue) CancelTx(ctx context.Context, tx *sql.Tx, jobID int64) error {
 
 // Waiting counts processing jobs that wait for a worker.
 func (q *Queue) Waiting(ctx context.Context) (int, error) {
+	return q.waiting(ctx, q.db)
+}
+
+// WaitingTx is Waiting inside tx.
+func (q *Queue) WaitingTx(ctx context.Context, tx *sql.Tx) (int, error) {
+	return q.waiting(ctx, tx)
+}
+
+func (q *Queue) waiting(ctx context.Context, db interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}) (int, error) {
 	var n int
-	err := q.db.QueryRowContext(ctx,
+	err := db.QueryRowContext(ctx,
 		"SELECT count(*) FROM river_job WHERE kind = "+q.ph(1)+" AND state IN ('available', 'scheduled', 'retryable', 'pending')",
 		ProcessVideoArgs{}.Kind()).Scan(&n)
 	return n, err

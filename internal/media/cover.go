@@ -25,20 +25,25 @@ func Cover(ctx context.Context, src string, info *Info, jpgPath, webpPath string
 	}
 	src, jpgPath, webpPath = paths[0], paths[1], paths[2]
 
+	b := boundsFor(info)
 	w, h := fitEven(info.Width, info.Height, coverLong)
 	// The thumbnail filter keeps every frame of its batch in memory, so it
 	// sees two frames a second, already scaled down, over the first ten
 	// seconds: a 4K source then costs tens of megabytes, not gigabytes, and a
 	// fade in from black is passed over.
 	graph := fmt.Sprintf("[0:V:0]fps=2,scale=%d:%d,setsar=1,thumbnail=n=20,split=2[jpg][webp]", w, h)
-	args := ffmpegArgs(
-		"-i", src,
-		"-filter_complex", graph,
-		"-map", "[jpg]", "-frames:v", "1", "-q:v", "3", "-f", "mjpeg", jpgPath,
-		"-map", "[webp]", "-frames:v", "1", "-c:v", "libwebp", "-quality", "80", "-f", "webp", webpPath,
-	)
-	return run(ctx, "", nil, dirsOf(paths...), "ffmpeg", args...)
+	args := ffmpegArgs(inputArgs(b, src)...)
+	args = append(args, "-filter_complex", graph)
+	args = append(append(args, "-map", "[jpg]", "-frames:v", "1", "-q:v", "3"), outputArgs(b, coverMaxBytes)...)
+	args = append(args, "-f", "mjpeg", jpgPath)
+	args = append(append(args, "-map", "[webp]", "-frames:v", "1", "-c:v", "libwebp", "-quality", "80"), outputArgs(b, coverMaxBytes)...)
+	args = append(args, "-f", "webp", webpPath)
+	return bounded(ctx, b, "", nil, dirsOf(paths...), "ffmpeg", args...)
 }
+
+// coverMaxBytes bounds each cover file: a 1280-pixel JPEG or WebP is a few
+// hundred kilobytes.
+const coverMaxBytes = 8 << 20
 
 // fitEven scales w x h down so that its long side is at most long, keeping
 // the aspect ratio, and rounds both sides to even numbers, which yuv420p

@@ -13,6 +13,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
+
+	"github.com/reel-video/reel"
 )
 
 // Rung is one rendition of the ladder, sized by its short side so that
@@ -144,7 +147,8 @@ func Ladder(ctx context.Context, src, outDir string, info *Info, opts LadderOpti
 	stdout := &lineWriter{fn: progress.handle}
 	// ffmpeg runs in outDir so that every output name, and every URI the
 	// HLS muxer writes into the variant playlists, is relative.
-	err = run(ctx, outDir, stdout, []string{filepath.Dir(src), outDir}, "ffmpeg", ladderArgs(src, info, rate, encodings)...)
+	b := boundsFor(info)
+	err = bounded(ctx, b, outDir, stdout, []string{filepath.Dir(src), outDir}, "ffmpeg", ladderArgs(src, info, b, rate, encodings)...)
 	progress.stop()
 	if err != nil {
 		return nil, err
@@ -153,9 +157,13 @@ func Ladder(ctx context.Context, src, outDir string, info *Info, opts LadderOpti
 	result := &LadderResult{Master: masterName}
 	var variants []variant
 	for _, e := range encodings {
+		maxBytes := e.maxBytes(info.HasAudio, b)
 		if e.mp4 != "" {
 			if _, err := os.Stat(filepath.Join(outDir, e.mp4)); err != nil {
 				return nil, fmt.Errorf("media: ladder: ffmpeg did not write the progressive MP4: %w", err)
+			}
+			if err := checkVideo(ctx, b, filepath.Join(outDir, e.mp4), maxBytes); err != nil {
+				return nil, err
 			}
 			result.ProgressiveMP4 = e.mp4
 		}
@@ -163,8 +171,18 @@ func Ladder(ctx context.Context, src, outDir string, info *Info, opts LadderOpti
 			continue
 		}
 		playlist := path.Join(e.dir, variantName)
-		peak, average, err := measureVariant(outDir, playlist)
+		peak, average, seconds, size, err := measureVariant(outDir, playlist)
 		if err != nil {
+			return nil, err
+		}
+		// What -t and -fs cannot see from inside the HLS muxer is checked here.
+		if err := b.checkDuration(time.Duration(seconds * float64(time.Second))); err != nil {
+			return nil, err
+		}
+		if size >= maxBytes {
+			return nil, reel.Errorf(reel.EINVALID, "the %s rendition grew to %d bytes, beyond its %d-byte bound", e.dir, size, maxBytes)
+		}
+		if err := checkInit(ctx, b, filepath.Join(outDir, e.dir, "init.mp4"), e.width, e.height); err != nil {
 			return nil, err
 		}
 		r := Rendition{Width: e.width, Height: e.height, Bandwidth: peak, AverageBandwidth: average, Playlist: playlist}
@@ -189,7 +207,7 @@ func LadderCommand(src string, info *Info, opts LadderOptions) (args, dirs []str
 			dirs = append(dirs, e.dir)
 		}
 	}
-	return ladderArgs(src, info, rate, encodings), dirs
+	return ladderArgs(src, info, boundsFor(info), rate, encodings), dirs
 }
 
 // encoding is one H.264 encode in the ladder's ffmpeg process. It feeds an
@@ -254,12 +272,10 @@ func bufsizeKbps(kbps int) int { return kbps * 3 / 2 }
 // before the filter graph (autorotate) and then writes no display matrix to
 // its encoded outputs, so every rendition is upright with no rotation
 // metadata.
-func ladderArgs(src string, info *Info, rate frameRate, encodings []encoding) []string {
-	args := ffmpegArgs(
-		"-progress", "pipe:1",
-		"-i", src,
-		"-filter_complex", ladderGraph(rate, encodings),
-	)
+func ladderArgs(src string, info *Info, b bounds, rate frameRate, encodings []encoding) []string {
+	args := ffmpegArgs("-progress", "pipe:1")
+	args = append(args, inputArgs(b, src)...)
+	args = append(args, "-filter_complex", ladderGraph(rate, encodings))
 	for i, e := range encodings {
 		args = append(args, "-map", fmt.Sprintf("[v%d]", i))
 		if info.HasAudio {
@@ -279,9 +295,22 @@ func ladderArgs(src string, info *Info, rate frameRate, encodings []encoding) []
 		if info.HasAudio {
 			args = append(args, "-c:a", "aac", "-b:a", kbpsArg(audioKbps), "-ac", "2", "-ar", "48000")
 		}
+		args = append(args, outputArgs(b, e.maxBytes(info.HasAudio, b))...)
 		args = append(args, e.muxerArgs()...)
 	}
 	return args
+}
+
+// maxBytes bounds what one encoding writes (each of its HLS rendition and
+// its MP4): twice its peak rate over the longest output, plus room for
+// headers. The rate control keeps an encode near its peak rate, so only a
+// broken encode comes near this.
+func (e encoding) maxBytes(hasAudio bool, b bounds) int64 {
+	kbps := int64(maxrateKbps(e.VideoKbps))
+	if hasAudio {
+		kbps += audioKbps
+	}
+	return 2*kbps*1000/8*int64(b.duration/time.Millisecond)/1000 + 4<<20
 }
 
 // ladderGraph decodes once, brings the video to the output frame rate once,
@@ -365,10 +394,10 @@ func writeMaster(name string, variants []variant, rate frameRate) error {
 // authoring rules: the highest rate over any run of consecutive segments
 // lasting 0.5 to 1.5 target durations, so a short last segment does not
 // count as a peak on its own.
-func measureVariant(outDir, playlist string) (peak, average int, err error) {
+func measureVariant(outDir, playlist string) (peak, average int, totalSeconds float64, totalBytes int64, err error) {
 	data, err := os.ReadFile(filepath.Join(outDir, playlist))
 	if err != nil {
-		return 0, 0, fmt.Errorf("media: ladder: %w", err)
+		return 0, 0, 0, 0, fmt.Errorf("media: ladder: %w", err)
 	}
 	type segment struct {
 		seconds float64
@@ -388,20 +417,18 @@ func measureVariant(outDir, playlist string) (peak, average int, err error) {
 		case line != "" && !strings.HasPrefix(line, "#") && seconds >= 0:
 			fi, err := os.Stat(filepath.Join(outDir, path.Dir(playlist), line))
 			if err != nil {
-				return 0, 0, fmt.Errorf("media: ladder: %w", err)
+				return 0, 0, 0, 0, fmt.Errorf("media: ladder: %w", err)
 			}
 			segments = append(segments, segment{seconds, fi.Size()})
 			seconds = -1
 		}
 	}
-	var totalBytes int64
-	totalSeconds := 0.0
 	for _, s := range segments {
 		totalBytes += s.bytes
 		totalSeconds += s.seconds
 	}
 	if len(segments) == 0 || totalSeconds <= 0 {
-		return 0, 0, fmt.Errorf("media: ladder: %s has no segments", playlist)
+		return 0, 0, 0, 0, fmt.Errorf("media: ladder: %s has no segments", playlist)
 	}
 	bps := func(bytes int64, seconds float64) int { return int(math.Ceil(float64(bytes) * 8 / seconds)) }
 	average = bps(totalBytes, totalSeconds)
@@ -420,7 +447,7 @@ func measureVariant(outDir, playlist string) (peak, average int, err error) {
 			}
 		}
 	}
-	return peak, average, nil
+	return peak, average, totalSeconds, totalBytes, nil
 }
 
 // progressWriter takes ffmpeg's -progress lines and reports the share of

@@ -377,7 +377,7 @@ func TestCancelledBeforeStart(t *testing.T) {
 	if err := Cover(ctx, src, info, filepath.Join(dir, "c.jpg"), filepath.Join(dir, "c.webp")); !errors.Is(err, context.Canceled) {
 		t.Errorf("Cover = %v", err)
 	}
-	if err := Remux(ctx, src, filepath.Join(dir, "r.mp4")); !errors.Is(err, context.Canceled) {
+	if err := Remux(ctx, src, filepath.Join(dir, "r.mp4"), nil); !errors.Is(err, context.Canceled) {
 		t.Errorf("Remux = %v", err)
 	}
 }
@@ -413,7 +413,7 @@ func TestLadderArgs(t *testing.T) {
 	info := &Info{Width: 1920, Height: 1080, FrameRate: 30, HasAudio: true, DurationMS: 60_000}
 	rate := outputFrameRate(info.FrameRate)
 	encodings := planEncodings(info, rate, PlanRungs(info, nil), true)
-	args := ladderArgs("/data/originals/42.mp4", info, rate, encodings)
+	args := ladderArgs("/data/originals/42.mp4", info, boundsFor(info), rate, encodings)
 	t.Logf("ffmpeg %s", shellQuote(args))
 
 	count := func(s string) int {
@@ -427,6 +427,14 @@ func TestLadderArgs(t *testing.T) {
 	}
 	if count("-i") != 1 || count("-force_key_frames") != 5 || count("-sc_threshold") != 5 || count("0:a:0") != 5 {
 		t.Errorf("want one input and five encodes with audio and forced keyframes: %v", args)
+	}
+	// One input, opened through the whitelists with the pixel bound, and
+	// every output stopped at the duration bound.
+	if i := slices.Index(args, "-i"); i < 6 || !slices.Equal(args[i-6:i], []string{"-protocol_whitelist", "file", "-format_whitelist", "avi,matroska,mov,mpegts", "-max_pixels", "9251840"}) {
+		t.Errorf("input options %v", args[:i+2])
+	}
+	if count("-t") != 5 || !slices.Contains(args, "63.200") {
+		t.Errorf("want every output bounded at 63.2s (-t): %v", args)
 	}
 	graph := args[slices.Index(args, "-filter_complex")+1]
 	if !strings.HasPrefix(graph, "[0:V:0]fps=30,split=5[s0][s1][s2][s3][s4];") {

@@ -61,17 +61,19 @@ func (e *ToolError) Unwrap() error { return e.Err }
 // process has been killed; ffmpeg starts no children, so this is a safety net.
 const waitDelay = 5 * time.Second
 
-// run runs tool with args in dir (the current directory when ""), sending its
-// stdout to stdout. It returns ctx.Err() when the context ended the run, a
-// *ToolError when the tool failed, and nil otherwise. The directories in
-// redact are cut from the stderr kept on errors, so that failure reasons
-// shown to users name files without revealing server paths.
-func run(ctx context.Context, dir string, stdout io.Writer, redact []string, tool string, args ...string) error {
+// runWatched runs tool with args in dir (the current directory when ""),
+// sending its stdout to stdout and its stderr to watch as well. It returns
+// ctx.Err() when the context ended the run, a *ToolError when the tool
+// failed, and nil otherwise. The directories in redact are cut from the
+// stderr kept on errors, so that failure reasons shown to users name files
+// without revealing server paths. Only bounded calls it: every run goes
+// through the bounds of bounds.go.
+func runWatched(ctx context.Context, dir string, stdout, watch io.Writer, redact []string, tool string, args ...string) error {
 	stderr := &tailBuffer{max: 64 << 10}
 	cmd := exec.CommandContext(ctx, tool, args...)
 	cmd.Dir = dir
 	cmd.Stdout = stdout
-	cmd.Stderr = stderr
+	cmd.Stderr = io.MultiWriter(stderr, watch)
 	cmd.WaitDelay = waitDelay
 	dieWithParent(cmd)
 	err := cmd.Run()

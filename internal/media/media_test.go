@@ -207,7 +207,7 @@ func TestToolError(t *testing.T) {
 	dst := filepath.Join(t.TempDir(), "out.mp4")
 	src := clip(t, "truncated")
 	dir := filepath.Dir(src)
-	err := Remux(context.Background(), src, dst)
+	err := Remux(context.Background(), src, dst, &Info{Width: 640, Height: 360, DurationMS: 3000})
 	var toolErr *ToolError
 	if !errors.As(err, &toolErr) {
 		t.Fatalf("Remux(truncated) = %v, want a *ToolError", err)

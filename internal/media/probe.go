@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"os/exec"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -34,6 +35,10 @@ type Info struct {
 	PixFmt     string
 	FormatName string // ffprobe format_name, e.g. "mov,mp4,m4a,3gp,3g2,mj2"
 	Bitrate    int64  // bits per second over the whole file, 0 when unknown
+
+	// checked is the Limits that passed this Info (see Limits.Check): Cover,
+	// Remux and Ladder bound their runs by them.
+	checked *Limits
 }
 
 // Probe runs ffprobe on the file at path. A file that is not a video reel can
@@ -96,16 +101,37 @@ func Probe(ctx context.Context, path string) (*Info, error) {
 
 // runProbe runs ffprobe on the file at abs. ffprobe exiting with an error
 // means it could not read the file: that is the file's fault, and the
-// user's to hear about, as EUNSUPPORTED.
+// user's to hear about, as EUNSUPPORTED. A file in a container outside the
+// allowed ones is refused by ffprobe before it reads anything the file
+// names, so the reason is the same whether such a named file exists or not.
 func runProbe(ctx context.Context, abs string, stdout io.Writer, args ...string) error {
-	args = append(append([]string{"-v", "error"}, args...), abs)
-	err := run(ctx, "", stdout, dirsOf(abs), "ffprobe", args...)
+	args = append(append([]string{"-v", "error"}, args...), inputArgs(probeBounds, abs)...)
+	err := bounded(ctx, probeBounds, "", stdout, dirsOf(abs), "ffprobe", args...)
 	var toolErr *ToolError
 	var exit *exec.ExitError
 	if errors.As(err, &toolErr) && errors.As(toolErr.Err, &exit) && exit.ExitCode() > 0 {
+		if m := notOnWhitelist.FindStringSubmatch(toolErr.Stderr); m != nil {
+			return refusedFormat(m[1])
+		}
 		return unsupported("not a media file ffprobe can read%s", reasonSuffix(toolErr.Stderr))
 	}
 	return err
+}
+
+// notOnWhitelist is how ffmpeg says it recognised a container outside
+// -format_whitelist; the bracket names the demuxer it found.
+var notOnWhitelist = regexp.MustCompile(`\[([a-z0-9_,]+) @ 0x[0-9a-f]+\] Format not on whitelist`)
+
+// refusedFormat is the reason a file in the container ffprobe names format
+// (a format_name or a demuxer name) is refused.
+func refusedFormat(format string) error {
+	switch {
+	case format == "image2" || strings.HasSuffix(format, "_pipe") || format == "gif":
+		return unsupported("an image, not a video")
+	case format == "tty": // ffprobe takes any .txt file for ANSI art
+		return unsupported("a text file, not a video")
+	}
+	return unsupported("unsupported container format %q", format)
 }
 
 // Limits bound what reel accepts. Sizes are compared by the long and the
@@ -121,7 +147,9 @@ type Limits struct {
 var DefaultLimits = Limits{MaxDuration: 10 * time.Minute, MaxLong: 4096, MaxShort: 2160}
 
 // Check returns a reel.EINVALID *reel.Error saying which limit info exceeds,
-// or nil.
+// or nil. An Info that passes remembers l: Cover, Remux and Ladder given it
+// then hold what they decode and write to l as well, whatever the file's
+// header said (DefaultLimits for an Info never checked).
 func (l Limits) Check(info *Info) error {
 	d := time.Duration(info.DurationMS) * time.Millisecond
 	if l.MaxDuration > 0 && d > l.MaxDuration {
@@ -137,23 +165,8 @@ func (l Limits) Check(info *Info) error {
 	if (l.MaxLong > 0 && long > l.MaxLong) || (l.MaxShort > 0 && short > l.MaxShort) {
 		return reel.Errorf(reel.EINVALID, "%dx%d exceeds %dx%d", info.Width, info.Height, l.MaxLong, l.MaxShort)
 	}
+	info.checked = &l
 	return nil
-}
-
-// containers are the demuxers reel accepts, by ffprobe format_name. It is an
-// allow-list because some demuxers open other files or URLs named inside the
-// input (hls, concat, dash, imf, sdp...): an upload that is really such a
-// playlist would make ffmpeg read the server's own files into a video.
-var containers = map[string]bool{
-	"mov,mp4,m4a,3gp,3g2,mj2": true, // MP4, MOV, 3GP: what phones write
-	"matroska,webm":           true,
-	"avi":                     true,
-	"mpegts":                  true,
-	"mpeg":                    true,
-	"flv":                     true,
-	"asf":                     true,
-	"ogg":                     true,
-	"mxf":                     true,
 }
 
 // minDuration is the shortest file treated as a video: below it there is at
@@ -203,14 +216,10 @@ func (p *probeOutput) info() (*Info, error) {
 	}
 	format := p.Format.FormatName
 	switch {
-	case format == "image2" || strings.HasSuffix(format, "_pipe") || format == "gif":
-		return nil, unsupported("an image, not a video")
-	case format == "tty": // ffprobe takes any .txt file for ANSI art
-		return nil, unsupported("a text file, not a video")
+	case !acceptedFormat(format): // ffprobe's whitelist already refused it
+		return nil, refusedFormat(format)
 	case video == nil:
 		return nil, unsupported("no video stream")
-	case !containers[format]:
-		return nil, unsupported("unsupported container format %q", format)
 	case video.Width <= 0 || video.Height <= 0:
 		return nil, unsupported("video stream has no picture size")
 	}

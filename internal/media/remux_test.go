@@ -15,7 +15,7 @@ func TestRemux(t *testing.T) {
 		t.Run(c.kind, func(t *testing.T) {
 			t.Parallel()
 			dst := filepath.Join(t.TempDir(), "play.mp4")
-			if err := Remux(context.Background(), clip(t, c.kind), dst); err != nil {
+			if err := Remux(context.Background(), clip(t, c.kind), dst, nil); err != nil {
 				t.Fatal(err)
 			}
 			faststart(t, dst)

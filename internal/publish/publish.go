@@ -1,7 +1,8 @@
-// Package publish turns a received upload into a video: it checks with
-// ffprobe that the file is one, creates the video, stores the original and
-// hands it to the processing job. The native API and the Douyin adapter
-// both publish through it.
+// Package publish turns a received upload into a video: it admits the
+// upload (queue, quota, disk), checks with ffprobe that the file is one,
+// creates the video, stores the original and hands it to the processing
+// job. Every upload route publishes through it: multipart on /api/v1, the
+// Douyin adapter, and tus (Create at creation, Finish at the end).
 package publish
 
 import (
@@ -17,13 +18,22 @@ import (
 	"github.com/reel-video/reel/internal/upload"
 )
 
-// Publisher publishes uploads.
+// Publisher publishes uploads. The zero Admission and a nil Work admit and
+// probe without bounds (reel seed); serve sets both.
 type Publisher struct {
 	Videos reel.VideoService
 	Blobs  blob.Store
 	Limits media.Limits
 	// WorkDir holds the cover while it is made, when Publish makes one.
-	WorkDir string
+	WorkDir   string
+	Admission Admission
+	Usage     Usage // required when Admission.QuotaBytes is set
+	// Work bounds the ffprobe and ffmpeg runs done inside requests.
+	Work *Gate
+
+	// probe is media.Probe; tests replace it.
+	probe func(ctx context.Context, path string) (*media.Info, error)
+	anon  anonymous
 }
 
 // Options of one publication.
@@ -37,30 +47,29 @@ type Options struct {
 // Publish checks, stores and enqueues rec for authorID. The video is created
 // as uploading and finished once its original is stored, so a crash in
 // between leaves an unfinished upload that expires, never a job without its
-// file. rec.Path is moved away on success.
-func (p *Publisher) Publish(ctx context.Context, authorID int64, rec *upload.Received, o Options) (*reel.Video, error) {
-	if o.Visibility == "" {
-		o.Visibility = reel.VisibilityPublic
-	}
-	if err := reel.ValidateVideoText(&o.Title, &o.Description, &o.Visibility); err != nil {
+// file. rec.Path is moved away on success; on failure the caller removes it
+// and the video created on the way is deleted with its files.
+func (p *Publisher) Publish(ctx context.Context, authorID int64, rec *upload.Received, o Options) (_ *reel.Video, err error) {
+	if err := validate(&o); err != nil {
 		return nil, err
 	}
-	// Without ffmpeg on this node the worker that has it judges the file later.
-	var info *media.Info
-	if media.Available() == nil {
-		var err error
-		if info, err = media.Probe(ctx, rec.Path); err != nil {
-			return nil, err
-		}
-		if err := p.Limits.Check(info); err != nil {
-			return nil, err
-		}
+	if err := p.checkQuota(ctx, authorID, rec.Size); err != nil {
+		return nil, err
+	}
+	info, err := p.check(ctx, rec.Path)
+	if err != nil {
+		return nil, err
 	}
 	v := &reel.Video{AuthorID: authorID, Title: o.Title, Description: o.Description, Visibility: o.Visibility,
 		Status: reel.StatusUploading, SizeBytes: rec.Size, SHA256: rec.SHA256}
 	if err := p.Videos.CreateVideo(ctx, v); err != nil {
 		return nil, err
 	}
+	defer func() {
+		if err != nil {
+			p.discard(ctx, v.ID, authorID)
+		}
+	}()
 	if o.Cover && info != nil {
 		if err := p.cover(ctx, v.ID, rec.Path, info); err != nil {
 			return nil, err
@@ -68,12 +77,101 @@ func (p *Publisher) Publish(ctx context.Context, authorID int64, rec *upload.Rec
 	}
 	key := reel.OriginalKey(v.ID) + originalExt(info)
 	if err := p.Blobs.PutFile(ctx, key, rec.Path); err != nil {
+		if upload.IsNoSpace(err) {
+			return nil, upload.ErrNoSpace()
+		}
 		return nil, fmt.Errorf("store original of video %d: %w", v.ID, err)
 	}
-	if err := p.Videos.FinishUpload(ctx, v.ID, key, rec.Size, rec.SHA256); err != nil {
+	if err := p.finish(ctx, v.ID, key, rec.Size, rec.SHA256); err != nil {
 		return nil, err
 	}
 	return p.Videos.FindVideoByID(ctx, v.ID, authorID)
+}
+
+// Create creates the video of a tus upload that has just been admitted; its
+// file arrives later and Finish completes it.
+func (p *Publisher) Create(ctx context.Context, authorID int64, uploadID string, o Options) (*reel.Video, error) {
+	if err := validate(&o); err != nil {
+		return nil, err
+	}
+	v := &reel.Video{AuthorID: authorID, Title: o.Title, Description: o.Description, Visibility: o.Visibility,
+		Status: reel.StatusUploading, UploadID: uploadID}
+	if err := p.Videos.CreateVideo(ctx, v); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// Finish completes the video of a tus upload whose whole file is at path:
+// it is checked as Publish checks a multipart file and enqueued. A file
+// that is not an acceptable video is refused and the video deleted with its
+// upload files; a full queue is refused with 503 and keeps the video, so
+// that the client may finish it again later.
+func (p *Publisher) Finish(ctx context.Context, videoID, authorID int64, path string, size int64) error {
+	if err := p.checkQuota(ctx, authorID, size); err != nil {
+		p.discard(ctx, videoID, authorID)
+		return err
+	}
+	if _, err := p.check(ctx, path); err != nil {
+		if code := reel.ErrorCode(err); code == reel.EUNSUPPORTED || code == reel.EINVALID {
+			p.discard(ctx, videoID, authorID)
+		}
+		return err
+	}
+	// The job moves the file into the blob store and hashes it on the way.
+	return p.finish(ctx, videoID, "", size, "")
+}
+
+// finish enqueues the video; the store refuses it atomically when the
+// queue is full.
+func (p *Publisher) finish(ctx context.Context, id int64, key string, size int64, sum string) error {
+	err := p.Videos.FinishUpload(ctx, id, key, size, sum)
+	if reel.ErrorCode(err) == reel.EUNAVAILABLE {
+		if _, ok := RetryAfter(err); !ok {
+			err = &Busy{Err: err, After: queueRetryAfter}
+		}
+	}
+	return err
+}
+
+// discard deletes a video that will not be published, with its files (the
+// store's delete job removes them, a tus upload's included), even when the
+// request that brought it is gone.
+func (p *Publisher) discard(ctx context.Context, id, authorID int64) {
+	_ = p.Videos.DeleteVideo(context.WithoutCancel(ctx), id, authorID)
+}
+
+// check probes the file at path and applies the limits, within the Gate.
+// Without ffmpeg on this node it answers nil information: the worker that
+// has it judges the file later.
+func (p *Publisher) check(ctx context.Context, path string) (*media.Info, error) {
+	probe := p.probe
+	if probe == nil {
+		if media.Available() != nil {
+			return nil, nil
+		}
+		probe = media.Probe
+	}
+	release, err := p.Work.Enter(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	info, err := probe(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.Limits.Check(info); err != nil {
+		return nil, err
+	}
+	return info, nil
+}
+
+func validate(o *Options) error {
+	if o.Visibility == "" {
+		o.Visibility = reel.VisibilityPublic
+	}
+	return reel.ValidateVideoText(&o.Title, &o.Description, &o.Visibility)
 }
 
 // originalExt names the original by the container ffprobe found, so that
@@ -93,10 +191,18 @@ func originalExt(info *media.Info) string {
 	return ""
 }
 
-// cover makes and stores the cover now; the job keeps it.
+// cover makes and stores the cover now, within the Gate; the job keeps it.
 func (p *Publisher) cover(ctx context.Context, id int64, src string, info *media.Info) error {
+	release, err := p.Work.Enter(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
 	dir, err := os.MkdirTemp(p.WorkDir, fmt.Sprintf("cover-%d-", id))
 	if err != nil {
+		if upload.IsNoSpace(err) {
+			return upload.ErrNoSpace()
+		}
 		return err
 	}
 	defer os.RemoveAll(dir)
@@ -106,6 +212,9 @@ func (p *Publisher) cover(ctx context.Context, id int64, src string, info *media
 	}
 	for key, path := range map[string]string{reel.CoverKey(id, "jpg"): jpg, reel.CoverKey(id, "webp"): webp} {
 		if err := p.Blobs.PutFile(ctx, key, path); err != nil {
+			if upload.IsNoSpace(err) {
+				return upload.ErrNoSpace()
+			}
 			return fmt.Errorf("store cover of video %d: %w", id, err)
 		}
 	}

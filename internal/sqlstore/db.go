@@ -39,6 +39,8 @@ type DB struct {
 	engine string
 	path   string // the SQLite file; "" on PostgreSQL
 	queue  Queue
+	// maxQueued caps waiting jobs in FinishUpload (SetMaxQueued); 0: no cap.
+	maxQueued int
 	// onVideoChange, when set, hears of every change to a video (see SetOnVideoChange).
 	onVideoChange func(id int64, lists bool)
 	writer        *bun.DB

@@ -24,6 +24,7 @@ func (fakeQueue) InsertProcessTx(context.Context, *sql.Tx, int64) (int64, error)
 func (fakeQueue) InsertDeleteFilesTx(context.Context, *sql.Tx, int64, string) error { return nil }
 func (fakeQueue) CancelTx(context.Context, *sql.Tx, int64) error                    { return nil }
 func (fakeQueue) Waiting(context.Context) (int, error)                              { return 0, nil }
+func (fakeQueue) WaitingTx(context.Context, *sql.Tx) (int, error)                   { return 0, nil }
 
 // world is a store with users and ready videos.
 type world struct {

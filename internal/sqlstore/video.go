@@ -25,7 +25,14 @@ type Queue interface {
 	InsertDeleteFilesTx(ctx context.Context, tx *sql.Tx, videoID int64, uploadID string) error
 	CancelTx(ctx context.Context, tx *sql.Tx, jobID int64) error
 	Waiting(ctx context.Context) (int, error)
+	// WaitingTx is Waiting inside tx, so that counting and enqueueing are
+	// one step (FinishUpload's queue cap).
+	WaitingTx(ctx context.Context, tx *sql.Tx) (int, error)
 }
+
+// SetMaxQueued makes FinishUpload refuse, with EUNAVAILABLE, to enqueue a
+// video while n jobs wait (0: no limit). Set it before serving.
+func (db *DB) SetMaxQueued(n int) { db.maxQueued = n }
 
 // SetOnVideoChange registers fn to hear of every committed change to a
 // video: lists is true when the change can move it in or out of lists
@@ -82,9 +89,31 @@ func (db *DB) enqueueProcess(ctx context.Context, tx bun.Tx, videoID int64) erro
 	return err
 }
 
-// FinishUpload moves an uploading video to processing with its job.
+// queueLockKey names the PostgreSQL advisory lock that serialises
+// FinishUpload's count and enqueue across every node sharing the database.
+const queueLockKey = 0x7265656c_71756575 // "reelqueu"
+
+// FinishUpload moves an uploading video to processing with its job. Under
+// a queue cap (SetMaxQueued) the count of waiting jobs and the enqueue are
+// one atomic step, so parallel uploads cannot all slip under the cap: on
+// PostgreSQL an advisory transaction lock serialises them across nodes; on
+// SQLite the single writer connection and BEGIN IMMEDIATE already do.
 func (db *DB) FinishUpload(ctx context.Context, id int64, originalKey string, size int64, sha256 string) error {
 	err := db.writer.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if db.maxQueued > 0 && db.queue != nil {
+			if db.engine == EnginePostgres {
+				if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(?)", int64(queueLockKey)); err != nil {
+					return fmt.Errorf("lock the queue: %w", err)
+				}
+			}
+			n, err := db.queue.WaitingTx(ctx, tx.Tx)
+			if err != nil {
+				return fmt.Errorf("count queued jobs: %w", err)
+			}
+			if n >= db.maxQueued {
+				return reel.Errorf(reel.EUNAVAILABLE, "%d videos are waiting to be processed; try again shortly", n)
+			}
+		}
 		res, err := tx.NewUpdate().Table("videos").
 			Set("status = ?", reel.StatusProcessing).
 			Set("original_key = ?", originalKey).
@@ -425,6 +454,18 @@ func (db *DB) ExpireUploads(ctx context.Context, before time.Time) (int, error) 
 func (db *DB) UploadInUse(ctx context.Context, uploadID string) (bool, error) {
 	return db.reader.NewSelect().Model((*videoRow)(nil)).
 		Where("upload_id = ? AND original_key = ''", uploadID).Exists(ctx)
+}
+
+// StoredBytes sums the sizes of userID's originals whose upload finished,
+// for the storage quota.
+func (db *DB) StoredBytes(ctx context.Context, userID int64) (int64, error) {
+	var n int64
+	err := db.reader.NewSelect().Model((*videoRow)(nil)).ColumnExpr("COALESCE(SUM(size_bytes), 0)").
+		Where("author_id = ? AND status <> ?", userID, reel.StatusUploading).Scan(ctx, &n)
+	if err != nil {
+		return 0, fmt.Errorf("sum stored bytes of user %d: %w", userID, err)
+	}
+	return n, nil
 }
 
 // QueuedJobs counts the jobs waiting to run.

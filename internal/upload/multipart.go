@@ -9,11 +9,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"mime/multipart"
 	"net/http"
 	"os"
 	"slices"
 	"strings"
+	"syscall"
 	"unicode/utf8"
 
 	"github.com/reel-video/reel"
@@ -23,6 +25,10 @@ import (
 type Form struct {
 	FileField string   // the part that carries the video ("file")
 	Fields    []string // the text parts accepted beside it
+	// BeforeFile, when set, runs as the file part begins, with the text
+	// fields received before it; an error refuses the upload before a byte
+	// of the file is stored (a bad token sent ahead of the file).
+	BeforeFile func(values map[string]string) error
 }
 
 // Received is a multipart upload stored in a local file.
@@ -38,6 +44,10 @@ type Received struct {
 const (
 	maxFieldBytes = 64 << 10
 	maxParts      = 16
+	// MaxPartHeaderBytes bounds the head of each part (and what precedes the
+	// first boundary): mime/multipart alone would read up to 10 MiB of it
+	// into memory.
+	MaxPartHeaderBytes = 8 << 10
 )
 
 // Receive streams the form of r into a new file in dir, counting and hashing
@@ -46,10 +56,12 @@ const (
 // any error (a client that disconnects midway, a bad form) the partial file
 // is removed: nothing is left behind.
 func Receive(r *http.Request, form Form, dir string, maxBytes int64) (rec *Received, err error) {
-	mr, err := r.MultipartReader()
-	if err != nil {
+	mediaType, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mediaType != "multipart/form-data" || params["boundary"] == "" || r.Body == nil {
 		return nil, reel.Errorf(reel.EUNSUPPORTED, "send the video as multipart/form-data with a %q part", form.FileField)
 	}
+	body := &headBudget{r: r.Body, left: -1}
+	mr := multipart.NewReader(body, params["boundary"])
 	rec = &Received{Values: map[string]string{}}
 	defer func() {
 		if err != nil && rec.Path != "" {
@@ -57,7 +69,9 @@ func Receive(r *http.Request, form Form, dir string, maxBytes int64) (rec *Recei
 		}
 	}()
 	for parts := 0; ; parts++ {
+		body.limit(MaxPartHeaderBytes + lookahead)
 		part, err := mr.NextPart()
+		body.limit(-1)
 		if err == io.EOF {
 			break
 		}
@@ -72,6 +86,11 @@ func Receive(r *http.Request, form Form, dir string, maxBytes int64) (rec *Recei
 		case name == form.FileField:
 			if rec.Path != "" {
 				return rec, reel.Errorf(reel.EBADREQUEST, "send one %q part, not several", form.FileField)
+			}
+			if form.BeforeFile != nil {
+				if err := form.BeforeFile(rec.Values); err != nil {
+					return rec, err
+				}
 			}
 			if err := receiveFile(part, dir, maxBytes, rec); err != nil {
 				return rec, err
@@ -98,6 +117,9 @@ func Receive(r *http.Request, form Form, dir string, maxBytes int64) (rec *Recei
 func receiveFile(part *multipart.Part, dir string, maxBytes int64, rec *Received) error {
 	f, err := os.CreateTemp(dir, "multipart-*")
 	if err != nil {
+		if IsNoSpace(err) {
+			return ErrNoSpace()
+		}
 		return fmt.Errorf("store upload: %w", err)
 	}
 	rec.Path = f.Name()
@@ -137,6 +159,10 @@ func readField(part *multipart.Part, name string) (string, error) {
 func formError(err error) error {
 	var tooLarge *http.MaxBytesError
 	switch {
+	case IsNoSpace(err):
+		return ErrNoSpace()
+	case errors.Is(err, errPartHeadTooLarge):
+		return reel.Errorf(reel.ETOOLARGE, "a form part's headers exceed %d bytes", MaxPartHeaderBytes)
 	case errors.As(err, &tooLarge):
 		return reel.Errorf(reel.ETOOLARGE, "the request body exceeds %d bytes", tooLarge.Limit)
 	case errors.Is(err, os.ErrDeadlineExceeded):
@@ -145,4 +171,45 @@ func formError(err error) error {
 		return reel.Errorf(reel.EBADREQUEST, "malformed or truncated multipart body")
 	}
 	return err
+}
+
+// lookahead is what mime/multipart's buffered reader may read beyond a
+// part's head while looking for its end.
+const lookahead = 4 << 10
+
+var errPartHeadTooLarge = errors.New("part header too large")
+
+// headBudget counts the bytes read from the body while a part's head is
+// parsed, and fails the read once there are more than the head may take.
+type headBudget struct {
+	r    io.Reader
+	left int64 // -1: not counting
+}
+
+func (h *headBudget) limit(n int64) { h.left = n }
+
+func (h *headBudget) Read(p []byte) (int, error) {
+	if h.left < 0 {
+		return h.r.Read(p)
+	}
+	if h.left == 0 {
+		return 0, errPartHeadTooLarge
+	}
+	if int64(len(p)) > h.left {
+		p = p[:h.left]
+	}
+	n, err := h.r.Read(p)
+	h.left -= int64(n)
+	return n, err
+}
+
+// ErrNoSpace is the 507 of an upload that does not fit on this node.
+func ErrNoSpace() error {
+	return reel.Errorf(reel.ESTORAGE, "the server has no room for this upload right now; try again later")
+}
+
+// IsNoSpace reports whether err is a file system running out of space (or
+// quota): the client gets 507 and the node goes on serving.
+func IsNoSpace(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
 }

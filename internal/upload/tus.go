@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,11 +13,12 @@ import (
 	"net/url"
 	"os"
 	"path"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/tus/tusd/v2/pkg/filelocker"
 	"github.com/tus/tusd/v2/pkg/filestore"
 	"github.com/tus/tusd/v2/pkg/handler"
 	expslog "golang.org/x/exp/slog"
@@ -27,17 +29,31 @@ import (
 
 // TusConfig configures the resumable upload endpoint.
 type TusConfig struct {
-	Dir       string        // where unfinished uploads live
-	BasePath  string        // "/api/v1/uploads/"
-	MaxSize   int64         // per upload
-	Expiry    time.Duration // unfinished uploads expire after this
-	MaxQueued int           // new uploads are refused while this many jobs wait
-	Videos    reel.VideoService
+	Dir      string        // where unfinished uploads live
+	BasePath string        // "/api/v1/uploads/"
+	MaxSize  int64         // per upload
+	Expiry   time.Duration // unfinished uploads expire after this
+	Videos   reel.VideoService
+	// Publisher admits, creates and finishes the videos of uploads: the
+	// same code as every other upload route (package publish).
+	Publisher Admitter
 	// Authenticate returns the user of the request's bearer token.
 	Authenticate func(r *http.Request) (int64, error)
 	// LogOutput receives tusd's warnings and errors (tusd logs through
 	// golang.org/x/exp/slog, not log/slog, and its info lines are per request).
 	LogOutput io.Writer
+}
+
+// Admitter is what tus needs of package publish, which imports this one.
+type Admitter interface {
+	// AdmitTus admits a new upload of size bytes by userID, who holds
+	// pending bytes in other unfinished uploads; whole is false for a part
+	// of a concatenation, which is not processed by itself.
+	AdmitTus(ctx context.Context, userID, size, pending int64, whole bool) error
+	// CreateTus creates the video of a whole upload and returns its id.
+	CreateTus(ctx context.Context, authorID int64, uploadID, title, description, visibility string) (int64, error)
+	// FinishTus checks the finished file at path and enqueues the video.
+	FinishTus(ctx context.Context, videoID, authorID int64, path string, size int64) error
 }
 
 // Metadata keys reel keeps on each upload; a client's own metadata is never
@@ -49,16 +65,20 @@ const (
 )
 
 // NewTus returns the tus 1.0 handler for cfg.BasePath: tusd with a file store
-// and file locks, extended with reel's ownership rules, the Video-ID header,
+// and flock(2) locks, extended with reel's ownership rules, the Video-ID header,
 // the expiration extension and the JSON error shape. Creation, creation with
-// upload, termination and concatenation come from tusd.
+// upload, termination and concatenation come from tusd; creation with a
+// deferred length is not offered, since uploads are admitted by their size.
 func NewTus(cfg TusConfig) (http.Handler, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("upload directory: %w", err)
 	}
 	composer := handler.NewStoreComposer()
-	filestore.New(cfg.Dir).UseIn(composer)
-	filelocker.New(cfg.Dir).UseIn(composer)
+	store := spaceStore{filestore.New(cfg.Dir)}
+	composer.UseCore(store)
+	composer.UseTerminater(store)
+	composer.UseConcater(store)
+	composer.UseLocker(newLocker(cfg.Dir))
 
 	t := &tus{cfg: cfg, composer: composer}
 	cors := handler.DefaultCorsConfig
@@ -104,6 +124,10 @@ func (t *tus) guard(next http.Handler) http.Handler {
 		if id == "" { // creation: the pre-create hook authenticates
 			if r.Method == http.MethodPost {
 				w.Header().Set("Upload-Expires", time.Now().Add(t.cfg.Expiry).UTC().Format(http.TimeFormat))
+				if final, ok := finalParts(r.Header.Get("Upload-Concat")); ok {
+					t.concatenate(w, r, final, next)
+					return
+				}
 			}
 			next.ServeHTTP(w, r)
 			return
@@ -132,9 +156,34 @@ func (t *tus) guard(next http.Handler) http.Handler {
 				return
 			}
 			w.Header().Set("Upload-Expires", expires.UTC().Format(http.TimeFormat))
+		} else if r.Method == http.MethodPatch && !info.IsPartial {
+			t.finishAgain(w, r, info, uid)
+			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// finishAgain answers a PATCH to a complete upload. tusd would answer 204
+// without a word, but the upload's video may still wait to be finished
+// because finishing it was refused for a while (a full queue): the client
+// repeats its last PATCH, and this tries again.
+func (t *tus) finishAgain(w http.ResponseWriter, r *http.Request, info handler.FileInfo, uid int64) {
+	id, err := strconv.ParseInt(info.MetaData[metaVideo], 10, 64)
+	if err == nil {
+		var v *reel.Video
+		if v, err = t.cfg.Videos.FindVideoByID(r.Context(), id, uid); err == nil && v.Status == reel.StatusUploading {
+			err = t.cfg.Publisher.FinishTus(r.Context(), id, uid, info.Storage["Path"], info.Size)
+		}
+		if err != nil && reel.ErrorCode(err) != reel.ENOTFOUND {
+			writeHookError(w, r, err)
+			return
+		}
+		w.Header().Set("Video-ID", info.MetaData[metaVideo])
+	}
+	w.Header().Set("Tus-Resumable", "1.0.0")
+	w.Header().Set("Upload-Offset", strconv.FormatInt(info.Offset, 10))
+	w.WriteHeader(http.StatusNoContent)
 }
 
 func (t *tus) info(ctx context.Context, id string) (handler.FileInfo, error) {
@@ -145,9 +194,10 @@ func (t *tus) info(ctx context.Context, id string) (handler.FileInfo, error) {
 	return up.GetInfo(ctx)
 }
 
-// preCreate authenticates the creator, validates the metadata and, for a
-// whole upload (not a part of a concatenation), creates the video in status
-// uploading and answers its id in Video-ID.
+// preCreate authenticates the creator, admits the upload through the
+// publisher (queue, quota, pending bytes, disk) and, for a whole upload
+// (not a part of a concatenation), creates the video in status uploading
+// and answers its id in Video-ID.
 func (t *tus) preCreate(hook handler.HookEvent) (handler.HTTPResponse, handler.FileInfoChanges, error) {
 	var none handler.FileInfoChanges
 	req := &http.Request{Header: hook.HTTPRequest.Header}
@@ -161,61 +211,80 @@ func (t *tus) preCreate(hook handler.HookEvent) (handler.HTTPResponse, handler.F
 	if name := hook.Upload.MetaData["filename"]; name != "" {
 		meta["filename"] = path.Base(strings.ReplaceAll(name, `\`, "/"))
 	}
-	changes := handler.FileInfoChanges{ID: newUploadID(), MetaData: meta}
+	ctx := hook.Context
+	changes := handler.FileInfoChanges{ID: newUploadID(uid), MetaData: meta}
+	if hook.Upload.IsFinal {
+		// The parts were claimed for this upload by concatenate.
+		c, _ := ctx.Value(claimKey{}).(*claim)
+		if c == nil || c.owner != uid {
+			return handler.HTTPResponse{}, none, tusError(http.StatusNotFound, reel.ENOTFOUND, "no such partial upload")
+		}
+	}
+	pending, err := t.pending(ctx, uid)
+	if err != nil {
+		return handler.HTTPResponse{}, none, err
+	}
+	if err := t.cfg.Publisher.AdmitTus(ctx, uid, hook.Upload.Size, pending, !hook.Upload.IsPartial); err != nil {
+		return handler.HTTPResponse{}, none, hookError(err)
+	}
 	if hook.Upload.IsPartial {
 		return handler.HTTPResponse{}, changes, nil
 	}
-	ctx := hook.Context
-	for _, part := range hook.Upload.PartialUploads {
-		info, err := t.info(ctx, part)
-		if err != nil || info.MetaData[metaOwner] != owner {
-			return handler.HTTPResponse{}, none, tusError(http.StatusNotFound, reel.ENOTFOUND, "no such partial upload: "+part)
-		}
+	m := hook.Upload.MetaData
+	videoID, err := t.cfg.Publisher.CreateTus(ctx, uid, changes.ID, m["title"], m["description"], m["visibility"])
+	if err != nil {
+		return handler.HTTPResponse{}, none, hookError(err)
 	}
-
-	title, description := hook.Upload.MetaData["title"], hook.Upload.MetaData["description"]
-	visibility := hook.Upload.MetaData["visibility"]
-	if visibility == "" {
-		visibility = reel.VisibilityPublic
-	}
-	if err := reel.ValidateVideoText(&title, &description, &visibility); err != nil {
-		e := err.(*reel.Error)
-		msg := e.Message
-		for f, why := range e.Fields {
-			msg += fmt.Sprintf("; %s %s", f, why)
-		}
-		return handler.HTTPResponse{}, none, tusError(http.StatusUnprocessableEntity, reel.EINVALID, msg)
-	}
-	if t.cfg.MaxQueued > 0 {
-		if n, err := t.cfg.Videos.QueuedJobs(ctx); err == nil && n >= t.cfg.MaxQueued {
-			return handler.HTTPResponse{}, none,
-				tusError(http.StatusServiceUnavailable, reel.EUNAVAILABLE, "too many videos are waiting to be processed; try again shortly", "Retry-After", "30")
-		}
-	}
-	v := &reel.Video{AuthorID: uid, Title: title, Description: description, Visibility: visibility,
-		Status: reel.StatusUploading, UploadID: changes.ID}
-	if err := t.cfg.Videos.CreateVideo(ctx, v); err != nil {
-		return handler.HTTPResponse{}, none, err
-	}
-	meta[metaVideo] = strconv.FormatInt(v.ID, 10)
+	meta[metaVideo] = strconv.FormatInt(videoID, 10)
 	return handler.HTTPResponse{Header: handler.HTTPHeader{"Video-ID": meta[metaVideo]}}, changes, nil
 }
 
+// pending sums the declared sizes of uid's unfinished uploads on this node:
+// every part of a concatenation, and every whole upload not complete yet.
+// Upload ids start with their owner's id, so only the owner's are read.
+func (t *tus) pending(ctx context.Context, uid int64) (int64, error) {
+	entries, err := os.ReadDir(t.cfg.Dir)
+	if err != nil {
+		return 0, fmt.Errorf("list uploads: %w", err)
+	}
+	prefix := strconv.FormatInt(uid, 10) + "-"
+	var sum int64
+	for _, e := range entries {
+		id, ok := strings.CutSuffix(e.Name(), ".info")
+		if !ok || !strings.HasPrefix(id, prefix) {
+			continue
+		}
+		info, err := t.info(ctx, id)
+		if err != nil {
+			continue // removed meanwhile
+		}
+		if info.IsPartial || info.Offset < info.Size {
+			sum += info.Size
+		}
+	}
+	return sum, nil
+}
+
 // preFinish runs before the response to the request that completed the
-// upload: the video moves to processing with its job, durably, before the
-// client hears that the upload is done. Moving and hashing the file is the
-// job's first step, so the last PATCH is answered at once.
+// upload (or created a concatenation): the publisher checks the file and
+// the video moves to processing with its job, durably, before the client
+// hears that the upload is done. Moving and hashing the file is the job's
+// first step.
 func (t *tus) preFinish(hook handler.HookEvent) (handler.HTTPResponse, error) {
 	if hook.Upload.IsPartial {
 		return handler.HTTPResponse{}, nil
+	}
+	if c, _ := hook.Context.Value(claimKey{}).(*claim); c != nil {
+		c.used = true // the parts are copied into this upload
 	}
 	id, err := strconv.ParseInt(hook.Upload.MetaData[metaVideo], 10, 64)
 	if err != nil {
 		return handler.HTTPResponse{}, fmt.Errorf("upload %s carries no video id", hook.Upload.ID)
 	}
-	err = t.cfg.Videos.FinishUpload(hook.Context, id, "", hook.Upload.Size, "")
+	owner, _ := strconv.ParseInt(hook.Upload.MetaData[metaOwner], 10, 64)
+	err = t.cfg.Publisher.FinishTus(hook.Context, id, owner, hook.Upload.Storage["Path"], hook.Upload.Size)
 	if err != nil && reel.ErrorCode(err) != reel.ENOTFOUND {
-		return handler.HTTPResponse{}, err
+		return handler.HTTPResponse{}, hookError(err)
 	}
 	return handler.HTTPResponse{Header: handler.HTTPHeader{"Video-ID": hook.Upload.MetaData[metaVideo]}}, nil
 }
@@ -240,24 +309,247 @@ func (t *tus) preTerminate(hook handler.HookEvent) (handler.HTTPResponse, error)
 	return handler.HTTPResponse{}, t.cfg.Videos.DeleteVideo(hook.Context, id, owner)
 }
 
-func newUploadID() string {
+// newUploadID starts with the owner's id, so that pending finds a user's
+// uploads without reading everyone's.
+func newUploadID(owner int64) string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
+	return strconv.FormatInt(owner, 10) + "-" + hex.EncodeToString(b[:])
+}
+
+// A part of a concatenation may serve one final upload only, and is
+// deleted once it has. The final's creation claims its parts first by
+// renaming each part's info file (atomic: of two finals naming the same
+// part, one wins, on any node sharing the directory); tusd then reads the
+// parts by their data files. After the request the parts are deleted when
+// they were copied into the final, and released otherwise.
+
+type claimKey struct{}
+
+type claim struct {
+	owner int64
+	parts []string
+	used  bool
+}
+
+const (
+	claimedSuffix = ".claimed"
+	// stopFileName marks an upload whose lock another request asks for.
+	stopFileName = ".stop"
+)
+
+// finalParts parses "final;URL URL" into the upload ids it names.
+func finalParts(header string) ([]string, bool) {
+	rest, ok := strings.CutPrefix(header, "final;")
+	if !ok {
+		return nil, false
+	}
+	var ids []string
+	for _, u := range strings.Fields(rest) {
+		ids = append(ids, path.Base(strings.TrimRight(u, "/")))
+	}
+	return ids, true
+}
+
+// concatenate claims the parts of a final upload for the creation request,
+// serves it, and deletes or releases the parts.
+func (t *tus) concatenate(w http.ResponseWriter, r *http.Request, parts []string, next http.Handler) {
+	uid, err := t.cfg.Authenticate(r)
+	if err != nil {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="reel"`)
+		writeJSONError(w, http.StatusUnauthorized, reel.EUNAUTHORIZED, reel.ErrorMessage(err))
+		return
+	}
+	c := &claim{owner: uid}
+	defer t.settle(c)
+	seen := map[string]bool{}
+	for _, id := range parts {
+		info, err := t.info(r.Context(), id)
+		if err != nil || seen[id] || info.MetaData[metaOwner] != strconv.FormatInt(uid, 10) || !info.IsPartial {
+			writeJSONError(w, http.StatusNotFound, reel.ENOTFOUND, "no such partial upload: "+id)
+			return
+		}
+		seen[id] = true
+		infoPath := filepath.Join(t.cfg.Dir, id+".info")
+		if err := os.Rename(infoPath, infoPath+claimedSuffix); err != nil {
+			writeJSONError(w, http.StatusNotFound, reel.ENOTFOUND, "the partial upload "+id+" was already used by another upload")
+			return
+		}
+		c.parts = append(c.parts, id)
+	}
+	// tusd reads the parts' info before the hooks run: it gets them from
+	// the claimed copies through this request's context.
+	next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), claimKey{}, c)))
+}
+
+// settle deletes the parts a final upload used, and gives back those of a
+// creation that failed before using them.
+func (t *tus) settle(c *claim) {
+	for _, id := range c.parts {
+		p := filepath.Join(t.cfg.Dir, id)
+		if c.used {
+			_ = os.Remove(p)
+			_ = os.Remove(p + ".info" + claimedSuffix)
+			_ = os.Remove(p + stopFileName)
+			continue
+		}
+		_ = os.Rename(p+".info"+claimedSuffix, p+".info")
+	}
+}
+
+// hookError turns an error of the publisher into the answer tusd sends:
+// reel's errors through the one error writer (their status, Retry-After,
+// fields); anything else as it is, for the hook wrappers (answered) to
+// classify and log with the request's context.
+func hookError(err error) error {
+	var e *reel.Error
+	if errors.As(err, &e) {
+		return tusAnswer(nil, err)
+	}
+	return err
+}
+
+// writeHookError answers err outside tusd, as the hooks' errors are inside.
+func writeHookError(w http.ResponseWriter, r *http.Request, err error) {
+	httperr.Write(w, r, err)
+}
+
+// spaceStore is tusd's file store answering a full disk with 507
+// insufficient_storage instead of a 500. Its uploads are wrapped, so the
+// capabilities that unwrap them to the file store's own type are wrapped too.
+type spaceStore struct{ filestore.FileStore }
+
+type spaceUpload struct{ handler.Upload }
+
+func (s spaceStore) NewUpload(ctx context.Context, info handler.FileInfo) (handler.Upload, error) {
+	u, err := s.FileStore.NewUpload(ctx, info)
+	if err != nil {
+		return nil, spaceError(err)
+	}
+	return spaceUpload{u}, nil
+}
+
+// GetUpload finds an upload, also one claimed by the concatenation being
+// created (its info file renamed; see concatenate).
+func (s spaceStore) GetUpload(ctx context.Context, id string) (handler.Upload, error) {
+	u, err := s.FileStore.GetUpload(ctx, id)
+	if errors.Is(err, handler.ErrNotFound) {
+		if c, _ := ctx.Value(claimKey{}).(*claim); c != nil && slices.Contains(c.parts, id) {
+			return s.claimed(id)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return spaceUpload{u}, nil
+}
+
+// claimed reads a claimed part through a temporary copy of its info file.
+func (s spaceStore) claimed(id string) (handler.Upload, error) {
+	p := filepath.Join(s.Path, id+".info")
+	b, err := os.ReadFile(p + claimedSuffix)
+	if err != nil {
+		return nil, handler.ErrNotFound
+	}
+	var info handler.FileInfo
+	if err := json.Unmarshal(b, &info); err != nil {
+		return nil, err
+	}
+	// As the file store does: the data file's length is the offset.
+	st, err := os.Stat(info.Storage["Path"])
+	if err != nil {
+		return nil, handler.ErrNotFound
+	}
+	info.Offset = st.Size()
+	return spaceUpload{&claimedUpload{info: info}}, nil
+}
+
+func (s spaceStore) AsTerminatableUpload(u handler.Upload) handler.TerminatableUpload {
+	return s.FileStore.AsTerminatableUpload(u.(spaceUpload).Upload)
+}
+
+func (s spaceStore) AsConcatableUpload(u handler.Upload) handler.ConcatableUpload {
+	return spaceConcat{s.FileStore.AsConcatableUpload(u.(spaceUpload).Upload)}
+}
+
+func (u spaceUpload) WriteChunk(ctx context.Context, offset int64, src io.Reader) (int64, error) {
+	n, err := u.Upload.WriteChunk(ctx, offset, src)
+	return n, spaceError(err)
+}
+
+type spaceConcat struct{ handler.ConcatableUpload }
+
+// ConcatUploads appends the parts' data files, which claimed parts keep.
+func (c spaceConcat) ConcatUploads(ctx context.Context, parts []handler.Upload) error {
+	dst, ok := c.ConcatableUpload.(handler.Upload)
+	if !ok {
+		return errors.New("tus: concatenation target is not an upload")
+	}
+	info, err := dst.GetInfo(ctx)
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(info.Storage["Path"], os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return spaceError(err)
+	}
+	for _, p := range parts {
+		pi, err := p.GetInfo(ctx)
+		if err == nil {
+			err = appendFile(f, pi.Storage["Path"])
+		}
+		if err != nil {
+			f.Close()
+			return spaceError(err)
+		}
+	}
+	return spaceError(f.Close())
+}
+
+func appendFile(dst *os.File, src string) error {
+	f, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = io.Copy(dst, f)
+	return err
+}
+
+// claimedUpload is a claimed part: only its info is read (for its size and
+// data file) before its data is appended.
+type claimedUpload struct {
+	info handler.FileInfo
+}
+
+func (u *claimedUpload) WriteChunk(context.Context, int64, io.Reader) (int64, error) {
+	return 0, handler.ErrNotFound
+}
+func (u *claimedUpload) GetInfo(context.Context) (handler.FileInfo, error) { return u.info, nil }
+func (u *claimedUpload) GetReader(context.Context) (io.ReadCloser, error) {
+	return os.Open(u.info.Storage["Path"])
+}
+func (u *claimedUpload) FinishUpload(context.Context) error { return nil }
+
+func spaceError(err error) error {
+	if err != nil && IsNoSpace(err) {
+		return tusError(http.StatusInsufficientStorage, reel.ESTORAGE, reel.ErrorMessage(ErrNoSpace()))
+	}
+	return err
 }
 
 // tusError is a hook error that tusd answers with reel's JSON error shape
 // and the given headers (name, value pairs): tusd sends an error's own
 // response, not the one a hook returns beside it.
 func tusError(status int, code, message string, headers ...string) handler.Error {
-	return hookError(nil, &reel.Error{Code: codeFor(status, code), Message: message}, headers...)
+	return tusAnswer(nil, &reel.Error{Code: codeFor(status, code), Message: message}, headers...)
 }
 
-// hookError turns any error of a hook into the answer tusd sends, through
+// tusAnswer turns any error of a hook into the answer tusd sends, through
 // the one error writer: classified (a database that is down is 503), its
 // internals logged with the request id and hidden. hook is nil for an
 // error built for the client without a request at hand.
-func hookError(hook *handler.HookEvent, err error, headers ...string) handler.Error {
+func tusAnswer(hook *handler.HookEvent, err error, headers ...string) handler.Error {
 	var he handler.Error
 	if errors.As(err, &he) {
 		return he
@@ -287,12 +579,12 @@ func hookError(hook *handler.HookEvent, err error, headers ...string) handler.Er
 	}
 }
 
-// answered and answeredCreate make a hook's errors go out through hookError.
+// answered and answeredCreate make a hook's errors go out through tusAnswer.
 func answered(hook func(handler.HookEvent) (handler.HTTPResponse, error)) func(handler.HookEvent) (handler.HTTPResponse, error) {
 	return func(ev handler.HookEvent) (handler.HTTPResponse, error) {
 		resp, err := hook(ev)
 		if err != nil {
-			return resp, hookError(&ev, err)
+			return resp, tusAnswer(&ev, err)
 		}
 		return resp, nil
 	}
@@ -302,7 +594,7 @@ func answeredCreate(hook func(handler.HookEvent) (handler.HTTPResponse, handler.
 	return func(ev handler.HookEvent) (handler.HTTPResponse, handler.FileInfoChanges, error) {
 		resp, changes, err := hook(ev)
 		if err != nil {
-			return resp, changes, hookError(&ev, err)
+			return resp, changes, tusAnswer(&ev, err)
 		}
 		return resp, changes, nil
 	}

@@ -37,12 +37,13 @@
 //	      video, or reading another user's friend list
 //	7     upload rejected: not a video ffprobe can read (random bytes, an
 //	      image, a truncated file), or beyond REEL_MAX_DURATION/REEL_MAX_PIXELS
-//	8     too large: the upload exceeds REEL_MAX_UPLOAD_BYTES or the user's
-//	      storage quota, or a form body exceeds 1 MiB
+//	8     too large: the upload exceeds REEL_MAX_UPLOAD_BYTES, a form body
+//	      exceeds 1 MiB, or the user's storage quota (REEL_USER_QUOTA_BYTES)
 //	9     rate limited: too many failed logins or sign-ups; see Retry-After
-//	10    unavailable: the server is busy (processing queue full, password
-//	      hashing saturated), its database is unreachable, or it has no
-//	      room for the upload; try again after Retry-After
+//	10    unavailable: the server is busy (processing queue full, too many
+//	      uploads being checked, password hashing saturated, no disk space
+//	      left for the upload) or its database is unreachable; try again
+//	      after Retry-After
 //	11    internal error (logged on the server; never shown in detail)
 package douyin
 

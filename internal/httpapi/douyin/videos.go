@@ -106,11 +106,18 @@ var publishForm = upload.Form{FileField: "data", Fields: []string{"token", "titl
 //
 // The body is streamed to disk as on /api/v1. The token may come after the
 // file in the form (clients differ), so a token in the query or header is
-// checked before the body is read, and one in the form once it has been.
+// checked before the body is read, one in a field ahead of the file before
+// the file is stored, and one after the file once it has been. Until the
+// sender is known the upload holds one of the few anonymous slots of its
+// address (publish.DefaultMaxAnonymous), and its file is removed with the
+// request whatever happens.
 func Publish(d Deps) gin.HandlerFunc {
 	a := newAPI(d)
 	return func(c *gin.Context) {
 		if err := a.publish(c); err != nil {
+			if after, ok := publish.RetryAfter(err); ok {
+				c.Header("Retry-After", after)
+			}
 			a.fail(c, err)
 			return
 		}
@@ -125,32 +132,49 @@ func (a *api) publish(c *gin.Context) error {
 		c.Header("Connection", "close")
 		return err
 	}
-	n, err := a.Videos.QueuedJobs(ctx)
-	if err != nil {
-		return err
-	}
-	if a.MaxQueued > 0 && n >= a.MaxQueued {
-		c.Header("Retry-After", "30")
-		c.Header("Connection", "close")
-		return reel.Errorf(reel.EUNAVAILABLE, "%d videos are waiting to be processed; try again shortly", n)
-	}
 	// Multipart framing and text fields add a little to the file itself.
 	if c.Request.ContentLength > a.MaxUploadBytes+1<<20 {
 		c.Header("Connection", "close")
 		return reel.Errorf(reel.ETOOLARGE, "the video exceeds the %d-byte limit", a.MaxUploadBytes)
 	}
-	rec, err := upload.Receive(c.Request, publishForm, a.IncomingDir, a.MaxUploadBytes)
+	if err := a.Publisher.Admit(ctx, publish.Request{UserID: early, Size: c.Request.ContentLength, Pending: -1, Job: true}); err != nil {
+		c.Header("Connection", "close")
+		return err
+	}
+	author := early
+	release := func() {} // of the anonymous slot, when one is held
+	defer func() { release() }()
+	form := publishForm
+	form.BeforeFile = func(values map[string]string) error {
+		if t := values["token"]; t != "" {
+			id, err := a.Tokens.Verify(t)
+			if err != nil {
+				return err
+			}
+			author = id
+		}
+		if author != 0 {
+			return nil
+		}
+		held, err := a.Publisher.HoldAnonymous(c.ClientIP())
+		if err != nil {
+			return err
+		}
+		release = held
+		return nil
+	}
+	rec, err := upload.Receive(c.Request, form, a.IncomingDir, a.MaxUploadBytes)
 	if rec != nil && rec.Path != "" {
 		defer os.Remove(rec.Path) // moved away on success
 	}
 	if err != nil {
-		if reel.ErrorCode(err) == reel.ETOOLARGE {
+		if code := reel.ErrorCode(err); code == reel.ETOOLARGE || code == reel.ESTORAGE || code == reel.EUNAUTHORIZED || code == reel.ERATELIMITED {
 			c.Header("Connection", "close")
 		}
 		return err
 	}
-	author := early
-	if t := rec.Values["token"]; t != "" {
+	if t := rec.Values["token"]; t != "" && author == early {
+		// The token came after the file.
 		if author, err = a.Tokens.Verify(t); err != nil {
 			return err
 		}

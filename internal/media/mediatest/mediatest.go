@@ -4,8 +4,11 @@
 package mediatest
 
 import (
+	"bytes"
 	"crypto/rand"
+	"encoding/binary"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -55,7 +58,24 @@ var Args = map[string][]string{
 var Names = map[string]string{
 	"vp9": "clip.webm", "webm-live": "recorded.webm", "image": "image.png", "random": "random.mp4", "text": "notes.txt",
 	"truncated": "truncated.mp4", "subtitled": "subtitled.mp4",
+	"gap": "gap.mkv", "gap-ts": "gap.ts", "resize": "resize.ts",
 }
+
+// Hostile clips: files whose header says less than what ffmpeg decodes.
+// They are 160x120 and H.264 with no audio, so that every step (cover,
+// remux, ladder) takes them, and a test's limits can sit just above what
+// the header states.
+const (
+	// HostileWidth and HostileHeight are what the hostile clips' headers
+	// state; HostileSeconds is the duration the gap clip states.
+	HostileWidth, HostileHeight = 160, 120
+	HostileSeconds              = 2
+	// GapSeconds is how far the second half of the gap clips is shifted.
+	GapSeconds = 3600
+	// ResizeWidth and ResizeHeight are the frame size the resize clip
+	// switches to after its first second.
+	ResizeWidth, ResizeHeight = 320, 240
+)
 
 var clips struct {
 	mu   sync.Mutex
@@ -143,6 +163,36 @@ func makeClip(t testing.TB, dir, kind string) (string, error) {
 			return "", err
 		}
 		return path, ffmpeg("-i", Clip(t, "landscape"), "-i", srt, "-map", "0", "-map", "1", "-c", "copy", "-c:s", "mov_text", path)
+	case "gap", "gap-ts":
+		// Two seconds whose second half is stamped an hour later: a gap in
+		// the timestamps, which a constant-frame-rate encode fills with an
+		// hour of copies. The MPEG-TS header is honest about the hour; the
+		// Matroska one gets its Duration element rewritten to two seconds.
+		gapped := fmt.Sprintf("setpts='if(gte(T,1),PTS+%d/TB,PTS)'", GapSeconds)
+		err := ffmpeg("-f", "lavfi", "-i", fmt.Sprintf("testsrc2=size=%dx%d:rate=30:duration=%d", HostileWidth, HostileHeight, HostileSeconds),
+			"-vf", gapped, "-fps_mode", "passthrough", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", path)
+		if err != nil || kind == "gap-ts" {
+			return path, err
+		}
+		return path, rewriteMatroskaDuration(path, HostileSeconds*1000)
+	case "resize":
+		// One second at the stated size, then one at a larger size, as two
+		// MPEG-TS files put end to end: the header (the first SPS) states
+		// only the first.
+		var parts []byte
+		for i, size := range [][2]int{{HostileWidth, HostileHeight}, {ResizeWidth, ResizeHeight}} {
+			part := filepath.Join(dir, fmt.Sprintf("resize-%d.ts", i))
+			if err := ffmpeg("-f", "lavfi", "-i", fmt.Sprintf("testsrc2=size=%dx%d:rate=30:duration=1", size[0], size[1]),
+				"-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-output_ts_offset", fmt.Sprint(i), part); err != nil {
+				return "", err
+			}
+			b, err := os.ReadFile(part)
+			if err != nil {
+				return "", err
+			}
+			parts = append(parts, b...)
+		}
+		return path, os.WriteFile(path, parts, 0o600)
 	case "truncated":
 		b, err := os.ReadFile(Clip(t, "landscape"))
 		if err != nil {
@@ -155,6 +205,41 @@ func makeClip(t testing.TB, dir, kind string) (string, error) {
 		return "", fmt.Errorf("unknown clip kind %q", kind)
 	}
 	return path, ffmpeg(append(args, path)...)
+}
+
+// rewriteMatroskaDuration overwrites the Duration element of the Matroska
+// file at path (ID 0x4489, an 8-byte float of milliseconds, as ffmpeg
+// writes it) with ms.
+func rewriteMatroskaDuration(path string, ms float64) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	i := bytes.Index(b, []byte{0x44, 0x89, 0x88})
+	if i < 0 {
+		return fmt.Errorf("%s has no 8-byte Duration element", path)
+	}
+	binary.BigEndian.PutUint64(b[i+3:], math.Float64bits(ms))
+	return os.WriteFile(path, b, 0o600)
+}
+
+// Reference writes at path a file in a container that names another file,
+// target: kind "hls" is an HLS playlist, "ffconcat" an ffconcat script.
+// ffmpeg reads the named file in its place unless it is told not to.
+func Reference(t testing.TB, path, kind, target string) {
+	t.Helper()
+	var text string
+	switch kind {
+	case "hls":
+		text = "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:4\n#EXT-X-PLAYLIST-TYPE:VOD\n#EXTINF:3.0,\n" + target + "\n#EXT-X-ENDLIST\n"
+	case "ffconcat":
+		text = "ffconcat version 1.0\nfile " + target + "\n"
+	default:
+		t.Fatalf("unknown reference kind %q", kind)
+	}
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func ffmpeg(args ...string) error {
