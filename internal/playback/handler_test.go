@@ -475,8 +475,8 @@ func TestStoreWithoutFiles(t *testing.T) {
 		t.Errorf("missing: status %d", resp.StatusCode)
 	}
 	resp, body = f.get(t, u, "Range", "bytes=2000-")
-	if resp.StatusCode != 416 || resp.Header.Get("Content-Range") != "bytes */1000" {
-		t.Errorf("past the end: status %d %q", resp.StatusCode, resp.Header.Get("Content-Range"))
+	if resp.StatusCode != 416 || resp.Header.Get("Content-Range") != "bytes */1000" || !strings.Contains(string(body), `"error"`) {
+		t.Errorf("past the end: status %d %q %s", resp.StatusCode, resp.Header.Get("Content-Range"), body)
 	}
 }
 

@@ -71,7 +71,7 @@ func (db *DB) ViewerFlags(ctx context.Context, viewerID int64, videos ...*reel.V
 	err := db.reader.NewRaw(`SELECT 'like' AS kind, video_id AS id, 0 AS value FROM likes WHERE user_id = ? AND video_id IN (?)
 		UNION ALL SELECT 'follow', followee_id, 0 FROM follows WHERE follower_id = ? AND followee_id IN (?)
 		UNION ALL SELECT 'position', video_id, position_ms FROM watch_progress WHERE user_id = ? AND video_id IN (?)`,
-		viewerID, bun.In(ids), viewerID, bun.In(authorIDs), viewerID, bun.In(ids)).Scan(ctx, &flags)
+		viewerID, bun.List(ids), viewerID, bun.List(authorIDs), viewerID, bun.List(ids)).Scan(ctx, &flags)
 	if err != nil {
 		return fmt.Errorf("read viewer flags: %w", err)
 	}
@@ -93,7 +93,7 @@ func (db *DB) ViewerFlags(ctx context.Context, viewerID int64, videos ...*reel.V
 // usersByID loads users with viewerID's is_following, in two queries.
 func (db *DB) usersByID(ctx context.Context, viewerID int64, ids []int64) (map[int64]*reel.User, error) {
 	var rows []userRow
-	if err := db.reader.NewSelect().Model(&rows).Where("id IN (?)", bun.In(ids)).Scan(ctx); err != nil {
+	if err := db.reader.NewSelect().Model(&rows).Where("id IN (?)", bun.List(ids)).Scan(ctx); err != nil {
 		return nil, fmt.Errorf("read users: %w", err)
 	}
 	users := make(map[int64]*reel.User, len(rows))
@@ -118,7 +118,7 @@ func (db *DB) fillFollowing(ctx context.Context, viewerID int64, users ...*reel.
 	}
 	var followed []int64
 	if err := db.reader.NewSelect().Table("follows").Column("followee_id").
-		Where("follower_id = ? AND followee_id IN (?)", viewerID, bun.In(ids)).Scan(ctx, &followed); err != nil {
+		Where("follower_id = ? AND followee_id IN (?)", viewerID, bun.List(ids)).Scan(ctx, &followed); err != nil {
 		return fmt.Errorf("read follows: %w", err)
 	}
 	for _, id := range followed {

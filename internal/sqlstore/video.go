@@ -130,7 +130,7 @@ func (db *DB) VideoCard(ctx context.Context, id int64) (*reel.Video, error) {
 // queries whatever their number.
 func (db *DB) VideoCards(ctx context.Context, ids []int64) (map[int64]*reel.Video, error) {
 	var rows []videoRow
-	if err := db.reader.NewSelect().Model(&rows).Where("id IN (?)", bun.In(ids)).Scan(ctx); err != nil {
+	if err := db.reader.NewSelect().Model(&rows).Where("id IN (?)", bun.List(ids)).Scan(ctx); err != nil {
 		return nil, fmt.Errorf("read videos: %w", err)
 	}
 	videos, err := db.assembleVideos(ctx, 0, rows)
@@ -269,7 +269,7 @@ func (db *DB) removeVideoTx(ctx context.Context, tx bun.Tx, id, authorID int64) 
 		return fmt.Errorf("delete likes of video %d: %w", id, err)
 	}
 	if len(likers) > 0 {
-		if _, err := tx.NewUpdate().Table("users").Set("like_count = like_count - 1").Where("id IN (?)", bun.In(likers)).Exec(ctx); err != nil {
+		if _, err := tx.NewUpdate().Table("users").Set("like_count = like_count - 1").Where("id IN (?)", bun.List(likers)).Exec(ctx); err != nil {
 			return fmt.Errorf("uncount likes of video %d: %w", id, err)
 		}
 	}
