@@ -4,7 +4,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -51,25 +50,4 @@ func (s *server) present(c *gin.Context, v *reel.Video) *reel.Video {
 		s.URLs.Fill(v, s.baseURL(c), c.ClientIP(), false)
 	}
 	return v
-}
-
-// baseURL is REEL_PUBLIC_URL, or the scheme and host the client used.
-func (s *server) baseURL(c *gin.Context) string {
-	if s.PublicURL != "" {
-		return s.PublicURL
-	}
-	scheme := "http"
-	if c.Request.TLS != nil {
-		scheme = "https"
-	} else if len(s.TrustedProxies) > 0 {
-		// Only a trusted proxy's word on the scheme counts; gin has judged the peer.
-		if p := c.GetHeader("X-Forwarded-Proto"); (p == "https" || p == "http") && c.ClientIP() != c.RemoteIP() {
-			scheme = p
-		}
-	}
-	host := c.Request.Host
-	if strings.ContainsAny(host, "/\\@ ") || host == "" {
-		host = "localhost"
-	}
-	return scheme + "://" + host
 }

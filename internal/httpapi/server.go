@@ -41,7 +41,6 @@ type Deps struct {
 	Videos   reel.VideoService
 	Playback reel.PlaybackService
 	Social   reel.SocialService
-	Blocks   *playback.BlockList
 	Views    *playback.Views
 	// BindClientIP binds media URLs to the address of the client they are
 	// handed to (URLs.BindClient); media requests are then checked against it.
@@ -52,8 +51,11 @@ type Deps struct {
 	Media     http.Handler
 	URLs      *playback.URLs
 	Publisher *publish.Publisher
-	// PublicURL is the base of absolute URLs; "" derives it from the request.
+	// PublicURL is the base of absolute URLs; "" derives it from the request,
+	// whose Host is believed only when it is one of AllowedHosts (see
+	// baseURL).
 	PublicURL      string
+	AllowedHosts   []string
 	MaxUploadBytes int64
 	MaxQueued      int
 	IncomingDir    string // multipart uploads land here before the blob store
@@ -77,7 +79,8 @@ const (
 
 type server struct {
 	Deps
-	log *slog.Logger
+	log  *slog.Logger
+	base *publicBase
 }
 
 // NewServer returns the handler for the public listener.
@@ -91,7 +94,11 @@ func NewServer(d Deps) (http.Handler, error) {
 	if err := e.SetTrustedProxies(d.TrustedProxies); err != nil {
 		return nil, fmt.Errorf("trusted proxies: %w", err)
 	}
-	s := &server{Deps: d, log: d.Logger}
+	base, err := newPublicBase(d.PublicURL, d.AllowedHosts, d.TrustedProxies)
+	if err != nil {
+		return nil, err
+	}
+	s := &server{Deps: d, log: d.Logger, base: base}
 	s.routes(e)
 	return e, nil
 }

@@ -11,6 +11,10 @@ type URLs struct {
 	Signer *Signer
 	// BindClient binds each URL to the client address it is handed to.
 	BindClient bool
+	// Revocations, when set, may know a newer media generation of a video
+	// than the copy being presented (a cached card on a node that did not
+	// make the change).
+	Revocations *Revocations
 }
 
 // Fill sets v's CoverURL, PlayURL and, once ready, HLSURL: absolute URLs on
@@ -18,11 +22,17 @@ type URLs struct {
 // prefix, so its playlists and segments are covered too. originalAsPlay
 // points PlayURL at the original while no MP4 exists yet (the Douyin API
 // promises a playable URL right after publishing). A blocked video gets none.
+// The URLs are signed for the video's current media generation, so making it
+// private revokes them (see Revocations).
 func (u *URLs) Fill(v *reel.Video, base, clientIP string, originalAsPlay bool) {
 	if v.Blocked {
 		return
 	}
-	var opts []SignOption
+	gen := v.MediaGeneration
+	if u.Revocations != nil {
+		gen = max(gen, u.Revocations.Generation(v.ID))
+	}
+	opts := []SignOption{WithGeneration(gen)}
 	if u.BindClient && clientIP != "" {
 		opts = append(opts, WithClientIP(clientIP))
 	}

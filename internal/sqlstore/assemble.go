@@ -40,7 +40,7 @@ func (db *DB) assembleVideos(ctx context.Context, viewerID int64, rows []videoRo
 }
 
 // ViewerFlags sets what depends on the viewer (is_liked, the authors'
-// is_following, resume_position_ms) on videos whose authors are loaded, in
+// is_following, resume_position_ms, the viewer's own video_count) on videos whose authors are loaded, in
 // one query whatever their number; none for anonymous viewers.
 func (db *DB) ViewerFlags(ctx context.Context, viewerID int64, videos ...*reel.Video) error {
 	if viewerID == 0 || len(videos) == 0 {
@@ -70,8 +70,9 @@ func (db *DB) ViewerFlags(ctx context.Context, viewerID int64, videos ...*reel.V
 	}
 	err := db.reader.NewRaw(`SELECT 'like' AS kind, video_id AS id, 0 AS value FROM likes WHERE user_id = ? AND video_id IN (?)
 		UNION ALL SELECT 'follow', followee_id, 0 FROM follows WHERE follower_id = ? AND followee_id IN (?)
-		UNION ALL SELECT 'position', video_id, position_ms FROM watch_progress WHERE user_id = ? AND video_id IN (?)`,
-		viewerID, bun.List(ids), viewerID, bun.List(authorIDs), viewerID, bun.List(ids)).Scan(ctx, &flags)
+		UNION ALL SELECT 'position', video_id, position_ms FROM watch_progress WHERE user_id = ? AND video_id IN (?)
+		UNION ALL SELECT 'own videos', id, video_count FROM users WHERE id = ? AND id IN (?)`,
+		viewerID, bun.List(ids), viewerID, bun.List(authorIDs), viewerID, bun.List(ids), viewerID, bun.List(authorIDs)).Scan(ctx, &flags)
 	if err != nil {
 		return fmt.Errorf("read viewer flags: %w", err)
 	}
@@ -85,6 +86,10 @@ func (db *DB) ViewerFlags(ctx context.Context, viewerID int64, videos ...*reel.V
 			}
 		case "position":
 			byID[f.ID].ResumePositionMS = f.Value
+		case "own videos": // the viewer is the author: their full count (ownVideoCount)
+			for _, u := range byAuthor[f.ID] {
+				u.VideoCount = f.Value
+			}
 		}
 	}
 	return nil
@@ -100,9 +105,19 @@ func (db *DB) usersByID(ctx context.Context, viewerID int64, ids []int64) (map[i
 	list := make([]*reel.User, len(rows))
 	for i := range rows {
 		list[i] = rows[i].user()
+		ownVideoCount(viewerID, &rows[i], list[i])
 		users[rows[i].ID] = list[i]
 	}
 	return users, db.fillFollowing(ctx, viewerID, list...)
+}
+
+// ownVideoCount gives u, built from r, the video_count viewerID may see:
+// everyone sees the author's ready, public, unblocked videos (the listed
+// count, userRow.user), the author sees all of their own.
+func ownVideoCount(viewerID int64, r *userRow, u *reel.User) {
+	if viewerID != 0 && r.ID == viewerID {
+		u.VideoCount = r.VideoCount
+	}
 }
 
 // fillFollowing sets is_following for viewerID on users, in one query.

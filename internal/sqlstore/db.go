@@ -41,6 +41,7 @@ type DB struct {
 	queue  Queue
 	// onVideoChange, when set, hears of every change to a video (see SetOnVideoChange).
 	onVideoChange func(id int64, lists bool)
+	onRevoked     revokedHook // see SetOnMediaRevoked
 	writer        *bun.DB
 	reader        *bun.DB
 }

@@ -133,7 +133,7 @@ func TestLikes(t *testing.T) {
 		if u := w.user(t, fan.ID, 0); u.LikeCount != 0 {
 			t.Errorf("after deleting the liked video, fan like_count %d", u.LikeCount)
 		}
-		if u := w.user(t, author.ID, 0); u.LikedCount != 0 || u.VideoCount != 2 {
+		if u := w.user(t, author.ID, author.ID); u.LikedCount != 0 || u.VideoCount != 2 {
 			t.Errorf("after deleting the liked video, author liked_count %d video_count %d", u.LikedCount, u.VideoCount)
 		}
 	})
