@@ -41,13 +41,40 @@ func (w *sendfileWriter) ReadFrom(r io.Reader) (int64, error) {
 	return w.rf.ReadFrom(r)
 }
 
-// present fills the signed media URLs of v for the client of c.
+// present makes v what the client of c may see: the size and hash of the
+// original only for its owner and administrators, and the signed media URLs
+// for this client. Every Video answer goes through it.
 func (s *server) present(c *gin.Context, v *reel.Video) *reel.Video {
 	if v.Renditions == nil {
 		v.Renditions = []reel.Rendition{}
+	}
+	if (v.SizeBytes != 0 || v.SHA256 != "") && !s.seesOriginal(c, v) {
+		v.SizeBytes, v.SHA256 = 0, "" // omitted from the JSON
 	}
 	if s.URLs != nil {
 		s.URLs.Fill(v, s.baseURL(c), c.ClientIP(), false)
 	}
 	return v
 }
+
+// seesOriginal reports whether the viewer of c may see the size and hash of
+// v's original: its owner or an administrator. Whether the viewer is an
+// administrator is looked up once per request.
+func (s *server) seesOriginal(c *gin.Context, v *reel.Video) bool {
+	viewer := viewerID(c)
+	if viewer == 0 {
+		return false
+	}
+	if viewer == v.AuthorID {
+		return true
+	}
+	if admin, ok := c.Get(viewerAdminKey); ok {
+		return admin.(bool)
+	}
+	u, err := s.Users.FindUserByID(c.Request.Context(), viewer, viewer)
+	admin := err == nil && u.IsAdmin // on an error, show less
+	c.Set(viewerAdminKey, admin)
+	return admin
+}
+
+const viewerAdminKey = "reel.viewer_is_admin"

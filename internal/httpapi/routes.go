@@ -56,7 +56,7 @@ func (s *server) routes(e *gin.Engine) {
 	// so they are bounded by inactivity instead of a total deadline.
 	stream := e.Group("/api/v1", s.streaming(uploadIdle), s.authenticate())
 	stream.POST("/videos", s.requireUser(), s.handleUploadVideo())
-	stream.GET("/videos/:id/events", s.handleVideoEvents())
+	stream.GET("/videos/:id/events", s.capStreams(), s.handleVideoEvents())
 	// tusd routes and authenticates uploads itself (upload.NewTus).
 	tus := e.Group("/api/v1", s.streaming(uploadIdle))
 	tus.Any("/uploads", gin.WrapH(s.Tus))

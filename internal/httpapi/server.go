@@ -79,8 +79,9 @@ const (
 
 type server struct {
 	Deps
-	log  *slog.Logger
-	base *publicBase
+	log     *slog.Logger
+	base    *publicBase
+	streams *streamLimiter
 }
 
 // NewServer returns the handler for the public listener.
@@ -98,7 +99,7 @@ func NewServer(d Deps) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &server{Deps: d, log: d.Logger, base: base}
+	s := &server{Deps: d, log: d.Logger, base: base, streams: newStreamLimiter()}
 	s.routes(e)
 	return e, nil
 }
