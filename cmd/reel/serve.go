@@ -57,7 +57,6 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 	if err := revocations.Refresh(ctx); err != nil {
 		return fmt.Errorf("load media revocations: %w", err)
 	}
-	go revocations.Run(ctx, revocationRefresh, revocationPrune)
 	views := playback.NewViews(b.db.AddViews, log)
 	viewsCtx, stopViews := context.WithCancel(ctx)
 	viewsDone := make(chan struct{})
@@ -95,6 +94,10 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 	// store tells the cache what changed.
 	cached := cache.New(b.db, cacheTTL, 100_000)
 	b.db.SetOnVideoChange(cached.VideoChanged)
+	// A revocation made on another node also drops this node's copy of the
+	// video, so its new visibility shows here as soon as its URLs stop.
+	revocations.OnChange(func(id int64) { cached.VideoChanged(id, true) })
+	go revocations.Run(ctx, revocationRefresh, revocationPrune)
 
 	metrics := httpapi.NewMetrics()
 	handler, err := httpapi.NewServer(httpapi.Deps{
@@ -120,7 +123,7 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 		BindClientIP:   cfg.URLBindClient,
 		Tus:            tus,
 		Media:          playback.NewHandler(signer, b.blobs, playback.HandlerOptions{Logger: log, Allowed: revocations.Allowed}),
-		URLs:           &playback.URLs{Signer: signer, BindClient: cfg.URLBindClient, Revocations: revocations},
+		URLs:           &playback.URLs{Signer: signer, BindClient: cfg.URLBindClient},
 		Publisher:      &publish.Publisher{Videos: b.db, Blobs: b.blobs, Limits: b.limits, WorkDir: b.dirs.work},
 		PublicURL:      cfg.PublicURL,
 		AllowedHosts:   cfg.AllowedHosts,

@@ -114,8 +114,12 @@ func TestVisibilityRevokesURLs(t *testing.T) {
 		expectStatuses(t, "the owner's URLs of a private video", ownerURLs, 200)
 		expectStatuses(t, "the owner's URLs of a private video, through the other node",
 			[]string{strings.Replace(ownerURLs[0], node2.URL, node1.URL, 1)}, 200)
-		// Others get nothing.
-		expect(t, node2.do("GET", fmt.Sprintf("/api/v1/videos/%d", hidden.ID), viewer, nil), 404, "not_found")
+		// Others get nothing, from either node, once it has refused the URLs
+		// (the other node's copy of the video is dropped with them).
+		expect(t, node1.do("GET", fmt.Sprintf("/api/v1/videos/%d", hidden.ID), viewer, nil), 404, "not_found")
+		waitFor(t, "the other node to hide the private video", func() bool {
+			return node2.do("GET", fmt.Sprintf("/api/v1/videos/%d", hidden.ID), viewer, nil).StatusCode == 404
+		})
 
 		// Public again: new URLs play everywhere; the URLs handed out before
 		// it went private stay revoked, the owner's of the private period work.

@@ -62,7 +62,7 @@ func (s *server) routes(e *gin.Engine) {
 	tus.Any("/uploads", gin.WrapH(s.Tus))
 	tus.Any("/uploads/*path", gin.WrapH(s.Tus))
 
-	// Douyin-compatible API (douyin-api.md): the same services in that API's
+	// Douyin-compatible API (docs/api.md): the same services in that API's
 	// shapes, every answer HTTP 200 with a status_code (package douyin).
 	dy := s.douyinDeps()
 	dyAPI := e.Group("/douyin", s.deadline(s.RequestTimeout), gzipJSON(gzipMinSize))

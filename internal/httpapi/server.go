@@ -73,7 +73,7 @@ const (
 	// MaxJSONBody is the largest JSON request body; a larger one is answered 413.
 	MaxJSONBody = 1 << 20
 	// gzipMinSize: JSON answers larger than this are gzip-compressed for
-	// clients that accept it (API.md); smaller ones would barely shrink.
+	// clients that accept it (docs/api.md); smaller ones would barely shrink.
 	gzipMinSize = 1 << 10
 )
 

@@ -32,7 +32,16 @@ type Revocations struct {
 	state atomic.Pointer[map[int64]reel.MediaRevocation]
 	mu    sync.Mutex // serialises updates of state and the fields below
 	since time.Time  // what the next incremental read starts from; zero before the first read
+	// changed hears of each video whose revocation changed, after the
+	// change took effect (OnChange).
+	changed func(videoID int64)
 }
+
+// OnChange registers fn to hear of every video whose revocation this node
+// learns of, after it is in force: caches of the video's card drop it, so
+// that its new visibility shows here as soon as its URLs stop. Set it
+// before Refresh and Run.
+func (r *Revocations) OnChange(fn func(videoID int64)) { r.changed = fn }
 
 // RevocationStore is where revocations are kept (the SQL store).
 type RevocationStore interface {
@@ -73,15 +82,20 @@ func (r *Revocations) Refresh(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	r.update(func(m map[int64]reel.MediaRevocation) {
+	r.update(func(m map[int64]reel.MediaRevocation) (changed []int64) {
 		for _, rev := range rows {
-			m[rev.VideoID] = merge(m[rev.VideoID], rev)
+			old, had := m[rev.VideoID]
+			m[rev.VideoID] = merge(old, rev)
+			if !had || m[rev.VideoID] != old {
+				changed = append(changed, rev.VideoID)
+			}
 		}
 		for id, rev := range m {
 			if !rev.Blocked && rev.ChangedAt.Before(start.Add(-r.keep)) {
 				delete(m, id)
 			}
 		}
+		return changed
 	})
 	r.mu.Lock()
 	r.since = start.Add(-revocationOverlap)
@@ -118,20 +132,29 @@ func (r *Revocations) Run(ctx context.Context, every, pruneEvery time.Duration) 
 // Apply takes a revocation this node has just committed into its copy at
 // once, without waiting for Run.
 func (r *Revocations) Apply(rev reel.MediaRevocation) {
-	r.update(func(m map[int64]reel.MediaRevocation) { m[rev.VideoID] = merge(m[rev.VideoID], rev) })
+	r.update(func(m map[int64]reel.MediaRevocation) []int64 {
+		m[rev.VideoID] = merge(m[rev.VideoID], rev)
+		return []int64{rev.VideoID}
+	})
 }
 
-// update replaces the copy with a changed one: readers never lock.
-func (r *Revocations) update(change func(map[int64]reel.MediaRevocation)) {
+// update replaces the copy with a changed one (readers never lock), then
+// reports the videos change says it changed.
+func (r *Revocations) update(change func(map[int64]reel.MediaRevocation) (changed []int64)) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	old := *r.state.Load()
 	next := make(map[int64]reel.MediaRevocation, len(old)+1)
 	for k, v := range old {
 		next[k] = v
 	}
-	change(next)
+	changed := change(next)
 	r.state.Store(&next)
+	r.mu.Unlock()
+	if r.changed != nil {
+		for _, id := range changed {
+			r.changed(id)
+		}
+	}
 }
 
 // merge combines what is known of one video: the latest state wins, a
@@ -145,13 +168,6 @@ func merge(known, rev reel.MediaRevocation) reel.MediaRevocation {
 	out.Generation = max(known.Generation, rev.Generation)
 	out.Deleted = known.Deleted || rev.Deleted
 	return out
-}
-
-// Generation is the media generation this node knows for video id; URLs are
-// signed for the larger of it and the video's own, so that a node whose
-// cached copy of the video is older still signs URLs that work.
-func (r *Revocations) Generation(id int64) int64 {
-	return (*r.state.Load())[id].Generation
 }
 
 // Allowed is the media handler's check (HandlerOptions.Allowed): a URL of a

@@ -11,10 +11,6 @@ type URLs struct {
 	Signer *Signer
 	// BindClient binds each URL to the client address it is handed to.
 	BindClient bool
-	// Revocations, when set, may know a newer media generation of a video
-	// than the copy being presented (a cached card on a node that did not
-	// make the change).
-	Revocations *Revocations
 }
 
 // Fill sets v's CoverURL, PlayURL and, once ready, HLSURL: absolute URLs on
@@ -22,17 +18,15 @@ type URLs struct {
 // prefix, so its playlists and segments are covered too. originalAsPlay
 // points PlayURL at the original while no MP4 exists yet (the Douyin API
 // promises a playable URL right after publishing). A blocked video gets none.
-// The URLs are signed for the video's current media generation, so making it
-// private revokes them (see Revocations).
+// The URLs are signed for the media generation of v as read: a copy of the
+// video older than its move to private (a cache on another node) yields
+// URLs of the old generation, which that node refuses as soon as it knows of
+// the move, never URLs that would outlive it (see Revocations).
 func (u *URLs) Fill(v *reel.Video, base, clientIP string, originalAsPlay bool) {
 	if v.Blocked {
 		return
 	}
-	gen := v.MediaGeneration
-	if u.Revocations != nil {
-		gen = max(gen, u.Revocations.Generation(v.ID))
-	}
-	opts := []SignOption{WithGeneration(gen)}
+	opts := []SignOption{WithGeneration(v.MediaGeneration)}
 	if u.BindClient && clientIP != "" {
 		opts = append(opts, WithClientIP(clientIP))
 	}
