@@ -124,6 +124,10 @@ func TestVisibilityRevokesURLs(t *testing.T) {
 		// Public again: new URLs play everywhere; the URLs handed out before
 		// it went private stay revoked, the owner's of the private period work.
 		patch(hidden.ID, "public")
+		// The other node shows it again when its cached copy expires.
+		waitFor(t, "the other node to show the video made public again", func() bool {
+			return node2.do("GET", fmt.Sprintf("/api/v1/videos/%d", hidden.ID), viewer, nil).StatusCode == 200
+		})
 		again1, again2 := handed(node1, hidden.ID), handed(node2, hidden.ID)
 		waitStatuses(t, "the URLs of a video made public again to play", append(again1, again2...), 200)
 		expectStatuses(t, "URLs handed out before the video went private", append(hidden1, hidden2...), 403)

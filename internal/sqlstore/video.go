@@ -223,12 +223,17 @@ func (db *DB) UpdateVideo(ctx context.Context, id, actorID int64, upd reel.Video
 			q.Set("media_generation = CASE WHEN visibility <> ? THEN media_generation + 1 ELSE media_generation END", reel.VisibilityPrivate)
 		}
 		q.Set("visibility = ?", *upd.Visibility)
-		var gen int64
-		if err := q.Returning("media_generation").Scan(ctx, &gen); err != nil {
+		// blocked as it is now, not as read above: a block committed
+		// meanwhile must not be undone by this revocation.
+		var after struct {
+			Generation int64 `bun:"media_generation"`
+			Blocked    bool  `bun:"blocked"`
+		}
+		if err := q.Returning("media_generation, blocked").Scan(ctx, &after); err != nil {
 			return fmt.Errorf("update video %d: %w", id, err)
 		}
-		if gen > v.MediaGeneration {
-			rev = reel.MediaRevocation{VideoID: id, Generation: gen, Blocked: v.Blocked}
+		if after.Generation > v.MediaGeneration {
+			rev = reel.MediaRevocation{VideoID: id, Generation: after.Generation, Blocked: after.Blocked}
 			if err := db.revokeTx(ctx, tx, &rev); err != nil {
 				return err
 			}
