@@ -82,25 +82,40 @@ func (r *Revocations) Refresh(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	r.update(func(m map[int64]reel.MediaRevocation) (changed []int64) {
-		for _, rev := range rows {
-			old, had := m[rev.VideoID]
-			m[rev.VideoID] = merge(old, rev)
-			if !had || m[rev.VideoID] != old {
-				changed = append(changed, rev.VideoID)
+	forgotten := func(rev reel.MediaRevocation) bool {
+		return !rev.Blocked && rev.ChangedAt.Before(start.Add(-r.keep))
+	}
+	// Most reads of a quiet second change nothing: the copy is not rebuilt.
+	if len(rows) > 0 || anyOf(*r.state.Load(), forgotten) {
+		r.update(func(m map[int64]reel.MediaRevocation) (changed []int64) {
+			for _, rev := range rows {
+				old, had := m[rev.VideoID]
+				m[rev.VideoID] = merge(old, rev)
+				if !had || m[rev.VideoID] != old {
+					changed = append(changed, rev.VideoID)
+				}
 			}
-		}
-		for id, rev := range m {
-			if !rev.Blocked && rev.ChangedAt.Before(start.Add(-r.keep)) {
-				delete(m, id)
+			for id, rev := range m {
+				if forgotten(rev) {
+					delete(m, id)
+				}
 			}
-		}
-		return changed
-	})
+			return changed
+		})
+	}
 	r.mu.Lock()
 	r.since = start.Add(-revocationOverlap)
 	r.mu.Unlock()
 	return nil
+}
+
+func anyOf(m map[int64]reel.MediaRevocation, f func(reel.MediaRevocation) bool) bool {
+	for _, rev := range m {
+		if f(rev) {
+			return true
+		}
+	}
+	return false
 }
 
 // Run refreshes every interval until ctx ends, and every pruneEvery also
