@@ -43,7 +43,7 @@ type UserService interface {
 	SetAdmin(ctx context.Context, username string, admin bool) error
 }
 
-// Limits on credentials, from API.md. Passwords are measured in bytes because
+// Limits on credentials (docs/api.md). Passwords are measured in bytes because
 // that is what the hash function consumes; bcrypt-compatible clients cap at 72.
 const (
 	MinUsernameLen = 3

@@ -116,7 +116,7 @@ func expectOK(t *testing.T, what string, m map[string]any) {
 	expectCode(t, what, m, 0)
 }
 
-// The objects of douyin-api.md: every key present, with its JSON type.
+// The objects of the Douyin API (docs/api.md): every key present, with its JSON type.
 var (
 	userKeys = map[string]string{"id": "number", "name": "string", "follow_count": "number", "follower_count": "number",
 		"is_follow": "bool", "avatar": "string", "background_image": "string", "signature": "string",
@@ -223,7 +223,7 @@ func createdMS(t *testing.T, srv *instance, id int64) int64 {
 // TestDouyinAPI walks the Douyin-compatible API the way its clients do, on
 // both engines: two users register and log in, publish, watch the feed,
 // like, comment, follow each other and chat, and every answer has the
-// field names and JSON types of douyin-api.md.
+// field names and JSON types of the Douyin API (docs/api.md).
 func TestDouyinAPI(t *testing.T) {
 	sqltest.Engines(t, func(t *testing.T, dbURL string) {
 		srv := startServer(t, map[string]string{"REEL_DATABASE_URL": dbURL})

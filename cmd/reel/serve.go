@@ -51,11 +51,12 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 	tokens := auth.NewTokens(b.secret, cfg.TokenTTL)
 	tokens.AcceptPrevious(previous)
 	signer := playback.NewSigner(b.secret, previous, cfg.URLTTL)
-	blocks := playback.NewBlockList(b.db.BlockedVideoIDs, log)
-	if err := blocks.Refresh(ctx); err != nil {
-		return fmt.Errorf("load blocked videos: %w", err)
+	// Revocations outlive every URL they revoke by a minute of clock skew.
+	revocations := playback.NewRevocations(b.db, signer.MaxLifetime()+time.Minute, log)
+	b.db.SetOnMediaRevoked(revocations.Apply)
+	if err := revocations.Refresh(ctx); err != nil {
+		return fmt.Errorf("load media revocations: %w", err)
 	}
-	go blocks.Run(ctx, blockRefresh)
 	views := playback.NewViews(b.db.AddViews, log)
 	viewsCtx, stopViews := context.WithCancel(ctx)
 	viewsDone := make(chan struct{})
@@ -106,6 +107,10 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 	// store tells the cache what changed.
 	cached := cache.New(b.db, cacheTTL, 100_000)
 	b.db.SetOnVideoChange(cached.VideoChanged)
+	// A revocation made on another node also drops this node's copy of the
+	// video, so its new visibility shows here as soon as its URLs stop.
+	revocations.OnChange(func(id int64) { cached.VideoChanged(id, true) })
+	go revocations.Run(ctx, revocationRefresh, revocationPrune)
 
 	metrics := httpapi.NewMetrics()
 	handler, err := httpapi.NewServer(httpapi.Deps{
@@ -128,14 +133,14 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 		Videos:         cached,
 		Playback:       b.db,
 		Social:         cached,
-		Blocks:         blocks,
 		Views:          views,
 		BindClientIP:   cfg.URLBindClient,
 		Tus:            tus,
-		Media:          playback.NewHandler(signer, b.blobs, playback.HandlerOptions{Logger: log, Allowed: blocks.Allowed}),
+		Media:          playback.NewHandler(signer, b.blobs, playback.HandlerOptions{Logger: log, Allowed: revocations.Allowed}),
 		URLs:           &playback.URLs{Signer: signer, BindClient: cfg.URLBindClient},
 		Publisher:      publisher,
 		PublicURL:      cfg.PublicURL,
+		AllowedHosts:   cfg.AllowedHosts,
 		MaxUploadBytes: cfg.MaxUploadBytes,
 		MaxQueued:      cfg.MaxQueued,
 		IncomingDir:    b.dirs.incoming,
@@ -165,11 +170,14 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 	return serveUntilDone(ctx, log, cfg.ShutdownTimeout, servers)
 }
 
-// How stale a node's view of blocked videos may be, and how long views wait
-// in memory before they are written.
+// How stale a node's view of media revocations (blocks, deletions, videos
+// made private) may be: well inside the 2 seconds the README promises, with
+// room for the read itself; how often the revocations nobody needs any more
+// are deleted; and how long views wait in memory before they are written.
 const (
-	blockRefresh = 2 * time.Second
-	viewFlush    = 5 * time.Second
+	revocationRefresh = time.Second
+	revocationPrune   = 10 * time.Minute
+	viewFlush         = 5 * time.Second
 	// cacheTTL bounds how stale a cached card or feed page may be on a node
 	// that did not make the change itself (up to 1.5× with jitter).
 	cacheTTL = 2 * time.Second

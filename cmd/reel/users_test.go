@@ -39,7 +39,7 @@ func (s session) check(t *testing.T, username string) {
 	}
 	if u.FollowerCount == nil || u.FollowingCount == nil || u.VideoCount == nil || u.LikeCount == nil ||
 		u.LikedCount == nil || u.IsFollowing == nil || u.AvatarURL == nil {
-		t.Errorf("user lacks a field of API.md: %+v", u)
+		t.Errorf("user lacks a field of docs/api.md: %+v", u)
 	}
 	if strings.Contains(s.Token, "password") {
 		t.Error("token looks wrong")

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -244,6 +245,34 @@ func TestREADMEListsEveryVariable(t *testing.T) {
 	for _, v := range Vars() {
 		if !strings.Contains(string(readme), "`"+v.Name+"`") {
 			t.Errorf("README.md does not document %s", v.Name)
+		}
+	}
+}
+
+func TestAllowedHosts(t *testing.T) {
+	c, _, err := load(t, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name, _ := os.Hostname()
+	want := []string{"localhost", "127.0.0.1", "[::1]"}
+	if norm, err := NormalizeHost(name); err == nil && !slices.Contains(want, norm) {
+		want = append(want, norm)
+	}
+	if !slices.Equal(c.AllowedHosts, want) {
+		t.Errorf("default REEL_ALLOWED_HOSTS %q, want %q", c.AllowedHosts, want)
+	}
+	c, _, err = load(t, nil, map[string]string{"REEL_ALLOWED_HOSTS": " Videos.Example.com ,*.cdn.example,::1,[2001:db8::1]:8443,10.0.0.1:80"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"videos.example.com", "*.cdn.example", "[::1]", "[2001:db8::1]:8443", "10.0.0.1:80"}; !slices.Equal(c.AllowedHosts, want) {
+		t.Errorf("REEL_ALLOWED_HOSTS read as %q, want %q", c.AllowedHosts, want)
+	}
+	for _, bad := range []string{"https://videos.example.com", "videos.example.com/path", "user@host", "host:0", "host:99999", "host:http", "bad_label!.com", "a..b", "*."} {
+		_, _, err := load(t, nil, map[string]string{"REEL_ALLOWED_HOSTS": "localhost," + bad})
+		if err == nil || !strings.Contains(err.Error(), "REEL_ALLOWED_HOSTS") {
+			t.Errorf("REEL_ALLOWED_HOSTS=%q: %v", bad, err)
 		}
 	}
 }

@@ -42,7 +42,7 @@ var statusOf = map[string]int{
 }
 
 // publicCode is the code clients see; a few HTTP-only codes fold into the
-// codes API.md lists.
+// codes docs/api.md lists.
 var publicCode = map[string]string{
 	errHeadersTooLarge:  reel.ETOOLARGE,
 	errMethodNotAllowed: reel.EBADREQUEST,
@@ -58,7 +58,7 @@ type errorDetail struct {
 	Fields  map[string]string `json:"fields,omitempty"`
 }
 
-// writeError answers with the JSON error shape of API.md. Errors that are not
+// writeError answers with the JSON error shape of docs/api.md. Errors that are not
 // *reel.Error are internal: logged in full, shown as "internal error".
 func writeError(c *gin.Context, err error) {
 	code := reel.ErrorCode(err)

@@ -41,7 +41,6 @@ type Deps struct {
 	Videos   reel.VideoService
 	Playback reel.PlaybackService
 	Social   reel.SocialService
-	Blocks   *playback.BlockList
 	Views    *playback.Views
 	// BindClientIP binds media URLs to the address of the client they are
 	// handed to (URLs.BindClient); media requests are then checked against it.
@@ -52,8 +51,11 @@ type Deps struct {
 	Media     http.Handler
 	URLs      *playback.URLs
 	Publisher *publish.Publisher
-	// PublicURL is the base of absolute URLs; "" derives it from the request.
+	// PublicURL is the base of absolute URLs; "" derives it from the request,
+	// whose Host is believed only when it is one of AllowedHosts (see
+	// baseURL).
 	PublicURL      string
+	AllowedHosts   []string
 	MaxUploadBytes int64
 	MaxQueued      int
 	IncomingDir    string // multipart uploads land here before the blob store
@@ -71,13 +73,15 @@ const (
 	// MaxJSONBody is the largest JSON request body; a larger one is answered 413.
 	MaxJSONBody = 1 << 20
 	// gzipMinSize: JSON answers larger than this are gzip-compressed for
-	// clients that accept it (API.md); smaller ones would barely shrink.
+	// clients that accept it (docs/api.md); smaller ones would barely shrink.
 	gzipMinSize = 1 << 10
 )
 
 type server struct {
 	Deps
-	log *slog.Logger
+	log     *slog.Logger
+	base    *publicBase
+	streams *streamLimiter
 }
 
 // NewServer returns the handler for the public listener.
@@ -91,7 +95,11 @@ func NewServer(d Deps) (http.Handler, error) {
 	if err := e.SetTrustedProxies(d.TrustedProxies); err != nil {
 		return nil, fmt.Errorf("trusted proxies: %w", err)
 	}
-	s := &server{Deps: d, log: d.Logger}
+	base, err := newPublicBase(d.PublicURL, d.AllowedHosts, d.TrustedProxies)
+	if err != nil {
+		return nil, err
+	}
+	s := &server{Deps: d, log: d.Logger, base: base, streams: newStreamLimiter()}
 	s.routes(e)
 	return e, nil
 }

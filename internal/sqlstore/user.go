@@ -42,6 +42,7 @@ func (db *DB) FindUserByID(ctx context.Context, id, viewerID int64) (*reel.User,
 		return nil, fmt.Errorf("find user %d: %w", id, err)
 	}
 	u := row.user()
+	ownVideoCount(viewerID, &row, u)
 	if viewerID != id {
 		if err := db.fillFollowing(ctx, viewerID, u); err != nil {
 			return nil, err
@@ -95,6 +96,7 @@ type userRow struct {
 	FollowerCount  int64     `bun:"follower_count"`
 	FollowingCount int64     `bun:"following_count"`
 	VideoCount     int64     `bun:"video_count"`
+	Listed         int64     `bun:"listed_video_count"` // video_count as others see it
 	LikeCount      int64     `bun:"like_count"`
 	LikedCount     int64     `bun:"liked_count"`
 	CreatedAt      time.Time `bun:"created_at"`
@@ -107,7 +109,7 @@ func (r *userRow) user() *reel.User {
 		CreatedAt:      r.CreatedAt.UTC(),
 		FollowerCount:  r.FollowerCount,
 		FollowingCount: r.FollowingCount,
-		VideoCount:     r.VideoCount,
+		VideoCount:     r.Listed, // the author's own count: ownVideoCount
 		LikeCount:      r.LikeCount,
 		LikedCount:     r.LikedCount,
 		AvatarURL:      r.AvatarURL,

@@ -1,5 +1,5 @@
 // Package douyin serves the Douyin-compatible API (/douyin/, see
-// douyin-api.md) as a thin adapter over the services of package reel: it
+// docs/api.md) as a thin adapter over the services of package reel: it
 // reads the parameters the way those clients send them, calls the same
 // services as /api/v1, and writes the answers in that API's shapes. It holds
 // no domain logic of its own.
