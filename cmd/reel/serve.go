@@ -10,11 +10,11 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
-	"strings"
 	"syscall"
 	"time"
 
 	"github.com/reel-video/reel"
+	"github.com/reel-video/reel/internal/account"
 	"github.com/reel-video/reel/internal/auth"
 	"github.com/reel-video/reel/internal/cache"
 	"github.com/reel-video/reel/internal/config"
@@ -40,16 +40,28 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 	}
 	defer b.closeWithin(ctx, cfg.ShutdownTimeout, log)
 
-	logins := auth.NewLoginLimiter(auth.LimiterConfig{})
-	// Sign-ups: 20 from one address, then one every 3 minutes.
-	registrations := auth.NewLoginLimiter(auth.LimiterConfig{PerAddress: auth.Rule{Burst: 20, Every: 3 * time.Minute}})
-	go sweepEvery(ctx, time.Minute, func() { logins.Sweep(); registrations.Sweep() })
 	var previous []byte
 	if cfg.PreviousSecret != "" {
 		previous = []byte(cfg.PreviousSecret)
 	}
 	tokens := auth.NewTokens(b.secret, cfg.TokenTTL)
 	tokens.AcceptPrevious(previous)
+	signupRate, loginRate, loginAddrRate := cfg.Limits()
+	accounts := account.New(account.Config{
+		Users:    b.db,
+		Sessions: b.db,
+		// Each hash holds its memory cost while it runs: bound them to the CPUs.
+		Passwords: auth.NewHasher(auth.DefaultParams, max(2, runtime.NumCPU())),
+		Tokens:    tokens,
+		Logins:    auth.NewLoginLimiter(loginRate, loginAddrRate, auth.LimiterOptions{}),
+		Signups:   auth.NewSignupLimiter(signupRate, auth.LimiterOptions{}),
+	})
+	go sweepEvery(ctx, time.Minute, accounts.Sweep)
+	go sweepEvery(ctx, sessionPurge, func() {
+		if _, err := accounts.PurgeExpired(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("purge expired sessions", "err", err)
+		}
+	})
 	signer := playback.NewSigner(b.secret, previous, cfg.URLTTL)
 	blocks := playback.NewBlockList(b.db.BlockedVideoIDs, log)
 	if err := blocks.Refresh(ctx); err != nil {
@@ -82,7 +94,7 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 		Expiry:       cfg.UploadExpiry,
 		MaxQueued:    cfg.MaxQueued,
 		Videos:       b.db,
-		Authenticate: bearerUser(tokens),
+		Authenticate: bearerUser(accounts),
 		LogOutput:    env.stderr,
 	})
 	if err != nil {
@@ -96,14 +108,10 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 
 	metrics := httpapi.NewMetrics()
 	handler, err := httpapi.NewServer(httpapi.Deps{
-		Logger:  log,
-		Metrics: metrics,
-		Users:   b.db,
-		// Each hash holds its memory cost while it runs: bound them to the CPUs.
-		Passwords:     auth.NewHasher(auth.DefaultParams, max(2, runtime.NumCPU())),
-		Tokens:        tokens,
-		Logins:        logins,
-		Registrations: registrations,
+		Logger:   log,
+		Metrics:  metrics,
+		Users:    b.db,
+		Accounts: accounts,
 		Ready: []httpapi.ReadyCheck{
 			{Name: "database", Check: b.db.Ping},
 			{Name: "blob_store", Check: b.blobsReady},
@@ -159,16 +167,20 @@ const (
 	// cacheTTL bounds how stale a cached card or feed page may be on a node
 	// that did not make the change itself (up to 1.5× with jitter).
 	cacheTTL = 2 * time.Second
+	// sessionPurge is how often expired sessions are deleted: they are
+	// refused for their expiry anyway, so this only bounds the table.
+	sessionPurge = time.Hour
 )
 
-// bearerUser authenticates a request by its bearer token, for tusd's hooks.
-func bearerUser(tokens *auth.Tokens) func(r *http.Request) (int64, error) {
+// bearerUser authenticates a request by its bearer token, for tusd's hooks,
+// through the accounts path every route uses; a token is required.
+func bearerUser(accounts *account.Service) func(r *http.Request) (int64, error) {
 	return func(r *http.Request) (int64, error) {
-		scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-		if !ok || !strings.EqualFold(scheme, "Bearer") {
-			return 0, reel.Errorf(reel.EUNAUTHORIZED, "sign in first: send Authorization: Bearer <token>")
+		p, err := accounts.Authenticate(r, "")
+		if err == nil && p.UserID == 0 {
+			err = reel.Errorf(reel.EUNAUTHORIZED, "sign in first: send Authorization: Bearer <token>")
 		}
-		return tokens.Verify(strings.TrimSpace(token))
+		return p.UserID, err
 	}
 }
 

@@ -1,11 +1,15 @@
 package main
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
 	"net/http"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/reel-video/reel/internal/auth"
 	"github.com/reel-video/reel/internal/sqlstore/sqltest"
@@ -125,14 +129,35 @@ func TestBadInputs(t *testing.T) {
 	expired := func() string {
 		tok := auth.NewTokens([]byte(secret), time.Hour)
 		tok.Now = func() time.Time { return time.Now().Add(-2 * time.Hour) }
-		s, _, err := tok.Issue(carol.User.ID)
+		s, _, err := tok.Issue(carol.User.ID, auth.NewSessionID())
 		if err != nil {
 			t.Fatal(err)
 		}
 		return s
 	}()
 	forged := func() string {
-		s, _, err := auth.NewTokens([]byte(strings.Repeat("x", 40)), time.Hour).Issue(carol.User.ID)
+		s, _, err := auth.NewTokens([]byte(strings.Repeat("x", 40)), time.Hour).Issue(carol.User.ID, auth.NewSessionID())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}()
+	// Signed with the right secret, for a session that was never opened.
+	unknownSession := func() string {
+		s, _, err := auth.NewTokens([]byte(secret), time.Hour).Issue(carol.User.ID, auth.NewSessionID())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}()
+	// A token as reel issued them before sessions existed: no jti.
+	legacy := func() string {
+		key := hmac.New(sha256.New, []byte(secret))
+		key.Write([]byte("reel session token v1"))
+		s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.RegisteredClaims{
+			Issuer: "reel", Subject: strconv.FormatInt(carol.User.ID, 10),
+			IssuedAt: jwt.NewNumericDate(time.Now()), ExpiresAt: jwt.NewNumericDate(time.Now().Add(time.Hour)),
+		}).SignedString(key.Sum(nil))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -161,7 +186,7 @@ func TestBadInputs(t *testing.T) {
 		{"short username", "POST", "/api/v1/users", "", map[string]string{"username": "ab", "password": "secret-1"}, nil, 422, "invalid"},
 		{"long username", "POST", "/api/v1/users", "", map[string]string{"username": strings.Repeat("a", 33), "password": "secret-1"}, nil, 422, "invalid"},
 		{"bad username characters", "POST", "/api/v1/users", "", map[string]string{"username": "../etc", "password": "secret-1"}, nil, 422, "invalid"},
-		{"unicode username", "POST", "/api/v1/users", "", map[string]string{"username": "zoë", "password": "secret-1"}, nil, 422, "invalid"},
+		{"emoji username", "POST", "/api/v1/users", "", map[string]string{"username": "zoë😀", "password": "secret-1"}, nil, 422, "invalid"},
 		{"short password", "POST", "/api/v1/users", "", map[string]string{"username": "dave", "password": "12345"}, nil, 422, "invalid"},
 		{"long password", "POST", "/api/v1/users", "", map[string]string{"username": "dave", "password": strings.Repeat("p", 73)}, nil, 422, "invalid"},
 		{"taken username", "POST", "/api/v1/users", "", map[string]string{"username": "CAROL", "password": "secret-1"}, nil, 409, "conflict"},
@@ -170,6 +195,8 @@ func TestBadInputs(t *testing.T) {
 		{"me with expired token", "GET", "/api/v1/me", expired, nil, nil, 401, "unauthorized"},
 		{"me with forged token", "GET", "/api/v1/me", forged, nil, nil, 401, "unauthorized"},
 		{"me with tampered token", "GET", "/api/v1/me", tampered, nil, nil, 401, "unauthorized"},
+		{"me with a token of no session", "GET", "/api/v1/me", unknownSession, nil, nil, 401, "unauthorized"},
+		{"me with a token from before sessions", "GET", "/api/v1/me", legacy, nil, nil, 401, "unauthorized"},
 		{"me with garbage token", "GET", "/api/v1/me", "not.a.jwt", nil, nil, 401, "unauthorized"},
 		{"basic auth", "GET", "/api/v1/me", "", nil, []string{"Authorization", "Basic YTpi"}, 401, "unauthorized"},
 		{"optional auth with bad token", "GET", "/api/v1/users/1", "garbage", nil, nil, 401, "unauthorized"},
@@ -217,7 +244,7 @@ func TestBadInputs(t *testing.T) {
 	}
 
 	// None of the bad registrations created an account.
-	for _, name := range []string{"dave", "ab", "zoë"} {
+	for _, name := range []string{"dave", "ab", "zoë😀"} {
 		r := srv.do("POST", "/api/v1/sessions", "", map[string]string{"username": name, "password": "secret-1"})
 		expect(t, r, 401, "unauthorized")
 	}

@@ -151,7 +151,7 @@ func (a *api) publish(c *gin.Context) error {
 	}
 	author := early
 	if t := rec.Values["token"]; t != "" {
-		if author, err = a.Tokens.Verify(t); err != nil {
+		if author, err = a.tokenUser(c, t); err != nil {
 			return err
 		}
 	}
