@@ -177,11 +177,22 @@ func (s *Service) Login(ctx context.Context, username, password, addr string) (*
 // checkPassword is the one place a password is checked against an account,
 // under the login limits; wrong is the error of a wrong pair.
 func (s *Service) checkPassword(ctx context.Context, username, password, addr, what string, wrong error) (*reel.Credentials, error) {
-	attempt, retry, ok := s.cfg.Logins.Allow(addr, reel.UsernameKey(username))
+	// No account has a name this long in any spelling: it is looked up
+	// nowhere, and its key is not worth normalising a megabyte for.
+	tooLong := len(username) > maxUsernameBytes
+	key := username
+	if !tooLong {
+		key = reel.UsernameKey(username)
+	}
+	attempt, retry, ok := s.cfg.Logins.Allow(addr, key)
 	if !ok {
 		return nil, limited(retry, what)
 	}
-	creds, err := s.cfg.Users.FindCredentials(ctx, username)
+	var creds *reel.Credentials
+	var err error = reel.Errorf(reel.ENOTFOUND, "no such user")
+	if !tooLong {
+		creds, err = s.cfg.Users.FindCredentials(ctx, username)
+	}
 	var match bool
 	switch {
 	case reel.ErrorCode(err) == reel.ENOTFOUND || len(password) > reel.MaxPasswordLen:
@@ -200,6 +211,10 @@ func (s *Service) checkPassword(ctx context.Context, username, password, addr, w
 	s.cfg.Logins.Succeeded(attempt)
 	return creds, nil
 }
+
+// maxUsernameBytes is more than any spelling of a valid name takes: 32
+// characters, each of at most a few code points before NFC composes them.
+const maxUsernameBytes = 1 << 10
 
 // open starts a session for u.
 func (s *Service) open(ctx context.Context, u *reel.User) (*Session, error) {

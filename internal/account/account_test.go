@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -170,8 +171,12 @@ func TestLogin(t *testing.T) {
 		if !errors.Is(wrong, account.ErrWrongCredentials) || !errors.Is(unknown, account.ErrWrongCredentials) {
 			t.Errorf("wrong password = %v, unknown user = %v; want ErrWrongCredentials for both", wrong, unknown)
 		}
-		if n := f.hasher.checks.Load() - before; n != 2 {
-			t.Errorf("%d password checks for two failed logins, want one each", n)
+		_, long := a.Login(t.Context(), strings.Repeat("josúé", 1000), "secret-2", "192.0.2.1")
+		if !errors.Is(long, account.ErrWrongCredentials) {
+			t.Errorf("a 7 KB username = %v, want ErrWrongCredentials", long)
+		}
+		if n := f.hasher.checks.Load() - before; n != 3 {
+			t.Errorf("%d password checks for three failed logins, want one each", n)
 		}
 		if _, err := a.Login(t.Context(), "", "", "192.0.2.1"); code(err) != reel.EINVALID {
 			t.Errorf("empty login = %v, want invalid", err)

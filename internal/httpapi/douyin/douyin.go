@@ -11,8 +11,8 @@
 // and from an urlencoded or multipart form body; when both carry a
 // (non-empty) value the form wins. The token is the bearer token /api/v1
 // issues, sent as the token parameter or as an Authorization: Bearer header.
-// A token that is sent but invalid or expired is refused with code 2 also
-// where the token is optional, as in /api/v1: a client that believes it is
+// A token that is sent but invalid, expired or signed out is refused with
+// code 2 also where the token is optional, as in /api/v1: a client that believes it is
 // signed in must not be served silently as anonymous.
 //
 // Only transport-level failures keep a real HTTP status: a panic is 500, an
@@ -28,8 +28,8 @@
 //	1     bad parameter: missing, not a number, out of range, unknown
 //	      action_type, or invalid (username, password, text, title, following
 //	      or messaging oneself)
-//	2     not logged in: no token where one is required, or an invalid or
-//	      expired token
+//	2     not logged in: no token where one is required, or an invalid,
+//	      expired or signed-out token
 //	3     wrong username or password (login)
 //	4     not found: no such user, video or comment (or not visible to you)
 //	5     already exists: the username is taken (register)
