@@ -496,3 +496,58 @@ func TestSessionsEnd(t *testing.T) {
 		}
 	})
 }
+
+// TestSignOutReachesEveryNode: two servers on one database and secret. A
+// token signed out, or ended by a password change, on one node stops working
+// on the other too (within the revocation cache's second, polled here with
+// a generous deadline).
+func TestSignOutReachesEveryNode(t *testing.T) {
+	sqltest.Engines(t, func(t *testing.T, dbURL string) {
+		env := map[string]string{"REEL_DATABASE_URL": dbURL, "REEL_SECRET": strings.Repeat("k", 40), "REEL_WORKERS": "0"}
+		a := startServer(t, env)
+		bEnv := map[string]string{"REEL_DATA_DIR": t.TempDir()}
+		for k, v := range env {
+			bEnv[k] = v
+		}
+		b := startServer(t, bEnv)
+		tokens := make([]string, 3)
+		for i := range tokens {
+			path, status := "/api/v1/sessions", 200
+			if i == 0 {
+				path, status = "/api/v1/users", 201
+			}
+			r := a.do("POST", path, "", map[string]string{"username": "nodes", "password": "old-pass"})
+			expect(t, r, status, "")
+			var s session
+			r.json(t, &s)
+			tokens[i] = s.Token
+		}
+		for _, tok := range tokens {
+			expect(t, b.do("GET", "/api/v1/me", tok, nil), 200, "") // b caches them as valid
+		}
+		refusedOnB := func(token string) {
+			t.Helper()
+			deadline := time.Now().Add(10 * time.Second)
+			for b.do("GET", "/api/v1/me", token, nil).StatusCode != http.StatusUnauthorized {
+				if time.Now().After(deadline) {
+					t.Fatal("node b still accepts a token ended on node a")
+				}
+				<-time.After(50 * time.Millisecond)
+			}
+		}
+		expect(t, a.do("DELETE", "/api/v1/sessions/current", tokens[0], nil), 204, "")
+		refusedOnB(tokens[0])
+		expect(t, a.do("PUT", "/api/v1/me/password", tokens[1], map[string]string{"old_password": "old-pass", "new_password": "new-pass"}), 204, "")
+		refusedOnB(tokens[2])
+		expect(t, b.do("GET", "/api/v1/me", tokens[1], nil), 200, "")
+		// And the other way round, everywhere.
+		expect(t, b.do("DELETE", "/api/v1/sessions", tokens[1], nil), 204, "")
+		deadline := time.Now().Add(10 * time.Second)
+		for a.do("GET", "/api/v1/me", tokens[1], nil).StatusCode != http.StatusUnauthorized {
+			if time.Now().After(deadline) {
+				t.Fatal("node a still accepts a token signed out everywhere on node b")
+			}
+			<-time.After(50 * time.Millisecond)
+		}
+	})
+}
