@@ -12,8 +12,8 @@
 // (non-empty) value the form wins. The token is the bearer token /api/v1
 // issues, sent as the token parameter or as an Authorization: Bearer header.
 // A token that is sent but invalid, expired or signed out is refused with
-// code 2 also where the token is optional, as in /api/v1: a client that believes it is
-// signed in must not be served silently as anonymous.
+// code 2 also where the token is optional, as in /api/v1: a client that
+// believes it is signed in must not be served silently as anonymous.
 //
 // Only transport-level failures keep a real HTTP status: a panic is 500, an
 // unknown path 404 and a wrong method 405 (in /api/v1's error shape), and a
