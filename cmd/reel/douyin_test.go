@@ -619,3 +619,45 @@ func TestDouyinBadInputs(t *testing.T) {
 		t.Errorf("rate limited login: HTTP %d, Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
 	}
 }
+
+// TestDouyinManyUsers is what the independent Douyin test suites do: dozens
+// of users registered from one address, with REEL_SIGNUP_LIMIT raised; each
+// gets a working token. Without the raise, the default limit answers code 9
+// with Retry-After.
+func TestDouyinManyUsers(t *testing.T) {
+	srv := startServer(t, map[string]string{"REEL_SIGNUP_LIMIT": "1000/1m"})
+	d := dy{t, srv}
+	for i := range 60 {
+		name := fmt.Sprintf("suite_user_%d", i)
+		reg := d.post("/douyin/user/register/", qs("username", name, "password", "suite-pass"), nil)
+		expectOK(t, "register "+name, reg)
+		u := d.get("/douyin/user/", qs("token", reg["token"].(string)))
+		expectOK(t, "user info of "+name, u)
+		if num(u["user"].(map[string]any)["id"]) != num(reg["user_id"]) {
+			t.Fatalf("%s: token of user %v answers user %v", name, reg["user_id"], u["user"])
+		}
+	}
+
+	def := dy{t, startServer(t, nil)}
+	for i := range 20 {
+		expectOK(t, "register within the default limit", def.post("/douyin/user/register/", nil, qs("username", fmt.Sprintf("u%d", i+100), "password", "suite-pass")))
+	}
+	req, err := http.NewRequest("POST", def.srv.URL+"/douyin/user/register/", strings.NewReader(qs("username", "one_more", "password", "suite-pass").Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
+		t.Fatal(err)
+	}
+	expectCode(t, "the 21st sign-up in an hour", m, 9)
+	if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); err != nil || secs < 1 {
+		t.Errorf("Retry-After = %q", resp.Header.Get("Retry-After"))
+	}
+}

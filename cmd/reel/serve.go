@@ -10,11 +10,11 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
-	"strings"
 	"syscall"
 	"time"
 
 	"github.com/reel-video/reel"
+	"github.com/reel-video/reel/internal/account"
 	"github.com/reel-video/reel/internal/auth"
 	"github.com/reel-video/reel/internal/cache"
 	"github.com/reel-video/reel/internal/config"
@@ -40,16 +40,28 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 	}
 	defer b.closeWithin(ctx, cfg.ShutdownTimeout, log)
 
-	logins := auth.NewLoginLimiter(auth.LimiterConfig{})
-	// Sign-ups: 20 from one address, then one every 3 minutes.
-	registrations := auth.NewLoginLimiter(auth.LimiterConfig{PerAddress: auth.Rule{Burst: 20, Every: 3 * time.Minute}})
-	go sweepEvery(ctx, time.Minute, func() { logins.Sweep(); registrations.Sweep() })
 	var previous []byte
 	if cfg.PreviousSecret != "" {
 		previous = []byte(cfg.PreviousSecret)
 	}
 	tokens := auth.NewTokens(b.secret, cfg.TokenTTL)
 	tokens.AcceptPrevious(previous)
+	signupRate, loginRate, loginAddrRate := cfg.Limits()
+	accounts := account.New(account.Config{
+		Users:    b.db,
+		Sessions: b.db,
+		// Each hash holds its memory cost while it runs: bound them to the CPUs.
+		Passwords: auth.NewHasher(auth.DefaultParams, max(2, runtime.NumCPU())),
+		Tokens:    tokens,
+		Logins:    auth.NewLoginLimiter(loginRate, loginAddrRate, auth.LimiterOptions{}),
+		Signups:   auth.NewSignupLimiter(signupRate, auth.LimiterOptions{}),
+	})
+	go sweepEvery(ctx, time.Minute, accounts.Sweep)
+	go sweepEvery(ctx, sessionPurge, func() {
+		if _, err := accounts.PurgeExpired(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("purge expired sessions", "err", err)
+		}
+	})
 	signer := playback.NewSigner(b.secret, previous, cfg.URLTTL)
 	// Revocations outlive every URL they revoke by a minute of clock skew.
 	revocations := playback.NewRevocations(b.db, signer.MaxLifetime()+time.Minute, log)
@@ -96,7 +108,7 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 		Expiry:       cfg.UploadExpiry,
 		Videos:       b.db,
 		Publisher:    publisher,
-		Authenticate: bearerUser(tokens),
+		Authenticate: bearerUser(accounts),
 		LogOutput:    env.stderr,
 	})
 	if err != nil {
@@ -114,14 +126,10 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 
 	metrics := httpapi.NewMetrics()
 	handler, err := httpapi.NewServer(httpapi.Deps{
-		Logger:  log,
-		Metrics: metrics,
-		Users:   b.db,
-		// Each hash holds its memory cost while it runs: bound them to the CPUs.
-		Passwords:     auth.NewHasher(auth.DefaultParams, max(2, runtime.NumCPU())),
-		Tokens:        tokens,
-		Logins:        logins,
-		Registrations: registrations,
+		Logger:   log,
+		Metrics:  metrics,
+		Users:    b.db,
+		Accounts: accounts,
 		Ready: []httpapi.ReadyCheck{
 			{Name: "database", Check: b.db.Ping},
 			{Name: "blob_store", Check: b.blobsReady},
@@ -184,16 +192,20 @@ const (
 	// publishWait is how long an upload waits for a turn to be probed
 	// before it is refused with 503 (REEL_PUBLISH_PROBES).
 	publishWait = 5 * time.Second
+	// sessionPurge is how often expired sessions are deleted: they are
+	// refused for their expiry anyway, so this only bounds the table.
+	sessionPurge = time.Hour
 )
 
-// bearerUser authenticates a request by its bearer token, for tusd's hooks.
-func bearerUser(tokens *auth.Tokens) func(r *http.Request) (int64, error) {
+// bearerUser authenticates a request by its bearer token, for tusd's hooks,
+// through the accounts path every route uses; a token is required.
+func bearerUser(accounts *account.Service) func(r *http.Request) (int64, error) {
 	return func(r *http.Request) (int64, error) {
-		scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-		if !ok || !strings.EqualFold(scheme, "Bearer") {
-			return 0, reel.Errorf(reel.EUNAUTHORIZED, "sign in first: send Authorization: Bearer <token>")
+		p, err := accounts.Authenticate(r, "")
+		if err == nil && p.UserID == 0 {
+			err = reel.Errorf(reel.EUNAUTHORIZED, "sign in first: send Authorization: Bearer <token>")
 		}
-		return tokens.Verify(strings.TrimSpace(token))
+		return p.UserID, err
 	}
 }
 

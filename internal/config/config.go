@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"github.com/caarlos0/env/v11"
+
+	"github.com/reel-video/reel/internal/auth"
 )
 
 // Prefix starts the name of every environment variable reel reads.
@@ -45,6 +47,9 @@ type Config struct {
 	TLSKey            string        `env:"TLS_KEY" doc:"PEM private key file for REEL_TLS_CERT"`
 	ShutdownTimeout   time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"30s" doc:"how long in-flight requests may take to finish after SIGINT/SIGTERM"`
 	TokenTTL          time.Duration `env:"TOKEN_TTL" envDefault:"168h" doc:"lifetime of session tokens"`
+	SignupLimit       string        `env:"SIGNUP_LIMIT" envDefault:"20/1h" doc:"sign-ups per client address: N/DURATION (at most N in any DURATION), or 0 for no limit"`
+	LoginLimit        string        `env:"LOGIN_LIMIT" envDefault:"5/5m" doc:"failed logins per username and client address: N/DURATION, or 0 for no limit"`
+	LoginAddrLimit    string        `env:"LOGIN_ADDR_LIMIT" envDefault:"20/5m" doc:"failed logins per client address, whatever the username: N/DURATION, or 0 for no limit"`
 	RequestTimeout    time.Duration `env:"REQUEST_TIMEOUT" envDefault:"30s" doc:"deadline of an API request (uploads and media have their own)"`
 	ReadHeaderTimeout time.Duration `env:"READ_HEADER_TIMEOUT" envDefault:"10s" doc:"time a client has to send request headers"`
 	IdleTimeout       time.Duration `env:"IDLE_TIMEOUT" envDefault:"120s" doc:"how long an idle keep-alive connection stays open"`
@@ -191,6 +196,15 @@ func (c *Config) Pixels() (long, short int, err error) {
 	return max(a, b), min(a, b), nil
 }
 
+// Limits returns REEL_SIGNUP_LIMIT, REEL_LOGIN_LIMIT and
+// REEL_LOGIN_ADDR_LIMIT, which Load has validated.
+func (c *Config) Limits() (signup, login, loginAddr auth.Rate) {
+	signup, _ = auth.ParseRate(c.SignupLimit)
+	login, _ = auth.ParseRate(c.LoginLimit)
+	loginAddr, _ = auth.ParseRate(c.LoginAddrLimit)
+	return signup, login, loginAddr
+}
+
 // TLS reports whether the server should speak HTTPS.
 func (c *Config) TLS() bool { return c.TLSCert != "" }
 
@@ -281,6 +295,11 @@ func (c *Config) validate() error {
 	}
 	if c.PreviousSecret != "" && len(c.PreviousSecret) < MinSecretLen {
 		errs = append(errs, fmt.Errorf("%sPREVIOUS_SECRET: must be at least %d bytes long", Prefix, MinSecretLen))
+	}
+	for name, v := range map[string]string{"SIGNUP_LIMIT": c.SignupLimit, "LOGIN_LIMIT": c.LoginLimit, "LOGIN_ADDR_LIMIT": c.LoginAddrLimit} {
+		if _, err := auth.ParseRate(v); err != nil {
+			bad(name, v, err.Error())
+		}
 	}
 	if c.MaxUploadBytes <= 0 {
 		bad("MAX_UPLOAD_BYTES", c.MaxUploadBytes, "must be a positive number of bytes")

@@ -135,6 +135,39 @@ func TestInvalidValuesNameTheVariable(t *testing.T) {
 	}
 }
 
+// The sign-up and login limits are N/DURATION or 0 (off); anything else stops
+// the start with a message that names the variable and the expected form.
+func TestLimits(t *testing.T) {
+	c, _, err := load(t, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signup, login, addr := c.Limits()
+	if signup.String() != "20/1h0m0s" || login.String() != "5/5m0s" || addr.String() != "20/5m0s" {
+		t.Errorf("default limits %v %v %v", signup, login, addr)
+	}
+
+	c, _, err = load(t, []string{"--login-limit", "3/1m"}, map[string]string{
+		"REEL_SIGNUP_LIMIT": "1000/1m", "REEL_LOGIN_ADDR_LIMIT": "0",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	signup, login, addr = c.Limits()
+	if signup.N != 1000 || signup.Per != time.Minute || login.N != 3 || login.Per != time.Minute || !addr.Off() {
+		t.Errorf("limits %+v %+v %+v", signup, login, addr)
+	}
+
+	for _, name := range []string{"REEL_SIGNUP_LIMIT", "REEL_LOGIN_LIMIT", "REEL_LOGIN_ADDR_LIMIT"} {
+		for _, bad := range []string{"20", "20/", "/1h", "x/1h", "-1/1h", "0/1h", "20/0s", "20/-1h", "20/1 hour", "2.5/1h", "off"} {
+			_, _, err := load(t, nil, map[string]string{name: bad})
+			if err == nil || !strings.Contains(err.Error(), name+": invalid value") || !strings.Contains(err.Error(), "N/DURATION") {
+				t.Errorf("%s=%q: error %v, want one naming the variable and N/DURATION", name, bad, err)
+			}
+		}
+	}
+}
+
 func TestUnknown(t *testing.T) {
 	got := Unknown([]string{"REEL_ADDR=:1", "REEL_ADRR=:2", "PATH=/bin", "REEL_TEST_POSTGRES_URL=x", "REEL_WORKRES=2"})
 	if strings.Join(got, ",") != "REEL_ADRR,REEL_WORKRES" {

@@ -14,7 +14,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/reel-video/reel"
-	"github.com/reel-video/reel/internal/auth"
+	"github.com/reel-video/reel/internal/account"
 	"github.com/reel-video/reel/internal/httpapi/douyin"
 	"github.com/reel-video/reel/internal/playback"
 	"github.com/reel-video/reel/internal/publish"
@@ -22,14 +22,11 @@ import (
 
 // Deps are what the handlers need. Every field is required unless noted.
 type Deps struct {
-	Logger    *slog.Logger
-	Metrics   *Metrics
-	Users     reel.UserService
-	Passwords *auth.Hasher
-	Tokens    *auth.Tokens
-	Logins    *auth.LoginLimiter // failed sign-ins
-	// Registrations limits sign-ups per client address (username unused).
-	Registrations *auth.LoginLimiter
+	Logger  *slog.Logger
+	Metrics *Metrics
+	Users   reel.UserService
+	// Accounts signs up, signs in and out, and reads every request's token.
+	Accounts *account.Service
 	// Ready lists the parts /readyz checks, each answering nil when healthy.
 	Ready []ReadyCheck
 	// RequestTimeout bounds an ordinary API request end to end.
@@ -109,7 +106,7 @@ func NewServer(d Deps) (http.Handler, error) {
 func (s *server) douyinDeps() douyin.Deps {
 	return douyin.Deps{
 		Logger: s.log, Users: s.Users, Videos: s.Videos, Social: s.Social,
-		Passwords: s.Passwords, Tokens: s.Tokens, Logins: s.Logins, Registrations: s.Registrations,
+		Accounts:  s.Accounts,
 		Publisher: s.Publisher, URLs: s.URLs, BaseURL: s.baseURL,
 		MaxUploadBytes: s.MaxUploadBytes, MaxQueued: s.MaxQueued, IncomingDir: s.IncomingDir,
 		MaxFormBytes: MaxJSONBody,
