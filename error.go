@@ -6,7 +6,7 @@ import (
 	"sync"
 )
 
-// Error codes. They are part of the HTTP contract (API.md): clients switch on
+// Error codes. They are part of the HTTP contract (docs/api.md): clients switch on
 // them, so they never change. The HTTP layer maps each to one status code in
 // exactly one place.
 const (

@@ -4,7 +4,11 @@ import (
 	"context"
 	"fmt"
 	"time"
+	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/text/cases"
+	"golang.org/x/text/unicode/norm"
 )
 
 // User is a person with an account. The counters are kept exact by the store;
@@ -31,20 +35,53 @@ type Credentials struct {
 }
 
 // UserService stores users. Implementations report a missing user as ENOTFOUND
-// and a taken username (compared case-insensitively) as ECONFLICT.
+// and a taken username as ECONFLICT. Usernames are stored as
+// NormalizeUsername gives them and are unique, and looked up, by UsernameKey:
+// the store computes both, so every caller agrees with every engine.
 type UserService interface {
 	// CreateUser stores a new user with an already hashed password.
 	CreateUser(ctx context.Context, username, passwordHash string) (*User, error)
 	// FindUserByID returns the user as seen by viewerID (0 for anonymous).
 	FindUserByID(ctx context.Context, id, viewerID int64) (*User, error)
-	// FindCredentials returns the login data for a username, case-insensitively.
+	// FindCredentials returns the login data for a username, compared by
+	// UsernameKey.
 	FindCredentials(ctx context.Context, username string) (*Credentials, error)
 	// SetAdmin grants or revokes administrator rights by username.
 	SetAdmin(ctx context.Context, username string, admin bool) error
 }
 
-// Limits on credentials, from API.md. Passwords are measured in bytes because
-// that is what the hash function consumes; bcrypt-compatible clients cap at 72.
+// Session is one signed-in client: every token names the session it belongs
+// to, and a token is valid only while its session exists.
+type Session struct {
+	ID        string // random, unguessable; the token's jti
+	UserID    int64
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// SessionService stores sessions. Ending a session is deleting it; expired
+// sessions are purged by PurgeSessions.
+type SessionService interface {
+	// CreateSession stores s.
+	CreateSession(ctx context.Context, s Session) error
+	// FindSession returns the session with id, or ENOTFOUND when it ended.
+	FindSession(ctx context.Context, id string) (*Session, error)
+	// DeleteSession ends one session of userID; a session that already
+	// ended is no error.
+	DeleteSession(ctx context.Context, userID int64, id string) error
+	// DeleteSessions ends every session of userID except keep ("" for none).
+	DeleteSessions(ctx context.Context, userID int64, keep string) error
+	// SetPassword replaces the password hash of userID and ends every other
+	// session than keep, in one transaction: no token of the old password
+	// outlives the change.
+	SetPassword(ctx context.Context, userID int64, passwordHash, keep string) error
+	// PurgeSessions deletes the sessions that expired before now.
+	PurgeSessions(ctx context.Context, now time.Time) (int64, error)
+}
+
+// Limits on credentials (docs/api.md). Usernames are measured in characters
+// (runes, after NFC normalisation); passwords in bytes, because that is what
+// the hash function consumes (bcrypt-compatible clients cap at 72).
 const (
 	MinUsernameLen = 3
 	MaxUsernameLen = 32
@@ -52,29 +89,70 @@ const (
 	MaxPasswordLen = 72
 )
 
+// NormalizeUsername returns username in the form it is stored and shown:
+// Unicode NFC, so that "josé" typed with a precomposed é and with e plus a
+// combining accent is one name.
+func NormalizeUsername(username string) string { return norm.NFC.String(username) }
+
+// UsernameKey returns the key under which usernames are unique and found:
+// NFKC, Unicode full case folding, NFKC again (a compatibility caseless
+// match). "Alice", "ALICE" and "alice" share a key, so do "Straße" and
+// "STRASSE", and so do full-width "ａｌｉｃｅ" and "alice", which would
+// otherwise be two accounts that look alike. It is computed in Go, never in
+// SQL, so SQLite and PostgreSQL agree whatever their collations.
+func UsernameKey(username string) string {
+	// A Caser keeps state between calls: one per call.
+	return norm.NFKC.String(cases.Fold().String(norm.NFKC.String(username)))
+}
+
 // ValidateCredentials checks a username and password for registration and
-// returns an EINVALID error naming each field that is wrong.
+// returns an EINVALID error naming each field that is wrong. The username is
+// checked in its normalised form (NormalizeUsername).
 func ValidateCredentials(username, password string) error {
 	fields := map[string]string{}
 	if msg := usernameProblem(username); msg != "" {
 		fields["username"] = msg
 	}
-	switch {
-	case len(password) < MinPasswordLen || len(password) > MaxPasswordLen:
-		fields["password"] = fmt.Sprintf("must be %d to %d bytes long", MinPasswordLen, MaxPasswordLen)
-	case !utf8.ValidString(password):
-		fields["password"] = "must be valid UTF-8"
+	if msg := PasswordProblem(password); msg != "" {
+		fields["password"] = msg
 	}
 	return Invalid(fields)
 }
 
+// PasswordProblem says what is wrong with a new password, or "".
+func PasswordProblem(password string) string {
+	switch {
+	case len(password) < MinPasswordLen || len(password) > MaxPasswordLen:
+		return fmt.Sprintf("must be %d to %d bytes long", MinPasswordLen, MaxPasswordLen)
+	case !utf8.ValidString(password):
+		return "must be valid UTF-8"
+	}
+	return ""
+}
+
+// usernameProblem accepts letters and digits of any script, '_', '.' and
+// '-'. Combining marks are accepted right after a letter (or another mark):
+// many scripts (Devanagari, Thai, Arabic…) cannot write names without them.
+// Variation selectors are not, and neither is anything else: spaces, symbols
+// and emoji, controls, format characters such as zero-width joiners.
 func usernameProblem(username string) string {
-	if len(username) < MinUsernameLen || len(username) > MaxUsernameLen {
+	if !utf8.ValidString(username) {
+		return "must be valid UTF-8"
+	}
+	name := NormalizeUsername(username)
+	if n := utf8.RuneCountInString(name); n < MinUsernameLen || n > MaxUsernameLen {
 		return fmt.Sprintf("must be %d to %d characters long", MinUsernameLen, MaxUsernameLen)
 	}
-	for _, r := range username {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '.' || r == '-') {
-			return "may contain only letters A-Z and a-z, digits, '_', '.' and '-'"
+	afterLetter := false
+	for _, r := range name {
+		switch {
+		case unicode.IsLetter(r):
+			afterLetter = true
+		case unicode.IsMark(r) && afterLetter && !unicode.Is(unicode.Variation_Selector, r):
+		case unicode.IsDigit(r) || r == '_' || r == '.' || r == '-':
+			afterLetter = false
+		default:
+			return "may contain only letters and digits (of any script), '_', '.' and '-'"
 		}
 	}
 	return ""

@@ -3,6 +3,8 @@ package reel
 import (
 	"strings"
 	"testing"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 func TestValidateCredentials(t *testing.T) {
@@ -13,11 +15,33 @@ func TestValidateCredentials(t *testing.T) {
 		{"alice", "secret", nil},
 		{"A.b_c-9", strings.Repeat("p", 72), nil},
 		{"abc", "héllo!", nil},
+		{"张三", "secret", []string{"username"}}, // two characters
+		{"张三丰", "secret", nil},
+		{"josé", "secret", nil},
+		{"jose\u0301", "secret", nil}, // NFD spelling of josé
+		{"zoë", "secret", nil},
+		{"Ωμέγα", "secret", nil},
+		{"हिन्दी", "secret", nil}, // Devanagari needs combining vowel signs and virama
+		{"مريم_٣", "secret", nil}, // Arabic letters and an Arabic-Indic digit
+		{strings.Repeat("界", 32), "secret", nil},
+		{strings.Repeat("界", 33), "secret", []string{"username"}}, // 33 characters, 99 bytes
+		{strings.Repeat("é", 32), "secret", nil},                  // 64 bytes, 32 characters
+		{strings.Repeat("e\u0301", 32), "secret", nil},            // 32 characters once composed
 		{"ab", "secret", []string{"username"}},
 		{strings.Repeat("a", 33), "secret", []string{"username"}},
 		{"has space", "secret", []string{"username"}},
-		{"zoë", "secret", []string{"username"}},
+		{"tab\tname", "secret", []string{"username"}},
+		{"nbsp\u00a0name", "secret", []string{"username"}},
+		{"zero\u200bwidth", "secret", []string{"username"}},
+		{"joiner\u200dname", "secret", []string{"username"}},
+		{"rtl\u202ename", "secret", []string{"username"}},
+		{"emoji😀", "secret", []string{"username"}},
+		{"1\ufe0f\u20e3ab", "secret", []string{"username"}}, // keycap emoji
+		{"a\ufe0fbc", "secret", []string{"username"}},       // variation selector
+		{"\u0301abc", "secret", []string{"username"}},       // a mark with no letter before it
 		{"../x", "secret", []string{"username"}},
+		{"a@b.c", "secret", []string{"username"}},
+		{"ab\xff", "secret", []string{"username"}},
 		{"alice", "12345", []string{"password"}},
 		{"alice", strings.Repeat("p", 73), []string{"password"}},
 		{"alice", "abc\xffdef", []string{"password"}},
@@ -44,19 +68,45 @@ func TestValidateCredentials(t *testing.T) {
 	}
 }
 
-func TestErrorCodeAndMessage(t *testing.T) {
-	if ErrorCode(nil) != "" || ErrorMessage(nil) != "" {
-		t.Error("nil error has a code")
+func TestUsernameKey(t *testing.T) {
+	same := [][]string{
+		{"alice", "Alice", "ALICE", "aLiCe", "ａｌｉｃｅ"},
+		{"josé", "jose\u0301", "JOSÉ", "JOSE\u0301"},
+		{"straße", "STRASSE", "Strasse"},
+		{"Ωμέγα", "ΩΜΈΓΑ", "ωμέγα"},
+		{"张三丰", "张三丰"},
 	}
-	err := Errorf(ENOTFOUND, "video %d not found", 42)
-	if ErrorCode(err) != ENOTFOUND || ErrorMessage(err) != "video 42 not found" {
-		t.Errorf("got %q %q", ErrorCode(err), ErrorMessage(err))
+	for _, group := range same {
+		for _, name := range group {
+			if UsernameKey(name) != UsernameKey(group[0]) {
+				t.Errorf("UsernameKey(%q) = %q, UsernameKey(%q) = %q: want one key", name, UsernameKey(name), group[0], UsernameKey(group[0]))
+			}
+		}
 	}
-	plain := strings.NewReader("").UnreadByte() // any non-reel error
-	if ErrorCode(plain) != EINTERNAL || ErrorMessage(plain) != "internal error" {
-		t.Errorf("internal errors must not leak: %q %q", ErrorCode(plain), ErrorMessage(plain))
+	different := []string{"alice", "alicf", "jose", "josé", "张三丰", "张三风", "strase"}
+	seen := map[string]string{}
+	for _, name := range different {
+		if other, dup := seen[UsernameKey(name)]; dup {
+			t.Errorf("%q and %q share the key %q", name, other, UsernameKey(name))
+		}
+		seen[UsernameKey(name)] = name
 	}
-	if Invalid(nil) != nil {
-		t.Error("Invalid with no fields is an error")
+	// ASCII names (all that existed before Unicode names were allowed) key
+	// to strings.ToLower, which the migration used for existing rows.
+	for _, name := range []string{"Alice_1", "BOB.smith", "x-Y-z", "ABCDEFGHIJKLMNOPQRSTUVWXYZ0189_.-"} {
+		if UsernameKey(name) != strings.ToLower(name) {
+			t.Errorf("UsernameKey(%q) = %q, want %q", name, UsernameKey(name), strings.ToLower(name))
+		}
+	}
+}
+
+func TestNormalizeUsername(t *testing.T) {
+	nfd := "jose\u0301"
+	if got := NormalizeUsername(nfd); got != "josé" || !norm.NFC.IsNormalString(got) {
+		t.Errorf("NormalizeUsername(%q) = %q, want NFC josé", nfd, got)
+	}
+	// Case is kept: it is how the user wrote their name.
+	if got := NormalizeUsername("Alice"); got != "Alice" {
+		t.Errorf("NormalizeUsername changed case: %q", got)
 	}
 }

@@ -46,8 +46,8 @@ type Video struct {
 	DurationMS  int64       `json:"duration_ms"`
 	Width       int         `json:"width"`
 	Height      int         `json:"height"`
-	SizeBytes   int64       `json:"size_bytes"`
-	SHA256      string      `json:"sha256"`
+	SizeBytes   int64       `json:"size_bytes,omitempty"` // of the original: its owner and admins only
+	SHA256      string      `json:"sha256,omitempty"`     // likewise; the HTTP layer clears both for others
 	CreatedAt   time.Time   `json:"created_at"`
 	CoverURL    string      `json:"cover_url"`
 	PlayURL     string      `json:"play_url"`
@@ -66,6 +66,9 @@ type Video struct {
 	PlayKey     string `json:"-"` // progressive MP4
 	HLSKey      string `json:"-"` // master playlist
 	Blocked     bool   `json:"-"`
+	// MediaGeneration is what media URLs are signed for; making the video
+	// private moves it on, which revokes the URLs handed out before.
+	MediaGeneration int64 `json:"-"`
 }
 
 // Rendition is one rung of the HLS ladder.
@@ -154,12 +157,28 @@ type PlaybackService interface {
 	// SetBlocked blocks (or unblocks) a video: its media answer 403 and it
 	// leaves every list.
 	SetBlocked(ctx context.Context, videoID int64, blocked bool) error
-	// BlockedVideoIDs lists the blocked videos, for the nodes' caches.
-	BlockedVideoIDs(ctx context.Context) ([]int64, error)
+	// MediaRevocations lists the revocations changed at or after since and,
+	// when blocked is true, every blocked video as well, for the nodes'
+	// in-memory copies.
+	MediaRevocations(ctx context.Context, since time.Time, blocked bool) ([]MediaRevocation, error)
+	// PruneMediaRevocations forgets the revocations of unblocked videos that
+	// last changed before the given time: no URL they revoke still works.
+	PruneMediaRevocations(ctx context.Context, before time.Time) error
 	// AddViews adds aggregated view counts, one batch at a time.
 	AddViews(ctx context.Context, counts map[int64]int64) error
 	// SaveProgress records a viewer's position in a video.
 	SaveProgress(ctx context.Context, userID, videoID, positionMS int64) error
+}
+
+// MediaRevocation says which of a video's signed media URLs no longer work:
+// all of them while it is blocked or once it is deleted, else those signed
+// for a generation before Generation.
+type MediaRevocation struct {
+	VideoID    int64
+	Generation int64
+	Blocked    bool
+	Deleted    bool
+	ChangedAt  time.Time
 }
 
 // Keys of a video's files in the blob store. Everything of video 42 lies

@@ -19,4 +19,14 @@ if [ -n "$unformatted" ]; then
 	exit 1
 fi
 go vet ./...
+
+# staticcheck, pinned like every other dependency, is installed
+# into GOPATH/bin when it is missing or another version.
+staticcheck_version=v0.7.0
+staticcheck="$(go env GOPATH)/bin/staticcheck"
+if ! "$staticcheck" -version 2>/dev/null | grep -q "($staticcheck_version)"; then
+	echo "installing staticcheck $staticcheck_version" >&2
+	GOBIN="$(go env GOPATH)/bin" go install "honnef.co/go/tools/cmd/staticcheck@$staticcheck_version"
+fi
+"$staticcheck" ./...
 go test -race -count=1 -timeout 12m "$@" ./...

@@ -116,7 +116,7 @@ func expectOK(t *testing.T, what string, m map[string]any) {
 	expectCode(t, what, m, 0)
 }
 
-// The objects of douyin-api.md: every key present, with its JSON type.
+// The objects of the Douyin API (docs/api.md): every key present, with its JSON type.
 var (
 	userKeys = map[string]string{"id": "number", "name": "string", "follow_count": "number", "follower_count": "number",
 		"is_follow": "bool", "avatar": "string", "background_image": "string", "signature": "string",
@@ -223,7 +223,7 @@ func createdMS(t *testing.T, srv *instance, id int64) int64 {
 // TestDouyinAPI walks the Douyin-compatible API the way its clients do, on
 // both engines: two users register and log in, publish, watch the feed,
 // like, comment, follow each other and chat, and every answer has the
-// field names and JSON types of douyin-api.md.
+// field names and JSON types of the Douyin API (docs/api.md).
 func TestDouyinAPI(t *testing.T) {
 	sqltest.Engines(t, func(t *testing.T, dbURL string) {
 		srv := startServer(t, map[string]string{"REEL_DATABASE_URL": dbURL})
@@ -617,5 +617,47 @@ func TestDouyinBadInputs(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 || resp.Header.Get("Retry-After") == "" {
 		t.Errorf("rate limited login: HTTP %d, Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+}
+
+// TestDouyinManyUsers is what the independent Douyin test suites do: dozens
+// of users registered from one address, with REEL_SIGNUP_LIMIT raised; each
+// gets a working token. Without the raise, the default limit answers code 9
+// with Retry-After.
+func TestDouyinManyUsers(t *testing.T) {
+	srv := startServer(t, map[string]string{"REEL_SIGNUP_LIMIT": "1000/1m"})
+	d := dy{t, srv}
+	for i := range 60 {
+		name := fmt.Sprintf("suite_user_%d", i)
+		reg := d.post("/douyin/user/register/", qs("username", name, "password", "suite-pass"), nil)
+		expectOK(t, "register "+name, reg)
+		u := d.get("/douyin/user/", qs("token", reg["token"].(string)))
+		expectOK(t, "user info of "+name, u)
+		if num(u["user"].(map[string]any)["id"]) != num(reg["user_id"]) {
+			t.Fatalf("%s: token of user %v answers user %v", name, reg["user_id"], u["user"])
+		}
+	}
+
+	def := dy{t, startServer(t, nil)}
+	for i := range 20 {
+		expectOK(t, "register within the default limit", def.post("/douyin/user/register/", nil, qs("username", fmt.Sprintf("u%d", i+100), "password", "suite-pass")))
+	}
+	req, err := http.NewRequest("POST", def.srv.URL+"/douyin/user/register/", strings.NewReader(qs("username", "one_more", "password", "suite-pass").Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
+		t.Fatal(err)
+	}
+	expectCode(t, "the 21st sign-up in an hour", m, 9)
+	if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); err != nil || secs < 1 {
+		t.Errorf("Retry-After = %q", resp.Header.Get("Retry-After"))
 	}
 }

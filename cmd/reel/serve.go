@@ -10,11 +10,11 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
-	"strings"
 	"syscall"
 	"time"
 
 	"github.com/reel-video/reel"
+	"github.com/reel-video/reel/internal/account"
 	"github.com/reel-video/reel/internal/auth"
 	"github.com/reel-video/reel/internal/cache"
 	"github.com/reel-video/reel/internal/config"
@@ -40,22 +40,35 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 	}
 	defer b.closeWithin(ctx, cfg.ShutdownTimeout, log)
 
-	logins := auth.NewLoginLimiter(auth.LimiterConfig{})
-	// Sign-ups: 20 from one address, then one every 3 minutes.
-	registrations := auth.NewLoginLimiter(auth.LimiterConfig{PerAddress: auth.Rule{Burst: 20, Every: 3 * time.Minute}})
-	go sweepEvery(ctx, time.Minute, func() { logins.Sweep(); registrations.Sweep() })
 	var previous []byte
 	if cfg.PreviousSecret != "" {
 		previous = []byte(cfg.PreviousSecret)
 	}
 	tokens := auth.NewTokens(b.secret, cfg.TokenTTL)
 	tokens.AcceptPrevious(previous)
+	signupRate, loginRate, loginAddrRate := cfg.Limits()
+	accounts := account.New(account.Config{
+		Users:    b.db,
+		Sessions: b.db,
+		// Each hash holds its memory cost while it runs: bound them to the CPUs.
+		Passwords: auth.NewHasher(auth.DefaultParams, max(2, runtime.NumCPU())),
+		Tokens:    tokens,
+		Logins:    auth.NewLoginLimiter(loginRate, loginAddrRate, auth.LimiterOptions{}),
+		Signups:   auth.NewSignupLimiter(signupRate, auth.LimiterOptions{}),
+	})
+	go sweepEvery(ctx, time.Minute, accounts.Sweep)
+	go sweepEvery(ctx, sessionPurge, func() {
+		if _, err := accounts.PurgeExpired(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("purge expired sessions", "err", err)
+		}
+	})
 	signer := playback.NewSigner(b.secret, previous, cfg.URLTTL)
-	blocks := playback.NewBlockList(b.db.BlockedVideoIDs, log)
-	if err := blocks.Refresh(ctx); err != nil {
-		return fmt.Errorf("load blocked videos: %w", err)
+	// Revocations outlive every URL they revoke by a minute of clock skew.
+	revocations := playback.NewRevocations(b.db, signer.MaxLifetime()+time.Minute, log)
+	b.db.SetOnMediaRevoked(revocations.Apply)
+	if err := revocations.Refresh(ctx); err != nil {
+		return fmt.Errorf("load media revocations: %w", err)
 	}
-	go blocks.Run(ctx, blockRefresh)
 	views := playback.NewViews(b.db.AddViews, log)
 	viewsCtx, stopViews := context.WithCancel(ctx)
 	viewsDone := make(chan struct{})
@@ -95,7 +108,7 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 		Expiry:       cfg.UploadExpiry,
 		Videos:       b.db,
 		Publisher:    publisher,
-		Authenticate: bearerUser(tokens),
+		Authenticate: bearerUser(accounts),
 		LogOutput:    env.stderr,
 	})
 	if err != nil {
@@ -106,17 +119,17 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 	// store tells the cache what changed.
 	cached := cache.New(b.db, cacheTTL, 100_000)
 	b.db.SetOnVideoChange(cached.VideoChanged)
+	// A revocation made on another node also drops this node's copy of the
+	// video, so its new visibility shows here as soon as its URLs stop.
+	revocations.OnChange(func(id int64) { cached.VideoChanged(id, true) })
+	go revocations.Run(ctx, revocationRefresh, revocationPrune)
 
 	metrics := httpapi.NewMetrics()
 	handler, err := httpapi.NewServer(httpapi.Deps{
-		Logger:  log,
-		Metrics: metrics,
-		Users:   b.db,
-		// Each hash holds its memory cost while it runs: bound them to the CPUs.
-		Passwords:     auth.NewHasher(auth.DefaultParams, max(2, runtime.NumCPU())),
-		Tokens:        tokens,
-		Logins:        logins,
-		Registrations: registrations,
+		Logger:   log,
+		Metrics:  metrics,
+		Users:    b.db,
+		Accounts: accounts,
 		Ready: []httpapi.ReadyCheck{
 			{Name: "database", Check: b.db.Ping},
 			{Name: "blob_store", Check: b.blobsReady},
@@ -128,14 +141,14 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 		Videos:         cached,
 		Playback:       b.db,
 		Social:         cached,
-		Blocks:         blocks,
 		Views:          views,
 		BindClientIP:   cfg.URLBindClient,
 		Tus:            tus,
-		Media:          playback.NewHandler(signer, b.blobs, playback.HandlerOptions{Logger: log, Allowed: blocks.Allowed}),
+		Media:          playback.NewHandler(signer, b.blobs, playback.HandlerOptions{Logger: log, Allowed: revocations.Allowed}),
 		URLs:           &playback.URLs{Signer: signer, BindClient: cfg.URLBindClient},
 		Publisher:      publisher,
 		PublicURL:      cfg.PublicURL,
+		AllowedHosts:   cfg.AllowedHosts,
 		MaxUploadBytes: cfg.MaxUploadBytes,
 		MaxQueued:      cfg.MaxQueued,
 		IncomingDir:    b.dirs.incoming,
@@ -165,27 +178,34 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 	return serveUntilDone(ctx, log, cfg.ShutdownTimeout, servers)
 }
 
-// How stale a node's view of blocked videos may be, and how long views wait
-// in memory before they are written.
+// How stale a node's view of media revocations (blocks, deletions, videos
+// made private) may be: well inside the 2 seconds the README promises, with
+// room for the read itself; how often the revocations nobody needs any more
+// are deleted; and how long views wait in memory before they are written.
 const (
-	blockRefresh = 2 * time.Second
-	viewFlush    = 5 * time.Second
+	revocationRefresh = time.Second
+	revocationPrune   = 10 * time.Minute
+	viewFlush         = 5 * time.Second
 	// cacheTTL bounds how stale a cached card or feed page may be on a node
 	// that did not make the change itself (up to 1.5× with jitter).
 	cacheTTL = 2 * time.Second
 	// publishWait is how long an upload waits for a turn to be probed
 	// before it is refused with 503 (REEL_PUBLISH_PROBES).
 	publishWait = 5 * time.Second
+	// sessionPurge is how often expired sessions are deleted: they are
+	// refused for their expiry anyway, so this only bounds the table.
+	sessionPurge = time.Hour
 )
 
-// bearerUser authenticates a request by its bearer token, for tusd's hooks.
-func bearerUser(tokens *auth.Tokens) func(r *http.Request) (int64, error) {
+// bearerUser authenticates a request by its bearer token, for tusd's hooks,
+// through the accounts path every route uses; a token is required.
+func bearerUser(accounts *account.Service) func(r *http.Request) (int64, error) {
 	return func(r *http.Request) (int64, error) {
-		scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-		if !ok || !strings.EqualFold(scheme, "Bearer") {
-			return 0, reel.Errorf(reel.EUNAUTHORIZED, "sign in first: send Authorization: Bearer <token>")
+		p, err := accounts.Authenticate(r, "")
+		if err == nil && p.UserID == 0 {
+			err = reel.Errorf(reel.EUNAUTHORIZED, "sign in first: send Authorization: Bearer <token>")
 		}
-		return tokens.Verify(strings.TrimSpace(token))
+		return p.UserID, err
 	}
 }
 

@@ -10,7 +10,7 @@ import (
 	"github.com/reel-video/reel/internal/sqlstore/sqltest"
 )
 
-// TestSocialAPI walks the social endpoints of API.md as two users would.
+// TestSocialAPI walks the social endpoints of docs/api.md as two users would.
 func TestSocialAPI(t *testing.T) {
 	sqltest.Engines(t, func(t *testing.T, dbURL string) {
 		srv := startServer(t, map[string]string{"REEL_DATABASE_URL": dbURL})

@@ -338,7 +338,7 @@ func TestDeleteRemovesEverything(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != 404 {
+	if resp.StatusCode != 403 { // revoked, like every URL of a deleted video
 		t.Errorf("play_url after delete: %d", resp.StatusCode)
 	}
 }

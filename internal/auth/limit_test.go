@@ -2,6 +2,7 @@ package auth
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -30,346 +31,258 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
-// fail makes one attempt that Allow must let through and that then fails.
-func fail(t *testing.T, l *LoginLimiter, addr, username string) {
+func TestParseRate(t *testing.T) {
+	good := map[string]Rate{
+		"0":          {},
+		" 0 ":        {},
+		"20/1h":      {N: 20, Per: time.Hour},
+		"5/15m":      {N: 5, Per: 15 * time.Minute},
+		"1/1s":       {N: 1, Per: time.Second},
+		"1000/1m30s": {N: 1000, Per: 90 * time.Second},
+		"1000000/1h": {N: MaxRateN, Per: time.Hour},
+	}
+	for in, want := range good {
+		got, err := ParseRate(in)
+		if err != nil || got != want {
+			t.Errorf("ParseRate(%q) = %+v, %v; want %+v", in, got, err, want)
+		}
+		if again, err := ParseRate(got.String()); err != nil || again != got {
+			t.Errorf("ParseRate(%q.String() = %q) = %+v, %v", in, got.String(), again, err)
+		}
+	}
+	for _, in := range []string{"", "off", "5", "5/", "/1m", "5/1", "5/m", "5/1x", "-1/1m", "0/1h", "1.5/1m",
+		"5/0s", "5/-1m", "1000001/1h", "99999999999999999999/1h", "5/1m/2", "five/1m", "0x10/1m"} {
+		if r, err := ParseRate(in); err == nil {
+			t.Errorf("ParseRate(%q) = %+v, want an error", in, r)
+		} else if msg := err.Error(); !strings.Contains(msg, "N") {
+			t.Errorf("ParseRate(%q): message %q does not say what is expected", in, msg)
+		}
+	}
+}
+
+// allow makes one attempt that must be let through and then fails.
+func allow(t *testing.T, l *LoginLimiter, addr, user string) Attempt {
 	t.Helper()
-	if wait, ok := l.Allow(addr, username); !ok {
-		t.Fatalf("Allow(%q, %q) refused, retry after %v", addr, username, wait)
+	a, wait, ok := l.Allow(addr, user)
+	if !ok {
+		t.Fatalf("Allow(%q, %q) refused, retry after %v", addr, user, wait)
 	}
+	return a
 }
 
-func TestLimiterBlocksUsernameAfterFiveFailures(t *testing.T) {
+// At most N in any window: the N+1st attempt waits until the oldest of the
+// last N leaves the window, not a token's refill interval.
+func TestLoginLimiterWindow(t *testing.T) {
 	clock := newFakeClock()
-	l := NewLoginLimiter(LimiterConfig{Now: clock.Now})
-
-	for range 5 {
-		fail(t, l, "192.0.2.1", "alice")
+	l := NewLoginLimiter(Rate{N: 3, Per: time.Minute}, Rate{}, LimiterOptions{Now: clock.Now})
+	allow(t, l, "192.0.2.1", "alice")
+	clock.Advance(10 * time.Second)
+	allow(t, l, "192.0.2.1", "alice")
+	allow(t, l, "192.0.2.1", "alice")
+	_, wait, ok := l.Allow("192.0.2.1", "alice")
+	if ok || wait != 50*time.Second {
+		t.Fatalf("fourth attempt in a minute: ok %v, retry after %v; want refused for 50s", ok, wait)
 	}
-	wait, ok := l.Allow("192.0.2.1", "alice")
-	if ok {
-		t.Fatal("sixth attempt allowed")
-	}
-	if wait != time.Minute {
-		t.Errorf("retry after %v, want 1m0s", wait)
-	}
-	// The account is what is protected: another address, or another
-	// spelling of the same name, is refused too.
-	if _, ok := l.Allow("198.51.100.7", "ALICE"); ok {
-		t.Error("same username from another address, other case, allowed")
-	}
-	// The address still has budget for other accounts.
-	if _, ok := l.Allow("192.0.2.1", "bob"); !ok {
-		t.Error("another username from the same address refused")
-	}
-
-	clock.Advance(wait)
-	fail(t, l, "192.0.2.1", "alice")
-	// The refill is one attempt's worth, not a new burst.
-	if _, ok := l.Allow("192.0.2.1", "alice"); ok {
-		t.Error("allowed again right after the refilled attempt was spent")
-	}
-}
-
-func TestLimiterBlocksAddressAfterTwentyFailures(t *testing.T) {
-	clock := newFakeClock()
-	l := NewLoginLimiter(LimiterConfig{Now: clock.Now})
-	const addr = "192.0.2.1"
-
-	for i := range 20 {
-		fail(t, l, addr, fmt.Sprintf("user%d", i))
-	}
-	wait, ok := l.Allow(addr, "fresh")
-	if ok || wait != 6*time.Second {
-		t.Fatalf("21st attempt: Allow = %v, %v; want 6s, false", wait, ok)
-	}
-	if _, ok := l.Allow("192.0.2.2", "fresh"); !ok {
-		t.Error("another address refused")
-	}
-	clock.Advance(wait)
-	fail(t, l, addr, "fresh")
-	if _, ok := l.Allow(addr, "fresher"); ok {
-		t.Error("allowed again right after the refilled attempt was spent")
-	}
-}
-
-// A refused attempt takes nothing, from either bucket.
-func TestLimiterRefusedTakesNothing(t *testing.T) {
-	clock := newFakeClock()
-	l := NewLoginLimiter(LimiterConfig{Now: clock.Now})
-
-	for range 5 {
-		fail(t, l, "192.0.2.1", "alice")
-	}
-	// Attempts on the locked account do not use up another address.
-	for range 100 {
-		if _, ok := l.Allow("192.0.2.2", "alice"); ok {
-			t.Fatal("locked username allowed")
-		}
-	}
-	for i := range 20 {
-		fail(t, l, "192.0.2.2", fmt.Sprintf("user%d", i))
-	}
-	// Attempts from the spent address do not use up another username.
-	for range 100 {
-		if _, ok := l.Allow("192.0.2.2", "bob"); ok {
-			t.Fatal("spent address allowed")
-		}
-	}
-	for range 5 {
-		fail(t, l, "192.0.2.3", "bob")
-	}
-}
-
-func TestLimiterRetryAfterRoundsUp(t *testing.T) {
-	clock := newFakeClock()
-	l := NewLoginLimiter(LimiterConfig{Now: clock.Now, PerUsername: Rule{Burst: 1, Every: 1500 * time.Millisecond}})
-	fail(t, l, "", "alice")
-	if wait, ok := l.Allow("", "alice"); ok || wait != 2*time.Second {
-		t.Errorf("Allow = %v, %v; want 2s, false", wait, ok)
-	}
-	clock.Advance(1 * time.Second)
-	if wait, ok := l.Allow("", "alice"); ok || wait != time.Second {
-		t.Errorf("500ms before the refill: Allow = %v, %v; want 1s, false", wait, ok)
-	}
-	clock.Advance(499 * time.Millisecond)
-	if wait, ok := l.Allow("", "alice"); ok || wait != time.Second {
-		t.Errorf("1ms before the refill: Allow = %v, %v; want 1s, false", wait, ok)
+	clock.Advance(50*time.Second - time.Millisecond)
+	if _, _, ok := l.Allow("192.0.2.1", "alice"); ok {
+		t.Fatal("allowed before the first attempt left the window")
 	}
 	clock.Advance(time.Millisecond)
-	if wait, ok := l.Allow("", "alice"); !ok {
-		t.Errorf("at the refill: Allow = %v, %v; want ok", wait, ok)
+	allow(t, l, "192.0.2.1", "alice")
+	// Now the window holds attempts at 10s, 10s and 60s: the next is at 70s.
+	if _, wait, ok := l.Allow("192.0.2.1", "alice"); ok || wait != 10*time.Second {
+		t.Errorf("after sliding: ok %v, retry after %v; want 10s", ok, wait)
 	}
 }
 
-// The larger of the two waits is the one to report.
-func TestLimiterRetryAfterIsTheLongerWait(t *testing.T) {
+// Nobody can lock another user out: any number of failures against alice
+// from other addresses leaves her own address its whole budget.
+func TestLoginLimiterNoLockout(t *testing.T) {
 	clock := newFakeClock()
-	l := NewLoginLimiter(LimiterConfig{
-		Now:         clock.Now,
-		PerUsername: Rule{Burst: 1, Every: 10 * time.Second},
-		PerAddress:  Rule{Burst: 1, Every: 3 * time.Second},
-	})
-	fail(t, l, "192.0.2.1", "alice")
-	if wait, ok := l.Allow("192.0.2.1", "alice"); ok || wait != 10*time.Second {
-		t.Errorf("Allow = %v, %v; want 10s, false", wait, ok)
+	l := NewLoginLimiter(Rate{N: 5, Per: 15 * time.Minute}, Rate{N: 20, Per: 15 * time.Minute}, LimiterOptions{Now: clock.Now})
+	for i := range 200 {
+		addr := fmt.Sprintf("198.51.100.%d", i)
+		for range 5 {
+			allow(t, l, addr, "alice")
+		}
+		if _, _, ok := l.Allow(addr, "alice"); ok {
+			t.Fatalf("sixth failure from %s allowed", addr)
+		}
 	}
-	clock.Advance(4 * time.Second) // the address refills, alice does not
-	if wait, ok := l.Allow("192.0.2.1", "alice"); ok || wait != 6*time.Second {
-		t.Errorf("Allow = %v, %v; want 6s, false", wait, ok)
-	}
-}
-
-func TestLimiterSuccessRefundsAddressAndResetsUsername(t *testing.T) {
-	clock := newFakeClock()
-	l := NewLoginLimiter(LimiterConfig{Now: clock.Now})
-	const addr = "192.0.2.1"
-
+	// Alice's own address: all five attempts, and her right password.
 	for range 4 {
-		fail(t, l, addr, "alice")
+		allow(t, l, "203.0.113.9", "alice")
 	}
-	fail(t, l, addr, "alice") // the right password, this time
-	l.Succeeded(addr, "Alice")
-	// alice has a full bucket again...
+	l.Succeeded(allow(t, l, "203.0.113.9", "alice"))
+	// Her success reset her pair: five more chances on her address.
 	for range 5 {
-		fail(t, l, "198.51.100.7", "alice")
-	}
-	if _, ok := l.Allow("198.51.100.7", "alice"); ok {
-		t.Error("alice allowed a sixth failure after her reset")
-	}
-	// ...and the address keeps its 4 failures but not the success: 16 more
-	// reach 20.
-	for i := range 16 {
-		fail(t, l, addr, fmt.Sprintf("user%d", i))
-	}
-	if wait, ok := l.Allow(addr, "carol"); ok || wait != 6*time.Second {
-		t.Errorf("Allow after 20 failures from one address = %v, %v; want 6s, false", wait, ok)
+		allow(t, l, "203.0.113.9", "alice")
 	}
 }
 
-func TestLimiterSuccessesCostNothing(t *testing.T) {
+// One address spraying many usernames hits the address limit.
+func TestLoginLimiterAddressLimit(t *testing.T) {
 	clock := newFakeClock()
-	l := NewLoginLimiter(LimiterConfig{Now: clock.Now})
-	for i := range 1000 {
-		user := fmt.Sprintf("user%d", i%3)
-		fail(t, l, "192.0.2.1", user)
-		l.Succeeded("192.0.2.1", user)
-	}
-	if n := len(l.full); n != 0 {
-		t.Errorf("%d buckets remembered after only successes", n)
-	}
-	// A success never gives back more than its attempt took.
-	fail(t, l, "192.0.2.1", "mallory")
-	l.Succeeded("192.0.2.1", "mallory")
-	l.Succeeded("192.0.2.1", "mallory")
+	l := NewLoginLimiter(Rate{N: 5, Per: time.Minute}, Rate{N: 20, Per: time.Minute}, LimiterOptions{Now: clock.Now})
 	for i := range 20 {
-		fail(t, l, "192.0.2.1", fmt.Sprintf("guess%d", i))
+		allow(t, l, "192.0.2.1", fmt.Sprintf("user%d", i))
 	}
-	if _, ok := l.Allow("192.0.2.1", "guess"); ok {
-		t.Error("extra Succeeded calls raised the address above its burst")
+	if _, wait, ok := l.Allow("192.0.2.1", "fresh"); ok || wait != time.Minute {
+		t.Errorf("21st failure from one address: ok %v, retry %v; want refused for 1m", ok, wait)
 	}
-}
-
-// Concurrent attempts for one account get exactly its burst between them,
-// however they interleave: Allow takes the token it checks.
-func TestLimiterConcurrentAllowReserves(t *testing.T) {
-	for _, tc := range []struct {
-		name       string
-		addr, user func(i int) string
-		want       int64
-	}{
-		{"one username", func(i int) string { return fmt.Sprintf("10.0.0.%d", i) }, func(int) string { return "alice" }, 5},
-		{"one address", func(int) string { return "192.0.2.1" }, func(i int) string { return fmt.Sprintf("user%d", i) }, 20},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			l := NewLoginLimiter(LimiterConfig{Now: newFakeClock().Now})
-			const n = 40
-			var oks atomic.Int64
-			var wg sync.WaitGroup
-			start := make(chan struct{})
-			for i := range n {
-				wg.Go(func() {
-					<-start
-					if _, ok := l.Allow(tc.addr(i), tc.user(i)); ok {
-						oks.Add(1)
-					}
-				})
-			}
-			close(start)
-			wg.Wait()
-			if got := oks.Load(); got != tc.want {
-				t.Errorf("%d of %d concurrent attempts allowed, want %d", got, n, tc.want)
-			}
-		})
+	// Another address is not affected, nor is the username from it.
+	allow(t, l, "192.0.2.2", "fresh")
+	// A refused attempt counts nothing: after the window it is all back.
+	clock.Advance(time.Minute)
+	for i := range 20 {
+		allow(t, l, "192.0.2.1", fmt.Sprintf("other%d", i))
 	}
 }
 
-func TestLimiterAddressKeys(t *testing.T) {
-	for _, tc := range []struct{ a, b string }{
-		{"2001:db8:1:2::1", "2001:db8:1:2:ffff:ffff:ffff:ffff"}, // one /64
-		{"192.0.2.1", "::ffff:192.0.2.1"},
-		{"192.0.2.1", "192.0.2.1:5555"},
-		{"2001:db8::1", "[2001:db8::1]:443"},
-	} {
-		if addrKey(tc.a) != addrKey(tc.b) {
-			t.Errorf("%s and %s count separately (%s, %s)", tc.a, tc.b, addrKey(tc.a), addrKey(tc.b))
-		}
-	}
-	for _, tc := range []struct{ a, b string }{
-		{"2001:db8:1:2::1", "2001:db8:1:3::1"},
-		{"192.0.2.1", "192.0.2.2"},
-	} {
-		if addrKey(tc.a) == addrKey(tc.b) {
-			t.Errorf("%s and %s share a budget", tc.a, tc.b)
-		}
-	}
-}
-
-func TestLimiterMaxKeys(t *testing.T) {
+// A success gives the address back only its own attempt: an attacker who
+// signs in to their own account between guesses gains nothing.
+func TestLoginLimiterSuccessRefundsOnlyItself(t *testing.T) {
 	clock := newFakeClock()
-	const maxKeys = 100
-	l := NewLoginLimiter(LimiterConfig{Now: clock.Now, MaxKeys: maxKeys})
+	l := NewLoginLimiter(Rate{N: 5, Per: time.Minute}, Rate{N: 3, Per: time.Minute}, LimiterOptions{Now: clock.Now})
+	allow(t, l, "192.0.2.1", "victim1")
+	allow(t, l, "192.0.2.1", "victim2")
+	for range 10 {
+		l.Succeeded(allow(t, l, "192.0.2.1", "mallory"))
+	}
+	allow(t, l, "192.0.2.1", "victim3")
+	if _, _, ok := l.Allow("192.0.2.1", "victim4"); ok {
+		t.Error("successes in between refunded the address's failures")
+	}
+}
+
+func TestLoginLimiterCancel(t *testing.T) {
+	l := NewLoginLimiter(Rate{N: 1, Per: time.Hour}, Rate{N: 1, Per: time.Hour}, LimiterOptions{})
+	for range 3 {
+		l.Cancel(allow(t, l, "192.0.2.1", "alice"))
+	}
+	if l.pair.total+l.addr.total != 0 {
+		t.Error("cancelled attempts are still counted")
+	}
+}
+
+func TestLoginLimiterOff(t *testing.T) {
+	l := NewLoginLimiter(Rate{}, Rate{}, LimiterOptions{})
+	for range 10_000 {
+		allow(t, l, "192.0.2.1", "alice")
+	}
+	if l.pair.total+l.addr.total != 0 {
+		t.Error("a limit that is off remembers events")
+	}
+}
+
+func TestSignupLimiter(t *testing.T) {
+	clock := newFakeClock()
+	l := NewSignupLimiter(Rate{N: 2, Per: time.Hour}, LimiterOptions{Now: clock.Now})
+	s, _, ok := l.Allow("192.0.2.1")
+	if !ok {
+		t.Fatal("first sign-up refused")
+	}
+	l.Undo(s) // the server was too busy: it does not count
+	for range 2 {
+		if _, _, ok := l.Allow("192.0.2.1"); !ok {
+			t.Fatal("sign-up within the limit refused")
+		}
+	}
+	if _, wait, ok := l.Allow("192.0.2.1"); ok || wait != time.Hour {
+		t.Errorf("third sign-up in an hour: ok %v, retry %v", ok, wait)
+	}
+	if _, _, ok := l.Allow("192.0.2.2"); !ok {
+		t.Error("another address was refused")
+	}
+	// IPv6 clients are their /64.
+	if _, _, ok := l.Allow("2001:db8::1"); !ok {
+		t.Fatal("refused")
+	}
+	if _, _, ok := l.Allow("[2001:db8::2]:4000"); !ok {
+		t.Fatal("refused")
+	}
+	if _, _, ok := l.Allow("2001:db8::ffff"); ok {
+		t.Error("a third address of the same /64 got a budget of its own")
+	}
+	// Unknown addresses are not limited (one budget for all would let one
+	// of them lock out the others).
 	for range 5 {
-		fail(t, l, "198.51.100.1", "victim")
-	}
-	for i := range 10_000 {
-		addr := fmt.Sprintf("10.%d.%d.%d", i>>16&255, i>>8&255, i&255)
-		fail(t, l, addr, fmt.Sprintf("user%d", i))
-		if n := len(l.full); n > maxKeys {
-			t.Fatalf("after %d attempts: %d buckets, bound %d", i+1, n, maxKeys)
-		}
-		if i%1000 == 0 {
-			clock.Advance(time.Second)
+		if _, _, ok := l.Allow(""); !ok {
+			t.Fatal("empty address limited")
 		}
 	}
-	// The flood of single failures went first; the locked account, whose
-	// limit lasts longest, is still locked.
-	if _, ok := l.Allow("198.51.100.2", "victim"); ok {
-		t.Error("a flood of fresh keys unlocked the victim")
+	clock.Advance(time.Hour)
+	if _, _, ok := l.Allow("192.0.2.1"); !ok {
+		t.Error("still refused after the window")
 	}
-	// Long names cost no more than maxNameLen.
-	long := string(make([]byte, 10_000))
-	fail(t, l, long, long+"x")
-	for k := range l.full {
-		if len(k.name) > maxNameLen {
-			t.Errorf("a %d-byte name is remembered", len(k.name))
+}
+
+func TestAddrKey(t *testing.T) {
+	for in, want := range map[string]string{
+		"192.0.2.1":             "192.0.2.1",
+		"192.0.2.1:5555":        "192.0.2.1",
+		"::ffff:192.0.2.1":      "192.0.2.1",
+		"2001:db8:1:2:3:4:5:6":  "2001:db8:1:2::/64",
+		"[2001:db8:1:2::9]:443": "2001:db8:1:2::/64",
+		"not an address":        "not an address",
+	} {
+		if got := AddrKey(in); got != want {
+			t.Errorf("AddrKey(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
 
-// Full buckets say nothing, so they go before any bucket that still limits
-// someone, however old.
-func TestLimiterDropsFullBucketsFirst(t *testing.T) {
+// Memory is bounded by MaxEvents whatever a flood of addresses and names
+// sends, and eviction keeps the most recently limited keys.
+func TestLoginLimiterMaxEvents(t *testing.T) {
 	clock := newFakeClock()
-	l := NewLoginLimiter(LimiterConfig{Now: clock.Now, MaxKeys: 4})
-	for range 5 {
-		fail(t, l, "", "victim")
+	l := NewLoginLimiter(Rate{N: 2, Per: time.Hour}, Rate{N: 2, Per: time.Hour}, LimiterOptions{Now: clock.Now, MaxEvents: 1000})
+	for i := range 5000 {
+		clock.Advance(time.Millisecond)
+		allow(t, l, fmt.Sprintf("10.0.%d.%d", i/256, i%256), strings.Repeat("x", 10_000))
+		if n := l.pair.total + l.addr.total; n > 1000 {
+			t.Fatalf("%d events remembered, over the bound of 1000", n)
+		}
 	}
-	for i := range 3 {
-		fail(t, l, fmt.Sprintf("192.0.2.%d", i), "")
+	for key := range l.pair.events {
+		if len(key) > maxNameLen+60 {
+			t.Fatalf("a key of %d bytes is remembered", len(key))
+		}
 	}
-	clock.Advance(6 * time.Second) // the three addresses refill, victim does not
-	fail(t, l, "198.51.100.1", "")
-	fail(t, l, "198.51.100.2", "")
-
-	if _, ok := l.Allow("", "victim"); ok {
-		t.Error("the blocked username was forgotten while full buckets were kept")
-	}
-	if n := len(l.full); n > 4 {
-		t.Errorf("%d buckets over MaxKeys 4", n)
+	// The latest addresses are still limited.
+	allow(t, l, "10.0.19.135", "y")
+	if _, _, ok := l.Allow("10.0.19.135", "z"); ok {
+		t.Error("the most recent address lost its failures to eviction")
 	}
 }
 
-func TestLimiterSweep(t *testing.T) {
+func TestLoginLimiterSweep(t *testing.T) {
 	clock := newFakeClock()
-	l := NewLoginLimiter(LimiterConfig{Now: clock.Now})
-	fail(t, l, "192.0.2.1", "alice")
-	for range 5 {
-		fail(t, l, "", "bob")
+	l := NewLoginLimiter(Rate{N: 5, Per: time.Minute}, Rate{N: 20, Per: time.Minute}, LimiterOptions{Now: clock.Now})
+	for i := range 100 {
+		allow(t, l, fmt.Sprintf("192.0.2.%d", i), "alice")
 	}
-	clock.Advance(time.Minute) // alice and the address refill; bob has 1 of 5
+	clock.Advance(time.Minute)
 	l.Sweep()
-	if _, ok := l.full[limitKey{username: true, name: "bob"}]; !ok || len(l.full) != 1 {
-		t.Errorf("after Sweep: %d buckets, bob kept: %v; want only bob", len(l.full), ok)
-	}
-	clock.Advance(4 * time.Minute)
-	l.Sweep()
-	if n := len(l.full); n != 0 {
-		t.Errorf("after everything refilled: %d buckets", n)
+	if len(l.pair.events) != 0 || len(l.addr.events) != 0 || l.pair.total+l.addr.total != 0 {
+		t.Errorf("after the window, %d pair and %d address keys remain", len(l.pair.events), len(l.addr.events))
 	}
 }
 
-func TestLimiterEmptyKeys(t *testing.T) {
-	l := NewLoginLimiter(LimiterConfig{Now: newFakeClock().Now})
-	for range 100 {
-		fail(t, l, "", "")
-	}
-	l.Succeeded("", "")
-	if n := len(l.full); n != 0 {
-		t.Errorf("empty address and username were counted: %d buckets", n)
-	}
-}
-
-func TestLimiterConcurrent(t *testing.T) {
-	clock := newFakeClock()
-	l := NewLoginLimiter(LimiterConfig{Now: clock.Now, MaxKeys: 50})
+// Concurrent attempts cannot slip past the limit before any is counted.
+func TestLoginLimiterConcurrent(t *testing.T) {
+	l := NewLoginLimiter(Rate{N: 5, Per: time.Hour}, Rate{N: 100, Per: time.Hour}, LimiterOptions{})
+	var allowed atomic.Int64
 	var wg sync.WaitGroup
-	for g := range 8 {
+	for range 50 {
 		wg.Go(func() {
-			for i := range 500 {
-				addr := fmt.Sprintf("192.0.2.%d", (g*500+i)%200)
-				user := fmt.Sprintf("user%d", i%30)
-				if _, ok := l.Allow(addr, user); ok && i%7 == 0 {
-					l.Succeeded(addr, user)
-				}
-				if i%50 == 0 {
-					l.Sweep()
-					clock.Advance(time.Second)
-				}
+			if _, _, ok := l.Allow("192.0.2.1", "alice"); ok {
+				allowed.Add(1)
 			}
 		})
 	}
 	wg.Wait()
-	if n := len(l.full); n > 50 {
-		t.Errorf("%d buckets, bound 50", n)
+	if n := allowed.Load(); n != 5 {
+		t.Errorf("%d of 50 concurrent attempts allowed, want exactly 5", n)
 	}
 }

@@ -3,6 +3,7 @@ package auth
 import (
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"strconv"
@@ -27,7 +28,9 @@ const (
 )
 
 // Tokens issues and verifies session tokens: HS256 JWTs whose subject is the
-// user id. They are stateless, so any node with the same secret accepts them.
+// user id and whose jti is the session id. The signature and expiry are
+// checked without state on any node with the same secret; that the session
+// is still open is checked against the store (package account).
 type Tokens struct {
 	// Now is the clock; tests replace it. Set it before first use.
 	Now func() time.Time
@@ -66,15 +69,30 @@ func NewTokens(secret []byte, ttl time.Duration) *Tokens {
 	return t
 }
 
-// Issue returns a token for userID and the moment it expires.
-func (t *Tokens) Issue(userID int64) (token string, expiresAt time.Time, err error) {
+// Claims are what a valid token says: who signed in, in which session.
+type Claims struct {
+	UserID    int64
+	SessionID string
+}
+
+// maxSessionIDLen bounds the jti accepted; ours are 22 characters.
+const maxSessionIDLen = 64
+
+// Issue returns a token for userID in session sessionID (the token's jti,
+// which the caller stores so that the session can be ended), and the moment
+// it expires.
+func (t *Tokens) Issue(userID int64, sessionID string) (token string, expiresAt time.Time, err error) {
 	if userID < 1 || userID > reel.MaxID {
 		return "", time.Time{}, fmt.Errorf("auth: issue token: user id %d out of range", userID)
+	}
+	if sessionID == "" || len(sessionID) > maxSessionIDLen {
+		return "", time.Time{}, fmt.Errorf("auth: issue token: session id of %d bytes", len(sessionID))
 	}
 	now := t.Now()
 	claims := jwt.RegisteredClaims{
 		Issuer:    issuer,
 		Subject:   strconv.FormatInt(userID, 10),
+		ID:        sessionID,
 		IssuedAt:  jwt.NewNumericDate(now),
 		ExpiresAt: jwt.NewNumericDate(now.Add(t.ttl)),
 	}
@@ -86,10 +104,11 @@ func (t *Tokens) Issue(userID int64) (token string, expiresAt time.Time, err err
 	return token, claims.ExpiresAt.UTC(), nil
 }
 
-// Verify returns the user id a valid token was issued for. Any failure is
-// EUNAUTHORIZED with "token expired" or "invalid token"; the message never
-// repeats the token, and the reason is deliberately no more precise than
-// that, so a forger learns nothing from it.
+// NewSessionID returns a fresh random session id: 128 bits, base64url.
+func NewSessionID() string {
+	return base64.RawURLEncoding.EncodeToString(randomBytes(16))
+}
+
 // AcceptPrevious also accepts tokens signed with the secret before a
 // rotation (REEL_PREVIOUS_SECRET), so rotating does not sign everyone out;
 // new tokens are signed with the current secret only. Call it before use.
@@ -100,28 +119,43 @@ func (t *Tokens) AcceptPrevious(previous []byte) {
 	t.keys = jwt.VerificationKeySet{Keys: []jwt.VerificationKey{t.key, deriveKey(previous, sessionKeyLabel)}}
 }
 
-func (t *Tokens) Verify(token string) (userID int64, err error) {
+// Verify returns the claims of a valid token. It checks the signature and
+// the expiry only: whether the session is still open is the caller's to ask
+// (package account). Any failure is EUNAUTHORIZED with "token expired" or
+// "invalid token"; the message never repeats the token, and the reason is
+// deliberately no more precise than that, so a forger learns nothing from it.
+// A token issued before sessions existed (no jti) can never be signed out,
+// so it is refused as expired: its owner signs in again once.
+func (t *Tokens) Verify(token string) (Claims, error) {
 	invalid := reel.Errorf(reel.EUNAUTHORIZED, "invalid token")
 	if token == "" || len(token) > maxTokenLen {
-		return 0, invalid
+		return Claims{}, invalid
 	}
 	var claims jwt.RegisteredClaims
-	_, err = t.parser.ParseWithClaims(token, &claims, func(*jwt.Token) (any, error) { return t.keys, nil })
+	_, err := t.parser.ParseWithClaims(token, &claims, func(*jwt.Token) (any, error) { return t.keys, nil })
 	// jwt checks claims only once the signature holds, so "expired" is said
 	// only about tokens we really issued.
 	if errors.Is(err, jwt.ErrTokenExpired) {
-		return 0, reel.Errorf(reel.EUNAUTHORIZED, "token expired")
+		return Claims{}, expired()
 	}
 	if err != nil {
-		return 0, invalid
+		return Claims{}, invalid
 	}
 	id, err := strconv.ParseInt(claims.Subject, 10, 64)
 	// Only the canonical spelling we issue: no "+7", no "007".
 	if err != nil || strconv.FormatInt(id, 10) != claims.Subject || id < 1 || id > reel.MaxID {
-		return 0, invalid
+		return Claims{}, invalid
 	}
-	return id, nil
+	if len(claims.ID) > maxSessionIDLen {
+		return Claims{}, invalid
+	}
+	if claims.ID == "" {
+		return Claims{}, expired()
+	}
+	return Claims{UserID: id, SessionID: claims.ID}, nil
 }
+
+func expired() error { return reel.Errorf(reel.EUNAUTHORIZED, "token expired") }
 
 // deriveKey turns the server secret into a key for one purpose.
 func deriveKey(secret []byte, label string) []byte {

@@ -26,7 +26,7 @@ func newTestTokens(t *testing.T) (*Tokens, *time.Time) {
 func TestTokenRoundTrip(t *testing.T) {
 	tk, now := newTestTokens(t)
 	for _, id := range []int64{1, 42, reel.MaxID} {
-		token, expiresAt, err := tk.Issue(id)
+		token, expiresAt, err := tk.Issue(id, "s1")
 		if err != nil {
 			t.Fatalf("Issue(%d): %v", id, err)
 		}
@@ -34,8 +34,8 @@ func TestTokenRoundTrip(t *testing.T) {
 			t.Errorf("Issue(%d) expires at %v, want %v", id, expiresAt, want)
 		}
 		got, err := tk.Verify(token)
-		if err != nil || got != id {
-			t.Errorf("Verify(Issue(%d)) = %d, %v", id, got, err)
+		if err != nil || got != (Claims{UserID: id, SessionID: "s1"}) {
+			t.Errorf("Verify(Issue(%d)) = %+v, %v", id, got, err)
 		}
 	}
 }
@@ -43,15 +43,31 @@ func TestTokenRoundTrip(t *testing.T) {
 func TestTokenIssueRefusesBadIDs(t *testing.T) {
 	tk, _ := newTestTokens(t)
 	for _, id := range []int64{0, -1, reel.MaxID + 1} {
-		if _, _, err := tk.Issue(id); err == nil {
+		if _, _, err := tk.Issue(id, "s1"); err == nil {
 			t.Errorf("Issue(%d) succeeded", id)
 		}
+	}
+	for _, sid := range []string{"", strings.Repeat("s", maxSessionIDLen+1)} {
+		if _, _, err := tk.Issue(7, sid); err == nil {
+			t.Errorf("Issue with session id %q succeeded", sid)
+		}
+	}
+}
+
+func TestNewSessionID(t *testing.T) {
+	seen := map[string]bool{}
+	for range 1000 {
+		id := NewSessionID()
+		if len(id) != 22 || seen[id] {
+			t.Fatalf("NewSessionID() = %q: want 22 characters, never repeated", id)
+		}
+		seen[id] = true
 	}
 }
 
 func TestTokenExpiry(t *testing.T) {
 	tk, now := newTestTokens(t)
-	token, expiresAt, err := tk.Issue(7)
+	token, expiresAt, err := tk.Issue(7, "s1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +90,7 @@ func TestTokenExpiry(t *testing.T) {
 // payload and signature are all covered by the signature.
 func TestTokenTampered(t *testing.T) {
 	tk, _ := newTestTokens(t)
-	token, _, err := tk.Issue(7)
+	token, _, err := tk.Issue(7, "s1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,6 +116,7 @@ func TestTokenForged(t *testing.T) {
 	valid := jwt.RegisteredClaims{
 		Issuer:    "reel",
 		Subject:   "7",
+		ID:        "s1",
 		IssuedAt:  jwt.NewNumericDate(*now),
 		ExpiresAt: jwt.NewNumericDate(now.Add(time.Hour)),
 	}
@@ -110,8 +127,8 @@ func TestTokenForged(t *testing.T) {
 	}
 	// The control case: the helpers below build tokens Verify accepts, so each
 	// failure comes from the one thing that is changed.
-	if id, err := tk.Verify(sign(t, jwt.SigningMethodHS256, tk.key, valid)); err != nil || id != 7 {
-		t.Fatalf("control token: %d, %v", id, err)
+	if c, err := tk.Verify(sign(t, jwt.SigningMethodHS256, tk.key, valid)); err != nil || c.UserID != 7 || c.SessionID != "s1" {
+		t.Fatalf("control token: %+v, %v", c, err)
 	}
 
 	for _, tc := range []struct {
@@ -137,6 +154,8 @@ func TestTokenForged(t *testing.T) {
 		{"sub +7", sign(t, jwt.SigningMethodHS256, tk.key, with(func(c *jwt.RegisteredClaims) { c.Subject = "+7" }))},
 		{"sub 007", sign(t, jwt.SigningMethodHS256, tk.key, with(func(c *jwt.RegisteredClaims) { c.Subject = "007" }))},
 		{"sub empty", sign(t, jwt.SigningMethodHS256, tk.key, with(func(c *jwt.RegisteredClaims) { c.Subject = "" }))},
+		{"no jti (a token from before sessions)", sign(t, jwt.SigningMethodHS256, tk.key, with(func(c *jwt.RegisteredClaims) { c.ID = "" }))},
+		{"jti too long", sign(t, jwt.SigningMethodHS256, tk.key, with(func(c *jwt.RegisteredClaims) { c.ID = strings.Repeat("j", 65) }))},
 		{"sub a number", sign(t, jwt.SigningMethodHS256, tk.key, jwt.MapClaims{"iss": "reel", "sub": 7, "exp": now.Add(time.Hour).Unix()})},
 		{"empty", ""},
 		{"garbage", "not a token"},
@@ -187,23 +206,23 @@ func assertUnauthorized(t *testing.T, what, token string, err error) {
 // new ones are signed with the new secret, and without it old ones fail.
 func TestTokensAcceptPrevious(t *testing.T) {
 	oldSecret, newSecret := []byte(strings.Repeat("o", 32)), []byte(strings.Repeat("n", 32))
-	old, _, err := NewTokens(oldSecret, time.Hour).Issue(7)
+	old, _, err := NewTokens(oldSecret, time.Hour).Issue(7, "s1")
 	if err != nil {
 		t.Fatal(err)
 	}
 	rotated := NewTokens(newSecret, time.Hour)
 	rotated.AcceptPrevious(oldSecret)
-	if id, err := rotated.Verify(old); err != nil || id != 7 {
-		t.Errorf("old token after rotation: %d, %v", id, err)
+	if c, err := rotated.Verify(old); err != nil || c.UserID != 7 {
+		t.Errorf("old token after rotation: %+v, %v", c, err)
 	}
-	fresh, _, _ := rotated.Issue(8)
+	fresh, _, _ := rotated.Issue(8, "s2")
 	if _, err := NewTokens(oldSecret, time.Hour).Verify(fresh); err == nil {
 		t.Error("a new token verifies with the old secret alone")
 	}
 	if _, err := NewTokens(newSecret, time.Hour).Verify(old); err == nil {
 		t.Error("an old token verifies after the previous secret is dropped")
 	}
-	forged, _, _ := NewTokens([]byte(strings.Repeat("x", 32)), time.Hour).Issue(7)
+	forged, _, _ := NewTokens([]byte(strings.Repeat("x", 32)), time.Hour).Issue(7, "s1")
 	if _, err := rotated.Verify(forged); err == nil {
 		t.Error("a token of a third secret verifies")
 	}

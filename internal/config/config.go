@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"github.com/caarlos0/env/v11"
+
+	"github.com/reel-video/reel/internal/auth"
 )
 
 // Prefix starts the name of every environment variable reel reads.
@@ -35,6 +37,7 @@ type Config struct {
 	DataDir           string        `env:"DATA_DIR" envDefault:"./data" doc:"directory for everything the embedded defaults keep"`
 	DatabaseURL       string        `env:"DATABASE_URL" doc:"sqlite://PATH or postgres://user:pass@host:5432/db?sslmode=disable (default sqlite://$REEL_DATA_DIR/reel.db)"`
 	PublicURL         string        `env:"PUBLIC_URL" doc:"base of absolute URLs handed to clients (default: derived from the request)"`
+	AllowedHosts      []string      `env:"ALLOWED_HOSTS" doc:"comma-separated Host values believed when REEL_PUBLIC_URL is unset: NAME (any port), NAME:PORT or *.DOMAIN (default: localhost, 127.0.0.1, [::1] and the machine's host name)"`
 	Secret            string        `env:"SECRET" doc:"signs tokens and media URLs, at least 32 bytes; all nodes must share it (default: generated into $REEL_DATA_DIR/secret)"`
 	MaxUploadBytes    int64         `env:"MAX_UPLOAD_BYTES" envDefault:"2147483648" doc:"largest accepted video upload, in bytes"`
 	Workers           int           `env:"WORKERS" doc:"concurrent transcodes in this process; 0 means this node only serves (default: half the CPUs, at least 1)"`
@@ -44,6 +47,9 @@ type Config struct {
 	TLSKey            string        `env:"TLS_KEY" doc:"PEM private key file for REEL_TLS_CERT"`
 	ShutdownTimeout   time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"30s" doc:"how long in-flight requests may take to finish after SIGINT/SIGTERM"`
 	TokenTTL          time.Duration `env:"TOKEN_TTL" envDefault:"168h" doc:"lifetime of session tokens"`
+	SignupLimit       string        `env:"SIGNUP_LIMIT" envDefault:"20/1h" doc:"sign-ups per client address: N/DURATION (at most N in any DURATION), or 0 for no limit"`
+	LoginLimit        string        `env:"LOGIN_LIMIT" envDefault:"5/5m" doc:"failed logins per username and client address: N/DURATION, or 0 for no limit"`
+	LoginAddrLimit    string        `env:"LOGIN_ADDR_LIMIT" envDefault:"20/5m" doc:"failed logins per client address, whatever the username: N/DURATION, or 0 for no limit"`
 	RequestTimeout    time.Duration `env:"REQUEST_TIMEOUT" envDefault:"30s" doc:"deadline of an API request (uploads and media have their own)"`
 	ReadHeaderTimeout time.Duration `env:"READ_HEADER_TIMEOUT" envDefault:"10s" doc:"time a client has to send request headers"`
 	IdleTimeout       time.Duration `env:"IDLE_TIMEOUT" envDefault:"120s" doc:"how long an idle keep-alive connection stays open"`
@@ -190,6 +196,15 @@ func (c *Config) Pixels() (long, short int, err error) {
 	return max(a, b), min(a, b), nil
 }
 
+// Limits returns REEL_SIGNUP_LIMIT, REEL_LOGIN_LIMIT and
+// REEL_LOGIN_ADDR_LIMIT, which Load has validated.
+func (c *Config) Limits() (signup, login, loginAddr auth.Rate) {
+	signup, _ = auth.ParseRate(c.SignupLimit)
+	login, _ = auth.ParseRate(c.LoginLimit)
+	loginAddr, _ = auth.ParseRate(c.LoginAddrLimit)
+	return signup, login, loginAddr
+}
+
 // TLS reports whether the server should speak HTTPS.
 func (c *Config) TLS() bool { return c.TLSCert != "" }
 
@@ -210,6 +225,9 @@ func (c *Config) fillDerived(environ map[string]string) {
 	}
 	if _, set := environ[Prefix+"PUBLISH_PROBES"]; !set {
 		c.PublishProbes = runtime.NumCPU()
+	}
+	if _, set := environ[Prefix+"ALLOWED_HOSTS"]; !set {
+		c.AllowedHosts = DefaultAllowedHosts()
 	}
 	if c.LogFormat == "" {
 		c.LogFormat = "json"
@@ -278,6 +296,11 @@ func (c *Config) validate() error {
 	if c.PreviousSecret != "" && len(c.PreviousSecret) < MinSecretLen {
 		errs = append(errs, fmt.Errorf("%sPREVIOUS_SECRET: must be at least %d bytes long", Prefix, MinSecretLen))
 	}
+	for name, v := range map[string]string{"SIGNUP_LIMIT": c.SignupLimit, "LOGIN_LIMIT": c.LoginLimit, "LOGIN_ADDR_LIMIT": c.LoginAddrLimit} {
+		if _, err := auth.ParseRate(v); err != nil {
+			bad(name, v, err.Error())
+		}
+	}
 	if c.MaxUploadBytes <= 0 {
 		bad("MAX_UPLOAD_BYTES", c.MaxUploadBytes, "must be a positive number of bytes")
 	}
@@ -302,6 +325,13 @@ func (c *Config) validate() error {
 			bad(name, d, "must be a positive duration such as 30s")
 		}
 	}
+	for i, h := range c.AllowedHosts {
+		norm, err := NormalizeHost(h)
+		if err != nil {
+			bad("ALLOWED_HOSTS", h, err.Error())
+		}
+		c.AllowedHosts[i] = norm
+	}
 	for _, p := range c.TrustedProxies {
 		if _, err := netip.ParsePrefix(p); err != nil {
 			if _, err := netip.ParseAddr(p); err != nil {
@@ -311,6 +341,54 @@ func (c *Config) validate() error {
 	}
 	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
 	return errors.Join(errs...)
+}
+
+// DefaultAllowedHosts are the Host values believed when neither
+// REEL_PUBLIC_URL nor REEL_ALLOWED_HOSTS is set: the loopback names, with
+// any port, and this machine's host name.
+func DefaultAllowedHosts() []string {
+	hosts := []string{"localhost", "127.0.0.1", "[::1]"}
+	if name, err := os.Hostname(); err == nil {
+		if norm, err := NormalizeHost(name); err == nil && !slices.Contains(hosts, norm) {
+			hosts = append(hosts, norm)
+		}
+	}
+	return hosts
+}
+
+// NormalizeHost checks one REEL_ALLOWED_HOSTS entry and returns it lower-case
+// with IPv6 addresses in brackets: NAME or IP (any port), NAME:PORT or
+// [IPv6]:PORT (that port only), or *.DOMAIN (any name under DOMAIN).
+func NormalizeHost(entry string) (string, error) {
+	h := strings.ToLower(strings.TrimSpace(entry))
+	if h == "" || strings.ContainsAny(h, "/\\@?#% \t") {
+		return "", errors.New("must be a host name or address, optionally with :PORT (no scheme or path)")
+	}
+	host, port := h, ""
+	if hp, p, err := net.SplitHostPort(h); err == nil {
+		host, port = hp, p
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return "", fmt.Errorf("bad port %q", p)
+		}
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if a, err := netip.ParseAddr(host); err == nil {
+		host = a.String()
+		if a.Is6() {
+			host = "[" + host + "]"
+		}
+	} else {
+		name := strings.TrimPrefix(host, "*.")
+		for _, label := range strings.Split(name, ".") {
+			if label == "" || len(label) > 63 || strings.Trim(label, "abcdefghijklmnopqrstuvwxyz0123456789-_") != "" {
+				return "", errors.New("must be a host name (letters, digits, '-', '.'), an IP address or *.DOMAIN")
+			}
+		}
+	}
+	if port != "" {
+		return host + ":" + port, nil
+	}
+	return host, nil
 }
 
 func checkHostPort(addr string) error {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -134,6 +135,39 @@ func TestInvalidValuesNameTheVariable(t *testing.T) {
 	}
 }
 
+// The sign-up and login limits are N/DURATION or 0 (off); anything else stops
+// the start with a message that names the variable and the expected form.
+func TestLimits(t *testing.T) {
+	c, _, err := load(t, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signup, login, addr := c.Limits()
+	if signup.String() != "20/1h0m0s" || login.String() != "5/5m0s" || addr.String() != "20/5m0s" {
+		t.Errorf("default limits %v %v %v", signup, login, addr)
+	}
+
+	c, _, err = load(t, []string{"--login-limit", "3/1m"}, map[string]string{
+		"REEL_SIGNUP_LIMIT": "1000/1m", "REEL_LOGIN_ADDR_LIMIT": "0",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	signup, login, addr = c.Limits()
+	if signup.N != 1000 || signup.Per != time.Minute || login.N != 3 || login.Per != time.Minute || !addr.Off() {
+		t.Errorf("limits %+v %+v %+v", signup, login, addr)
+	}
+
+	for _, name := range []string{"REEL_SIGNUP_LIMIT", "REEL_LOGIN_LIMIT", "REEL_LOGIN_ADDR_LIMIT"} {
+		for _, bad := range []string{"20", "20/", "/1h", "x/1h", "-1/1h", "0/1h", "20/0s", "20/-1h", "20/1 hour", "2.5/1h", "off"} {
+			_, _, err := load(t, nil, map[string]string{name: bad})
+			if err == nil || !strings.Contains(err.Error(), name+": invalid value") || !strings.Contains(err.Error(), "N/DURATION") {
+				t.Errorf("%s=%q: error %v, want one naming the variable and N/DURATION", name, bad, err)
+			}
+		}
+	}
+}
+
 func TestUnknown(t *testing.T) {
 	got := Unknown([]string{"REEL_ADDR=:1", "REEL_ADRR=:2", "PATH=/bin", "REEL_TEST_POSTGRES_URL=x", "REEL_WORKRES=2"})
 	if strings.Join(got, ",") != "REEL_ADRR,REEL_WORKRES" {
@@ -244,6 +278,34 @@ func TestREADMEListsEveryVariable(t *testing.T) {
 	for _, v := range Vars() {
 		if !strings.Contains(string(readme), "`"+v.Name+"`") {
 			t.Errorf("README.md does not document %s", v.Name)
+		}
+	}
+}
+
+func TestAllowedHosts(t *testing.T) {
+	c, _, err := load(t, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name, _ := os.Hostname()
+	want := []string{"localhost", "127.0.0.1", "[::1]"}
+	if norm, err := NormalizeHost(name); err == nil && !slices.Contains(want, norm) {
+		want = append(want, norm)
+	}
+	if !slices.Equal(c.AllowedHosts, want) {
+		t.Errorf("default REEL_ALLOWED_HOSTS %q, want %q", c.AllowedHosts, want)
+	}
+	c, _, err = load(t, nil, map[string]string{"REEL_ALLOWED_HOSTS": " Videos.Example.com ,*.cdn.example,::1,[2001:db8::1]:8443,10.0.0.1:80"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"videos.example.com", "*.cdn.example", "[::1]", "[2001:db8::1]:8443", "10.0.0.1:80"}; !slices.Equal(c.AllowedHosts, want) {
+		t.Errorf("REEL_ALLOWED_HOSTS read as %q, want %q", c.AllowedHosts, want)
+	}
+	for _, bad := range []string{"https://videos.example.com", "videos.example.com/path", "user@host", "host:0", "host:99999", "host:http", "bad_label!.com", "a..b", "*."} {
+		_, _, err := load(t, nil, map[string]string{"REEL_ALLOWED_HOSTS": "localhost," + bad})
+		if err == nil || !strings.Contains(err.Error(), "REEL_ALLOWED_HOSTS") {
+			t.Errorf("REEL_ALLOWED_HOSTS=%q: %v", bad, err)
 		}
 	}
 }

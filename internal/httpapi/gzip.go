@@ -29,7 +29,7 @@ var gzipWriters = sync.Pool{New: func() any {
 var errHijackAfterBody = errors.New("httpapi: hijack after the response body was written")
 
 // gzipJSON compresses JSON responses larger than minSize bytes when the
-// client accepts gzip (API.md, Conventions).
+// client accepts gzip (docs/api.md, Conventions).
 //
 // The body is held back until it exceeds minSize; only then, and only when
 // the response is JSON (application/json or application/*+json), has no

@@ -4,7 +4,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -42,10 +41,15 @@ func (w *sendfileWriter) ReadFrom(r io.Reader) (int64, error) {
 	return w.rf.ReadFrom(r)
 }
 
-// present fills the signed media URLs of v for the client of c.
+// present makes v what the client of c may see: the size and hash of the
+// original only for its owner and administrators, and the signed media URLs
+// for this client. Every Video answer goes through it.
 func (s *server) present(c *gin.Context, v *reel.Video) *reel.Video {
 	if v.Renditions == nil {
 		v.Renditions = []reel.Rendition{}
+	}
+	if (v.SizeBytes != 0 || v.SHA256 != "") && !s.seesOriginal(c, v) {
+		v.SizeBytes, v.SHA256 = 0, "" // omitted from the JSON
 	}
 	if s.URLs != nil {
 		s.URLs.Fill(v, s.baseURL(c), c.ClientIP(), false)
@@ -53,23 +57,24 @@ func (s *server) present(c *gin.Context, v *reel.Video) *reel.Video {
 	return v
 }
 
-// baseURL is REEL_PUBLIC_URL, or the scheme and host the client used.
-func (s *server) baseURL(c *gin.Context) string {
-	if s.PublicURL != "" {
-		return s.PublicURL
+// seesOriginal reports whether the viewer of c may see the size and hash of
+// v's original: its owner or an administrator. Whether the viewer is an
+// administrator is looked up once per request.
+func (s *server) seesOriginal(c *gin.Context, v *reel.Video) bool {
+	viewer := viewerID(c)
+	if viewer == 0 {
+		return false
 	}
-	scheme := "http"
-	if c.Request.TLS != nil {
-		scheme = "https"
-	} else if len(s.TrustedProxies) > 0 {
-		// Only a trusted proxy's word on the scheme counts; gin has judged the peer.
-		if p := c.GetHeader("X-Forwarded-Proto"); (p == "https" || p == "http") && c.ClientIP() != c.RemoteIP() {
-			scheme = p
-		}
+	if viewer == v.AuthorID {
+		return true
 	}
-	host := c.Request.Host
-	if strings.ContainsAny(host, "/\\@ ") || host == "" {
-		host = "localhost"
+	if admin, ok := c.Get(viewerAdminKey); ok {
+		return admin.(bool)
 	}
-	return scheme + "://" + host
+	u, err := s.Users.FindUserByID(c.Request.Context(), viewer, viewer)
+	admin := err == nil && u.IsAdmin // on an error, show less
+	c.Set(viewerAdminKey, admin)
+	return admin
 }
+
+const viewerAdminKey = "reel.viewer_is_admin"

@@ -16,6 +16,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/reel-video/reel"
+	"github.com/reel-video/reel/internal/account"
 	"github.com/reel-video/reel/internal/httperr"
 )
 
@@ -23,6 +24,7 @@ type ctxKey int
 
 const (
 	userIDKey ctxKey = iota
+	sessionIDKey
 )
 
 // requestID takes the caller's X-Request-ID when it is a sane token, so that
@@ -212,28 +214,27 @@ func writeDeadline(d time.Duration) gin.HandlerFunc {
 	}
 }
 
-// authenticate reads the bearer token when there is one. A token that is
-// present but invalid is 401 even on routes where auth is optional: the
+// authenticate reads the bearer token when there is one (account.Authenticate,
+// the one place tokens are read). A token that is present but invalid,
+// expired or signed out is 401 even on routes where auth is optional: the
 // client believes it is signed in, and silently treating it as anonymous
 // would hide the problem.
 func (s *server) authenticate() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		h := c.GetHeader("Authorization")
-		if h == "" {
-			c.Next()
-			return
-		}
-		scheme, token, ok := strings.Cut(h, " ")
-		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
-			unauthorized(c, reel.Errorf(reel.EUNAUTHORIZED, "Authorization must be \"Bearer <token>\""))
-			return
-		}
-		uid, err := s.Tokens.Verify(strings.TrimSpace(token))
+		p, err := s.Accounts.Authenticate(c.Request, "")
 		if err != nil {
-			unauthorized(c, err)
+			if reel.ErrorCode(err) == reel.EUNAUTHORIZED {
+				unauthorized(c, err)
+			} else { // the store could not say: not the client's fault
+				writeError(c, err)
+				c.Abort()
+			}
 			return
 		}
-		c.Request = c.Request.WithContext(context.WithValue(c.Request.Context(), userIDKey, uid))
+		if p.UserID != 0 {
+			ctx := context.WithValue(c.Request.Context(), userIDKey, p.UserID)
+			c.Request = c.Request.WithContext(context.WithValue(ctx, sessionIDKey, p.SessionID))
+		}
 		c.Next()
 	}
 }
@@ -253,6 +254,12 @@ func unauthorized(c *gin.Context, err error) {
 	c.Header("WWW-Authenticate", `Bearer realm="reel"`)
 	writeError(c, err)
 	c.Abort()
+}
+
+// principal is who the request acts for (authenticate); zero when anonymous.
+func principal(c *gin.Context) account.Principal {
+	sid, _ := c.Request.Context().Value(sessionIDKey).(string)
+	return account.Principal{UserID: viewerID(c), SessionID: sid}
 }
 
 // viewerID is the signed-in user's id, or 0 for anonymous requests.

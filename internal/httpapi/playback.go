@@ -71,8 +71,9 @@ func (s *server) handleProgress() gin.HandlerFunc {
 	}
 }
 
-// handleBlock blocks (or unblocks) a video. This node applies it at once;
-// the others within their block list's refresh interval.
+// handleBlock blocks (or unblocks) a video. The store records it as a media
+// revocation: this node applies it at once, the others within their
+// refresh interval (playback.Revocations).
 func (s *server) handleBlock(blocked bool) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		id, err := pathID(c, "id", "video")
@@ -84,7 +85,6 @@ func (s *server) handleBlock(blocked bool) gin.HandlerFunc {
 			writeError(c, err)
 			return
 		}
-		s.Blocks.Set(id, blocked)
 		c.Status(http.StatusNoContent)
 	}
 }

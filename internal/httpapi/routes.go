@@ -26,6 +26,9 @@ func (s *server) routes(e *gin.Engine) {
 	api.POST("/users", s.handleRegister())
 	api.POST("/sessions", s.handleLogin())
 	api.GET("/me", s.requireUser(), s.handleMe())
+	api.PUT("/me/password", s.requireUser(), s.handleChangePassword())
+	api.DELETE("/sessions/current", s.requireUser(), s.handleSignOut())
+	api.DELETE("/sessions", s.requireUser(), s.handleSignOutEverywhere())
 	api.GET("/users/:id", s.handleGetUser())
 	api.GET("/users/:id/videos", s.handleUserVideos())
 	api.GET("/videos/:id", s.handleGetVideo())
@@ -56,13 +59,13 @@ func (s *server) routes(e *gin.Engine) {
 	// so they are bounded by inactivity instead of a total deadline.
 	stream := e.Group("/api/v1", s.streaming(uploadIdle), s.authenticate())
 	stream.POST("/videos", s.requireUser(), s.handleUploadVideo())
-	stream.GET("/videos/:id/events", s.handleVideoEvents())
+	stream.GET("/videos/:id/events", s.capStreams(), s.handleVideoEvents())
 	// tusd routes and authenticates uploads itself (upload.NewTus).
 	tus := e.Group("/api/v1", s.streaming(uploadIdle))
 	tus.Any("/uploads", gin.WrapH(s.Tus))
 	tus.Any("/uploads/*path", gin.WrapH(s.Tus))
 
-	// Douyin-compatible API (douyin-api.md): the same services in that API's
+	// Douyin-compatible API (docs/api.md): the same services in that API's
 	// shapes, every answer HTTP 200 with a status_code (package douyin).
 	dy := s.douyinDeps()
 	dyAPI := e.Group("/douyin", s.deadline(s.RequestTimeout), gzipJSON(gzipMinSize))

@@ -14,7 +14,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/reel-video/reel"
-	"github.com/reel-video/reel/internal/auth"
+	"github.com/reel-video/reel/internal/account"
 	"github.com/reel-video/reel/internal/httpapi/douyin"
 	"github.com/reel-video/reel/internal/playback"
 	"github.com/reel-video/reel/internal/publish"
@@ -22,14 +22,11 @@ import (
 
 // Deps are what the handlers need. Every field is required unless noted.
 type Deps struct {
-	Logger    *slog.Logger
-	Metrics   *Metrics
-	Users     reel.UserService
-	Passwords *auth.Hasher
-	Tokens    *auth.Tokens
-	Logins    *auth.LoginLimiter // failed sign-ins
-	// Registrations limits sign-ups per client address (username unused).
-	Registrations *auth.LoginLimiter
+	Logger  *slog.Logger
+	Metrics *Metrics
+	Users   reel.UserService
+	// Accounts signs up, signs in and out, and reads every request's token.
+	Accounts *account.Service
 	// Ready lists the parts /readyz checks, each answering nil when healthy.
 	Ready []ReadyCheck
 	// RequestTimeout bounds an ordinary API request end to end.
@@ -41,7 +38,6 @@ type Deps struct {
 	Videos   reel.VideoService
 	Playback reel.PlaybackService
 	Social   reel.SocialService
-	Blocks   *playback.BlockList
 	Views    *playback.Views
 	// BindClientIP binds media URLs to the address of the client they are
 	// handed to (URLs.BindClient); media requests are then checked against it.
@@ -52,8 +48,11 @@ type Deps struct {
 	Media     http.Handler
 	URLs      *playback.URLs
 	Publisher *publish.Publisher
-	// PublicURL is the base of absolute URLs; "" derives it from the request.
+	// PublicURL is the base of absolute URLs; "" derives it from the request,
+	// whose Host is believed only when it is one of AllowedHosts (see
+	// baseURL).
 	PublicURL      string
+	AllowedHosts   []string
 	MaxUploadBytes int64
 	MaxQueued      int
 	IncomingDir    string // multipart uploads land here before the blob store
@@ -71,13 +70,15 @@ const (
 	// MaxJSONBody is the largest JSON request body; a larger one is answered 413.
 	MaxJSONBody = 1 << 20
 	// gzipMinSize: JSON answers larger than this are gzip-compressed for
-	// clients that accept it (API.md); smaller ones would barely shrink.
+	// clients that accept it (docs/api.md); smaller ones would barely shrink.
 	gzipMinSize = 1 << 10
 )
 
 type server struct {
 	Deps
-	log *slog.Logger
+	log     *slog.Logger
+	base    *publicBase
+	streams *streamLimiter
 }
 
 // NewServer returns the handler for the public listener.
@@ -91,7 +92,11 @@ func NewServer(d Deps) (http.Handler, error) {
 	if err := e.SetTrustedProxies(d.TrustedProxies); err != nil {
 		return nil, fmt.Errorf("trusted proxies: %w", err)
 	}
-	s := &server{Deps: d, log: d.Logger}
+	base, err := newPublicBase(d.PublicURL, d.AllowedHosts, d.TrustedProxies)
+	if err != nil {
+		return nil, err
+	}
+	s := &server{Deps: d, log: d.Logger, base: base, streams: newStreamLimiter()}
 	s.routes(e)
 	return e, nil
 }
@@ -101,7 +106,7 @@ func NewServer(d Deps) (http.Handler, error) {
 func (s *server) douyinDeps() douyin.Deps {
 	return douyin.Deps{
 		Logger: s.log, Users: s.Users, Videos: s.Videos, Social: s.Social,
-		Passwords: s.Passwords, Tokens: s.Tokens, Logins: s.Logins, Registrations: s.Registrations,
+		Accounts:  s.Accounts,
 		Publisher: s.Publisher, URLs: s.URLs, BaseURL: s.baseURL,
 		MaxUploadBytes: s.MaxUploadBytes, MaxQueued: s.MaxQueued, IncomingDir: s.IncomingDir,
 		MaxFormBytes: MaxJSONBody,

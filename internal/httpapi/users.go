@@ -1,12 +1,14 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/reel-video/reel"
+	"github.com/reel-video/reel/internal/account"
 )
 
 type credentialsRequest struct {
@@ -20,116 +22,88 @@ type sessionResponse struct {
 	ExpiresAt time.Time  `json:"expires_at"`
 }
 
-// handleRegister creates an account and signs it in.
+// handleRegister creates an account and signs it in (account.Register).
 func (s *server) handleRegister() gin.HandlerFunc {
-	return func(c *gin.Context) {
-		var req credentialsRequest
-		if err := decodeJSON(c, &req); err != nil {
-			writeError(c, err)
-			return
-		}
-		if err := reel.ValidateCredentials(req.Username, req.Password); err != nil {
-			writeError(c, err)
-			return
-		}
-		// Every attempt costs a password hash: each address gets a budget.
-		if retry, ok := s.Registrations.Allow(c.ClientIP(), ""); !ok {
-			rateLimited(c, retry, "sign-ups from this address")
-			return
-		}
-		ctx := c.Request.Context()
-		// A taken name is answered before spending a hash on it (409 says
-		// the name exists anyway). The unique index still decides races.
-		if _, err := s.Users.FindCredentials(ctx, req.Username); err == nil {
-			writeError(c, reel.Errorf(reel.ECONFLICT, "username %q is taken", req.Username))
-			return
-		} else if reel.ErrorCode(err) != reel.ENOTFOUND {
-			writeError(c, err)
-			return
-		}
-		hash, err := s.Passwords.Hash(ctx, req.Password)
-		if err != nil {
-			writeError(c, err)
-			return
-		}
-		u, err := s.Users.CreateUser(ctx, req.Username, hash)
-		if err != nil {
-			writeError(c, err)
-			return
-		}
-		s.respondSession(c, http.StatusCreated, u)
-	}
+	return s.handleCredentials(http.StatusCreated, (*account.Service).Register)
 }
 
-// handleLogin exchanges a username and password for a token. An unknown user
-// and a wrong password get the same answer after the same work, so logins
-// cannot be used to find out which usernames exist.
+// handleLogin exchanges a username and password for a token (account.Login).
 func (s *server) handleLogin() gin.HandlerFunc {
-	const wrongPair = "wrong username or password"
+	return s.handleCredentials(http.StatusOK, (*account.Service).Login)
+}
+
+type credentialsFunc func(a *account.Service, ctx context.Context, username, password, addr string) (*account.Session, error)
+
+// handleCredentials reads {"username","password"} and answers the session
+// that fn opens.
+func (s *server) handleCredentials(status int, fn credentialsFunc) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		var req credentialsRequest
 		if err := decodeJSON(c, &req); err != nil {
 			writeError(c, err)
 			return
 		}
-		missing := map[string]string{}
-		if req.Username == "" {
-			missing["username"] = "required"
-		}
-		if req.Password == "" {
-			missing["password"] = "required"
-		}
-		if err := reel.Invalid(missing); err != nil {
-			writeError(c, err)
-			return
-		}
-		addr := c.ClientIP()
-		if retry, ok := s.Logins.Allow(addr, req.Username); !ok {
-			rateLimited(c, retry, "failed sign-ins")
-			return
-		}
-
-		ctx := c.Request.Context()
-		creds, err := s.Users.FindCredentials(ctx, req.Username)
-		var match bool
-		switch {
-		case reel.ErrorCode(err) == reel.ENOTFOUND || len(req.Password) > reel.MaxPasswordLen:
-			if err := s.Passwords.VerifyDummy(ctx, req.Password); err != nil {
-				writeError(c, err)
-				return
-			}
-		case err != nil:
-			writeError(c, err)
-			return
-		default:
-			if match, err = s.Passwords.Verify(ctx, req.Password, creds.PasswordHash); err != nil {
-				writeError(c, err)
-				return
-			}
-		}
-		if !match {
-			// The attempt Allow reserved stays spent.
-			unauthorized(c, reel.Errorf(reel.EUNAUTHORIZED, wrongPair))
-			return
-		}
-		s.Logins.Succeeded(addr, req.Username)
-
-		u, err := s.Users.FindUserByID(ctx, creds.UserID, creds.UserID)
+		sess, err := fn(s.Accounts, c.Request.Context(), req.Username, req.Password, c.ClientIP())
 		if err != nil {
-			writeError(c, err)
+			writeAccountError(c, err)
 			return
 		}
-		s.respondSession(c, http.StatusOK, u)
+		c.JSON(status, sessionResponse{User: sess.User, Token: sess.Token, ExpiresAt: sess.ExpiresAt.UTC()})
 	}
 }
 
-func (s *server) respondSession(c *gin.Context, status int, u *reel.User) {
-	token, exp, err := s.Tokens.Issue(u.ID)
-	if err != nil {
-		writeError(c, err)
+// handleSignOut ends the session of the request's token (204).
+func (s *server) handleSignOut() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if err := s.Accounts.SignOut(c.Request.Context(), principal(c)); err != nil {
+			writeError(c, err)
+			return
+		}
+		c.Status(http.StatusNoContent)
+	}
+}
+
+// handleSignOutEverywhere ends every session of the user (204).
+func (s *server) handleSignOutEverywhere() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if err := s.Accounts.SignOutEverywhere(c.Request.Context(), viewerID(c)); err != nil {
+			writeError(c, err)
+			return
+		}
+		c.Status(http.StatusNoContent)
+	}
+}
+
+type passwordRequest struct {
+	OldPassword string `json:"old_password"`
+	NewPassword string `json:"new_password"`
+}
+
+// handleChangePassword sets a new password; every other session ends (204).
+func (s *server) handleChangePassword() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		var req passwordRequest
+		if err := decodeJSON(c, &req); err != nil {
+			writeError(c, err)
+			return
+		}
+		err := s.Accounts.ChangePassword(c.Request.Context(), principal(c), req.OldPassword, req.NewPassword, c.ClientIP())
+		if err != nil {
+			writeAccountError(c, err)
+			return
+		}
+		c.Status(http.StatusNoContent)
+	}
+}
+
+// writeAccountError answers a rate limit's refusal with its Retry-After. A
+// wrong password is not about the token, so it carries no WWW-Authenticate.
+func writeAccountError(c *gin.Context, err error) {
+	if le, ok := account.Limited(err); ok {
+		rateLimited(c, le.RetryAfter, le.What)
 		return
 	}
-	c.JSON(status, sessionResponse{User: u, Token: token, ExpiresAt: exp.UTC()})
+	writeError(c, err)
 }
 
 // handleMe returns the signed-in user. A valid token of a user that no longer

@@ -121,7 +121,7 @@ func (w *processWorker) report(ctx context.Context, id int64, p reel.Processed) 
 	}
 }
 
-// process runs the steps of DESIGN.md's media pipeline. Each step records
+// process runs the steps of the media pipeline (README). Each step records
 // what it produced, so a client sees the cover and the fast-path MP4 as
 // soon as they exist; SetProcessed answering ENOTFOUND stops the work.
 func (w *processWorker) process(ctx context.Context, v *reel.Video, steps *stepTimes) error {

@@ -22,10 +22,11 @@ import (
 
 // HandlerOptions are the optional parts of the media handler.
 type HandlerOptions struct {
-	// Allowed reports whether the object at key may be served at all, for
-	// instance that its video is not blocked; false answers 403. Nil allows
-	// everything.
-	Allowed func(ctx context.Context, key string) bool
+	// Allowed reports whether what a verified URL grants may be served at
+	// all, for instance that its video is not blocked and the URL's media
+	// generation is current (Revocations.Allowed); false answers 403. Nil
+	// allows everything.
+	Allowed func(ctx context.Context, g Grant) bool
 	// Logger receives the reason of every refusal and failure. Nil discards.
 	Logger *slog.Logger
 }
@@ -45,7 +46,7 @@ func NewHandler(s *Signer, store blob.Store, opts HandlerOptions) http.Handler {
 type handler struct {
 	signer  *Signer
 	store   blob.Store
-	allowed func(ctx context.Context, key string) bool
+	allowed func(ctx context.Context, g Grant) bool
 	log     *slog.Logger
 }
 
@@ -82,7 +83,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	ctx := r.Context()
-	key, exp, err := h.signer.verify(r)
+	grant, err := h.signer.verify(r)
+	key, exp := grant.Key, grant.Expires
 	if err != nil {
 		h.log.DebugContext(ctx, "media URL refused", "path", r.URL.Path, "client", r.RemoteAddr, "err", err)
 		msg := "invalid or missing media URL signature"
@@ -92,7 +94,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, reel.EFORBIDDEN, msg)
 		return
 	}
-	if h.allowed != nil && !h.allowed(ctx, key) {
+	if h.allowed != nil && !h.allowed(ctx, grant) {
 		h.log.DebugContext(ctx, "media not allowed", "key", key)
 		writeError(w, r, reel.EFORBIDDEN, "this media is not available")
 		return

@@ -438,21 +438,23 @@ func TestRefusals(t *testing.T) {
 }
 
 func TestAllowed(t *testing.T) {
-	var asked []string
-	f := newFixture(t, HandlerOptions{Allowed: func(ctx context.Context, key string) bool {
-		asked = append(asked, key)
-		return !strings.HasPrefix(key, "videos/42/")
+	var asked []Grant
+	f := newFixture(t, HandlerOptions{Allowed: func(ctx context.Context, g Grant) bool {
+		asked = append(asked, g)
+		return !strings.HasPrefix(g.Key, "videos/42/")
 	}})
 	resp, body := f.get(t, f.signer.SignPath("/media/videos/42/cover.jpg"))
 	if e := decodeError(t, resp, body); resp.StatusCode != 403 || e.Error.Code != "forbidden" {
 		t.Errorf("blocked: status %d %+v", resp.StatusCode, e.Error)
 	}
-	resp, _ = f.get(t, f.signer.SignPath("/media/videos/43/hls/720p/seg_00001.m4s"))
+	master := f.signer.SignPath("/media/videos/43/hls/master.m3u8", WithPrefix("/media/videos/43/hls/"), WithGeneration(3))
+	resp, _ = f.get(t, strings.Replace(master, "master.m3u8", "720p/seg_00001.m4s", 1))
 	if resp.StatusCode != 200 {
 		t.Errorf("allowed: status %d", resp.StatusCode)
 	}
-	if want := []string{"videos/42/cover.jpg", "videos/43/hls/720p/seg_00001.m4s"}; fmt.Sprint(asked) != fmt.Sprint(want) {
-		t.Errorf("Allowed was asked about %q, want %q", asked, want)
+	if len(asked) != 2 || asked[0].Key != "videos/42/cover.jpg" || asked[0].Generation != 0 ||
+		asked[1].Key != "videos/43/hls/720p/seg_00001.m4s" || asked[1].Generation != 3 || asked[1].Expires.IsZero() {
+		t.Errorf("Allowed was asked about %+v", asked)
 	}
 	resp, _ = f.get(t, "/media/videos/42/cover.jpg")
 	if resp.StatusCode != 403 || len(asked) != 2 {
@@ -475,8 +477,8 @@ func TestStoreWithoutFiles(t *testing.T) {
 		t.Errorf("missing: status %d", resp.StatusCode)
 	}
 	resp, body = f.get(t, u, "Range", "bytes=2000-")
-	if resp.StatusCode != 416 || resp.Header.Get("Content-Range") != "bytes */1000" {
-		t.Errorf("past the end: status %d %q", resp.StatusCode, resp.Header.Get("Content-Range"))
+	if resp.StatusCode != 416 || resp.Header.Get("Content-Range") != "bytes */1000" || !strings.Contains(string(body), `"error"`) {
+		t.Errorf("past the end: status %d %q %s", resp.StatusCode, resp.Header.Get("Content-Range"), body)
 	}
 }
 

@@ -52,6 +52,7 @@ type Signer struct {
 type signedKey struct {
 	path, prefix string
 	ip           netip.Addr
+	gen          int64
 	exp          int64
 }
 
@@ -95,6 +96,7 @@ type SignOption func(*signOptions)
 type signOptions struct {
 	prefix string
 	ip     netip.Addr
+	gen    int64
 }
 
 // WithPrefix signs every path under prefix, which must end with "/" and
@@ -114,6 +116,14 @@ func WithClientIP(ip string) SignOption {
 	return func(o *signOptions) { o.ip = canonicalAddr(addr) }
 }
 
+// WithGeneration signs the URL for one media generation of its video (see
+// Revocations): once the video's generation moves past gen, the URL stops
+// working although its signature is still good. Generation 0 adds nothing
+// to the URL, so URLs of videos never revoked keep their shortest form.
+func WithGeneration(gen int64) SignOption {
+	return func(o *signOptions) { o.gen = max(gen, 0) }
+}
+
 // SignPath returns a signed URL (path and query, no scheme or host) for path,
 // a URL path under Mount such as "/media/videos/42/cover.jpg". Paths come
 // from the server, never from a client, so one that cannot be signed is a
@@ -123,7 +133,7 @@ func (s *Signer) SignPath(path string, opts ...SignOption) string {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	k := signedKey{path: path, prefix: o.prefix, ip: o.ip, exp: s.expiry()}
+	k := signedKey{path: path, prefix: o.prefix, ip: o.ip, gen: o.gen, exp: s.expiry()}
 	if url, ok := s.signed.GetIfPresent(k); ok {
 		return url
 	}
@@ -140,7 +150,7 @@ func (s *Signer) signPath(path string, o signOptions, exp int64) string {
 	if reason := keyProblem(key); reason != "" {
 		panic(fmt.Sprintf("playback: SignPath(%q): %s", path, reason))
 	}
-	c := claims{kid: s.currentKID, exp: exp, ip: o.ip}
+	c := claims{kid: s.currentKID, exp: exp, ip: o.ip, gen: o.gen}
 	if o.prefix == "" {
 		c.form, c.scope = formObject, path
 		return path + "?" + objectQuery(c, s.sign(c))
@@ -154,11 +164,20 @@ func (s *Signer) signPath(path string, o signOptions, exp int64) string {
 	c.form, c.scope = formPrefix, o.prefix
 	c.depth = strings.Count(dir, "/")
 	token := []string{c.kid, strconv.FormatInt(c.exp, 10), strconv.Itoa(c.depth)}
+	if c.gen > 0 {
+		token = append(token, "g"+strconv.FormatInt(c.gen, 10))
+	}
 	if c.ip.IsValid() {
 		token = append(token, hex.EncodeToString(c.ip.AsSlice()))
 	}
 	token = append(token, s.sign(c))
 	return Mount + prefixed + strings.Join(token, ".") + "/" + key
+}
+
+// MaxLifetime is the longest a URL signed now can work: its lifetime plus
+// the rounding of its expiry.
+func (s *Signer) MaxLifetime() time.Duration {
+	return s.ttl + max(s.ttl/4, time.Second)
 }
 
 // expiry rounds the end of the lifetime up to a quarter of it (see the
@@ -175,22 +194,31 @@ func (s *Signer) expiry() int64 {
 // a proxy, set RemoteAddr from the trusted forwarding header first, with the
 // rule used to pick the address given to WithClientIP.
 func (s *Signer) Verify(r *http.Request) (blobKey string, err error) {
-	blobKey, _, err = s.verify(r)
-	return blobKey, err
+	g, err := s.verify(r)
+	return g.Key, err
 }
 
-// verify is Verify that also returns when the URL expires, so that caches
-// are never told to keep an answer longer than its URL works.
-func (s *Signer) verify(r *http.Request) (blobKey string, exp time.Time, err error) {
+// A Grant is what a verified media URL allows.
+type Grant struct {
+	Key        string    // the blob key, e.g. "videos/42/hls/720p/seg_00001.m4s"
+	Generation int64     // the media generation it was signed for (WithGeneration)
+	Expires    time.Time // when the URL stops working
+}
+
+// verify is Verify with the whole grant: the expiry, so that caches are
+// never told to keep an answer longer than its URL works, and the
+// generation, which revocations are checked against.
+func (s *Signer) verify(r *http.Request) (g Grant, err error) {
+	var blobKey string
 	u := r.URL
 	// RawPath is set only when the client escaped something that needed no
 	// escaping (%2e, %2f, %41): one URL, one spelling.
 	if u.Opaque != "" || u.RawPath != "" {
-		return "", exp, invalid("path is percent-encoded")
+		return g, invalid("path is percent-encoded")
 	}
 	rest, ok := strings.CutPrefix(u.Path, Mount)
 	if !ok {
-		return "", exp, invalid("path is not under " + Mount)
+		return g, invalid("path is not under " + Mount)
 	}
 	var c claims
 	var sig string
@@ -200,12 +228,12 @@ func (s *Signer) verify(r *http.Request) (blobKey string, exp time.Time, err err
 		blobKey, c, sig, err = parseObject(rest, u.RawQuery)
 	}
 	if err != nil {
-		return "", exp, err
+		return g, err
 	}
 	if err := s.check(r, c, sig); err != nil {
-		return "", exp, err
+		return g, err
 	}
-	return blobKey, time.Unix(c.exp, 0), nil
+	return Grant{Key: blobKey, Generation: c.gen, Expires: time.Unix(c.exp, 0)}, nil
 }
 
 // check is the same for both forms: a known key, a matching signature, the
@@ -238,6 +266,7 @@ type claims struct {
 	exp   int64  // Unix seconds; the URL is valid before this instant
 	kid   string
 	ip    netip.Addr // the zero Addr when not bound
+	gen   int64      // the video's media generation; 0 when never revoked
 }
 
 const (
@@ -254,6 +283,10 @@ func (s *Signer) sign(c claims) string {
 	}
 	m := hmac.New(sha256.New, s.keys[c.kid])
 	fmt.Fprintf(m, "%s\x00%s\x00%s\x00%d\x00%s\x00%s", keyLabel, c.form, c.scope, c.exp, c.kid, ip)
+	if c.gen > 0 {
+		// Only then, so that URLs signed before generations existed still verify.
+		fmt.Fprintf(m, "\x00g%d", c.gen)
+	}
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
@@ -262,6 +295,9 @@ func objectQuery(c claims, sig string) string {
 	q := "exp=" + strconv.FormatInt(c.exp, 10) + "&kid=" + c.kid
 	if c.ip.IsValid() {
 		q += "&ip=" + url.QueryEscape(c.ip.String())
+	}
+	if c.gen > 0 {
+		q += "&gen=" + strconv.FormatInt(c.gen, 10)
 	}
 	return q + "&sig=" + sig
 }
@@ -279,7 +315,7 @@ func parseObject(key, rawQuery string) (string, claims, string, error) {
 	}
 	for name, vs := range q {
 		switch {
-		case name != "exp" && name != "kid" && name != "sig" && name != "ip":
+		case name != "exp" && name != "kid" && name != "sig" && name != "ip" && name != "gen":
 			return "", claims{}, "", invalid("unexpected query parameter " + strconv.Quote(name))
 		case len(vs) != 1:
 			return "", claims{}, "", invalid("repeated query parameter " + name)
@@ -296,6 +332,11 @@ func parseObject(key, rawQuery string) (string, claims, string, error) {
 		}
 		c.ip = addr
 	}
+	if vs, ok := q["gen"]; ok {
+		if c.gen, err = parseGen(vs[0]); err != nil {
+			return "", claims{}, "", err
+		}
+	}
 	sig := q.Get("sig")
 	if objectQuery(c, sig) != rawQuery {
 		return "", claims{}, "", invalid("query is not spelled as signed")
@@ -303,7 +344,7 @@ func parseObject(key, rawQuery string) (string, claims, string, error) {
 	return key, c, sig, nil
 }
 
-// parsePrefixed reads <kid>.<exp>.<depth>[.<ip hex>].<sig>/<key>, the part of
+// parsePrefixed reads <kid>.<exp>.<depth>[.g<gen>][.<ip hex>].<sig>/<key>, the part of
 // the path form after Mount + prefixed. It allows no query: players drop the
 // base's query when they resolve relative URLs, so none is ever handed out.
 func parsePrefixed(rest, rawQuery string, forceQuery bool) (string, claims, string, error) {
@@ -318,7 +359,7 @@ func parsePrefixed(rest, rawQuery string, forceQuery bool) (string, claims, stri
 		return "", claims{}, "", invalid("key " + reason)
 	}
 	f := strings.Split(token, ".")
-	if len(f) != 4 && len(f) != 5 {
+	if len(f) < 4 || len(f) > 6 {
 		return "", claims{}, "", invalid("malformed token")
 	}
 	c := claims{form: formPrefix, kid: f[0]}
@@ -329,10 +370,22 @@ func parsePrefixed(rest, rawQuery string, forceQuery bool) (string, claims, stri
 	if c.depth, err = strconv.Atoi(f[2]); err != nil || c.depth < 1 || strconv.Itoa(c.depth) != f[2] {
 		return "", claims{}, "", invalid("malformed depth")
 	}
-	if len(f) == 5 {
-		b, err := hex.DecodeString(f[3])
+	// Between the depth and the signature: the generation ("g" and digits,
+	// which hex never starts with), then the client address, each optional.
+	extra := f[3 : len(f)-1]
+	if len(extra) > 0 && strings.HasPrefix(extra[0], "g") {
+		if c.gen, err = parseGen(extra[0][1:]); err != nil {
+			return "", claims{}, "", err
+		}
+		extra = extra[1:]
+	}
+	if len(extra) > 1 {
+		return "", claims{}, "", invalid("malformed token")
+	}
+	if len(extra) == 1 {
+		b, err := hex.DecodeString(extra[0])
 		addr, ok := netip.AddrFromSlice(b)
-		if err != nil || !ok || addr != canonicalAddr(addr) || hex.EncodeToString(b) != f[3] {
+		if err != nil || !ok || addr != canonicalAddr(addr) || hex.EncodeToString(b) != extra[0] {
 			return "", claims{}, "", invalid("malformed ip")
 		}
 		c.ip = addr
@@ -353,6 +406,16 @@ func parseExp(s string) (int64, error) {
 		return 0, invalid("malformed exp")
 	}
 	return exp, nil
+}
+
+// parseGen accepts only the canonical positive decimal form that SignPath
+// writes: generation 0 is spelled by leaving it out.
+func parseGen(s string) (int64, error) {
+	gen, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || gen <= 0 || strconv.FormatInt(gen, 10) != s {
+		return 0, invalid("malformed generation")
+	}
+	return gen, nil
 }
 
 // keyProblem says why key cannot appear in a media URL: it must be a valid

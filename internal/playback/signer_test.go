@@ -394,3 +394,45 @@ func TestSignPathRefusesMistakes(t *testing.T) {
 		})
 	}
 }
+
+// TestGenerations: a URL signed for a media generation carries it, verifies
+// with it, and cannot be rewritten to another generation or spelling.
+func TestGenerations(t *testing.T) {
+	clock := t0
+	s := newTestSigner(secretNew, nil, &clock)
+	for _, opts := range [][]SignOption{
+		{WithGeneration(7)},
+		{WithGeneration(7), WithPrefix("/media/videos/42/")},
+		{WithGeneration(7), WithClientIP("203.0.113.7")},
+		{WithGeneration(7), WithClientIP("203.0.113.7"), WithPrefix("/media/videos/42/")},
+	} {
+		signed := s.SignPath("/media/videos/42/play.mp4", opts...)
+		r := parseRequest(signed, client)
+		g, err := s.verify(r)
+		if err != nil || g.Key != "videos/42/play.mp4" || g.Generation != 7 {
+			t.Fatalf("%s: %+v %v", signed, g, err)
+		}
+		var forged []string
+		if strings.Contains(signed, "&gen=7") {
+			for _, spelling := range []string{"&gen=8", "&gen=6", "&gen=07", "&gen=+7", "&gen=0", ""} {
+				forged = append(forged, strings.Replace(signed, "&gen=7", spelling, 1))
+			}
+		} else {
+			for _, spelling := range []string{".g8.", ".g6.", ".g07.", ".g+7.", ".g0.", ".", ".g7.g7.", ".G7."} {
+				forged = append(forged, strings.Replace(signed, ".g7.", spelling, 1))
+			}
+		}
+		for _, f := range forged {
+			if _, err := verify(s, f, client); !errors.Is(err, ErrInvalid) {
+				t.Errorf("forged generation %s: %v, want ErrInvalid", f, err)
+			}
+		}
+	}
+	// Generation 0 is the URL of before generations existed.
+	if a, b := s.SignPath("/media/videos/42/play.mp4", WithGeneration(0)), s.SignPath("/media/videos/42/play.mp4"); a != b || strings.Contains(a, "gen") {
+		t.Errorf("generation 0 changes the URL: %s vs %s", a, b)
+	}
+	if g, err := s.verify(parseRequest(s.SignPath("/media/videos/42/play.mp4"), client)); err != nil || g.Generation != 0 {
+		t.Errorf("unversioned URL: %+v %v", g, err)
+	}
+}

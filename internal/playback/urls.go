@@ -18,11 +18,15 @@ type URLs struct {
 // prefix, so its playlists and segments are covered too. originalAsPlay
 // points PlayURL at the original while no MP4 exists yet (the Douyin API
 // promises a playable URL right after publishing). A blocked video gets none.
+// The URLs are signed for the media generation of v as read: a copy of the
+// video older than its move to private (a cache on another node) yields
+// URLs of the old generation, which that node refuses as soon as it knows of
+// the move, never URLs that would outlive it (see Revocations).
 func (u *URLs) Fill(v *reel.Video, base, clientIP string, originalAsPlay bool) {
 	if v.Blocked {
 		return
 	}
-	var opts []SignOption
+	opts := []SignOption{WithGeneration(v.MediaGeneration)}
 	if u.BindClient && clientIP != "" {
 		opts = append(opts, WithClientIP(clientIP))
 	}

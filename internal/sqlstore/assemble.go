@@ -40,7 +40,7 @@ func (db *DB) assembleVideos(ctx context.Context, viewerID int64, rows []videoRo
 }
 
 // ViewerFlags sets what depends on the viewer (is_liked, the authors'
-// is_following, resume_position_ms) on videos whose authors are loaded, in
+// is_following, resume_position_ms, the viewer's own video_count) on videos whose authors are loaded, in
 // one query whatever their number; none for anonymous viewers.
 func (db *DB) ViewerFlags(ctx context.Context, viewerID int64, videos ...*reel.Video) error {
 	if viewerID == 0 || len(videos) == 0 {
@@ -70,8 +70,9 @@ func (db *DB) ViewerFlags(ctx context.Context, viewerID int64, videos ...*reel.V
 	}
 	err := db.reader.NewRaw(`SELECT 'like' AS kind, video_id AS id, 0 AS value FROM likes WHERE user_id = ? AND video_id IN (?)
 		UNION ALL SELECT 'follow', followee_id, 0 FROM follows WHERE follower_id = ? AND followee_id IN (?)
-		UNION ALL SELECT 'position', video_id, position_ms FROM watch_progress WHERE user_id = ? AND video_id IN (?)`,
-		viewerID, bun.In(ids), viewerID, bun.In(authorIDs), viewerID, bun.In(ids)).Scan(ctx, &flags)
+		UNION ALL SELECT 'position', video_id, position_ms FROM watch_progress WHERE user_id = ? AND video_id IN (?)
+		UNION ALL SELECT 'own videos', id, video_count FROM users WHERE id = ? AND id IN (?)`,
+		viewerID, bun.List(ids), viewerID, bun.List(authorIDs), viewerID, bun.List(ids), viewerID, bun.List(authorIDs)).Scan(ctx, &flags)
 	if err != nil {
 		return fmt.Errorf("read viewer flags: %w", err)
 	}
@@ -85,6 +86,10 @@ func (db *DB) ViewerFlags(ctx context.Context, viewerID int64, videos ...*reel.V
 			}
 		case "position":
 			byID[f.ID].ResumePositionMS = f.Value
+		case "own videos": // the viewer is the author: their full count (ownVideoCount)
+			for _, u := range byAuthor[f.ID] {
+				u.VideoCount = f.Value
+			}
 		}
 	}
 	return nil
@@ -93,16 +98,26 @@ func (db *DB) ViewerFlags(ctx context.Context, viewerID int64, videos ...*reel.V
 // usersByID loads users with viewerID's is_following, in two queries.
 func (db *DB) usersByID(ctx context.Context, viewerID int64, ids []int64) (map[int64]*reel.User, error) {
 	var rows []userRow
-	if err := db.reader.NewSelect().Model(&rows).Where("id IN (?)", bun.In(ids)).Scan(ctx); err != nil {
+	if err := db.reader.NewSelect().Model(&rows).Where("id IN (?)", bun.List(ids)).Scan(ctx); err != nil {
 		return nil, fmt.Errorf("read users: %w", err)
 	}
 	users := make(map[int64]*reel.User, len(rows))
 	list := make([]*reel.User, len(rows))
 	for i := range rows {
 		list[i] = rows[i].user()
+		ownVideoCount(viewerID, &rows[i], list[i])
 		users[rows[i].ID] = list[i]
 	}
 	return users, db.fillFollowing(ctx, viewerID, list...)
+}
+
+// ownVideoCount gives u, built from r, the video_count viewerID may see:
+// everyone sees the author's ready, public, unblocked videos (the listed
+// count, userRow.user), the author sees all of their own.
+func ownVideoCount(viewerID int64, r *userRow, u *reel.User) {
+	if viewerID != 0 && r.ID == viewerID {
+		u.VideoCount = r.VideoCount
+	}
 }
 
 // fillFollowing sets is_following for viewerID on users, in one query.
@@ -118,7 +133,7 @@ func (db *DB) fillFollowing(ctx context.Context, viewerID int64, users ...*reel.
 	}
 	var followed []int64
 	if err := db.reader.NewSelect().Table("follows").Column("followee_id").
-		Where("follower_id = ? AND followee_id IN (?)", viewerID, bun.In(ids)).Scan(ctx, &followed); err != nil {
+		Where("follower_id = ? AND followee_id IN (?)", viewerID, bun.List(ids)).Scan(ctx, &followed); err != nil {
 		return fmt.Errorf("read follows: %w", err)
 	}
 	for _, id := range followed {

@@ -43,6 +43,7 @@ type DB struct {
 	maxQueued int
 	// onVideoChange, when set, hears of every change to a video (see SetOnVideoChange).
 	onVideoChange func(id int64, lists bool)
+	onRevoked     revokedHook // see SetOnMediaRevoked
 	writer        *bun.DB
 	reader        *bun.DB
 }

@@ -50,7 +50,7 @@ func TestWritesAnswerWithoutQueryingAfterTheirCommit(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		log.expectLast(t, "UpdateVideo", "UPDATE")
+		log.expectLast(t, "UpdateVideo", "COMMIT")
 		stored := w.video(t, video, author)
 		if v.Title != stored.Title || v.Visibility != stored.Visibility || v.Description != stored.Description ||
 			v.Author == nil || v.Author.ID != author || v.CommentCount != stored.CommentCount {

@@ -251,6 +251,7 @@ func (db *DB) userPage(ctx context.Context, userID, viewerID int64, p reel.Page,
 	users := make([]*reel.User, len(rows))
 	for i := range rows {
 		users[i] = rows[i].user()
+		ownVideoCount(viewerID, &rows[i].userRow, users[i])
 	}
 	return users, next, db.fillFollowing(ctx, viewerID, users...)
 }
@@ -307,8 +308,8 @@ func (db *DB) LatestMessages(ctx context.Context, userID int64, others []int64) 
 	err := db.reader.NewSelect().Model(&rows).Where("id IN (?)",
 		db.reader.NewSelect().TableExpr("messages").ColumnExpr("max(id)").
 			WhereGroup(" AND ", func(q *bun.SelectQuery) *bun.SelectQuery {
-				return q.Where("from_user_id = ? AND to_user_id IN (?)", userID, bun.In(others)).
-					WhereOr("to_user_id = ? AND from_user_id IN (?)", userID, bun.In(others))
+				return q.Where("from_user_id = ? AND to_user_id IN (?)", userID, bun.List(others)).
+					WhereOr("to_user_id = ? AND from_user_id IN (?)", userID, bun.List(others))
 			}).
 			GroupExpr("CASE WHEN from_user_id = ? THEN to_user_id ELSE from_user_id END", userID)).Scan(ctx)
 	if err != nil {

@@ -134,7 +134,7 @@ func TestLikes(t *testing.T) {
 		if u := w.user(t, fan.ID, 0); u.LikeCount != 0 {
 			t.Errorf("after deleting the liked video, fan like_count %d", u.LikeCount)
 		}
-		if u := w.user(t, author.ID, 0); u.LikedCount != 0 || u.VideoCount != 2 {
+		if u := w.user(t, author.ID, author.ID); u.LikedCount != 0 || u.VideoCount != 2 {
 			t.Errorf("after deleting the liked video, author liked_count %d video_count %d", u.LikedCount, u.VideoCount)
 		}
 	})
@@ -359,8 +359,11 @@ func TestListQueriesDoNotGrowWithLength(t *testing.T) {
 		w.db.Follow(ctx, viewer, w.users[0].ID)
 		w.db.Follow(ctx, w.users[2].ID, w.users[0].ID)
 		counter := &queryCounter{}
+		// WithQueryHook would hook a copy; the count is of the store's own handles.
+		//lint:ignore SA1019 the replacement returns a clone the store does not use
 		w.db.Reader().AddQueryHook(counter)
 		if w.db.Writer() != w.db.Reader() {
+			//lint:ignore SA1019 as above
 			w.db.Writer().AddQueryHook(counter)
 		}
 		lists := map[string]func(limit int) int{

@@ -65,6 +65,10 @@ func (db *DB) CreateVideo(ctx context.Context, v *reel.Video) error {
 		if _, err := tx.NewUpdate().Table("users").Set("video_count = video_count + 1").Where("id = ?", row.AuthorID).Exec(ctx); err != nil {
 			return fmt.Errorf("count video: %w", err)
 		}
+		if row.Status == reel.StatusReady {
+			// Only tests and imports create videos ready.
+			return db.recountListedTx(ctx, tx, row.AuthorID)
+		}
 		if row.Status == reel.StatusProcessing {
 			return db.enqueueProcess(ctx, tx, row.ID)
 		}
@@ -159,7 +163,7 @@ func (db *DB) VideoCard(ctx context.Context, id int64) (*reel.Video, error) {
 // queries whatever their number.
 func (db *DB) VideoCards(ctx context.Context, ids []int64) (map[int64]*reel.Video, error) {
 	var rows []videoRow
-	if err := db.reader.NewSelect().Model(&rows).Where("id IN (?)", bun.In(ids)).Scan(ctx); err != nil {
+	if err := db.reader.NewSelect().Model(&rows).Where("id IN (?)", bun.List(ids)).Scan(ctx); err != nil {
 		return nil, fmt.Errorf("read videos: %w", err)
 	}
 	videos, err := db.assembleVideos(ctx, 0, rows)
@@ -213,6 +217,9 @@ func (db *DB) findVideo(ctx context.Context, q *bun.SelectQuery, what string, vi
 }
 
 // UpdateVideo changes the texts and visibility of a video its author owns.
+// Making a video private moves its media generation on, which revokes every
+// media URL handed out before (see MediaRevocations); the owner's new URLs
+// are signed for the new generation.
 func (db *DB) UpdateVideo(ctx context.Context, id, actorID int64, upd reel.VideoUpdate) (*reel.Video, error) {
 	if err := reel.ValidateVideoText(upd.Title, upd.Description, upd.Visibility); err != nil {
 		return nil, err
@@ -224,22 +231,52 @@ func (db *DB) UpdateVideo(ctx context.Context, id, actorID int64, upd reel.Video
 	if v.AuthorID != actorID {
 		return nil, reel.Errorf(reel.EFORBIDDEN, "only the author may change video %d", id)
 	}
-	q := db.writer.NewUpdate().Table("videos").Set("updated_at = ?", time.Now().UTC()).Where("id = ?", id)
-	if upd.Title != nil {
-		q.Set("title = ?", *upd.Title)
+	var rev reel.MediaRevocation
+	var after struct {
+		Generation int64 `bun:"media_generation"`
+		Blocked    bool  `bun:"blocked"`
 	}
-	if upd.Description != nil {
-		q.Set("description = ?", *upd.Description)
-	}
-	if upd.Visibility != nil {
+	err = db.writer.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		q := tx.NewUpdate().Table("videos").Set("updated_at = ?", time.Now().UTC()).Where("id = ?", id)
+		if upd.Title != nil {
+			q.Set("title = ?", *upd.Title)
+		}
+		if upd.Description != nil {
+			q.Set("description = ?", *upd.Description)
+		}
+		if upd.Visibility == nil {
+			if _, err := q.Exec(ctx); err != nil {
+				return fmt.Errorf("update video %d: %w", id, err)
+			}
+			return nil
+		}
+		if *upd.Visibility == reel.VisibilityPrivate {
+			// Decided in the statement: of two concurrent changes to
+			// private, only the first revokes.
+			q.Set("media_generation = CASE WHEN visibility <> ? THEN media_generation + 1 ELSE media_generation END", reel.VisibilityPrivate)
+		}
 		q.Set("visibility = ?", *upd.Visibility)
-	}
-	if _, err := q.Exec(ctx); err != nil {
-		return nil, fmt.Errorf("update video %d: %w", id, err)
+		// blocked as it is now, not as read above: a block committed
+		// meanwhile must not be undone by this revocation.
+		if err := q.Returning("media_generation, blocked").Scan(ctx, &after); err != nil {
+			return fmt.Errorf("update video %d: %w", id, err)
+		}
+		if after.Generation > v.MediaGeneration {
+			rev = reel.MediaRevocation{VideoID: id, Generation: after.Generation, Blocked: after.Blocked}
+			if err := db.revokeTx(ctx, tx, &rev); err != nil {
+				return err
+			}
+		}
+		return db.recountListedTx(ctx, tx, v.AuthorID)
+	})
+	if err != nil {
+		return nil, err
 	}
 	db.changed(id, true)
-	// The answer is what was read before plus the change: a query after the
-	// write could fail and answer an error for a change that was made.
+	db.revoked(rev)
+	// The answer is what was read before plus the change, and the media
+	// generation and block the statement returned: a query after the
+	// commit could fail and answer an error for a change that was made.
 	if upd.Title != nil {
 		v.Title = *upd.Title
 	}
@@ -248,6 +285,7 @@ func (db *DB) UpdateVideo(ctx context.Context, id, actorID int64, upd reel.Video
 	}
 	if upd.Visibility != nil {
 		v.Visibility = *upd.Visibility
+		v.MediaGeneration, v.Blocked = after.Generation, after.Blocked
 	}
 	return v, nil
 }
@@ -255,12 +293,18 @@ func (db *DB) UpdateVideo(ctx context.Context, id, actorID int64, upd reel.Video
 // DeleteVideo removes a video, cancels its processing and, through a job in
 // the same transaction, removes its files: a crash cannot leave files of a
 // deleted video behind, nor delete the files of a video that still exists.
-func (db *DB) DeleteVideo(ctx context.Context, id, actorID int64) error {
+func (db *DB) DeleteVideo(ctx context.Context, id, actorID int64) (err error) {
 	actor, err := db.FindUserByID(ctx, actorID, actorID)
 	if err != nil {
 		return err
 	}
 	defer db.changed(id, true)
+	var rev reel.MediaRevocation
+	defer func() {
+		if err == nil {
+			db.revoked(rev)
+		}
+	}()
 	return db.writer.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		var row videoRow
 		err := tx.NewSelect().Model(&row).Where("id = ?", id).Scan(ctx)
@@ -273,7 +317,7 @@ func (db *DB) DeleteVideo(ctx context.Context, id, actorID int64) error {
 		if row.AuthorID != actorID && !actor.IsAdmin {
 			return reel.Errorf(reel.EFORBIDDEN, "only the author or an administrator may delete video %d", id)
 		}
-		if err := db.removeVideoTx(ctx, tx, id, row.AuthorID); err != nil {
+		if rev, err = db.removeVideoTx(ctx, tx, id, row.AuthorID); err != nil {
 			return err
 		}
 		if db.queue == nil {
@@ -297,30 +341,37 @@ func (db *DB) DeleteVideo(ctx context.Context, id, actorID int64) error {
 // leave their givers' like_count and the author's liked_count. On
 // PostgreSQL the video row is locked first: a Like's foreign-key check needs
 // a share lock on it, so likes wait for the delete (and then find no video)
-// instead of deadlocking with it or slipping in uncounted.
-func (db *DB) removeVideoTx(ctx context.Context, tx bun.Tx, id, authorID int64) error {
+// instead of deadlocking with it or slipping in uncounted. The deletion is
+// recorded as a media revocation, returned for the caller to apply after the
+// commit: the files are removed later, by a job, and their URLs must stop
+// working now.
+func (db *DB) removeVideoTx(ctx context.Context, tx bun.Tx, id, authorID int64) (reel.MediaRevocation, error) {
+	rev := reel.MediaRevocation{VideoID: id, Deleted: true}
 	if db.engine == EnginePostgres {
 		if _, err := tx.NewRaw("SELECT id FROM videos WHERE id = ? FOR UPDATE", id).Exec(ctx); err != nil {
-			return fmt.Errorf("lock video %d: %w", id, err)
+			return rev, fmt.Errorf("lock video %d: %w", id, err)
 		}
 	}
 	var likers []int64
 	if err := tx.NewRaw("DELETE FROM likes WHERE video_id = ? RETURNING user_id", id).Scan(ctx, &likers); err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("delete likes of video %d: %w", id, err)
+		return rev, fmt.Errorf("delete likes of video %d: %w", id, err)
 	}
 	if len(likers) > 0 {
-		if _, err := tx.NewUpdate().Table("users").Set("like_count = like_count - 1").Where("id IN (?)", bun.In(likers)).Exec(ctx); err != nil {
-			return fmt.Errorf("uncount likes of video %d: %w", id, err)
+		if _, err := tx.NewUpdate().Table("users").Set("like_count = like_count - 1").Where("id IN (?)", bun.List(likers)).Exec(ctx); err != nil {
+			return rev, fmt.Errorf("uncount likes of video %d: %w", id, err)
 		}
 	}
 	if _, err := tx.NewUpdate().Table("users").Set("liked_count = liked_count - ?", len(likers)).
 		Set("video_count = video_count - 1").Where("id = ?", authorID).Exec(ctx); err != nil {
-		return fmt.Errorf("uncount video %d: %w", id, err)
+		return rev, fmt.Errorf("uncount video %d: %w", id, err)
 	}
 	if _, err := tx.NewDelete().Model((*videoRow)(nil)).Where("id = ?", id).Exec(ctx); err != nil {
-		return fmt.Errorf("delete video %d: %w", id, err)
+		return rev, fmt.Errorf("delete video %d: %w", id, err)
 	}
-	return nil
+	if err := db.recountListedTx(ctx, tx, authorID); err != nil {
+		return rev, err
+	}
+	return rev, db.revokeTx(ctx, tx, &rev)
 }
 
 // ListUserVideos lists userID's videos, newest first. Others see only the
@@ -370,43 +421,64 @@ type pagedVideo struct {
 // SetProcessed records what the pipeline learnt about a video. A video that
 // is gone is ENOTFOUND, which tells the pipeline to stop.
 func (db *DB) SetProcessed(ctx context.Context, id int64, p reel.Processed) error {
-	q := db.writer.NewUpdate().Table("videos").Set("updated_at = ?", time.Now().UTC()).Where("id = ?", id)
-	if p.Status != "" {
-		q.Set("status = ?", p.Status)
-	}
-	if p.Progress != nil {
-		q.Set("progress = ?", *p.Progress)
-	}
-	if p.Error != nil {
-		q.Set("error = ?", *p.Error)
-	}
-	if p.DurationMS > 0 {
-		q.Set("duration_ms = ?", p.DurationMS)
-	}
-	if p.Width > 0 && p.Height > 0 {
-		q.Set("width = ?", p.Width).Set("height = ?", p.Height)
-	}
-	if p.SizeBytes > 0 {
-		q.Set("size_bytes = ?", p.SizeBytes)
-	}
-	for col, key := range map[string]string{"cover_key": p.CoverKey, "play_key": p.PlayKey, "hls_key": p.HLSKey, "original_key": p.OriginalKey, "sha256": p.SHA256} {
-		if key != "" {
-			q.Set(col+" = ?", key)
+	var authorID int64
+	update := func(ctx context.Context, idb bun.IDB) error {
+		q := idb.NewUpdate().Table("videos").Set("updated_at = ?", time.Now().UTC()).Where("id = ?", id)
+		if p.Status != "" {
+			q.Set("status = ?", p.Status)
 		}
-	}
-	if p.Renditions != nil {
-		b, err := json.Marshal(p.Renditions)
+		if p.Progress != nil {
+			q.Set("progress = ?", *p.Progress)
+		}
+		if p.Error != nil {
+			q.Set("error = ?", *p.Error)
+		}
+		if p.DurationMS > 0 {
+			q.Set("duration_ms = ?", p.DurationMS)
+		}
+		if p.Width > 0 && p.Height > 0 {
+			q.Set("width = ?", p.Width).Set("height = ?", p.Height)
+		}
+		if p.SizeBytes > 0 {
+			q.Set("size_bytes = ?", p.SizeBytes)
+		}
+		for col, key := range map[string]string{"cover_key": p.CoverKey, "play_key": p.PlayKey, "hls_key": p.HLSKey, "original_key": p.OriginalKey, "sha256": p.SHA256} {
+			if key != "" {
+				q.Set(col+" = ?", key)
+			}
+		}
+		if p.Renditions != nil {
+			b, err := json.Marshal(p.Renditions)
+			if err != nil {
+				return err
+			}
+			q.Set("renditions = ?", string(b))
+		}
+		err := q.Returning("author_id").Scan(ctx, &authorID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return reel.Errorf(reel.ENOTFOUND, "video %d not found", id)
+		}
 		if err != nil {
-			return err
+			return fmt.Errorf("record processing of video %d: %w", id, err)
 		}
-		q.Set("renditions = ?", string(b))
+		return nil
 	}
-	res, err := q.Exec(ctx)
+	var err error
+	if p.Status == "" {
+		// Progress reports, many per video: one statement, no transaction.
+		err = update(ctx, db.writer)
+	} else {
+		// A status change can list or unlist the video: the author's
+		// video_count as others see it changes with it.
+		err = db.writer.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+			if err := update(ctx, tx); err != nil {
+				return err
+			}
+			return db.recountListedTx(ctx, tx, authorID)
+		})
+	}
 	if err != nil {
-		return fmt.Errorf("record processing of video %d: %w", id, err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return reel.Errorf(reel.ENOTFOUND, "video %d not found", id)
+		return err
 	}
 	db.changed(id, p.Status != "")
 	return nil
@@ -427,12 +499,13 @@ func (db *DB) ExpireUploads(ctx context.Context, before time.Time) (int, error) 
 		return 0, fmt.Errorf("find expired uploads: %w", err)
 	}
 	for _, r := range rows {
+		var rev reel.MediaRevocation
 		err := db.writer.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 			still, err := tx.NewSelect().Model((*videoRow)(nil)).Where("id = ? AND status = ?", r.ID, reel.StatusUploading).Exists(ctx)
 			if err != nil || !still {
 				return err // or finished at the last moment
 			}
-			if err := db.removeVideoTx(ctx, tx, r.ID, r.AuthorID); err != nil {
+			if rev, err = db.removeVideoTx(ctx, tx, r.ID, r.AuthorID); err != nil {
 				return err
 			}
 			upload := ""
@@ -445,6 +518,7 @@ func (db *DB) ExpireUploads(ctx context.Context, before time.Time) (int, error) 
 			return 0, fmt.Errorf("expire upload of video %d: %w", r.ID, err)
 		}
 		db.changed(r.ID, true)
+		db.revoked(rev)
 	}
 	return len(rows), nil
 }
@@ -520,6 +594,7 @@ type videoRow struct {
 	Renditions   string    `bun:"renditions"`
 	ProcessJobID *int64    `bun:"process_job_id"`
 	Blocked      bool      `bun:"blocked"`
+	MediaGen     int64     `bun:"media_generation"`
 	LikeCount    int64     `bun:"like_count"`
 	CommentCount int64     `bun:"comment_count"`
 	ViewCount    int64     `bun:"view_count"`
@@ -547,7 +622,7 @@ func (r *videoRow) video() *reel.Video {
 		Status: r.Status, Progress: r.Progress, Error: r.Error, DurationMS: r.DurationMS, Width: r.Width, Height: r.Height,
 		SizeBytes: r.SizeBytes, SHA256: r.SHA256, CreatedAt: r.CreatedAt.UTC(),
 		OriginalKey: r.OriginalKey, CoverKey: r.CoverKey, PlayKey: r.PlayKey, HLSKey: r.HLSKey, Blocked: r.Blocked,
-		LikeCount: r.LikeCount, CommentCount: r.CommentCount, ViewCount: r.ViewCount,
+		LikeCount: r.LikeCount, CommentCount: r.CommentCount, ViewCount: r.ViewCount, MediaGeneration: r.MediaGen,
 		Renditions: []reel.Rendition{},
 	}
 	if r.UploadID != nil {

@@ -138,8 +138,7 @@ func (t *tus) guard(next http.Handler) http.Handler {
 		}
 		uid, err := t.cfg.Authenticate(r)
 		if err != nil {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="reel"`)
-			writeJSONError(w, http.StatusUnauthorized, reel.EUNAUTHORIZED, reel.ErrorMessage(err))
+			writeAuthError(w, r, err)
 			return
 		}
 		info, err := t.info(r.Context(), id)
@@ -203,8 +202,7 @@ func (t *tus) preCreate(hook handler.HookEvent) (handler.HTTPResponse, handler.F
 	req := &http.Request{Header: hook.HTTPRequest.Header}
 	uid, err := t.cfg.Authenticate(req)
 	if err != nil {
-		return handler.HTTPResponse{}, none,
-			tusError(http.StatusUnauthorized, reel.EUNAUTHORIZED, reel.ErrorMessage(err), "WWW-Authenticate", `Bearer realm="reel"`)
+		return handler.HTTPResponse{}, none, authError(err)
 	}
 	owner := strconv.FormatInt(uid, 10)
 	meta := handler.MetaData{metaOwner: owner, metaCreated: strconv.FormatInt(time.Now().Unix(), 10)}
@@ -356,8 +354,7 @@ func finalParts(header string) ([]string, bool) {
 func (t *tus) concatenate(w http.ResponseWriter, r *http.Request, parts []string, next http.Handler) {
 	uid, err := t.cfg.Authenticate(r)
 	if err != nil {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="reel"`)
-		writeJSONError(w, http.StatusUnauthorized, reel.EUNAUTHORIZED, reel.ErrorMessage(err))
+		writeAuthError(w, r, err)
 		return
 	}
 	c := &claim{owner: uid}
@@ -407,6 +404,25 @@ func hookError(err error) error {
 		return tusAnswer(nil, err)
 	}
 	return err
+}
+
+// authError is the answer to a failed authentication: 401 with
+// WWW-Authenticate when the token is bad; anything else (the sessions'
+// store unreachable) is not the client's fault and is answered as it is,
+// so that a client does not drop a good token during an outage.
+func authError(err error) error {
+	if reel.ErrorCode(err) == reel.EUNAUTHORIZED {
+		return tusError(http.StatusUnauthorized, reel.EUNAUTHORIZED, reel.ErrorMessage(err), "WWW-Authenticate", `Bearer realm="reel"`)
+	}
+	return err
+}
+
+// writeAuthError is authError outside tusd.
+func writeAuthError(w http.ResponseWriter, r *http.Request, err error) {
+	if reel.ErrorCode(err) == reel.EUNAUTHORIZED {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="reel"`)
+	}
+	httperr.Write(w, r, err)
 }
 
 // writeHookError answers err outside tusd, as the hooks' errors are inside.

@@ -6,7 +6,7 @@ import (
 	"github.com/reel-video/reel"
 )
 
-// The objects of douyin-api.md. Every field is always present: counts and
+// The objects of the Douyin API (docs/api.md). Every field is always present: counts and
 // booleans are never omitted, and a missing text is "".
 
 // User is a reel.User as this API names its fields.

@@ -1,5 +1,5 @@
 // Package douyin serves the Douyin-compatible API (/douyin/, see
-// douyin-api.md) as a thin adapter over the services of package reel: it
+// docs/api.md) as a thin adapter over the services of package reel: it
 // reads the parameters the way those clients send them, calls the same
 // services as /api/v1, and writes the answers in that API's shapes. It holds
 // no domain logic of its own.
@@ -11,9 +11,9 @@
 // and from an urlencoded or multipart form body; when both carry a
 // (non-empty) value the form wins. The token is the bearer token /api/v1
 // issues, sent as the token parameter or as an Authorization: Bearer header.
-// A token that is sent but invalid or expired is refused with code 2 also
-// where the token is optional, as in /api/v1: a client that believes it is
-// signed in must not be served silently as anonymous.
+// A token that is sent but invalid, expired or signed out is refused with
+// code 2 also where the token is optional, as in /api/v1: a client that
+// believes it is signed in must not be served silently as anonymous.
 //
 // Only transport-level failures keep a real HTTP status: a panic is 500, an
 // unknown path 404 and a wrong method 405 (in /api/v1's error shape), and a
@@ -28,8 +28,8 @@
 //	1     bad parameter: missing, not a number, out of range, unknown
 //	      action_type, or invalid (username, password, text, title, following
 //	      or messaging oneself)
-//	2     not logged in: no token where one is required, or an invalid or
-//	      expired token
+//	2     not logged in: no token where one is required, or an invalid,
+//	      expired or signed-out token
 //	3     wrong username or password (login)
 //	4     not found: no such user, video or comment (or not visible to you)
 //	5     already exists: the username is taken (register)
@@ -59,7 +59,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/reel-video/reel"
-	"github.com/reel-video/reel/internal/auth"
+	"github.com/reel-video/reel/internal/account"
 	"github.com/reel-video/reel/internal/httperr"
 	"github.com/reel-video/reel/internal/playback"
 	"github.com/reel-video/reel/internal/publish"
@@ -117,17 +117,13 @@ const (
 type Deps struct {
 	Logger *slog.Logger // nil discards
 
-	Users     reel.UserService
-	Videos    reel.VideoService
-	Social    reel.SocialService
-	Passwords *auth.Hasher
-	Tokens    *auth.Tokens
-	// Logins limits failed sign-ins (per address and username), as on /api/v1.
-	Logins *auth.LoginLimiter
-	// Registrations limits sign-ups per client address (username unused).
-	Registrations *auth.LoginLimiter
-	Publisher     *publish.Publisher
-	URLs          *playback.URLs
+	Users  reel.UserService
+	Videos reel.VideoService
+	Social reel.SocialService
+	// Accounts signs up and in, and reads tokens, exactly as for /api/v1.
+	Accounts  *account.Service
+	Publisher *publish.Publisher
+	URLs      *playback.URLs
 	// BaseURL returns the scheme and host that absolute media URLs start
 	// with for the client of c (REEL_PUBLIC_URL, or what the client used).
 	BaseURL func(c *gin.Context) string
@@ -334,18 +330,16 @@ func truncate(s string) string {
 
 // viewer returns the user of the request's token: the token parameter, or
 // an Authorization: Bearer header; 0 when there is none. A token that is
-// sent but invalid or expired is EUNAUTHORIZED.
+// sent but invalid, expired or signed out is EUNAUTHORIZED.
 func (a *api) viewer(c *gin.Context) (int64, error) {
-	token := param(c, "token")
-	if token == "" {
-		if scheme, t, found := strings.Cut(c.GetHeader("Authorization"), " "); found && strings.EqualFold(scheme, "Bearer") {
-			token = strings.TrimSpace(t)
-		}
-	}
-	if token == "" {
-		return 0, nil
-	}
-	return a.Tokens.Verify(token)
+	return a.tokenUser(c, param(c, "token"))
+}
+
+// tokenUser authenticates the request with token (or, when it is "", its
+// Authorization header) through the accounts path that /api/v1 uses.
+func (a *api) tokenUser(c *gin.Context, token string) (int64, error) {
+	p, err := a.Accounts.Authenticate(c.Request, token)
+	return p.UserID, err
 }
 
 // requireViewer is viewer where a token is required.

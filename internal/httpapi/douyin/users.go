@@ -8,6 +8,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/reel-video/reel"
+	"github.com/reel-video/reel/internal/account"
 )
 
 // sessionAnswer is the answer of register and login: user_id and token are
@@ -19,110 +20,44 @@ type sessionAnswer struct {
 }
 
 // Register handles POST /douyin/user/register/: username and password
-// (both at most 32; the rules of /api/v1 apply too) → user_id and token.
+// (this API's limit of 32 on both; otherwise the rules, limits and code of
+// /api/v1: account.Register) → user_id and token.
 func Register(d Deps) gin.HandlerFunc {
 	a := newAPI(d)
-	return a.session(func(c *gin.Context) (int64, error) {
-		username, password := param(c, "username"), param(c, "password")
-		if err := validateCredentials(username, password); err != nil {
-			return 0, err
+	return a.session(func(c *gin.Context, username, password string) (*account.Session, error) {
+		if len(password) > MaxCredentialLen {
+			// Checked with the rules of /api/v1 so one answer names every field.
+			err := reel.ValidateCredentials(username, password)
+			fields := map[string]string{"password": fmt.Sprintf("must be %d to %d bytes long", reel.MinPasswordLen, MaxCredentialLen)}
+			var e *reel.Error
+			if errors.As(err, &e) && e.Fields["username"] != "" {
+				fields["username"] = e.Fields["username"]
+			}
+			return nil, reel.Invalid(fields)
 		}
-		// Every attempt costs a password hash: each address gets a budget.
-		if retry, allowed := a.Registrations.Allow(c.ClientIP(), ""); !allowed {
-			return 0, rateLimited(c, retry, "sign-ups from this address")
-		}
-		ctx := c.Request.Context()
-		// A taken name is answered before spending a hash on it; the unique
-		// index still decides races (CreateUser answers ECONFLICT).
-		if _, err := a.Users.FindCredentials(ctx, username); err == nil {
-			return 0, reel.Errorf(reel.ECONFLICT, "username %q is taken", username)
-		} else if reel.ErrorCode(err) != reel.ENOTFOUND {
-			return 0, err
-		}
-		hash, err := a.Passwords.Hash(ctx, password)
-		if err != nil {
-			return 0, err
-		}
-		u, err := a.Users.CreateUser(ctx, username, hash)
-		if err != nil {
-			return 0, err
-		}
-		return u.ID, nil
+		return a.Accounts.Register(c.Request.Context(), username, password, c.ClientIP())
 	})
-}
-
-// validateCredentials applies the rules of /api/v1 (reel.ValidateCredentials)
-// and this API's limit of 32 on the password.
-func validateCredentials(username, password string) error {
-	fields := map[string]string{}
-	var e *reel.Error
-	if err := reel.ValidateCredentials(username, password); errors.As(err, &e) {
-		for k, v := range e.Fields {
-			fields[k] = v
-		}
-	}
-	if len(password) < reel.MinPasswordLen || len(password) > MaxCredentialLen {
-		fields["password"] = fmt.Sprintf("must be %d to %d bytes long", reel.MinPasswordLen, MaxCredentialLen)
-	}
-	return reel.Invalid(fields)
 }
 
 // Login handles POST /douyin/user/login/: username and password → user_id
-// and token. As on /api/v1, an unknown user and a wrong password get the
-// same answer after the same work, and failures are rate limited.
+// and token, through account.Login as on /api/v1.
 func Login(d Deps) gin.HandlerFunc {
 	a := newAPI(d)
-	return a.session(func(c *gin.Context) (int64, error) {
-		username, password := param(c, "username"), param(c, "password")
-		missing := map[string]string{}
-		if username == "" {
-			missing["username"] = "required"
-		}
-		if password == "" {
-			missing["password"] = "required"
-		}
-		if err := reel.Invalid(missing); err != nil {
-			return 0, err
-		}
-		addr := c.ClientIP()
-		if retry, allowed := a.Logins.Allow(addr, username); !allowed {
-			return 0, rateLimited(c, retry, "failed sign-ins")
-		}
-		ctx := c.Request.Context()
-		creds, err := a.Users.FindCredentials(ctx, username)
-		var match bool
-		switch {
-		case reel.ErrorCode(err) == reel.ENOTFOUND || len(password) > reel.MaxPasswordLen:
-			if err := a.Passwords.VerifyDummy(ctx, password); err != nil {
-				return 0, err
-			}
-		case err != nil:
-			return 0, err
-		default:
-			if match, err = a.Passwords.Verify(ctx, password, creds.PasswordHash); err != nil {
-				return 0, err
-			}
-		}
-		if !match {
-			// The attempt Allow reserved stays spent.
-			return 0, errWrongPair
-		}
-		a.Logins.Succeeded(addr, username)
-		return creds.UserID, nil
+	return a.session(func(c *gin.Context, username, password string) (*account.Session, error) {
+		return a.Accounts.Login(c.Request.Context(), username, password, c.ClientIP())
 	})
 }
 
-// errWrongPair is the one EUNAUTHORIZED that is not about a token; it has
-// a status code of its own.
-var errWrongPair = reel.Errorf(reel.EUNAUTHORIZED, "wrong username or password")
-
-// session answers register and login: the user id fn returns with a fresh
-// token, or the failure with user_id 0 and token "".
-func (a *api) session(fn func(c *gin.Context) (int64, error)) gin.HandlerFunc {
+// session answers register and login: the user id and token of the session
+// fn opens, or the failure with user_id 0 and token "".
+func (a *api) session(fn func(c *gin.Context, username, password string) (*account.Session, error)) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		answer := func(err error) {
+			if le, ok := account.Limited(err); ok {
+				err = rateLimited(c, le.RetryAfter, le.What)
+			}
 			st := a.status(c, err)
-			if errors.Is(err, errWrongPair) {
+			if errors.Is(err, account.ErrWrongCredentials) {
 				st.StatusCode = CodeWrongCredentials
 			}
 			c.JSON(http.StatusOK, sessionAnswer{Status: st})
@@ -131,17 +66,12 @@ func (a *api) session(fn func(c *gin.Context) (int64, error)) gin.HandlerFunc {
 			answer(err)
 			return
 		}
-		id, err := fn(c)
+		sess, err := fn(c, param(c, "username"), param(c, "password"))
 		if err != nil {
 			answer(err)
 			return
 		}
-		token, _, err := a.Tokens.Issue(id)
-		if err != nil {
-			answer(err)
-			return
-		}
-		c.JSON(http.StatusOK, sessionAnswer{Status: ok, UserID: id, Token: token})
+		c.JSON(http.StatusOK, sessionAnswer{Status: ok, UserID: sess.User.ID, Token: sess.Token})
 	}
 }
 

@@ -147,7 +147,7 @@ func (a *api) publish(c *gin.Context) error {
 	form := publishForm
 	form.BeforeFile = func(values map[string]string) error {
 		if t := values["token"]; t != "" {
-			id, err := a.Tokens.Verify(t)
+			id, err := a.tokenUser(c, t)
 			if err != nil {
 				return err
 			}
@@ -175,7 +175,7 @@ func (a *api) publish(c *gin.Context) error {
 	}
 	if t := rec.Values["token"]; t != "" && author == early {
 		// The token came after the file.
-		if author, err = a.Tokens.Verify(t); err != nil {
+		if author, err = a.tokenUser(c, t); err != nil {
 			return err
 		}
 	}

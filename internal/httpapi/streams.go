@@ -1,0 +1,77 @@
+package httpapi
+
+import (
+	"strconv"
+	"sync"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/reel-video/reel"
+)
+
+// Caps on the event streams (text/event-stream) one client may hold open on
+// a node at once. A stream holds a connection, a goroutine and a database
+// poll a second for up to an hour, so without a cap one client could hold
+// thousands; a player or an upload page needs one or two.
+const (
+	MaxStreamsPerAddress = 8
+	MaxStreamsPerUser    = 8
+	// streamRetryAfter is what a refused client is told to wait, in seconds:
+	// streams end when their video is ready, typically within minutes.
+	streamRetryAfter = 10
+)
+
+// streamLimiter counts the open streams per key.
+type streamLimiter struct {
+	mu   sync.Mutex
+	open map[string]int
+}
+
+func newStreamLimiter() *streamLimiter { return &streamLimiter{open: map[string]int{}} }
+
+// acquire takes one stream for each key, each under its cap, or none at
+// all; release gives them back.
+func (l *streamLimiter) acquire(keys map[string]int) (release func(), ok bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for k, limit := range keys {
+		if l.open[k] >= limit {
+			return nil, false
+		}
+	}
+	for k := range keys {
+		l.open[k]++
+	}
+	return func() {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		for k := range keys {
+			if l.open[k]--; l.open[k] <= 0 {
+				delete(l.open, k)
+			}
+		}
+	}, true
+}
+
+// capStreams admits an event stream while its client address and its user
+// hold fewer than their caps, and answers 429 otherwise. Every event-stream
+// route goes through it.
+func (s *server) capStreams() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		keys := map[string]int{"addr " + c.ClientIP(): MaxStreamsPerAddress}
+		if uid := viewerID(c); uid != 0 {
+			keys["user "+strconv.FormatInt(uid, 10)] = MaxStreamsPerUser
+		}
+		release, ok := s.streams.acquire(keys)
+		if !ok {
+			c.Header("Retry-After", strconv.Itoa(streamRetryAfter))
+			writeError(c, reel.Errorf(reel.ERATELIMITED,
+				"too many open event streams (at most %d per client address and %d per user); close one or retry in %d s",
+				MaxStreamsPerAddress, MaxStreamsPerUser, streamRetryAfter))
+			c.Abort()
+			return
+		}
+		defer release()
+		c.Next()
+	}
+}
