@@ -98,9 +98,30 @@ func uploadMultipart(t *testing.T, srv *instance, token, path string, fields map
 // checking that progress never goes backwards, and returns its last state.
 func waitVideo(t *testing.T, srv *instance, token string, id int64) videoJSON {
 	t.Helper()
+	// A stream may end before the video does (the server bounds its life);
+	// like EventSource, reconnect until a final status or the deadline.
+	deadline := time.Now().Add(3 * time.Minute)
+	var v videoJSON
+	progress := -1
+	for {
+		var ended error
+		v, progress, ended = watchVideo(t, srv, token, id, progress, time.Until(deadline))
+		if v.Status == "ready" || v.Status == "failed" {
+			return v
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("event stream ended at status %q (%v)", v.Status, ended)
+		}
+	}
+}
+
+// watchVideo reads one event stream of video id until it ends, and returns
+// the last status it carried and the last progress seen.
+func watchVideo(t *testing.T, srv *instance, token string, id int64, progress int, timeout time.Duration) (videoJSON, int, error) {
+	t.Helper()
 	req, _ := http.NewRequest("GET", fmt.Sprintf("%s/api/v1/videos/%d/events", srv.URL, id), nil)
 	req.Header.Set("Authorization", "Bearer "+token)
-	client := &http.Client{Timeout: 3 * time.Minute}
+	client := &http.Client{Timeout: timeout}
 	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -110,7 +131,7 @@ func waitVideo(t *testing.T, srv *instance, token string, id int64) videoJSON {
 		t.Fatalf("events: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
 	var v videoJSON
-	event, progress := "", -1
+	event := ""
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
@@ -128,10 +149,7 @@ func waitVideo(t *testing.T, srv *instance, token string, id int64) videoJSON {
 			progress = v.Progress
 		}
 	}
-	if v.Status != "ready" && v.Status != "failed" {
-		t.Fatalf("event stream ended at status %q (%v)", v.Status, sc.Err())
-	}
-	return v
+	return v, progress, sc.Err()
 }
 
 // probe runs ffprobe on a URL as a player would and returns its streams.

@@ -18,7 +18,7 @@ import (
 )
 
 // writeError answers err with the one error writer (package httperr): the
-// JSON shape of API.md, the status of its code, internals logged and hidden.
+// JSON shape of docs/api.md, the status of its code, internals logged and hidden.
 func writeError(c *gin.Context, err error) {
 	httperr.Write(c.Writer, c.Request, err)
 }

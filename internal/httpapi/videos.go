@@ -224,12 +224,16 @@ func (s *server) handleVideoEvents() gin.HandlerFunc {
 				lastSent = time.Now()
 			}
 			next, err := s.Videos.FindVideoByID(ctx, id, viewer)
-			if err != nil {
+			switch {
+			case reel.ErrorCode(err) == reel.ENOTFOUND:
 				// Deleted (or made private) while watched: say so and end.
-				if reel.ErrorCode(err) == reel.ENOTFOUND {
-					send("deleted", fmt.Sprintf(`{"id":%d}`, id))
-				}
+				send("deleted", fmt.Sprintf(`{"id":%d}`, id))
 				return
+			case err != nil:
+				// A passing store failure (a busy or restarting database)
+				// is no reason to end the watch: the next poll tries again,
+				// and the keep-alives tell the client the stream lives.
+				continue
 			}
 			v = next
 		}

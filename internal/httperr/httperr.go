@@ -1,4 +1,4 @@
-// Package httperr writes reel's one error answer: the JSON shape of API.md
+// Package httperr writes reel's one error answer: the JSON shape of docs/api.md
 // (`{"error": {"code", "message", "fields"}}`), the one mapping from error
 // codes to HTTP status codes, and the rules every failed request follows
 // whichever package answers it (the API, the media handler, tus uploads):
@@ -32,7 +32,7 @@ import (
 
 // Codes that exist only at the HTTP layer: they name statuses that the
 // protocols reel speaks (HTTP itself, tus) need, and fold into the public
-// codes of API.md in the answer.
+// codes of docs/api.md in the answer.
 const (
 	CodeMethodNotAllowed   = "method_not_allowed"    // 405, shown as bad_request
 	CodeGone               = "gone"                  // 410, shown as not_found
@@ -69,7 +69,7 @@ var statusOf = map[string]int{
 	reel.ESTORAGE:         http.StatusInsufficientStorage,
 }
 
-// publicCode folds the HTTP-only codes into the codes API.md lists.
+// publicCode folds the HTTP-only codes into the codes docs/api.md lists.
 var publicCode = map[string]string{
 	CodeMethodNotAllowed:  reel.EBADREQUEST,
 	CodeGone:              reel.ENOTFOUND,
@@ -116,7 +116,7 @@ func CodeOf(status int) string {
 // enough that a client does not give up on a blip.
 const RetryAfter = 5 * time.Second
 
-// Body is the JSON error shape of API.md.
+// Body is the JSON error shape of docs/api.md.
 type Body struct {
 	Error Detail `json:"error"`
 }

@@ -18,7 +18,7 @@ import (
 	"github.com/reel-video/reel"
 )
 
-// The statuses of API.md, by public code.
+// The statuses of docs/api.md, by public code.
 func TestStatusOfEveryCode(t *testing.T) {
 	for code, status := range map[string]int{
 		reel.EBADREQUEST: 400, reel.EUNAUTHORIZED: 401, reel.EFORBIDDEN: 403, reel.ENOTFOUND: 404,
@@ -31,13 +31,13 @@ func TestStatusOfEveryCode(t *testing.T) {
 		}
 	}
 	// Every status reel answers leads back to a code with that status, and
-	// every HTTP-only code is shown as a code of API.md.
+	// every HTTP-only code is shown as a code of docs/api.md.
 	for code, status := range statusOf {
 		if got := Status(CodeOf(status)); got != status {
 			t.Errorf("Status(CodeOf(%d)) = %d", status, got)
 		}
 		if publicCode[code] == "" && !isAPICode(code) {
-			t.Errorf("code %q is not in API.md and folds into no code that is", code)
+			t.Errorf("code %q is not in docs/api.md and folds into no code that is", code)
 		}
 	}
 	if CodeOf(599) != reel.EINTERNAL || CodeOf(418) != reel.EBADREQUEST {
