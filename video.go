@@ -101,6 +101,10 @@ type Processed struct {
 	PlayKey     string
 	HLSKey      string
 	Renditions  []Rendition
+	// ClearFiles empties every file key (original, cover, MP4, HLS) and
+	// the renditions, whatever the keys above say: the video's files were
+	// refused and are deleted, and no URL may point at them.
+	ClearFiles bool
 }
 
 // VideoService stores videos. Reads filter by viewer: a private video is

@@ -460,12 +460,19 @@ func (db *DB) SetProcessed(ctx context.Context, id int64, p reel.Processed) erro
 		if p.SizeBytes > 0 {
 			q.Set("size_bytes = ?", p.SizeBytes)
 		}
-		for col, key := range map[string]string{"cover_key": p.CoverKey, "play_key": p.PlayKey, "hls_key": p.HLSKey, "original_key": p.OriginalKey, "sha256": p.SHA256} {
-			if key != "" {
+		if p.SHA256 != "" {
+			q.Set("sha256 = ?", p.SHA256)
+		}
+		for col, key := range map[string]string{"cover_key": p.CoverKey, "play_key": p.PlayKey, "hls_key": p.HLSKey, "original_key": p.OriginalKey} {
+			if p.ClearFiles {
+				q.Set(col + " = ''")
+			} else if key != "" {
 				q.Set(col+" = ?", key)
 			}
 		}
-		if p.Renditions != nil {
+		if p.ClearFiles {
+			q.Set("renditions = '[]'")
+		} else if p.Renditions != nil {
 			b, err := json.Marshal(p.Renditions)
 			if err != nil {
 				return err
@@ -553,7 +560,10 @@ func (db *DB) UploadInUse(ctx context.Context, uploadID string) (bool, error) {
 func (db *DB) StoredBytes(ctx context.Context, userID int64) (int64, error) {
 	var n int64
 	err := db.reader.NewSelect().Model((*videoRow)(nil)).ColumnExpr("COALESCE(SUM(size_bytes), 0)").
-		Where("author_id = ? AND status <> ?", userID, reel.StatusUploading).Scan(ctx, &n)
+		// A rejected video's original was deleted (its key cleared): it
+		// takes no room.
+		Where("author_id = ? AND status <> ?", userID, reel.StatusUploading).
+		Where("NOT (status = ? AND original_key = '')", reel.StatusFailed).Scan(ctx, &n)
 	if err != nil {
 		return 0, fmt.Errorf("sum stored bytes of user %d: %w", userID, err)
 	}
