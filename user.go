@@ -41,6 +41,11 @@ type Credentials struct {
 type UserService interface {
 	// CreateUser stores a new user with an already hashed password.
 	CreateUser(ctx context.Context, username, passwordHash string) (*User, error)
+	// CreateUserSession is CreateUser and the user's first session s (its
+	// UserID set to the new user's) in one transaction: a sign-up either
+	// leaves an account that its answer's token signs in to, or nothing
+	// that a retry would find taken.
+	CreateUserSession(ctx context.Context, username, passwordHash string, s Session) (*User, error)
 	// FindUserByID returns the user as seen by viewerID (0 for anonymous).
 	FindUserByID(ctx context.Context, id, viewerID int64) (*User, error)
 	// FindCredentials returns the login data for a username, compared by

@@ -101,6 +101,10 @@ type Processed struct {
 	PlayKey     string
 	HLSKey      string
 	Renditions  []Rendition
+	// ClearFiles empties every file key (original, cover, MP4, HLS) and
+	// the renditions, whatever the keys above say: the video's files were
+	// refused and are deleted, and no URL may point at them.
+	ClearFiles bool
 }
 
 // VideoService stores videos. Reads filter by viewer: a private video is
@@ -112,7 +116,9 @@ type VideoService interface {
 	CreateVideo(ctx context.Context, v *Video) error
 	// FinishUpload moves an uploading video to processing, records the size
 	// and hash of its original, and enqueues its processing job, atomically.
-	FinishUpload(ctx context.Context, id int64, originalKey string, size int64, sha256 string) error
+	// It answers the video as its author sees it, read before the commit, so
+	// that an upload that was accepted is never answered with an error.
+	FinishUpload(ctx context.Context, id int64, originalKey string, size int64, sha256 string) (*Video, error)
 	FindVideoByID(ctx context.Context, id, viewerID int64) (*Video, error)
 	FindVideoByUploadID(ctx context.Context, uploadID string) (*Video, error)
 	UpdateVideo(ctx context.Context, id, actorID int64, upd VideoUpdate) (*Video, error)

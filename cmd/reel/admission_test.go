@@ -204,6 +204,7 @@ type result struct {
 	status  int
 	body    []byte
 	retryIn string
+	close   bool // the server closes the connection after the answer
 	err     error
 }
 
@@ -232,7 +233,7 @@ func startStreamed(t *testing.T, url, from, bearer, fileField string, flood bool
 		}
 		defer resp.Body.Close()
 		b, err := io.ReadAll(resp.Body)
-		s.resp <- result{status: resp.StatusCode, body: b, retryIn: resp.Header.Get("Retry-After"), err: err}
+		s.resp <- result{status: resp.StatusCode, body: b, retryIn: resp.Header.Get("Retry-After"), close: resp.Close, err: err}
 	}()
 	go func() {
 		for i := 0; i+1 < len(fields); i += 2 {
@@ -291,8 +292,10 @@ func douyinCode(t *testing.T, b []byte) int {
 }
 
 // TestBadTokenRefusedBeforeBody: whenever the token is known before the
-// file (header, query, or a form field ahead of the file), a bad one is
-// refused while the body is still being sent, and nothing was stored.
+// file (header, query, or a form field ahead of the file), a bad one (or
+// none, where one is required) is refused while the body is still being
+// sent, nothing was stored, and the answer closes the connection, so the
+// server does not read on through the unwanted body to keep it.
 func TestBadTokenRefusedBeforeBody(t *testing.T) {
 	dataDir := t.TempDir()
 	srv := startServer(t, map[string]string{"REEL_DATA_DIR": dataDir})
@@ -304,6 +307,7 @@ func TestBadTokenRefusedBeforeBody(t *testing.T) {
 		fields                    []string
 	}{
 		{"native header", "/api/v1/videos", "not-a-token", "file", nil},
+		{"native without a token", "/api/v1/videos", "", "file", nil},
 		{"native forged header", "/api/v1/videos", forged, "file", []string{"title", "x"}},
 		{"douyin header", "/douyin/publish/action/", forged, "data", nil},
 		{"douyin query", "/douyin/publish/action/?token=" + forged, "", "data", nil},
@@ -311,7 +315,10 @@ func TestBadTokenRefusedBeforeBody(t *testing.T) {
 		{"douyin empty token then bad", "/douyin/publish/action/", "", "data", []string{"token", "expired.or.garbage"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			s := startStreamed(t, srv.URL+c.path, "127.0.0.1", c.bearer, c.field, true, c.fields...)
+			// 64 KiB of the file, then the client waits with the body
+			// open: a server that read on through the body to keep the
+			// connection would wait with it and never answer.
+			s := startStreamed(t, srv.URL+c.path, "127.0.0.1", c.bearer, c.field, false, c.fields...)
 			defer s.abort()
 			r := s.answer(t)
 			if r.err != nil {
@@ -323,6 +330,9 @@ func TestBadTokenRefusedBeforeBody(t *testing.T) {
 				}
 			} else if r.status != http.StatusUnauthorized {
 				t.Errorf("status %d, want 401: %s", r.status, r.body)
+			}
+			if !r.close {
+				t.Error("the refusal keeps the connection: the server reads on through the body")
 			}
 			// The body is still open: the refusal came before the file.
 			if names := dirEntries(t, incoming); len(names) != 0 {

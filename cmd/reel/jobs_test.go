@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/reel-video/reel/internal/media/mediatest"
 	"github.com/reel-video/reel/internal/sqlstore/sqltest"
+	"github.com/reel-video/reel/internal/upload"
 )
 
 // TestQueueFullRefusesUploads: with no worker and a queue bound of one,
@@ -122,6 +124,53 @@ func TestUnfinishedUploadsExpire(t *testing.T) {
 		}
 		return true
 	})
+}
+
+// TestAbandonedClaimsExpire: the parts a concatenation claimed are left
+// claimed when the process dies before joining them; the expiry job
+// removes them once the claim is older than upload.ClaimLifetime, and
+// leaves a younger claim alone.
+func TestAbandonedClaimsExpire(t *testing.T) {
+	dataDir := t.TempDir()
+	env := map[string]string{"REEL_DATA_DIR": dataDir}
+	srv := startServer(t, env)
+	token := signUp(t, srv, "joiner")
+	uploads := filepath.Join(dataDir, "uploads")
+	var ids []string
+	for range 2 {
+		resp := tusReq(t, "POST", srv.URL+"/api/v1/uploads/", token, []byte("part"), "Upload-Length", "4", "Upload-Concat", "partial")
+		if resp.StatusCode != http.StatusCreated {
+			t.Fatalf("partial: %d", resp.StatusCode)
+		}
+		ids = append(ids, path.Base(resp.Header.Get("Location")))
+	}
+	if err := srv.stop(); err != nil {
+		t.Fatal(err)
+	}
+	// As a process that died after claiming leaves them: one claimed
+	// longer ago than a claim lasts, one just now.
+	abandoned, joining := filepath.Join(uploads, ids[0]), filepath.Join(uploads, ids[1])
+	for p, age := range map[string]time.Duration{abandoned: upload.ClaimLifetime + time.Minute, joining: 0} {
+		if err := os.Rename(p+".info", p+upload.ClaimedInfoSuffix); err != nil {
+			t.Fatal(err)
+		}
+		at := time.Now().Add(-age)
+		if err := os.Chtimes(p+upload.ClaimedInfoSuffix, at, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The expiry job runs at start.
+	startServer(t, env)
+	waitFor(t, "the abandoned claim to be removed", func() bool {
+		_, data := os.Stat(abandoned)
+		_, info := os.Stat(abandoned + upload.ClaimedInfoSuffix)
+		return os.IsNotExist(data) && os.IsNotExist(info)
+	})
+	for _, p := range []string{joining, joining + upload.ClaimedInfoSuffix} {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("the young claim's %s was removed: %v", filepath.Base(p), err)
+		}
+	}
 }
 
 // TestCrashDuringTranscode kills the server with SIGKILL in the middle of a

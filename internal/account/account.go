@@ -141,11 +141,18 @@ func (s *Service) Register(ctx context.Context, username, password, addr string)
 	if err != nil {
 		return nil, serverFault(err)
 	}
-	u, err := s.cfg.Users.CreateUser(ctx, name, hash)
+	// The user and its first session are one write: a sign-up that fails
+	// leaves no account, so a retry is not answered that the name is taken.
+	id, expires := auth.NewSessionID(), s.cfg.Tokens.Expiry()
+	u, err := s.cfg.Users.CreateUserSession(ctx, name, hash, reel.Session{ID: id, CreatedAt: s.cfg.Now().UTC(), ExpiresAt: expires})
 	if err != nil {
 		return nil, serverFault(err)
 	}
-	return s.open(ctx, u)
+	token, _, err := s.cfg.Tokens.IssueUntil(u.ID, id, expires)
+	if err != nil {
+		return nil, err
+	}
+	return &Session{User: u, Token: token, ExpiresAt: expires}, nil
 }
 
 // Login exchanges a username (in any case or normal form) and password for a

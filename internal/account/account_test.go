@@ -418,3 +418,39 @@ func TestStoreFailureIsNotTheClients(t *testing.T) {
 		}
 	}
 }
+
+// sessionsFailing is the store whose separate session writes fail, as when
+// the database goes away between two writes.
+type sessionsFailing struct{ *sqlstore.DB }
+
+func (sessionsFailing) CreateSession(context.Context, reel.Session) error {
+	return errors.New("database gone")
+}
+
+// A sign-up never depends on a second write after its account is made: the
+// user and its first session are stored together, so no sign-up can leave
+// an account whose client got an error and whose retry would be 409.
+func TestSignUpIsOneWrite(t *testing.T) {
+	sqltest.Engines(t, func(t *testing.T, url string) {
+		f := newFixture(t, url)
+		store := sessionsFailing{f.db}
+		a := account.New(account.Config{
+			Users: store, Sessions: store, Passwords: f.hasher, Tokens: f.tokens,
+			Logins:  auth.NewLoginLimiter(unlimited, unlimited, auth.LimiterOptions{Now: f.clock.Now}),
+			Signups: auth.NewSignupLimiter(unlimited, auth.LimiterOptions{Now: f.clock.Now}),
+			Now:     f.clock.Now,
+		})
+		s, err := a.Register(t.Context(), "alice", "secret-1", "192.0.2.1")
+		if err != nil {
+			t.Fatalf("sign-up: %v", err)
+		}
+		p, err := a.Verify(t.Context(), s.Token)
+		if err != nil || p.UserID != s.User.ID {
+			t.Fatalf("the sign-up's token: %+v, %v", p, err)
+		}
+		stored, err := f.db.FindSession(t.Context(), p.SessionID)
+		if err != nil || !stored.ExpiresAt.Equal(s.ExpiresAt) || stored.UserID != s.User.ID {
+			t.Errorf("stored session %+v, %v; the sign-up answered user %d until %v", stored, err, s.User.ID, s.ExpiresAt)
+		}
+	})
+}

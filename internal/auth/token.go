@@ -82,6 +82,19 @@ const maxSessionIDLen = 64
 // which the caller stores so that the session can be ended), and the moment
 // it expires.
 func (t *Tokens) Issue(userID int64, sessionID string) (token string, expiresAt time.Time, err error) {
+	return t.IssueUntil(userID, sessionID, t.Expiry())
+}
+
+// Expiry is when a token issued now expires, in the whole seconds a token
+// carries. With IssueUntil it lets a session be stored before its token is
+// signed (a sign-up stores the user and its session in one write).
+func (t *Tokens) Expiry() time.Time {
+	return jwt.NewNumericDate(t.Now().Add(t.ttl)).UTC()
+}
+
+// IssueUntil is Issue for a token that expires at expiresAt (from Expiry).
+// For a user id in range it cannot fail.
+func (t *Tokens) IssueUntil(userID int64, sessionID string, expiresAt time.Time) (token string, carried time.Time, err error) {
 	if userID < 1 || userID > reel.MaxID {
 		return "", time.Time{}, fmt.Errorf("auth: issue token: user id %d out of range", userID)
 	}
@@ -94,7 +107,7 @@ func (t *Tokens) Issue(userID int64, sessionID string) (token string, expiresAt 
 		Subject:   strconv.FormatInt(userID, 10),
 		ID:        sessionID,
 		IssuedAt:  jwt.NewNumericDate(now),
-		ExpiresAt: jwt.NewNumericDate(now.Add(t.ttl)),
+		ExpiresAt: jwt.NewNumericDate(expiresAt),
 	}
 	token, err = jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(t.key)
 	if err != nil {

@@ -226,8 +226,7 @@ func (s *server) authenticate() gin.HandlerFunc {
 			if reel.ErrorCode(err) == reel.EUNAUTHORIZED {
 				unauthorized(c, err)
 			} else { // the store could not say: not the client's fault
-				writeError(c, err)
-				c.Abort()
+				refuse(c, err)
 			}
 			return
 		}
@@ -252,8 +251,25 @@ func (s *server) requireUser() gin.HandlerFunc {
 
 func unauthorized(c *gin.Context, err error) {
 	c.Header("WWW-Authenticate", `Bearer realm="reel"`)
+	refuse(c, err)
+}
+
+// refuse answers err to a request stopped before its handler read any of
+// its body, and ends the chain.
+func refuse(c *gin.Context, err error) {
+	closeUnreadBody(c)
 	writeError(c, err)
 	c.Abort()
+}
+
+// closeUnreadBody makes the answer to a request whose body is refused
+// unread (an upload) close the connection: otherwise Go's server would
+// read and discard up to 256 KiB of it before answering, to keep the
+// connection. A request without a body keeps its connection.
+func closeUnreadBody(c *gin.Context) {
+	if c.Request.ContentLength != 0 { // declared, or chunked (-1)
+		c.Header("Connection", "close")
+	}
 }
 
 // principal is who the request acts for (authenticate); zero when anonymous.

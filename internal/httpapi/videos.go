@@ -28,13 +28,13 @@ func (s *server) handleUploadVideo() gin.HandlerFunc {
 		ctx := c.Request.Context()
 		// Multipart framing and text fields add a little to the file itself.
 		if c.Request.ContentLength > s.MaxUploadBytes+1<<20 {
-			c.Header("Connection", "close")
+			closeUnreadBody(c)
 			writeError(c, reel.Errorf(reel.ETOOLARGE, "the video exceeds the %d-byte limit", s.MaxUploadBytes))
 			return
 		}
 		err := s.Publisher.Admit(ctx, publish.Request{UserID: viewerID(c), Size: c.Request.ContentLength, Pending: -1, Job: true})
 		if err != nil {
-			c.Header("Connection", "close") // the body is not wanted
+			closeUnreadBody(c)
 			s.uploadError(c, err)
 			return
 		}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/reel-video/reel"
 	"github.com/reel-video/reel/internal/blob"
+	"github.com/reel-video/reel/internal/upload"
 )
 
 // DeleteFilesArgs removes every stored file of a deleted video.
@@ -48,6 +49,20 @@ func removeUpload(dir, id string) error {
 	return nil
 }
 
+// removeClaimedPart deletes an abandoned claimed part of a concatenation:
+// its data, its claimed info and its stop marker.
+func removeClaimedPart(dir, id string) error {
+	if id == "" || strings.ContainsAny(id, `/\`) || id == "." || id == ".." {
+		return nil
+	}
+	for _, p := range []string{filepath.Join(dir, id), filepath.Join(dir, id+upload.StopFileSuffix), filepath.Join(dir, id+upload.ClaimedInfoSuffix)} {
+		if err := os.Remove(p); err != nil && !os.IsNotExist(err) {
+			return err
+		}
+	}
+	return nil
+}
+
 // ExpireUploadsArgs is the periodic job that removes unfinished uploads.
 type ExpireUploadsArgs struct{}
 
@@ -68,7 +83,9 @@ type expireUploadsWorker struct {
 // Work sweeps stale scratch, deletes videos whose upload did not finish in
 // time, then any upload file older than the expiry that no video waits
 // for: the parts of a concatenated upload, and creations whose video was
-// never stored.
+// never stored. Parts claimed by a concatenation longer ago than
+// upload.ClaimLifetime go too: the process that claimed them died before
+// joining them, and nothing else would ever remove them.
 func (w *expireUploadsWorker) Work(ctx context.Context, job *river.Job[ExpireUploadsArgs]) error {
 	if w.workDir != "" {
 		sweepScratch(w.workDir, w.scratchAge, w.log)
@@ -83,7 +100,14 @@ func (w *expireUploadsWorker) Work(ctx context.Context, job *river.Job[ExpireUpl
 		return err
 	}
 	files := 0
+	claimDeadline := time.Now().Add(-upload.ClaimLifetime)
 	for _, e := range entries {
+		if id, claimed := strings.CutSuffix(e.Name(), upload.ClaimedInfoSuffix); claimed {
+			if info, err := e.Info(); err == nil && info.ModTime().Before(claimDeadline) && removeClaimedPart(w.uploadDir, id) == nil {
+				files++
+			}
+			continue
+		}
 		id, isInfo := strings.CutSuffix(e.Name(), ".info")
 		if !isInfo {
 			continue

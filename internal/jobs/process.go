@@ -99,7 +99,10 @@ func (w *processWorker) Work(ctx context.Context, job *river.Job[ProcessVideoArg
 		return river.JobSnooze(time.Second)
 	case isRejection(err):
 		// The file itself is the problem: retrying cannot help.
-		w.report(ctx, id, reel.Processed{Status: reel.StatusFailed, Error: ptr(reel.ErrorMessage(err))})
+		if err := w.reject(ctx, id, reel.ErrorMessage(err)); err != nil {
+			log.Warn("record video rejection", "err", err)
+			return err // retried: the next attempt rejects it again
+		}
 		log.Info("video rejected", "reason", reel.ErrorMessage(err))
 		return river.JobCancel(err)
 	case job.Attempt >= job.MaxAttempts:
@@ -111,6 +114,24 @@ func (w *processWorker) Work(ctx context.Context, job *river.Job[ProcessVideoArg
 		log.Warn("video attempt failed", "err", err)
 		return err
 	}
+}
+
+// reject fails a video whose file is refused (not a video, or beyond the
+// limits) and deletes every file it has: the original, and whatever an
+// attempt stored before the refusal (the cover, a fast-path MP4 made
+// before the ladder found the timestamps lying). The row is failed and
+// its keys are cleared first, so no URL ever points at a deleted file; a
+// delete that fails then leaves files no row names, and is logged.
+func (w *processWorker) reject(ctx context.Context, id int64, why string) error {
+	ctx = context.WithoutCancel(ctx)
+	err := w.store.SetProcessed(ctx, id, reel.Processed{Status: reel.StatusFailed, Error: ptr(why), ClearFiles: true})
+	if err != nil && reel.ErrorCode(err) != reel.ENOTFOUND {
+		return err
+	}
+	if err := w.blobs.DeletePrefix(ctx, reel.VideoKeyPrefix(id)); err != nil {
+		w.log.Warn("delete the files of a rejected video", "video_id", id, "err", err)
+	}
+	return nil
 }
 
 // report records progress or an outcome; if the video is gone the next

@@ -35,6 +35,8 @@ type fakeStore struct {
 	updates []reel.Processed
 	// onUpdate, when set, runs on each SetProcessed before it is applied.
 	onUpdate func(reel.Processed)
+	// refuse, when set, fails the SetProcessed calls it answers an error for.
+	refuse func(reel.Processed) error
 }
 
 func (s *fakeStore) VideoForJob(_ context.Context, id int64) (*reel.Video, error) {
@@ -54,6 +56,11 @@ func (s *fakeStore) SetProcessed(_ context.Context, id int64, p reel.Processed) 
 	if s.onUpdate != nil {
 		s.onUpdate(p)
 	}
+	if s.refuse != nil {
+		if err := s.refuse(p); err != nil {
+			return err
+		}
+	}
 	v, ok := s.videos[id]
 	if !ok {
 		return reel.Errorf(reel.ENOTFOUND, "no video %d", id)
@@ -63,6 +70,10 @@ func (s *fakeStore) SetProcessed(_ context.Context, id int64, p reel.Processed) 
 		if src != "" {
 			*dst = src
 		}
+	}
+	if p.ClearFiles {
+		v.OriginalKey, v.CoverKey, v.PlayKey, v.HLSKey, v.Renditions = "", "", "", "", nil
+		p.OriginalKey, p.CoverKey, p.PlayKey, p.HLSKey, p.Renditions = "", "", "", "", nil
 	}
 	set(&v.OriginalKey, p.OriginalKey)
 	set(&v.Status, p.Status)
@@ -262,7 +273,9 @@ func TestProcessKeepsPublishedCover(t *testing.T) {
 // A clip whose header lies fails its video on the first attempt with the
 // reason, and the job is cancelled rather than retried: the output checks
 // found what it hid (a gap of an hour in its timestamps, frames larger than
-// its header states). Nothing it made beyond the limits is stored.
+// its header states). Every file of the video is deleted, the original and
+// what the attempt stored before the check included (the gap clip's
+// fast-path MP4 and cover), and the row names none of them.
 func TestProcessFailsLyingClips(t *testing.T) {
 	tests := []struct{ kind, reason string }{
 		{"gap", "timestamps run past its stated duration"},
@@ -282,14 +295,46 @@ func TestProcessFailsLyingClips(t *testing.T) {
 			if v.Status != reel.StatusFailed || !strings.Contains(v.Error, tt.reason) {
 				t.Errorf("video %s %q, want failed saying %q", v.Status, v.Error, tt.reason)
 			}
-			if h.stored(t, reel.HLSKeyPrefix(videoID)+"master.m3u8") || v.HLSKey != "" {
-				t.Error("the ladder of a lying clip was stored")
+			if v.OriginalKey != "" || v.CoverKey != "" || v.PlayKey != "" || v.HLSKey != "" {
+				t.Errorf("the failed video still names files: original %q cover %q play %q hls %q", v.OriginalKey, v.CoverKey, v.PlayKey, v.HLSKey)
 			}
-			if tt.kind == "resize" && h.stored(t, reel.PlayKey(videoID)) {
-				t.Error("the remux holding frames beyond the limits was stored")
+			if left, err := h.blobs.List(context.Background(), reel.VideoKeyPrefix(videoID)); err != nil || len(left) != 0 {
+				t.Errorf("the files of the rejected video are still stored: %v %v", left, err)
 			}
 			h.scratchEmpty(t)
 		})
+	}
+}
+
+// When the rejection cannot be recorded (the database is away), the files
+// stay, the row still names them, and the job is retried rather than
+// cancelled: the next attempt finds the same refusal and records it.
+func TestProcessRejectionUnrecordedKeepsFiles(t *testing.T) {
+	limits := media.Limits{MaxDuration: time.Minute, MaxLong: mediatest.HostileWidth, MaxShort: mediatest.HostileHeight}
+	h := newHarness(t, "gap", limits)
+	h.store.refuse = func(p reel.Processed) error {
+		if p.Status == reel.StatusFailed {
+			return errors.New("database gone")
+		}
+		return nil
+	}
+	err := h.run(t, 1)
+	var cancelled *rivertype.JobCancelError
+	if err == nil || errors.As(err, &cancelled) {
+		t.Fatalf("Work = %v, want an error that is retried", err)
+	}
+	v := h.store.video(videoID)
+	for _, key := range []string{v.OriginalKey, v.CoverKey, v.PlayKey} {
+		if key == "" || !h.stored(t, key) {
+			t.Errorf("%q: the row names a file that is not stored (or none)", key)
+		}
+	}
+	h.store.refuse = nil
+	if err := h.run(t, 2); !errors.As(err, &cancelled) {
+		t.Fatalf("second attempt: %v, want the job cancelled", err)
+	}
+	if left, err := h.blobs.List(context.Background(), reel.VideoKeyPrefix(videoID)); err != nil || len(left) != 0 {
+		t.Errorf("the files of the rejected video are still stored: %v %v", left, err)
 	}
 }
 

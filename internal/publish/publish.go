@@ -82,10 +82,10 @@ func (p *Publisher) Publish(ctx context.Context, authorID int64, rec *upload.Rec
 		}
 		return nil, fmt.Errorf("store original of video %d: %w", v.ID, err)
 	}
-	if err := p.finish(ctx, v.ID, key, rec.Size, rec.SHA256); err != nil {
-		return nil, err
-	}
-	return p.Videos.FindVideoByID(ctx, v.ID, authorID)
+	// The answer is what the store's finishing transaction read: once it
+	// has committed, no further query may turn the accepted upload into an
+	// error that the client would retry.
+	return p.finish(ctx, v.ID, key, rec.Size, rec.SHA256)
 }
 
 // Create creates the video of a tus upload that has just been admitted; its
@@ -119,19 +119,20 @@ func (p *Publisher) Finish(ctx context.Context, videoID, authorID int64, path st
 		return err
 	}
 	// The job moves the file into the blob store and hashes it on the way.
-	return p.finish(ctx, videoID, "", size, "")
+	_, err := p.finish(ctx, videoID, "", size, "")
+	return err
 }
 
-// finish enqueues the video; the store refuses it atomically when the
-// queue is full.
-func (p *Publisher) finish(ctx context.Context, id int64, key string, size int64, sum string) error {
-	err := p.Videos.FinishUpload(ctx, id, key, size, sum)
+// finish enqueues the video and answers it as the store had it then; the
+// store refuses it atomically when the queue is full.
+func (p *Publisher) finish(ctx context.Context, id int64, key string, size int64, sum string) (*reel.Video, error) {
+	v, err := p.Videos.FinishUpload(ctx, id, key, size, sum)
 	if reel.ErrorCode(err) == reel.EUNAVAILABLE {
 		if _, ok := RetryAfter(err); !ok {
 			err = &Busy{Err: err, After: queueRetryAfter}
 		}
 	}
-	return err
+	return v, err
 }
 
 // discard deletes a video that will not be published, with its files (the

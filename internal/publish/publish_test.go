@@ -26,6 +26,8 @@ type videos struct {
 	deleted  []int64
 	queued   int
 	finishFn func(id int64) error
+	// findErr fails every read: the database went away after a write.
+	findErr error
 }
 
 func newVideos() *videos { return &videos{byID: map[int64]*reel.Video{}} }
@@ -40,25 +42,29 @@ func (s *videos) CreateVideo(_ context.Context, v *reel.Video) error {
 	return nil
 }
 
-func (s *videos) FinishUpload(_ context.Context, id int64, key string, size int64, sum string) error {
+func (s *videos) FinishUpload(_ context.Context, id int64, key string, size int64, sum string) (*reel.Video, error) {
 	if s.finishFn != nil {
 		if err := s.finishFn(id); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	v, ok := s.byID[id]
 	if !ok || v.Status != reel.StatusUploading {
-		return reel.Errorf(reel.ENOTFOUND, "video %d is not waiting for its upload", id)
+		return nil, reel.Errorf(reel.ENOTFOUND, "video %d is not waiting for its upload", id)
 	}
 	v.Status, v.OriginalKey, v.SizeBytes, v.SHA256 = reel.StatusProcessing, key, size, sum
-	return nil
+	c := *v
+	return &c, nil
 }
 
 func (s *videos) FindVideoByID(_ context.Context, id, _ int64) (*reel.Video, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.findErr != nil {
+		return nil, s.findErr
+	}
 	v, ok := s.byID[id]
 	if !ok {
 		return nil, reel.Errorf(reel.ENOTFOUND, "video %d not found", id)
@@ -133,6 +139,28 @@ func TestPublishStoresAndQueues(t *testing.T) {
 	}
 	if vs.count() != 1 {
 		t.Errorf("%d videos, want 1", vs.count())
+	}
+}
+
+// TestPublishAnswersWhatItFinished: once the store has committed the
+// finished upload, Publish answers it without another read, so a database
+// that fails afterwards cannot turn the accepted upload into an error (the
+// client would retry and publish it twice).
+func TestPublishAnswersWhatItFinished(t *testing.T) {
+	p, vs := newPublisher(t)
+	vs.finishFn = func(int64) error {
+		vs.findErr = errors.New("database gone")
+		return nil
+	}
+	v, err := p.Publish(context.Background(), 7, received(t, 100), Options{Title: "hi"})
+	if err != nil {
+		t.Fatalf("the committed upload was answered with %v", err)
+	}
+	if v.Status != reel.StatusProcessing || v.Title != "hi" || v.OriginalKey != reel.OriginalKey(v.ID)+".mp4" || v.SizeBytes != 100 {
+		t.Errorf("published %+v", v)
+	}
+	if vs.count() != 1 || len(vs.deleted) != 0 {
+		t.Errorf("%d videos kept, %v deleted; want the published one kept", vs.count(), vs.deleted)
 	}
 }
 

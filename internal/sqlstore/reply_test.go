@@ -56,6 +56,26 @@ func TestWritesAnswerWithoutQueryingAfterTheirCommit(t *testing.T) {
 			v.Author == nil || v.Author.ID != author || v.CommentCount != stored.CommentCount {
 			t.Errorf("update answered %+v, the store has %+v", v, stored)
 		}
+
+		up := &reel.Video{AuthorID: author, Title: "upload", Visibility: reel.VisibilityPrivate, Status: reel.StatusUploading}
+		if err := w.db.CreateVideo(ctx, up); err != nil {
+			t.Fatal(err)
+		}
+		log.reset()
+		f, err := w.db.FinishUpload(ctx, up.ID, "videos/original", 1234, "abcd")
+		if err != nil {
+			t.Fatal(err)
+		}
+		log.expectLast(t, "FinishUpload", "COMMIT")
+		stored = w.video(t, up.ID, author)
+		if f.ID != up.ID || f.Status != reel.StatusProcessing || f.OriginalKey != "videos/original" || f.SizeBytes != 1234 ||
+			f.SHA256 != "abcd" || f.Title != stored.Title || f.Visibility != stored.Visibility || !f.CreatedAt.Equal(stored.CreatedAt) ||
+			f.Author == nil || f.Author.ID != author || f.Author.Username != stored.Author.Username || f.Author.VideoCount != stored.Author.VideoCount {
+			t.Errorf("finish answered %+v (author %+v), the store has %+v (author %+v)", f, f.Author, stored, stored.Author)
+		}
+		if _, err := w.db.FinishUpload(ctx, up.ID, "videos/original", 1234, "abcd"); reel.ErrorCode(err) != reel.ENOTFOUND {
+			t.Errorf("finishing again: %v, want ENOTFOUND", err)
+		}
 	})
 }
 

@@ -171,3 +171,48 @@ func TestSessions(t *testing.T) {
 		}
 	})
 }
+
+// A sign-up stores the user and its first session together: when the
+// session cannot be stored (here its id is taken), no account is left
+// behind, so the name is still free for the retry; when it can, the
+// session belongs to the new user.
+func TestCreateUserSession(t *testing.T) {
+	sqltest.Engines(t, func(t *testing.T, url string) {
+		ctx := t.Context()
+		db := sqltest.OpenDB(t, url)
+		other, err := db.CreateUser(ctx, "other", "hash")
+		if err != nil {
+			t.Fatal(err)
+		}
+		now := time.Now().UTC().Truncate(time.Second)
+		taken := reel.Session{ID: "taken-session", UserID: other.ID, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+		if err := db.CreateSession(ctx, taken); err != nil {
+			t.Fatal(err)
+		}
+		s := reel.Session{ID: taken.ID, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+		if _, err := db.CreateUserSession(ctx, "Alice", "hash", s); err == nil {
+			t.Fatal("a session with a taken id was stored")
+		}
+		if _, err := db.FindCredentials(ctx, "alice"); reel.ErrorCode(err) != reel.ENOTFOUND {
+			t.Fatalf("the failed sign-up left an account: %v", err)
+		}
+		s.ID = "fresh-session"
+		u, err := db.CreateUserSession(ctx, "Alice", "hash", s)
+		if err != nil {
+			t.Fatalf("the retry: %v", err)
+		}
+		if u.ID == 0 || u.Username != "Alice" {
+			t.Errorf("created %+v", u)
+		}
+		got, err := db.FindSession(ctx, s.ID)
+		if err != nil || got.UserID != u.ID {
+			t.Errorf("session = %+v, %v; want one of user %d", got, err, u.ID)
+		}
+		if _, err := db.CreateUserSession(ctx, "ALICE", "hash", reel.Session{ID: "third", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}); reel.ErrorCode(err) != reel.ECONFLICT {
+			t.Errorf("a taken name: %v, want ECONFLICT", err)
+		}
+		if _, err := db.FindSession(ctx, "third"); reel.ErrorCode(err) != reel.ENOTFOUND {
+			t.Errorf("the refused sign-up stored its session: %v", err)
+		}
+	})
+}

@@ -20,6 +20,29 @@ var (
 // on username_key (reel.UsernameKey) decides races: of two sign-ups for one
 // name, in any case or normal form, the second gets ECONFLICT.
 func (db *DB) CreateUser(ctx context.Context, username, passwordHash string) (*reel.User, error) {
+	return insertUser(ctx, db.writer, username, passwordHash)
+}
+
+// CreateUserSession stores a new user as CreateUser does and its first
+// session in the same transaction, so that a sign-up whose session cannot
+// be stored leaves no account behind (a retry would find the name taken).
+func (db *DB) CreateUserSession(ctx context.Context, username, passwordHash string, s reel.Session) (*reel.User, error) {
+	var u *reel.User
+	err := db.writer.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		var err error
+		if u, err = insertUser(ctx, tx, username, passwordHash); err != nil {
+			return err
+		}
+		s.UserID = u.ID
+		return insertSession(ctx, tx, s)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+func insertUser(ctx context.Context, db bun.IDB, username, passwordHash string) (*reel.User, error) {
 	username = reel.NormalizeUsername(username)
 	row := &userRow{
 		Username:     username,
@@ -28,7 +51,7 @@ func (db *DB) CreateUser(ctx context.Context, username, passwordHash string) (*r
 		// Truncated to what PostgreSQL keeps, so the returned user equals the stored one.
 		CreatedAt: time.Now().UTC().Truncate(time.Microsecond),
 	}
-	if _, err := db.writer.NewInsert().Model(row).Returning("*").Exec(ctx); err != nil {
+	if _, err := db.NewInsert().Model(row).Returning("*").Exec(ctx); err != nil {
 		if isUniqueViolation(err) {
 			return nil, reel.Errorf(reel.ECONFLICT, "username %q is taken", username)
 		}
@@ -126,8 +149,12 @@ func (r *userRow) user() *reel.User {
 
 // CreateSession stores a new session.
 func (db *DB) CreateSession(ctx context.Context, s reel.Session) error {
+	return insertSession(ctx, db.writer, s)
+}
+
+func insertSession(ctx context.Context, db bun.IDB, s reel.Session) error {
 	row := &sessionRow{ID: s.ID, UserID: s.UserID, CreatedAt: s.CreatedAt.UTC(), ExpiresAt: s.ExpiresAt.UTC()}
-	if _, err := db.writer.NewInsert().Model(row).Exec(ctx); err != nil {
+	if _, err := db.NewInsert().Model(row).Exec(ctx); err != nil {
 		return fmt.Errorf("create session of user %d: %w", s.UserID, err)
 	}
 	return nil

@@ -70,7 +70,8 @@ func (db *DB) CreateVideo(ctx context.Context, v *reel.Video) error {
 			return db.recountListedTx(ctx, tx, row.AuthorID)
 		}
 		if row.Status == reel.StatusProcessing {
-			return db.enqueueProcess(ctx, tx, row.ID)
+			_, err := db.enqueueProcess(ctx, tx, row.ID)
+			return err
 		}
 		return nil
 	})
@@ -81,28 +82,33 @@ func (db *DB) CreateVideo(ctx context.Context, v *reel.Video) error {
 	return nil
 }
 
-func (db *DB) enqueueProcess(ctx context.Context, tx bun.Tx, videoID int64) error {
+func (db *DB) enqueueProcess(ctx context.Context, tx bun.Tx, videoID int64) (jobID int64, err error) {
 	if db.queue == nil {
-		return errors.New("no job queue connected to the store")
+		return 0, errors.New("no job queue connected to the store")
 	}
-	jobID, err := db.queue.InsertProcessTx(ctx, tx.Tx, videoID)
+	jobID, err = db.queue.InsertProcessTx(ctx, tx.Tx, videoID)
 	if err != nil {
-		return fmt.Errorf("enqueue processing of video %d: %w", videoID, err)
+		return 0, fmt.Errorf("enqueue processing of video %d: %w", videoID, err)
 	}
 	_, err = tx.NewUpdate().Table("videos").Set("process_job_id = ?", jobID).Where("id = ?", videoID).Exec(ctx)
-	return err
+	return jobID, err
 }
 
 // queueLockKey names the PostgreSQL advisory lock that serialises
 // FinishUpload's count and enqueue across every node sharing the database.
 const queueLockKey = 0x7265656c_71756575 // "reelqueu"
 
-// FinishUpload moves an uploading video to processing with its job. Under
-// a queue cap (SetMaxQueued) the count of waiting jobs and the enqueue are
-// one atomic step, so parallel uploads cannot all slip under the cap: on
-// PostgreSQL an advisory transaction lock serialises them across nodes; on
-// SQLite the single writer connection and BEGIN IMMEDIATE already do.
-func (db *DB) FinishUpload(ctx context.Context, id int64, originalKey string, size int64, sha256 string) error {
+// FinishUpload moves an uploading video to processing with its job and
+// answers the video as its author sees it, read inside the transaction: a
+// query after the commit could fail and answer an error for an upload that
+// was accepted. Under a queue cap (SetMaxQueued) the count of waiting jobs
+// and the enqueue are one atomic step, so parallel uploads cannot all slip
+// under the cap: on PostgreSQL an advisory transaction lock serialises them
+// across nodes; on SQLite the single writer connection and BEGIN IMMEDIATE
+// already do.
+func (db *DB) FinishUpload(ctx context.Context, id int64, originalKey string, size int64, sha256 string) (*reel.Video, error) {
+	var row videoRow
+	var author userRow
 	err := db.writer.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		if db.maxQueued > 0 && db.queue != nil {
 			if db.engine == EnginePostgres {
@@ -118,27 +124,39 @@ func (db *DB) FinishUpload(ctx context.Context, id int64, originalKey string, si
 				return reel.Errorf(reel.EUNAVAILABLE, "%d videos are waiting to be processed; try again shortly", n)
 			}
 		}
-		res, err := tx.NewUpdate().Table("videos").
+		err := tx.NewUpdate().Model(&row).
 			Set("status = ?", reel.StatusProcessing).
 			Set("original_key = ?", originalKey).
 			Set("size_bytes = ?", size).
 			Set("sha256 = ?", sha256).
 			Set("updated_at = ?", time.Now().UTC()).
 			Where("id = ? AND status = ?", id, reel.StatusUploading).
-			Exec(ctx)
-		if err != nil {
-			return fmt.Errorf("finish upload of video %d: %w", id, err)
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
+			Returning("*").
+			Scan(ctx)
+		if errors.Is(err, sql.ErrNoRows) {
 			// Deleted meanwhile, or finished already (a repeated hook): nothing to do.
 			return reel.Errorf(reel.ENOTFOUND, "video %d is not waiting for its upload", id)
 		}
-		return db.enqueueProcess(ctx, tx, id)
+		if err != nil {
+			return fmt.Errorf("finish upload of video %d: %w", id, err)
+		}
+		if err := tx.NewSelect().Model(&author).Where("id = ?", row.AuthorID).Scan(ctx); err != nil {
+			return fmt.Errorf("read author %d: %w", row.AuthorID, err)
+		}
+		jobID, err := db.enqueueProcess(ctx, tx, id)
+		row.ProcessJobID = &jobID
+		return err
 	})
-	if err == nil {
-		db.changed(id, false)
+	if err != nil {
+		return nil, err
 	}
-	return err
+	db.changed(id, false)
+	// As FindVideoByID would give it to the author: an uploading video has
+	// no likes, no progress, and nobody follows themself.
+	v := row.video()
+	v.Author = author.user()
+	ownVideoCount(author.ID, &author, v.Author)
+	return v, nil
 }
 
 // FindVideoByID returns a video as viewerID may see it.
@@ -442,12 +460,19 @@ func (db *DB) SetProcessed(ctx context.Context, id int64, p reel.Processed) erro
 		if p.SizeBytes > 0 {
 			q.Set("size_bytes = ?", p.SizeBytes)
 		}
-		for col, key := range map[string]string{"cover_key": p.CoverKey, "play_key": p.PlayKey, "hls_key": p.HLSKey, "original_key": p.OriginalKey, "sha256": p.SHA256} {
-			if key != "" {
+		if p.SHA256 != "" {
+			q.Set("sha256 = ?", p.SHA256)
+		}
+		for col, key := range map[string]string{"cover_key": p.CoverKey, "play_key": p.PlayKey, "hls_key": p.HLSKey, "original_key": p.OriginalKey} {
+			if p.ClearFiles {
+				q.Set(col + " = ''")
+			} else if key != "" {
 				q.Set(col+" = ?", key)
 			}
 		}
-		if p.Renditions != nil {
+		if p.ClearFiles {
+			q.Set("renditions = '[]'")
+		} else if p.Renditions != nil {
 			b, err := json.Marshal(p.Renditions)
 			if err != nil {
 				return err
@@ -535,7 +560,10 @@ func (db *DB) UploadInUse(ctx context.Context, uploadID string) (bool, error) {
 func (db *DB) StoredBytes(ctx context.Context, userID int64) (int64, error) {
 	var n int64
 	err := db.reader.NewSelect().Model((*videoRow)(nil)).ColumnExpr("COALESCE(SUM(size_bytes), 0)").
-		Where("author_id = ? AND status <> ?", userID, reel.StatusUploading).Scan(ctx, &n)
+		// A rejected video's original was deleted (its key cleared): it
+		// takes no room.
+		Where("author_id = ? AND status <> ?", userID, reel.StatusUploading).
+		Where("NOT (status = ? AND original_key = '')", reel.StatusFailed).Scan(ctx, &n)
 	if err != nil {
 		return 0, fmt.Errorf("sum stored bytes of user %d: %w", userID, err)
 	}

@@ -336,6 +336,21 @@ const (
 	stopFileName = ".stop"
 )
 
+// ClaimedInfoSuffix ends the name of a claimed part's info file: the part
+// with id X has its data in X and, while claimed, its info in X + this.
+const ClaimedInfoSuffix = ".info" + claimedSuffix
+
+// StopFileSuffix ends the name of the file that marks an upload whose lock
+// another request asks for.
+const StopFileSuffix = stopFileName
+
+// ClaimLifetime bounds how long a claim lasts: the final's creation request
+// that holds it only appends the parts' data files at disk speed, well
+// within it. A claimed info file older than this (its modification time is
+// when it was claimed) was left by a process that died between claiming
+// and joining, and the expired-upload sweep deletes the part.
+const ClaimLifetime = time.Hour
+
 // finalParts parses "final;URL URL" into the upload ids it names.
 func finalParts(header string) ([]string, bool) {
 	rest, ok := strings.CutPrefix(header, "final;")
@@ -368,7 +383,15 @@ func (t *tus) concatenate(w http.ResponseWriter, r *http.Request, parts []string
 		}
 		seen[id] = true
 		infoPath := filepath.Join(t.cfg.Dir, id+".info")
-		if err := os.Rename(infoPath, infoPath+claimedSuffix); err != nil {
+		// Touched first: the claimed file's time is the claim's, which
+		// the sweep of abandoned claims goes by (ClaimLifetime). A part
+		// that another final claimed meanwhile is not there to touch.
+		now := time.Now()
+		err = os.Chtimes(infoPath, now, now)
+		if err == nil {
+			err = os.Rename(infoPath, infoPath+claimedSuffix)
+		}
+		if err != nil {
 			writeJSONError(w, http.StatusNotFound, reel.ENOTFOUND, "the partial upload "+id+" was already used by another upload")
 			return
 		}
