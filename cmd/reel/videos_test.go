@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"mime/multipart"
 	"net/http"
 	"os"
@@ -128,7 +129,8 @@ func watchVideo(t *testing.T, srv *instance, token string, id int64, progress in
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/event-stream" {
-		t.Fatalf("events: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+		body, _ := io.ReadAll(resp.Body)
+		t.Fatalf("events: %d %s %s\nserver log:\n%s", resp.StatusCode, resp.Header.Get("Content-Type"), body, srv.stderr)
 	}
 	var v videoJSON
 	event := ""

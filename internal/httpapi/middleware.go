@@ -294,10 +294,17 @@ const uploadIdle = 60 * time.Second
 func (s *server) streaming(idle time.Duration) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		rc := http.NewResponseController(c.Writer)
-		_ = rc.SetReadDeadline(time.Now().Add(idle))
 		_ = rc.SetWriteDeadline(time.Time{})
 		if c.Request.Body != nil && c.Request.Body != http.NoBody {
+			_ = rc.SetReadDeadline(time.Now().Add(idle))
 			c.Request.Body = &idleReader{ReadCloser: c.Request.Body, rc: rc, idle: idle}
+		} else {
+			// Nothing more is read from a request without a body (an event
+			// stream), but net/http keeps reading the connection to notice
+			// the client leaving: a read deadline there would end the
+			// stream after idle, however lively it is. The stream's own
+			// write deadlines and keep-alives notice a dead client instead.
+			_ = rc.SetReadDeadline(time.Time{})
 		}
 		c.Next()
 	}
