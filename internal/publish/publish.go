@@ -82,6 +82,13 @@ func (p *Publisher) Publish(ctx context.Context, authorID int64, rec *upload.Rec
 		}
 		return nil, fmt.Errorf("store original of video %d: %w", v.ID, err)
 	}
+	defer func() {
+		if err != nil {
+			// Refused when it was finished (the quota, the queue): the
+			// original goes now, not when a worker runs the delete job.
+			_ = p.Blobs.Delete(context.WithoutCancel(ctx), key)
+		}
+	}()
 	if err := p.finish(ctx, v.ID, key, rec.Size, rec.SHA256); err != nil {
 		return nil, err
 	}
@@ -106,7 +113,8 @@ func (p *Publisher) Create(ctx context.Context, authorID int64, uploadID string,
 // it is checked as Publish checks a multipart file and enqueued. A file
 // that is not an acceptable video is refused and the video deleted with its
 // upload files; a full queue is refused with 503 and keeps the video, so
-// that the client may finish it again later.
+// that the client may finish it again later. The store decides the quota
+// atomically (FinishUpload); the check before the probe only spares it.
 func (p *Publisher) Finish(ctx context.Context, videoID, authorID int64, path string, size int64) error {
 	if err := p.checkQuota(ctx, authorID, size); err != nil {
 		p.discard(ctx, videoID, authorID)
@@ -119,11 +127,17 @@ func (p *Publisher) Finish(ctx context.Context, videoID, authorID int64, path st
 		return err
 	}
 	// The job moves the file into the blob store and hashes it on the way.
-	return p.finish(ctx, videoID, "", size, "")
+	err := p.finish(ctx, videoID, "", size, "")
+	if reel.ErrorCode(err) == reel.EQUOTA {
+		// Over the quota at the atomic check: the upload will not fit
+		// until the user deletes videos, so it goes with its files.
+		p.discard(ctx, videoID, authorID)
+	}
+	return err
 }
 
 // finish enqueues the video; the store refuses it atomically when the
-// queue is full.
+// queue is full (503) or the author's quota would be exceeded (413).
 func (p *Publisher) finish(ctx context.Context, id int64, key string, size int64, sum string) error {
 	err := p.Videos.FinishUpload(ctx, id, key, size, sum)
 	if reel.ErrorCode(err) == reel.EUNAVAILABLE {
