@@ -82,13 +82,6 @@ func (p *Publisher) Publish(ctx context.Context, authorID int64, rec *upload.Rec
 		}
 		return nil, fmt.Errorf("store original of video %d: %w", v.ID, err)
 	}
-	defer func() {
-		if err != nil {
-			// Refused when it was finished (the quota, the queue): the
-			// original goes now, not when a worker runs the delete job.
-			_ = p.Blobs.Delete(context.WithoutCancel(ctx), key)
-		}
-	}()
 	if err := p.finish(ctx, v.ID, key, rec.Size, rec.SHA256); err != nil {
 		return nil, err
 	}
@@ -150,9 +143,13 @@ func (p *Publisher) finish(ctx context.Context, id int64, key string, size int64
 
 // discard deletes a video that will not be published, with its files (the
 // store's delete job removes them, a tus upload's included), even when the
-// request that brought it is gone.
+// request that brought it is gone. What this node already stored of it (an
+// original, a cover) goes at once, not when a worker runs the job.
 func (p *Publisher) discard(ctx context.Context, id, authorID int64) {
-	_ = p.Videos.DeleteVideo(context.WithoutCancel(ctx), id, authorID)
+	ctx = context.WithoutCancel(ctx)
+	if err := p.Videos.DeleteVideo(ctx, id, authorID); err == nil {
+		_ = p.Blobs.DeletePrefix(ctx, reel.VideoKeyPrefix(id))
+	}
 }
 
 // check probes the file at path and applies the limits, within the Gate.
