@@ -90,6 +90,7 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 	}()
 	// Every upload route is admitted and published by this one publisher.
 	b.db.SetMaxQueued(cfg.MaxQueued)
+	b.db.SetUserQuota(cfg.UserQuotaBytes)
 	publisher := &publish.Publisher{
 		Videos: b.db, Blobs: b.blobs, Limits: b.limits, WorkDir: b.dirs.work, Usage: b.db,
 		Admission: publish.Admission{

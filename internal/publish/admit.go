@@ -22,7 +22,11 @@ type Admission struct {
 	// for a worker (0: no limit). Admit only checks early; the store
 	// enforces it atomically when the job is enqueued (FinishUpload).
 	MaxQueued int
-	// QuotaBytes bounds the originals a user keeps (0: unlimited).
+	// QuotaBytes bounds the originals a user keeps (0: unlimited). Admit
+	// and Publish only check early, to refuse before the body or the
+	// probe; the store decides atomically when the upload is finished
+	// (FinishUpload, with the same limit), so parallel uploads cannot all
+	// fit under it.
 	QuotaBytes int64
 	// PendingBytes bounds the declared sizes of a user's unfinished tus
 	// uploads (0: unlimited).
@@ -98,7 +102,8 @@ func (p *Publisher) Admit(ctx context.Context, r Request) error {
 }
 
 // checkQuota refuses size more bytes of originals for userID when they would
-// exceed the quota.
+// exceed the quota: the early check, which parallel uploads can all pass;
+// FinishUpload's is the one that holds.
 func (p *Publisher) checkQuota(ctx context.Context, userID, size int64) error {
 	a := &p.Admission
 	if userID == 0 || a.QuotaBytes <= 0 {

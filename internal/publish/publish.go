@@ -106,7 +106,8 @@ func (p *Publisher) Create(ctx context.Context, authorID int64, uploadID string,
 // it is checked as Publish checks a multipart file and enqueued. A file
 // that is not an acceptable video is refused and the video deleted with its
 // upload files; a full queue is refused with 503 and keeps the video, so
-// that the client may finish it again later.
+// that the client may finish it again later. The store decides the quota
+// atomically (FinishUpload); the check before the probe only spares it.
 func (p *Publisher) Finish(ctx context.Context, videoID, authorID int64, path string, size int64) error {
 	if err := p.checkQuota(ctx, authorID, size); err != nil {
 		p.discard(ctx, videoID, authorID)
@@ -120,11 +121,17 @@ func (p *Publisher) Finish(ctx context.Context, videoID, authorID int64, path st
 	}
 	// The job moves the file into the blob store and hashes it on the way.
 	_, err := p.finish(ctx, videoID, "", size, "")
+	if reel.ErrorCode(err) == reel.EQUOTA {
+		// Over the quota at the atomic check: the upload will not fit
+		// until the user deletes videos, so it goes with its files.
+		p.discard(ctx, videoID, authorID)
+	}
 	return err
 }
 
 // finish enqueues the video and answers it as the store had it then; the
-// store refuses it atomically when the queue is full.
+// store refuses it atomically when the queue is full (503) or the author's
+// quota would be exceeded (413).
 func (p *Publisher) finish(ctx context.Context, id int64, key string, size int64, sum string) (*reel.Video, error) {
 	v, err := p.Videos.FinishUpload(ctx, id, key, size, sum)
 	if reel.ErrorCode(err) == reel.EUNAVAILABLE {
@@ -137,9 +144,13 @@ func (p *Publisher) finish(ctx context.Context, id int64, key string, size int64
 
 // discard deletes a video that will not be published, with its files (the
 // store's delete job removes them, a tus upload's included), even when the
-// request that brought it is gone.
+// request that brought it is gone. What this node already stored of it (an
+// original, a cover) goes at once, not when a worker runs the job.
 func (p *Publisher) discard(ctx context.Context, id, authorID int64) {
-	_ = p.Videos.DeleteVideo(context.WithoutCancel(ctx), id, authorID)
+	ctx = context.WithoutCancel(ctx)
+	if err := p.Videos.DeleteVideo(ctx, id, authorID); err == nil {
+		_ = p.Blobs.DeletePrefix(ctx, reel.VideoKeyPrefix(id))
+	}
 }
 
 // check probes the file at path and applies the limits, within the Gate.

@@ -41,6 +41,8 @@ type DB struct {
 	queue  Queue
 	// maxQueued caps waiting jobs in FinishUpload (SetMaxQueued); 0: no cap.
 	maxQueued int
+	// userQuota caps a user's kept originals in FinishUpload (SetUserQuota); 0: no cap.
+	userQuota int64
 	// onVideoChange, when set, hears of every change to a video (see SetOnVideoChange).
 	onVideoChange func(id int64, lists bool)
 	onRevoked     revokedHook // see SetOnMediaRevoked

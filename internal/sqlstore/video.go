@@ -98,14 +98,30 @@ func (db *DB) enqueueProcess(ctx context.Context, tx bun.Tx, videoID int64) (job
 // FinishUpload's count and enqueue across every node sharing the database.
 const queueLockKey = 0x7265656c_71756575 // "reelqueu"
 
+// quotaLockKey names the PostgreSQL advisory lock that serialises one
+// user's FinishUploads under a quota: "rqot" in the high half, the user id's
+// low 32 bits in the other (two users sharing them only wait for each
+// other). Its high half differs from queueLockKey's, so the two never meet.
+func quotaLockKey(userID int64) int64 {
+	return 0x72716f74<<32 | userID&0xffffffff
+}
+
+// SetUserQuota makes FinishUpload refuse, with EQUOTA, an upload that would
+// bring its author's kept originals above n bytes (0: no limit). Set it
+// before serving.
+func (db *DB) SetUserQuota(n int64) { db.userQuota = n }
+
 // FinishUpload moves an uploading video to processing with its job and
 // answers the video as its author sees it, read inside the transaction: a
 // query after the commit could fail and answer an error for an upload that
-// was accepted. Under a queue cap (SetMaxQueued) the count of waiting jobs
-// and the enqueue are one atomic step, so parallel uploads cannot all slip
-// under the cap: on PostgreSQL an advisory transaction lock serialises them
-// across nodes; on SQLite the single writer connection and BEGIN IMMEDIATE
-// already do.
+// was accepted. The caps that parallel uploads could otherwise all slip under are decided
+// here, in the transaction that makes the upload count: the queue cap
+// (SetMaxQueued: the count of waiting jobs and the enqueue are one step)
+// and the user's quota (SetUserQuota: the sum of their kept originals and
+// this one's size, and the status that makes it kept). On PostgreSQL
+// advisory transaction locks serialise them across nodes, always the
+// queue's before the user's; on SQLite the single writer connection and
+// BEGIN IMMEDIATE already do.
 func (db *DB) FinishUpload(ctx context.Context, id int64, originalKey string, size int64, sha256 string) (*reel.Video, error) {
 	var row videoRow
 	var author userRow
@@ -122,6 +138,11 @@ func (db *DB) FinishUpload(ctx context.Context, id int64, originalKey string, si
 			}
 			if n >= db.maxQueued {
 				return reel.Errorf(reel.EUNAVAILABLE, "%d videos are waiting to be processed; try again shortly", n)
+			}
+		}
+		if db.userQuota > 0 {
+			if err := db.checkQuotaTx(ctx, tx, id, size); err != nil {
+				return err
 			}
 		}
 		err := tx.NewUpdate().Model(&row).
@@ -568,6 +589,40 @@ func (db *DB) StoredBytes(ctx context.Context, userID int64) (int64, error) {
 		return 0, fmt.Errorf("sum stored bytes of user %d: %w", userID, err)
 	}
 	return n, nil
+}
+
+// checkQuotaTx refuses, inside FinishUpload's transaction, to keep size
+// more bytes for the author of the uploading video id when their kept
+// originals would exceed the quota. It holds the author's lock until the
+// transaction ends, so that the next upload of theirs counts this one.
+func (db *DB) checkQuotaTx(ctx context.Context, tx bun.Tx, id, size int64) error {
+	var author int64
+	err := tx.NewSelect().Model((*videoRow)(nil)).Column("author_id").
+		Where("id = ? AND status = ?", id, reel.StatusUploading).Scan(ctx, &author)
+	if errors.Is(err, sql.ErrNoRows) {
+		return reel.Errorf(reel.ENOTFOUND, "video %d is not waiting for its upload", id)
+	}
+	if err != nil {
+		return fmt.Errorf("find the author of video %d: %w", id, err)
+	}
+	if db.engine == EnginePostgres {
+		if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(?)", quotaLockKey(author)); err != nil {
+			return fmt.Errorf("lock the quota of user %d: %w", author, err)
+		}
+	}
+	// Read after the lock: under READ COMMITTED this statement sees every
+	// upload the previous holder of the lock committed.
+	var used int64
+	err = tx.NewSelect().Model((*videoRow)(nil)).ColumnExpr("COALESCE(SUM(size_bytes), 0)").
+		Where("author_id = ? AND status <> ?", author, reel.StatusUploading).Scan(ctx, &used)
+	if err != nil {
+		return fmt.Errorf("sum stored bytes of user %d: %w", author, err)
+	}
+	if used+size > db.userQuota {
+		return reel.Errorf(reel.EQUOTA, "this upload would bring your videos to %d bytes, above your %d-byte quota: delete some first",
+			used+size, db.userQuota)
+	}
+	return nil
 }
 
 // QueuedJobs counts the jobs waiting to run.

@@ -106,6 +106,7 @@ func NewTus(cfg TusConfig) (http.Handler, error) {
 type tus struct {
 	cfg      TusConfig
 	composer *handler.StoreComposer
+	creating creations // see pending.go
 }
 
 // guard runs before tusd: it checks the token and, for an existing upload,
@@ -124,6 +125,9 @@ func (t *tus) guard(next http.Handler) http.Handler {
 		if id == "" { // creation: the pre-create hook authenticates
 			if r.Method == http.MethodPost {
 				w.Header().Set("Upload-Expires", time.Now().Add(t.cfg.Expiry).UTC().Format(http.TimeFormat))
+				var done func()
+				r, done = t.creating.creating(r)
+				defer done()
 				if final, ok := finalParts(r.Header.Get("Upload-Concat")); ok {
 					t.concatenate(w, r, final, next)
 					return
@@ -218,12 +222,8 @@ func (t *tus) preCreate(hook handler.HookEvent) (handler.HTTPResponse, handler.F
 			return handler.HTTPResponse{}, none, tusError(http.StatusNotFound, reel.ENOTFOUND, "no such partial upload")
 		}
 	}
-	pending, err := t.pending(ctx, uid)
-	if err != nil {
+	if err := t.admit(ctx, uid, changes.ID, hook.Upload); err != nil {
 		return handler.HTTPResponse{}, none, err
-	}
-	if err := t.cfg.Publisher.AdmitTus(ctx, uid, hook.Upload.Size, pending, !hook.Upload.IsPartial); err != nil {
-		return handler.HTTPResponse{}, none, hookError(err)
 	}
 	if hook.Upload.IsPartial {
 		return handler.HTTPResponse{}, changes, nil
@@ -237,30 +237,22 @@ func (t *tus) preCreate(hook handler.HookEvent) (handler.HTTPResponse, handler.F
 	return handler.HTTPResponse{Header: handler.HTTPHeader{"Video-ID": meta[metaVideo]}}, changes, nil
 }
 
-// pending sums the declared sizes of uid's unfinished uploads on this node:
-// every part of a concatenation, and every whole upload not complete yet.
-// Upload ids start with their owner's id, so only the owner's are read.
-func (t *tus) pending(ctx context.Context, uid int64) (int64, error) {
-	entries, err := os.ReadDir(t.cfg.Dir)
+// admit asks the publisher to admit upload, to be created as id, with
+// uid's pending bytes on this node, and reserves its size until the
+// creation request ends: counting and reserving are one step per user, so
+// parallel creations count each other (see pending.go).
+func (t *tus) admit(ctx context.Context, uid int64, id string, upload handler.FileInfo) error {
+	u := t.creating.enter(uid)
+	defer t.creating.leave(uid, u)
+	pending, err := t.pending(ctx, uid, u)
 	if err != nil {
-		return 0, fmt.Errorf("list uploads: %w", err)
+		return err
 	}
-	prefix := strconv.FormatInt(uid, 10) + "-"
-	var sum int64
-	for _, e := range entries {
-		id, ok := strings.CutSuffix(e.Name(), ".info")
-		if !ok || !strings.HasPrefix(id, prefix) {
-			continue
-		}
-		info, err := t.info(ctx, id)
-		if err != nil {
-			continue // removed meanwhile
-		}
-		if info.IsPartial || info.Offset < info.Size {
-			sum += info.Size
-		}
+	if err := t.cfg.Publisher.AdmitTus(ctx, uid, upload.Size, pending, !upload.IsPartial); err != nil {
+		return hookError(err)
 	}
-	return sum, nil
+	t.creating.reserve(ctx, uid, u, id, upload.Size)
+	return nil
 }
 
 // preFinish runs before the response to the request that completed the
@@ -282,9 +274,25 @@ func (t *tus) preFinish(hook handler.HookEvent) (handler.HTTPResponse, error) {
 	owner, _ := strconv.ParseInt(hook.Upload.MetaData[metaOwner], 10, 64)
 	err = t.cfg.Publisher.FinishTus(hook.Context, id, owner, hook.Upload.Storage["Path"], hook.Upload.Size)
 	if err != nil && reel.ErrorCode(err) != reel.ENOTFOUND {
+		t.dropDiscarded(hook.Context, id, owner, hook.Upload.ID)
 		return handler.HTTPResponse{}, hookError(err)
 	}
 	return handler.HTTPResponse{Header: handler.HTTPHeader{"Video-ID": hook.Upload.MetaData[metaVideo]}}, nil
+}
+
+// dropDiscarded removes the files of upload id when finishing it was
+// refused and its video deleted (not a video, over the quota): they go
+// now, on the node that holds them, not when a worker runs the video's
+// delete job. A refusal that keeps the video (a full queue) keeps them.
+func (t *tus) dropDiscarded(ctx context.Context, videoID, owner int64, id string) {
+	ctx = context.WithoutCancel(ctx)
+	if _, err := t.cfg.Videos.FindVideoByID(ctx, videoID, owner); reel.ErrorCode(err) != reel.ENOTFOUND {
+		return
+	}
+	p := filepath.Join(t.cfg.Dir, id)
+	for _, name := range []string{p, p + ".info", p + stopFileName} {
+		_ = os.Remove(name)
+	}
 }
 
 // preTerminate deletes the video of an upload its owner abandons.
