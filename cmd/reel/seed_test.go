@@ -52,7 +52,7 @@ func TestSeed(t *testing.T) {
 		}
 
 		srv := startServer(t, map[string]string{"REEL_DATA_DIR": env["REEL_DATA_DIR"], "REEL_DATABASE_URL": dbURL, "REEL_WORKERS": "2"})
-		feed := waitFeed(t, srv, len(demoClips), 90*time.Second)
+		feed := waitFeed(t, srv, len(demoClips), 3*time.Minute)
 		var titles []string
 		liked, commented := 0, 0
 		for _, v := range feed {
