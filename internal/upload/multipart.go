@@ -12,6 +12,7 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/http"
+	"net/textproto"
 	"os"
 	"slices"
 	"strings"
@@ -71,11 +72,17 @@ func Receive(r *http.Request, form Form, dir string, maxBytes int64) (rec *Recei
 	for parts := 0; ; parts++ {
 		body.limit(MaxPartHeaderBytes + lookahead)
 		part, err := mr.NextPart()
+		exhausted := body.exhausted()
 		body.limit(-1)
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
+			if exhausted {
+				// The cap can cut a header line anywhere, and textproto then
+				// reports the piece it got as malformed: the head was too long.
+				err = errPartHeadTooLarge
+			}
 			return rec, formError(err)
 		}
 		if parts == maxParts {
@@ -158,6 +165,7 @@ func readField(part *multipart.Part, name string) (string, error) {
 // truncated or malformed form, the body limit, or a read deadline.
 func formError(err error) error {
 	var tooLarge *http.MaxBytesError
+	var badHeader textproto.ProtocolError
 	switch {
 	case IsNoSpace(err):
 		return ErrNoSpace()
@@ -167,6 +175,8 @@ func formError(err error) error {
 		return reel.Errorf(reel.ETOOLARGE, "the request body exceeds %d bytes", tooLarge.Limit)
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		return reel.Errorf(reel.EBADREQUEST, "the upload stalled: no data within the time allowed")
+	case errors.As(err, &badHeader):
+		return reel.Errorf(reel.EBADREQUEST, "malformed header in a form part: each line must be \"Name: value\"")
 	case errors.Is(err, io.ErrUnexpectedEOF), strings.Contains(err.Error(), "multipart"):
 		return reel.Errorf(reel.EBADREQUEST, "malformed or truncated multipart body")
 	}
@@ -187,6 +197,9 @@ type headBudget struct {
 }
 
 func (h *headBudget) limit(n int64) { h.left = n }
+
+// exhausted reports whether the head read so far used the whole budget.
+func (h *headBudget) exhausted() bool { return h.left == 0 }
 
 func (h *headBudget) Read(p []byte) (int, error) {
 	if h.left < 0 {
