@@ -1,12 +1,64 @@
 package main
 
 import (
+	"bytes"
+	"fmt"
+	"net"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/reel-video/reel/internal/httpapi/douyin"
 )
+
+// TestUploadClientGoesAway: a client that declares a 10 MB body, sends
+// 100 KB of it and closes the connection is counted as 499 and logged at
+// debug on both multipart routes, and its partial file is removed.
+func TestUploadClientGoesAway(t *testing.T) {
+	dataDir := t.TempDir()
+	srv := startServer(t, map[string]string{"REEL_DATA_DIR": dataDir})
+	token := signUp(t, srv, "leaver")
+	incoming := filepath.Join(dataDir, "incoming")
+	u, err := url.Parse(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ path, field string }{
+		{"/api/v1/videos", "file"},
+		{"/douyin/publish/action/", "data"},
+	} {
+		t.Run(c.path, func(t *testing.T) {
+			id := "gone-" + c.field
+			conn, err := net.Dial("tcp", u.Host)
+			if err != nil {
+				t.Fatal(err)
+			}
+			head := fmt.Sprintf("--BB\r\nContent-Disposition: form-data; name=%q; filename=\"a.mp4\"\r\n\r\n", c.field)
+			fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nX-Request-ID: %s\r\n"+
+				"Content-Type: multipart/form-data; boundary=BB\r\nContent-Length: %d\r\n\r\n%s",
+				c.path, u.Host, token, id, 10<<20, head)
+			if _, err := conn.Write(bytes.Repeat([]byte("v"), 100<<10)); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, "the partial file", func() bool { return len(dirEntries(t, incoming)) == 1 })
+			conn.Close()
+
+			metric := fmt.Sprintf(`reel_http_requests_total{method="POST",route=%q,status="499"} 1`, c.path)
+			waitFor(t, "the upload counted as 499", func() bool {
+				return strings.Contains(string(srv.do("GET", "/metrics", "", nil).Body), metric)
+			})
+			if names := dirEntries(t, incoming); len(names) != 0 {
+				t.Errorf("incoming holds %v after the client went away", names)
+			}
+			for _, l := range srv.stderr.logLines() {
+				if l["request_id"] == id && l["level"] != "DEBUG" {
+					t.Errorf("logged above debug: %v", l)
+				}
+			}
+		})
+	}
+}
 
 // TestMalformedPartHeaderIsBadRequest: a part head that is not "Name:
 // value" lines is the client's error on both multipart routes (400;
