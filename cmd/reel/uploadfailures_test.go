@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"net"
+	"net/http"
 	"net/url"
 	"path/filepath"
 	"strings"
@@ -82,6 +83,44 @@ func TestMalformedPartHeaderIsBadRequest(t *testing.T) {
 		if code := douyinCode(t, r.Body); code != c.douyin {
 			t.Errorf("Douyin answers %s with status_code %d, want %d: %s", c.code, code, c.douyin, r.Body)
 		}
+	}
+	for _, l := range srv.stderr.logLines() {
+		if l["level"] == "ERROR" {
+			t.Errorf("server error logged: %v", l)
+		}
+	}
+}
+
+// TestTusDeferredLengthRefused: a tus creation with Upload-Defer-Length
+// (alone, beside Upload-Length, for a part of a concatenation) is the
+// client's error: 400 bad_request telling it to send Upload-Length, not a
+// logged server failure, and nothing is created.
+func TestTusDeferredLengthRefused(t *testing.T) {
+	dataDir := t.TempDir()
+	srv := startServer(t, map[string]string{"REEL_DATA_DIR": dataDir})
+	token := signUp(t, srv, "deferrer")
+	for _, headers := range [][]string{
+		{"Upload-Defer-Length", "1"},
+		{"Upload-Defer-Length", "1", "Upload-Length", "10"},
+		{"Upload-Defer-Length", "1", "Upload-Concat", "partial"},
+		{"Upload-Defer-Length", "yes"},
+	} {
+		headers = append(headers, "Tus-Resumable", "1.0.0")
+		r := srv.do("POST", "/api/v1/uploads/", token, nil, headers...)
+		expect(t, r, http.StatusBadRequest, "bad_request")
+		var e struct {
+			Error struct{ Message string } `json:"error"`
+		}
+		r.json(t, &e)
+		if !strings.Contains(e.Error.Message, "Upload-Length") {
+			t.Errorf("%v: message %q does not say to send Upload-Length", headers, e.Error.Message)
+		}
+	}
+	if names := dirEntries(t, filepath.Join(dataDir, "uploads")); len(names) != 0 {
+		t.Errorf("uploads holds %v after refused creations", names)
+	}
+	if v := myVideos(t, srv, token); len(v) != 0 {
+		t.Errorf("refused creations left videos: %v", v)
 	}
 	for _, l := range srv.stderr.logLines() {
 		if l["level"] == "ERROR" {

@@ -123,6 +123,13 @@ func (t *tus) guard(next http.Handler) http.Handler {
 		id := strings.Trim(r.URL.Path, "/")
 		if id == "" { // creation: the pre-create hook authenticates
 			if r.Method == http.MethodPost {
+				if r.Header.Get("Upload-Defer-Length") != "" {
+					// tusd would answer 501, a server failure; it is the
+					// client's choice of a feature reel does not offer.
+					writeJSONError(w, http.StatusBadRequest, reel.EBADREQUEST,
+						"a deferred length (Upload-Defer-Length) is not offered: send Upload-Length, the size of the whole file")
+					return
+				}
 				w.Header().Set("Upload-Expires", time.Now().Add(t.cfg.Expiry).UTC().Format(http.TimeFormat))
 				if final, ok := finalParts(r.Header.Get("Upload-Concat")); ok {
 					t.concatenate(w, r, final, next)
