@@ -4,14 +4,17 @@ import (
 	"bytes"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/reel-video/reel/internal/media/mediatest"
 	"github.com/reel-video/reel/internal/sqlstore/sqltest"
@@ -149,4 +152,53 @@ func TestFullDisk(t *testing.T) {
 	if ready.Checks["disk"] != "ok" {
 		t.Errorf("/readyz once space is back: %s", r.Body)
 	}
+}
+
+// TestFullDiskSharedWithDatabase is the default layout, the SQLite
+// database in REEL_DATA_DIR beside the uploads, on a disk that fills up:
+// tus DELETE still answers 204 and frees the upload's space although the
+// database cannot be written; the upload's video, left in status
+// uploading, is removed by the expiry of unfinished uploads once the
+// database can be written again.
+func TestFullDiskSharedWithDatabase(t *testing.T) {
+	dataDir := mountSmallDisk(t)
+	env := map[string]string{"REEL_DATA_DIR": dataDir, "REEL_MIN_FREE_BYTES": "1048576", "REEL_UPLOAD_EXPIRY": "1s"}
+	srv := startServer(t, env)
+	token := signUp(t, srv, "sharer")
+	uploads := filepath.Join(dataDir, "uploads")
+	clip, err := os.ReadFile(mediatest.Clip(t, "noaudio"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	loc, id := createUpload(t, srv, token, len(clip))
+	created := time.Now()
+	half := len(clip) / 2
+	if resp := tusReq(t, "PATCH", loc, token, clip[:half], "Upload-Offset", "0"); resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("PATCH: %d", resp.StatusCode)
+	}
+	filler := fill(t, dataDir)
+	if resp := tusReq(t, "DELETE", loc, token, nil); resp.StatusCode != http.StatusNoContent {
+		t.Errorf("DELETE on a disk full for the database too: %d, want 204", resp.StatusCode)
+	}
+	for _, name := range dirEntries(t, uploads) {
+		if strings.HasPrefix(name, filepath.Base(loc)) {
+			t.Errorf("the deleted upload's file %s is still there", name)
+		}
+	}
+	if resp := tusReq(t, "HEAD", loc, token, nil); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("HEAD of the deleted upload: %d, want 404", resp.StatusCode)
+	}
+
+	// Room again; a node starting sweeps unfinished uploads past their expiry.
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.stop(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the upload to be older than REEL_UPLOAD_EXPIRY", func() bool { return time.Since(created) > 2*time.Second })
+	srv = startServer(t, env)
+	waitFor(t, "the abandoned upload's video to be removed", func() bool {
+		return srv.do("GET", fmt.Sprintf("/api/v1/videos/%d", id), token, nil).StatusCode == http.StatusNotFound
+	})
 }

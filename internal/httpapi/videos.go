@@ -21,52 +21,28 @@ var uploadForm = upload.Form{FileField: "file", Fields: []string{"title", "descr
 // handleUploadVideo receives a video as a multipart stream, checks with
 // ffprobe that it is one, and answers 202 while it is processed. The token
 // was checked by requireUser before any of the body was read; the upload is
-// admitted (queue, quota, disk) before the body is, and publish.Publish
-// decides the rest.
+// admitted (size, queue, quota, disk) before the body is
+// (publish.Publisher.Receive), and publish.Publish decides the rest.
 func (s *server) handleUploadVideo() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		ctx := c.Request.Context()
-		// Multipart framing and text fields add a little to the file itself.
-		if c.Request.ContentLength > s.MaxUploadBytes+1<<20 {
-			closeUnreadBody(c)
-			writeError(c, reel.Errorf(reel.ETOOLARGE, "the video exceeds the %d-byte limit", s.MaxUploadBytes))
-			return
-		}
-		err := s.Publisher.Admit(ctx, publish.Request{UserID: viewerID(c), Size: c.Request.ContentLength, Pending: -1, Job: true})
-		if err != nil {
-			closeUnreadBody(c)
-			s.uploadError(c, err)
-			return
-		}
-		rec, err := upload.Receive(c.Request, uploadForm, s.IncomingDir, s.MaxUploadBytes)
+		rec, err := s.Publisher.Receive(c.Writer, c.Request, viewerID(c), uploadForm, s.IncomingDir, s.MaxUploadBytes)
 		if rec != nil && rec.Path != "" {
 			defer os.Remove(rec.Path) // moved away on success
 		}
 		if err != nil {
-			if code := reel.ErrorCode(err); code == reel.ETOOLARGE || code == reel.ESTORAGE {
-				c.Header("Connection", "close")
-			}
-			s.uploadError(c, err)
+			writeError(c, err)
 			return
 		}
 		v, err := s.Publisher.Publish(ctx, viewerID(c), rec, publish.Options{
 			Title: rec.Values["title"], Description: rec.Values["description"], Visibility: rec.Values["visibility"],
 		})
 		if err != nil {
-			s.uploadError(c, err)
+			writeError(c, err)
 			return
 		}
 		c.JSON(http.StatusAccepted, s.present(c, v))
 	}
-}
-
-// uploadError answers a refused upload, with Retry-After when the refusal
-// is for lack of capacity.
-func (s *server) uploadError(c *gin.Context, err error) {
-	if after, ok := publish.RetryAfter(err); ok {
-		c.Header("Retry-After", after)
-	}
-	writeError(c, err)
 }
 
 func (s *server) handleGetVideo() gin.HandlerFunc {

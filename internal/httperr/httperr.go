@@ -116,6 +116,17 @@ func CodeOf(status int) string {
 // enough that a client does not give up on a blip.
 const RetryAfter = 5 * time.Second
 
+// RetryAfterSeconds is the Retry-After of err, an unavailability: what the
+// error says (a RetryAfterSeconds method anywhere in its chain), else
+// RetryAfter.
+func RetryAfterSeconds(err error) int {
+	var hint interface{ RetryAfterSeconds() int }
+	if errors.As(err, &hint) && hint.RetryAfterSeconds() > 0 {
+		return hint.RetryAfterSeconds()
+	}
+	return int(RetryAfter / time.Second)
+}
+
 // Body is the JSON error shape of docs/api.md.
 type Body struct {
 	Error Detail `json:"error"`
@@ -217,12 +228,7 @@ func Write(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	h := w.Header()
 	if status == http.StatusServiceUnavailable && h.Get("Retry-After") == "" {
-		secs := int(RetryAfter / time.Second)
-		var hint interface{ RetryAfterSeconds() int }
-		if errors.As(err, &hint) && hint.RetryAfterSeconds() > 0 {
-			secs = hint.RetryAfterSeconds()
-		}
-		h.Set("Retry-After", strconv.Itoa(secs))
+		h.Set("Retry-After", strconv.Itoa(RetryAfterSeconds(err)))
 	}
 	h.Set("Content-Type", "application/json; charset=utf-8")
 	// A refusal may stop applying (the database returns, a URL is renewed,

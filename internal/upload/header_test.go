@@ -2,6 +2,7 @@ package upload
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net/http/httptest"
 	"os"
@@ -103,5 +104,46 @@ func TestBeforeFileRefusesBeforeStoring(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 		t.Errorf("a file was stored before BeforeFile refused: %d entries", len(entries))
+	}
+}
+
+// TestMalformedPartHeaders: a part head that is not "Name: value" lines is
+// the client's error (400), in the first part or after a file; a head of
+// many short lines that the cap cuts anywhere, even mid-line, is 413.
+// Neither leaves a file behind.
+func TestMalformedPartHeaders(t *testing.T) {
+	const file = "--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.mp4\"\r\n\r\nbytes\r\n"
+	cases := map[string]struct {
+		body string
+		code string
+	}{
+		"missing colon":        {"--B\r\nContent-Disposition: form-data; name=\"title\"\r\nbogus\r\n\r\nx\r\n--B--\r\n", reel.EBADREQUEST},
+		"space before colon":   {"--B\r\nContent-Disposition : form-data; name=\"title\"\r\n\r\nx\r\n--B--\r\n", reel.EBADREQUEST},
+		"bad name":             {"--B\r\nContent-Disposition: form-data; name=\"title\"\r\nX(y): z\r\n\r\nx\r\n--B--\r\n", reel.EBADREQUEST},
+		"leading continuation": {"--B\r\n folded: x\r\n\r\nx\r\n--B--\r\n", reel.EBADREQUEST},
+		"after the file":       {file + "--B\r\nno colon here\r\n\r\nx\r\n--B--\r\n", reel.EBADREQUEST},
+	}
+	// Where the cap cuts depends on what precedes the lines: every offset
+	// within a line.
+	for k := range 12 {
+		cases[fmt.Sprintf("many lines, offset %d", k)] = struct {
+			body string
+			code string
+		}{"--B\r\nContent-Disposition: form-data; name=\"title\"\r\nX-P: " + strings.Repeat("p", k) + "\r\n" +
+			strings.Repeat("X-Abc: b\r\n", 2000) + "\r\nx\r\n--B--\r\n", reel.ETOOLARGE}
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			req := httptest.NewRequest("POST", "/api/v1/videos", strings.NewReader(c.body))
+			req.Header.Set("Content-Type", "multipart/form-data; boundary=B")
+			_, err := Receive(req, form, dir, 1<<30)
+			if code := reel.ErrorCode(err); code != c.code {
+				t.Fatalf("err %v (code %s), want %s", err, code, c.code)
+			}
+			if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+				t.Errorf("left %d files behind", len(entries))
+			}
+		})
 	}
 }

@@ -4,6 +4,7 @@
 package upload
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -12,6 +13,7 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/http"
+	"net/textproto"
 	"os"
 	"slices"
 	"strings"
@@ -71,12 +73,18 @@ func Receive(r *http.Request, form Form, dir string, maxBytes int64) (rec *Recei
 	for parts := 0; ; parts++ {
 		body.limit(MaxPartHeaderBytes + lookahead)
 		part, err := mr.NextPart()
+		exhausted := body.exhausted()
 		body.limit(-1)
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return rec, formError(err)
+			if exhausted {
+				// The cap can cut a header line anywhere, and textproto then
+				// reports the piece it got as malformed: the head was too long.
+				err = errPartHeadTooLarge
+			}
+			return rec, formError(r, err)
 		}
 		if parts == maxParts {
 			return rec, reel.Errorf(reel.EBADREQUEST, "too many form parts (at most %d)", maxParts)
@@ -92,11 +100,11 @@ func Receive(r *http.Request, form Form, dir string, maxBytes int64) (rec *Recei
 					return rec, err
 				}
 			}
-			if err := receiveFile(part, dir, maxBytes, rec); err != nil {
+			if err := receiveFile(r, part, dir, maxBytes, rec); err != nil {
 				return rec, err
 			}
 		case slices.Contains(form.Fields, name):
-			value, err := readField(part, name)
+			value, err := readField(r, part, name)
 			if err != nil {
 				return rec, err
 			}
@@ -114,7 +122,7 @@ func Receive(r *http.Request, form Form, dir string, maxBytes int64) (rec *Recei
 	return rec, nil
 }
 
-func receiveFile(part *multipart.Part, dir string, maxBytes int64, rec *Received) error {
+func receiveFile(r *http.Request, part *multipart.Part, dir string, maxBytes int64, rec *Received) error {
 	f, err := os.CreateTemp(dir, "multipart-*")
 	if err != nil {
 		if IsNoSpace(err) {
@@ -131,7 +139,7 @@ func receiveFile(part *multipart.Part, dir string, maxBytes int64, rec *Received
 		err = cerr
 	}
 	if err != nil {
-		return formError(err)
+		return formError(r, err)
 	}
 	if n > maxBytes {
 		return reel.Errorf(reel.ETOOLARGE, "the video exceeds the %d-byte limit", maxBytes)
@@ -140,10 +148,10 @@ func receiveFile(part *multipart.Part, dir string, maxBytes int64, rec *Received
 	return nil
 }
 
-func readField(part *multipart.Part, name string) (string, error) {
+func readField(r *http.Request, part *multipart.Part, name string) (string, error) {
 	b, err := io.ReadAll(io.LimitReader(part, maxFieldBytes+1))
 	if err != nil {
-		return "", formError(err)
+		return "", formError(r, err)
 	}
 	if len(b) > maxFieldBytes {
 		return "", reel.Errorf(reel.ETOOLARGE, "form field %q exceeds %d bytes", name, maxFieldBytes)
@@ -154,10 +162,12 @@ func readField(part *multipart.Part, name string) (string, error) {
 	return string(b), nil
 }
 
-// formError turns a failure to read the body into a client error: a
-// truncated or malformed form, the body limit, or a read deadline.
-func formError(err error) error {
+// formError turns a failure to read the body of r into a client error: a
+// truncated or malformed form, the body limit, or a read deadline; or into
+// the client's going away.
+func formError(r *http.Request, err error) error {
 	var tooLarge *http.MaxBytesError
+	var badHeader textproto.ProtocolError
 	switch {
 	case IsNoSpace(err):
 		return ErrNoSpace()
@@ -167,6 +177,15 @@ func formError(err error) error {
 		return reel.Errorf(reel.ETOOLARGE, "the request body exceeds %d bytes", tooLarge.Limit)
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		return reel.Errorf(reel.EBADREQUEST, "the upload stalled: no data within the time allowed")
+	case errors.Is(r.Context().Err(), context.Canceled):
+		// net/http cancels the request's context as soon as a read from the
+		// connection fails (the client closed it, or reset an HTTP/2
+		// stream), while the body only says it ended early. The error is not
+		// a *reel.Error, so httperr.ClientGone sees the cancelled context:
+		// 499, logged at debug.
+		return fmt.Errorf("the client went away during the upload: %w", err)
+	case errors.As(err, &badHeader):
+		return reel.Errorf(reel.EBADREQUEST, "malformed header in a form part: each line must be \"Name: value\"")
 	case errors.Is(err, io.ErrUnexpectedEOF), strings.Contains(err.Error(), "multipart"):
 		return reel.Errorf(reel.EBADREQUEST, "malformed or truncated multipart body")
 	}
@@ -187,6 +206,9 @@ type headBudget struct {
 }
 
 func (h *headBudget) limit(n int64) { h.left = n }
+
+// exhausted reports whether the head read so far used the whole budget.
+func (h *headBudget) exhausted() bool { return h.left == 0 }
 
 func (h *headBudget) Read(p []byte) (int, error) {
 	if h.left < 0 {

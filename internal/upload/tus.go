@@ -124,6 +124,13 @@ func (t *tus) guard(next http.Handler) http.Handler {
 		id := strings.Trim(r.URL.Path, "/")
 		if id == "" { // creation: the pre-create hook authenticates
 			if r.Method == http.MethodPost {
+				if r.Header.Get("Upload-Defer-Length") != "" {
+					// tusd would answer 501, a server failure; it is the
+					// client's choice of a feature reel does not offer.
+					writeJSONError(w, http.StatusBadRequest, reel.EBADREQUEST,
+						"a deferred length (Upload-Defer-Length) is not offered: send Upload-Length, the size of the whole file")
+					return
+				}
 				w.Header().Set("Upload-Expires", time.Now().Add(t.cfg.Expiry).UTC().Format(http.TimeFormat))
 				var done func()
 				r, done = t.creating.creating(r)
@@ -295,7 +302,12 @@ func (t *tus) dropDiscarded(ctx context.Context, videoID, owner int64, id string
 	}
 }
 
-// preTerminate deletes the video of an upload its owner abandons.
+// preTerminate deletes the video of an upload its owner abandons. The
+// upload's files are removed even when the video cannot be (a full disk
+// that holds the database too, where freeing the space is the point): the
+// video stays in status uploading, which the periodic expiry of unfinished
+// uploads deletes (jobs.ExpireUploadsArgs). Only a video found to be
+// finished, which needs the file, keeps the upload.
 func (t *tus) preTerminate(hook handler.HookEvent) (handler.HTTPResponse, error) {
 	id, err := strconv.ParseInt(hook.Upload.MetaData[metaVideo], 10, 64)
 	if err != nil {
@@ -312,7 +324,19 @@ func (t *tus) preTerminate(hook handler.HookEvent) (handler.HTTPResponse, error)
 	if v.Status != reel.StatusUploading {
 		return handler.HTTPResponse{}, tusError(http.StatusConflict, reel.ECONFLICT, "the upload is finished: delete the video instead")
 	}
-	return handler.HTTPResponse{}, t.cfg.Videos.DeleteVideo(hook.Context, id, owner)
+	err = t.cfg.Videos.DeleteVideo(hook.Context, id, owner)
+	if err == nil || reel.ErrorCode(err) == reel.ENOTFOUND {
+		return handler.HTTPResponse{}, nil
+	}
+	switch httperr.Resolve(nil, err).Code {
+	case reel.EUNAVAILABLE, reel.ESTORAGE, reel.EINTERNAL:
+		// The database could not be written, or failed: free the space anyway.
+		ctx := hook.Context
+		httperr.Logger(ctx).WarnContext(ctx, "tus: the abandoned upload's video is left to expire",
+			"request_id", httperr.RequestID(ctx), "video_id", id, "err", err)
+		return handler.HTTPResponse{}, nil
+	}
+	return handler.HTTPResponse{}, err
 }
 
 // newUploadID starts with the owner's id, so that pending finds a user's

@@ -170,7 +170,7 @@ func (a *api) status(c *gin.Context, err error) Status {
 	}
 	httperr.Log(c.Request, err, httperr.Status(e.Code))
 	if code == CodeUnavailable && c.Writer.Header().Get("Retry-After") == "" {
-		c.Header("Retry-After", strconv.Itoa(int(httperr.RetryAfter/time.Second)))
+		c.Header("Retry-After", strconv.Itoa(httperr.RetryAfterSeconds(err)))
 	}
 	return Status{StatusCode: code, StatusMsg: message(e)}
 }

@@ -115,9 +115,6 @@ func Publish(d Deps) gin.HandlerFunc {
 	a := newAPI(d)
 	return func(c *gin.Context) {
 		if err := a.publish(c); err != nil {
-			if after, ok := publish.RetryAfter(err); ok {
-				c.Header("Retry-After", after)
-			}
 			a.fail(c, err)
 			return
 		}
@@ -129,15 +126,6 @@ func (a *api) publish(c *gin.Context) error {
 	ctx := c.Request.Context()
 	early, err := a.viewer(c) // the query or header; the form is not read yet
 	if err != nil {
-		c.Header("Connection", "close")
-		return err
-	}
-	// Multipart framing and text fields add a little to the file itself.
-	if c.Request.ContentLength > a.MaxUploadBytes+1<<20 {
-		c.Header("Connection", "close")
-		return reel.Errorf(reel.ETOOLARGE, "the video exceeds the %d-byte limit", a.MaxUploadBytes)
-	}
-	if err := a.Publisher.Admit(ctx, publish.Request{UserID: early, Size: c.Request.ContentLength, Pending: -1, Job: true}); err != nil {
 		c.Header("Connection", "close")
 		return err
 	}
@@ -163,14 +151,11 @@ func (a *api) publish(c *gin.Context) error {
 		release = held
 		return nil
 	}
-	rec, err := upload.Receive(c.Request, form, a.IncomingDir, a.MaxUploadBytes)
+	rec, err := a.Publisher.Receive(c.Writer, c.Request, early, form, a.IncomingDir, a.MaxUploadBytes)
 	if rec != nil && rec.Path != "" {
 		defer os.Remove(rec.Path) // moved away on success
 	}
 	if err != nil {
-		if code := reel.ErrorCode(err); code == reel.ETOOLARGE || code == reel.ESTORAGE || code == reel.EUNAUTHORIZED || code == reel.ERATELIMITED {
-			c.Header("Connection", "close")
-		}
 		return err
 	}
 	if t := rec.Values["token"]; t != "" && author == early {
