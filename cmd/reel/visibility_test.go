@@ -333,3 +333,59 @@ func TestWhatOthersSee(t *testing.T) {
 	closers = closers[:len(closers)-1]
 	waitFor(t, "a closed stream to free its place", func() bool { return !refused("127.0.0.7", owner) })
 }
+
+// TestHostileHostTusLocation: the Location of a new tus upload follows the
+// rule of every absolute URL: a Host that is not allowed (and forwarding
+// headers from a client that is not a trusted proxy) never appears in it,
+// and REEL_PUBLIC_URL, with its path, replaces scheme and host.
+func TestHostileHostTusLocation(t *testing.T) {
+	create := func(srv *instance, token, host string) string {
+		t.Helper()
+		req, err := http.NewRequest("POST", srv.URL+"/api/v1/uploads/", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Host = host
+		req.Header.Set("Tus-Resumable", "1.0.0")
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Upload-Length", "1000")
+		req.Header.Set("Upload-Metadata", tusMetadata("filename", "clip.mp4", "title", "hosted"))
+		req.Header.Set("X-Forwarded-Host", "forwarded.example")
+		req.Header.Set("Forwarded", "host=forwarded.example;proto=https")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusCreated {
+			t.Fatalf("Host %q: create upload: %d", host, resp.StatusCode)
+		}
+		return resp.Header.Get("Location")
+	}
+	srv := startServer(t, nil)
+	token := signUp(t, srv, "tushost")
+	u, _ := url.Parse(srv.URL)
+	for _, host := range []string{"evil.example", "evil.example:" + u.Port(), "localhost.evil.example", "[::2]"} {
+		loc := create(srv, token, host)
+		if !strings.HasPrefix(loc, srv.URL+"/api/v1/uploads/") {
+			t.Errorf("Host %q: Location %q, want it on the address the connection came in on (%s)", host, loc, srv.URL)
+		}
+		// It points here: the upload answers at it.
+		if resp := tusReq(t, "HEAD", loc, token, nil); resp.StatusCode != http.StatusOK {
+			t.Errorf("HEAD %s: %d", loc, resp.StatusCode)
+		}
+	}
+	if loc := create(srv, token, "localhost:"+u.Port()); !strings.HasPrefix(loc, "http://localhost:"+u.Port()+"/api/v1/uploads/") {
+		t.Errorf("allowed Host localhost: Location %q", loc)
+	}
+
+	fixed := startServer(t, map[string]string{"REEL_PUBLIC_URL": "https://cdn.example.com/reel/"})
+	token = signUp(t, fixed, "tusfixed")
+	for _, host := range []string{"evil.example", u.Host} {
+		loc := create(fixed, token, host)
+		rest, ok := strings.CutPrefix(loc, "https://cdn.example.com/reel/api/v1/uploads/")
+		if !ok || rest == "" || strings.Contains(rest, "/") {
+			t.Errorf("REEL_PUBLIC_URL set, Host %q: Location %q", host, loc)
+		}
+	}
+}
