@@ -44,8 +44,8 @@ func expectStatuses(t *testing.T, what string, urls []string, want int) {
 	}
 }
 
-// TestVisibilityRevokesURLs: making a video private or deleting it stops
-// the media URLs already handed out, on the node that made the change at
+// TestVisibilityRevokesURLs: making a video private, deleting it or an
+// administrator blocking it stops the media URLs already handed out, on the node that made the change at
 // once and on another node on the same database within its refresh, while
 // unlisting does not; a video made public again plays from new URLs.
 func TestVisibilityRevokesURLs(t *testing.T) {
@@ -57,8 +57,12 @@ func TestVisibilityRevokesURLs(t *testing.T) {
 			env2[k] = v
 		}
 		node2 := startServer(t, env2)
-		owner, viewer := signUp(t, node1, "owner"), signUp(t, node1, "viewer")
+		owner, viewer, admin := signUp(t, node1, "owner"), signUp(t, node1, "viewer"), signUp(t, node1, "warden")
+		if _, _, err := cli(t, map[string]string{"REEL_DATA_DIR": env["REEL_DATA_DIR"], "REEL_DATABASE_URL": dbURL}, "user", "promote", "warden"); err != nil {
+			t.Fatal(err)
+		}
 		hidden, deleted, unlisted := readyVideo(t, node1, owner, "public"), readyVideo(t, node1, owner, "public"), readyVideo(t, node1, owner, "public")
+		blocked := readyVideo(t, node1, owner, "public")
 
 		// What a viewer was handed by each node.
 		handed := func(node *instance, id int64) []string {
@@ -71,7 +75,8 @@ func TestVisibilityRevokesURLs(t *testing.T) {
 		hidden1, hidden2 := handed(node1, hidden.ID), handed(node2, hidden.ID)
 		deleted1, deleted2 := handed(node1, deleted.ID), handed(node2, deleted.ID)
 		unlisted1, unlisted2 := handed(node1, unlisted.ID), handed(node2, unlisted.ID)
-		all := [][]string{hidden1, hidden2, deleted1, deleted2, unlisted1, unlisted2}
+		blocked1, blocked2 := handed(node1, blocked.ID), handed(node2, blocked.ID)
+		all := [][]string{hidden1, hidden2, deleted1, deleted2, unlisted1, unlisted2, blocked1, blocked2}
 		for _, urls := range all {
 			expectStatuses(t, "before any change", urls, 200)
 		}
@@ -82,8 +87,9 @@ func TestVisibilityRevokesURLs(t *testing.T) {
 		patch(unlisted.ID, "unlisted")
 		patch(hidden.ID, "private")
 		expect(t, node1.do("DELETE", fmt.Sprintf("/api/v1/videos/%d", deleted.ID), owner, nil), http.StatusNoContent, "")
+		expect(t, node1.do("POST", fmt.Sprintf("/api/v1/admin/videos/%d/block", blocked.ID), admin, nil), http.StatusNoContent, "")
 		// The node that made the changes refuses at once, every URL of both nodes.
-		for _, urls := range [][]string{hidden1, hidden2, deleted1, deleted2} {
+		for _, urls := range [][]string{hidden1, hidden2, deleted1, deleted2, blocked1, blocked2} {
 			for _, u := range urls {
 				if !strings.HasPrefix(u, node1.URL) {
 					continue
@@ -97,8 +103,9 @@ func TestVisibilityRevokesURLs(t *testing.T) {
 		// The other node follows within its refresh interval.
 		waitStatuses(t, "the other node to refuse the private video's URLs", hidden2, 403)
 		waitStatuses(t, "the other node to refuse the deleted video's URLs", deleted2, 403)
+		waitStatuses(t, "the other node to refuse the blocked video's URLs", blocked2, 403)
 		// Also when the URL signed by one node is played through the other.
-		for _, u := range append(hidden1[:1:1], deleted1[0]) {
+		for _, u := range append(hidden1[:1:1], deleted1[0], blocked1[0]) {
 			if got := status(t, strings.Replace(u, node1.URL, node2.URL, 1)); got != 403 {
 				t.Errorf("a revoked URL of node 1 answers %d on node 2", got)
 			}
