@@ -241,9 +241,33 @@ func TestWhatOthersSee(t *testing.T) {
 	for name, c := range map[string]struct {
 		token string
 		want  int64
-	}{"anonymous": {"", 1}, "stranger": {stranger, 1}, "admin": {admin, 1}, "owner": {owner, 4}} {
+	}{"anonymous": {"", 1}, "stranger": {stranger, 1}, "admin": {admin, 1}, "owner": {owner, 3}} {
 		if got := countFor(c.token); got != c.want {
 			t.Errorf("%s sees video_count %d on the profile, want %d", name, got, c.want)
+		}
+	}
+	// The owner's count is their lists' length, on both APIs: the video
+	// still uploading (no file yet) is in neither.
+	var mine struct {
+		Videos []videoJSON `json:"videos"`
+	}
+	srv.do("GET", "/api/v1/users/1/videos", owner, nil).json(t, &mine)
+	var ownDy struct {
+		User struct {
+			WorkCount int64 `json:"work_count"`
+		} `json:"user"`
+		VideoList []struct {
+			ID int64 `json:"id"`
+		} `json:"video_list"`
+	}
+	srv.do("GET", "/douyin/user/?user_id=1&token="+owner, "", nil).json(t, &ownDy)
+	srv.do("GET", "/douyin/publish/list/?user_id=1&token="+owner, "", nil).json(t, &ownDy)
+	if len(mine.Videos) != 3 || len(ownDy.VideoList) != 3 || ownDy.User.WorkCount != 3 {
+		t.Errorf("the owner's list has %d videos, Douyin's %d, work_count %d: want 3 each", len(mine.Videos), len(ownDy.VideoList), ownDy.User.WorkCount)
+	}
+	for _, v := range mine.Videos {
+		if v.ID == uploading {
+			t.Errorf("the owner's list shows video %d, still uploading", uploading)
 		}
 	}
 	var dy struct {
