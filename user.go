@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/text/cases"
 	"golang.org/x/text/unicode/norm"
+	"golang.org/x/text/width"
 )
 
 // User is a person with an account. The counters are kept exact by the store;
@@ -84,9 +85,11 @@ type SessionService interface {
 	PurgeSessions(ctx context.Context, now time.Time) (int64, error)
 }
 
-// Limits on credentials (docs/api.md). Usernames are measured in characters
-// (runes, after NFC normalisation); passwords in bytes, because that is what
-// the hash function consumes (bcrypt-compatible clients cap at 72).
+// Limits on credentials (docs/api.md). Usernames are measured in display
+// columns (UsernameColumns, after NFC normalisation), so that a two-character
+// Chinese name such as 张三 (4 columns) is as long as a four-letter Latin one;
+// passwords in bytes, because that is what the hash function consumes
+// (bcrypt-compatible clients cap at 72).
 const (
 	MinUsernameLen = 3
 	MaxUsernameLen = 32
@@ -135,6 +138,22 @@ func PasswordProblem(password string) string {
 	return ""
 }
 
+// UsernameColumns is the length of a username as the limits measure it: the
+// columns it takes on screen, where East Asian Wide and Fullwidth characters
+// count 2 and every other character 1.
+func UsernameColumns(name string) int {
+	n := 0
+	for _, r := range name {
+		switch width.LookupRune(r).Kind() {
+		case width.EastAsianWide, width.EastAsianFullwidth:
+			n += 2
+		default:
+			n++
+		}
+	}
+	return n
+}
+
 // usernameProblem accepts letters and digits of any script, '_', '.' and
 // '-'. Combining marks are accepted right after a letter (or another mark):
 // many scripts (Devanagari, Thai, Arabic…) cannot write names without them.
@@ -145,8 +164,8 @@ func usernameProblem(username string) string {
 		return "must be valid UTF-8"
 	}
 	name := NormalizeUsername(username)
-	if n := utf8.RuneCountInString(name); n < MinUsernameLen || n > MaxUsernameLen {
-		return fmt.Sprintf("must be %d to %d characters long", MinUsernameLen, MaxUsernameLen)
+	if n := UsernameColumns(name); n < MinUsernameLen || n > MaxUsernameLen {
+		return fmt.Sprintf("must be %d to %d columns long (a wide character such as 张 counts 2)", MinUsernameLen, MaxUsernameLen)
 	}
 	afterLetter := false
 	for _, r := range name {

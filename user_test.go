@@ -15,18 +15,24 @@ func TestValidateCredentials(t *testing.T) {
 		{"alice", "secret", nil},
 		{"A.b_c-9", strings.Repeat("p", 72), nil},
 		{"abc", "héllo!", nil},
-		{"张三", "secret", []string{"username"}}, // two characters
+		{"张三", "secret", nil},                 // two wide characters: 4 columns
+		{"张", "secret", []string{"username"}}, // 2 columns
+		{"ａｂ", "secret", nil},                 // full-width: 4 columns
+		{"ａ", "secret", []string{"username"}},
+		{"a张", "secret", nil}, // 3 columns
 		{"张三丰", "secret", nil},
 		{"josé", "secret", nil},
 		{"jose\u0301", "secret", nil}, // NFD spelling of josé
 		{"zoë", "secret", nil},
 		{"Ωμέγα", "secret", nil},
-		{"हिन्दी", "secret", nil}, // Devanagari needs combining vowel signs and virama
-		{"مريم_٣", "secret", nil}, // Arabic letters and an Arabic-Indic digit
-		{strings.Repeat("界", 32), "secret", nil},
-		{strings.Repeat("界", 33), "secret", []string{"username"}}, // 33 characters, 99 bytes
-		{strings.Repeat("é", 32), "secret", nil},                  // 64 bytes, 32 characters
-		{strings.Repeat("e\u0301", 32), "secret", nil},            // 32 characters once composed
+		{"हिन्दी", "secret", nil},                                 // Devanagari needs combining vowel signs and virama
+		{"مريم_٣", "secret", nil},                                 // Arabic letters and an Arabic-Indic digit
+		{strings.Repeat("界", 16), "secret", nil},                  // 32 columns
+		{strings.Repeat("界", 17), "secret", []string{"username"}}, // 34 columns
+		{strings.Repeat("界", 15) + "ab", "secret", nil},           // 32 columns
+		{strings.Repeat("界", 16) + "a", "secret", []string{"username"}},
+		{strings.Repeat("é", 32), "secret", nil},       // 64 bytes, 32 characters
+		{strings.Repeat("e\u0301", 32), "secret", nil}, // 32 characters once composed
 		{"ab", "secret", []string{"username"}},
 		{strings.Repeat("a", 33), "secret", []string{"username"}},
 		{"has space", "secret", []string{"username"}},

@@ -103,8 +103,12 @@ func TestDatabaseOutageSQLiteDiskFull(t *testing.T) {
 	srv := startServer(t, map[string]string{
 		"REEL_DATA_DIR":     data,
 		"REEL_DATABASE_URL": "sqlite://" + filepath.Join(dbDir, "reel.db"),
+		// Below the 8 MiB of the database's file system, so that it is
+		// low only once filled.
+		"REEL_MIN_FREE_BYTES": "1048576",
 	})
 	alice, bob := register(t, srv, "alice"), register(t, srv, "bob")
+	expectDisk(t, srv, "ok")
 
 	filler := fill(t, dbDir)
 	// SQLite reuses the room its write-ahead log already has, so the first
@@ -119,6 +123,9 @@ func TestDatabaseOutageSQLiteDiskFull(t *testing.T) {
 	}
 	expectUnavailable(t, last)
 	expect(t, srv.do("GET", fmt.Sprintf("/api/v1/users/%d", bob.id), alice.token, nil), http.StatusOK, "")
+	// The database still answers pings; the free-space check names the
+	// disk it is on.
+	expectDisk(t, srv, "low")
 
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
@@ -127,7 +134,22 @@ func TestDatabaseOutageSQLiteDiskFull(t *testing.T) {
 		return srv.do("POST", fmt.Sprintf("/api/v1/users/%d/messages", bob.id), alice.token, map[string]string{"text": "back"}).StatusCode == http.StatusCreated
 	})
 	expectRecovery(t, srv, alice, bob)
+	expectDisk(t, srv, "ok")
 	expectNoServerErrors(t, srv)
+}
+
+// expectDisk checks the free-space part of /readyz, which is advisory: the
+// node stays ready (200) whatever it says.
+func expectDisk(t *testing.T, srv *instance, want string) {
+	t.Helper()
+	r := srv.do("GET", "/readyz", "", nil)
+	var ready struct {
+		Checks map[string]string `json:"checks"`
+	}
+	r.json(t, &ready)
+	if r.StatusCode != http.StatusOK || ready.Checks["disk"] != want {
+		t.Errorf("/readyz: %d %s; want 200 with disk %q", r.StatusCode, r.Body, want)
+	}
 }
 
 // TestDatabaseOutageSQLiteBusy holds SQLite's write lock from another

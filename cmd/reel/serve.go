@@ -135,7 +135,7 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 			{Name: "database", Check: b.db.Ping},
 			{Name: "blob_store", Check: b.blobsReady},
 			{Name: "queue", Check: b.queue.Ready},
-			{Name: "disk", Check: publisher.DiskReady, Advisory: true, Problem: "low"},
+			{Name: "disk", Check: diskReady(publisher, b.db.Dir()), Advisory: true, Problem: "low"},
 		},
 		RequestTimeout: cfg.RequestTimeout,
 		TrustedProxies: cfg.TrustedProxies,
@@ -361,5 +361,19 @@ func sweepEvery(ctx context.Context, interval time.Duration, fn func()) {
 		case <-t.C:
 			fn()
 		}
+	}
+}
+
+// diskReady is /readyz's free-space check: the directories uploads are
+// written to (publisher.DiskReady) and, on SQLite, the database's directory:
+// a full disk there makes every write 503 while the database still answers
+// pings. Both are held to REEL_MIN_FREE_BYTES by the one rule of DiskReady.
+func diskReady(publisher *publish.Publisher, dbDir string) func(context.Context) error {
+	if dbDir == "" {
+		return publisher.DiskReady
+	}
+	db := &publish.Publisher{Admission: publish.Admission{Dirs: []string{dbDir}, MinFreeBytes: publisher.Admission.MinFreeBytes}}
+	return func(ctx context.Context) error {
+		return errors.Join(publisher.DiskReady(ctx), db.DiskReady(ctx))
 	}
 }

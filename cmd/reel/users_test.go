@@ -366,10 +366,11 @@ func TestUnicodeUsernames(t *testing.T) {
 		}
 		for _, tc := range []struct{ name, stored string }{
 			{"张三丰", "张三丰"},
+			{"张三", "张三"},           // two wide characters: 4 columns
 			{"jose\u0301", "josé"}, // NFD in, NFC stored
 			{"Alice", "Alice"},
 			{"Ωμέγα", "Ωμέγα"},
-			{strings.Repeat("界", 32), strings.Repeat("界", 32)}, // 32 characters, 96 bytes
+			{strings.Repeat("界", 16), strings.Repeat("界", 16)}, // 32 columns
 		} {
 			r := signUp(tc.name)
 			expect(t, r, 201, "")
@@ -385,7 +386,7 @@ func TestUnicodeUsernames(t *testing.T) {
 			expect(t, r, 200, "")
 		}
 		expect(t, login("jose"), 401, "unauthorized")
-		for _, bad := range []string{"张三", "has space", "emoji😀", "tab\tname", "zero\u200bwidth", strings.Repeat("界", 33), "ab", "a/b"} {
+		for _, bad := range []string{"张", "has space", "emoji😀", "tab\tname", "zero\u200bwidth", strings.Repeat("界", 17), "ab", "a/b"} {
 			expect(t, signUp(bad), 422, "invalid")
 		}
 		// The Douyin API shares the accounts and the rules.
@@ -395,7 +396,9 @@ func TestUnicodeUsernames(t *testing.T) {
 		expectOK(t, "douyin register 李四光", reg)
 		expectOK(t, "douyin login 李四光", d.post("/douyin/user/login/", nil, qs("username", "李四光", "password", "secret-1")))
 		expect(t, login("李四光"), 200, "")
-		expectCode(t, "douyin 33 characters", d.post("/douyin/user/register/", nil, qs("username", strings.Repeat("界", 33), "password", "secret-1")), 1)
+		expectCode(t, "douyin 34 columns", d.post("/douyin/user/register/", nil, qs("username", strings.Repeat("界", 17), "password", "secret-1")), 1)
+		expectCode(t, "douyin 2 columns", d.post("/douyin/user/register/", nil, qs("username", "王", "password", "secret-1")), 1)
+		expectOK(t, "douyin register 王五", d.post("/douyin/user/register/", nil, qs("username", "王五", "password", "secret-1")))
 	})
 }
 

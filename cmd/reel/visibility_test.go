@@ -44,8 +44,8 @@ func expectStatuses(t *testing.T, what string, urls []string, want int) {
 	}
 }
 
-// TestVisibilityRevokesURLs: making a video private or deleting it stops
-// the media URLs already handed out, on the node that made the change at
+// TestVisibilityRevokesURLs: making a video private, deleting it or an
+// administrator blocking it stops the media URLs already handed out, on the node that made the change at
 // once and on another node on the same database within its refresh, while
 // unlisting does not; a video made public again plays from new URLs.
 func TestVisibilityRevokesURLs(t *testing.T) {
@@ -57,8 +57,12 @@ func TestVisibilityRevokesURLs(t *testing.T) {
 			env2[k] = v
 		}
 		node2 := startServer(t, env2)
-		owner, viewer := signUp(t, node1, "owner"), signUp(t, node1, "viewer")
+		owner, viewer, admin := signUp(t, node1, "owner"), signUp(t, node1, "viewer"), signUp(t, node1, "warden")
+		if _, _, err := cli(t, map[string]string{"REEL_DATA_DIR": env["REEL_DATA_DIR"], "REEL_DATABASE_URL": dbURL}, "user", "promote", "warden"); err != nil {
+			t.Fatal(err)
+		}
 		hidden, deleted, unlisted := readyVideo(t, node1, owner, "public"), readyVideo(t, node1, owner, "public"), readyVideo(t, node1, owner, "public")
+		blocked := readyVideo(t, node1, owner, "public")
 
 		// What a viewer was handed by each node.
 		handed := func(node *instance, id int64) []string {
@@ -71,7 +75,8 @@ func TestVisibilityRevokesURLs(t *testing.T) {
 		hidden1, hidden2 := handed(node1, hidden.ID), handed(node2, hidden.ID)
 		deleted1, deleted2 := handed(node1, deleted.ID), handed(node2, deleted.ID)
 		unlisted1, unlisted2 := handed(node1, unlisted.ID), handed(node2, unlisted.ID)
-		all := [][]string{hidden1, hidden2, deleted1, deleted2, unlisted1, unlisted2}
+		blocked1, blocked2 := handed(node1, blocked.ID), handed(node2, blocked.ID)
+		all := [][]string{hidden1, hidden2, deleted1, deleted2, unlisted1, unlisted2, blocked1, blocked2}
 		for _, urls := range all {
 			expectStatuses(t, "before any change", urls, 200)
 		}
@@ -82,8 +87,9 @@ func TestVisibilityRevokesURLs(t *testing.T) {
 		patch(unlisted.ID, "unlisted")
 		patch(hidden.ID, "private")
 		expect(t, node1.do("DELETE", fmt.Sprintf("/api/v1/videos/%d", deleted.ID), owner, nil), http.StatusNoContent, "")
+		expect(t, node1.do("POST", fmt.Sprintf("/api/v1/admin/videos/%d/block", blocked.ID), admin, nil), http.StatusNoContent, "")
 		// The node that made the changes refuses at once, every URL of both nodes.
-		for _, urls := range [][]string{hidden1, hidden2, deleted1, deleted2} {
+		for _, urls := range [][]string{hidden1, hidden2, deleted1, deleted2, blocked1, blocked2} {
 			for _, u := range urls {
 				if !strings.HasPrefix(u, node1.URL) {
 					continue
@@ -97,8 +103,9 @@ func TestVisibilityRevokesURLs(t *testing.T) {
 		// The other node follows within its refresh interval.
 		waitStatuses(t, "the other node to refuse the private video's URLs", hidden2, 403)
 		waitStatuses(t, "the other node to refuse the deleted video's URLs", deleted2, 403)
+		waitStatuses(t, "the other node to refuse the blocked video's URLs", blocked2, 403)
 		// Also when the URL signed by one node is played through the other.
-		for _, u := range append(hidden1[:1:1], deleted1[0]) {
+		for _, u := range append(hidden1[:1:1], deleted1[0], blocked1[0]) {
 			if got := status(t, strings.Replace(u, node1.URL, node2.URL, 1)); got != 403 {
 				t.Errorf("a revoked URL of node 1 answers %d on node 2", got)
 			}
@@ -234,9 +241,33 @@ func TestWhatOthersSee(t *testing.T) {
 	for name, c := range map[string]struct {
 		token string
 		want  int64
-	}{"anonymous": {"", 1}, "stranger": {stranger, 1}, "admin": {admin, 1}, "owner": {owner, 4}} {
+	}{"anonymous": {"", 1}, "stranger": {stranger, 1}, "admin": {admin, 1}, "owner": {owner, 3}} {
 		if got := countFor(c.token); got != c.want {
 			t.Errorf("%s sees video_count %d on the profile, want %d", name, got, c.want)
+		}
+	}
+	// The owner's count is their lists' length, on both APIs: the video
+	// still uploading (no file yet) is in neither.
+	var mine struct {
+		Videos []videoJSON `json:"videos"`
+	}
+	srv.do("GET", "/api/v1/users/1/videos", owner, nil).json(t, &mine)
+	var ownDy struct {
+		User struct {
+			WorkCount int64 `json:"work_count"`
+		} `json:"user"`
+		VideoList []struct {
+			ID int64 `json:"id"`
+		} `json:"video_list"`
+	}
+	srv.do("GET", "/douyin/user/?user_id=1&token="+owner, "", nil).json(t, &ownDy)
+	srv.do("GET", "/douyin/publish/list/?user_id=1&token="+owner, "", nil).json(t, &ownDy)
+	if len(mine.Videos) != 3 || len(ownDy.VideoList) != 3 || ownDy.User.WorkCount != 3 {
+		t.Errorf("the owner's list has %d videos, Douyin's %d, work_count %d: want 3 each", len(mine.Videos), len(ownDy.VideoList), ownDy.User.WorkCount)
+	}
+	for _, v := range mine.Videos {
+		if v.ID == uploading {
+			t.Errorf("the owner's list shows video %d, still uploading", uploading)
 		}
 	}
 	var dy struct {
@@ -332,4 +363,60 @@ func TestWhatOthersSee(t *testing.T) {
 	closers[len(closers)-1]()
 	closers = closers[:len(closers)-1]
 	waitFor(t, "a closed stream to free its place", func() bool { return !refused("127.0.0.7", owner) })
+}
+
+// TestHostileHostTusLocation: the Location of a new tus upload follows the
+// rule of every absolute URL: a Host that is not allowed (and forwarding
+// headers from a client that is not a trusted proxy) never appears in it,
+// and REEL_PUBLIC_URL, with its path, replaces scheme and host.
+func TestHostileHostTusLocation(t *testing.T) {
+	create := func(srv *instance, token, host string) string {
+		t.Helper()
+		req, err := http.NewRequest("POST", srv.URL+"/api/v1/uploads/", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Host = host
+		req.Header.Set("Tus-Resumable", "1.0.0")
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Upload-Length", "1000")
+		req.Header.Set("Upload-Metadata", tusMetadata("filename", "clip.mp4", "title", "hosted"))
+		req.Header.Set("X-Forwarded-Host", "forwarded.example")
+		req.Header.Set("Forwarded", "host=forwarded.example;proto=https")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusCreated {
+			t.Fatalf("Host %q: create upload: %d", host, resp.StatusCode)
+		}
+		return resp.Header.Get("Location")
+	}
+	srv := startServer(t, nil)
+	token := signUp(t, srv, "tushost")
+	u, _ := url.Parse(srv.URL)
+	for _, host := range []string{"evil.example", "evil.example:" + u.Port(), "localhost.evil.example", "[::2]"} {
+		loc := create(srv, token, host)
+		if !strings.HasPrefix(loc, srv.URL+"/api/v1/uploads/") {
+			t.Errorf("Host %q: Location %q, want it on the address the connection came in on (%s)", host, loc, srv.URL)
+		}
+		// It points here: the upload answers at it.
+		if resp := tusReq(t, "HEAD", loc, token, nil); resp.StatusCode != http.StatusOK {
+			t.Errorf("HEAD %s: %d", loc, resp.StatusCode)
+		}
+	}
+	if loc := create(srv, token, "localhost:"+u.Port()); !strings.HasPrefix(loc, "http://localhost:"+u.Port()+"/api/v1/uploads/") {
+		t.Errorf("allowed Host localhost: Location %q", loc)
+	}
+
+	fixed := startServer(t, map[string]string{"REEL_PUBLIC_URL": "https://cdn.example.com/reel/"})
+	token = signUp(t, fixed, "tusfixed")
+	for _, host := range []string{"evil.example", u.Host} {
+		loc := create(fixed, token, host)
+		rest, ok := strings.CutPrefix(loc, "https://cdn.example.com/reel/api/v1/uploads/")
+		if !ok || rest == "" || strings.Contains(rest, "/") {
+			t.Errorf("REEL_PUBLIC_URL set, Host %q: Location %q", host, loc)
+		}
+	}
 }

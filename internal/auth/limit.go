@@ -4,12 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/reel-video/reel/internal/clientaddr"
 )
 
 // Rate is a limit of at most N events in any window of length Per. The zero
@@ -131,7 +132,7 @@ func NewLoginLimiter(perPair, perAddr Rate, opts LimiterOptions) *LoginLimiter {
 func (l *LoginLimiter) Allow(addr, usernameKey string) (a Attempt, retryAfter time.Duration, ok bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	a = Attempt{addr: AddrKey(addr), at: l.opts.Now()}
+	a = Attempt{addr: clientaddr.Key(addr), at: l.opts.Now()}
 	if a.addr != "" {
 		a.pair = truncate(usernameKey) + "\x00" + a.addr
 	}
@@ -213,7 +214,7 @@ func NewSignupLimiter(perAddr Rate, opts LimiterOptions) *SignupLimiter {
 func (l *SignupLimiter) Allow(addr string) (s Signup, retryAfter time.Duration, ok bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	s = Signup{addr: AddrKey(addr), at: l.opts.Now()}
+	s = Signup{addr: clientaddr.Key(addr), at: l.opts.Now()}
 	if wait := l.w.wait(s.addr, s.at); wait > 0 {
 		return Signup{}, ceilSeconds(wait), false
 	}
@@ -337,26 +338,6 @@ func (w *window) evict(keep int) {
 		}
 		w.forget(k)
 	}
-}
-
-// AddrKey names the client behind addr. An IPv6 client is its /64: a single
-// host usually owns the whole prefix and could otherwise take a fresh
-// address, and a fresh budget, for every attempt.
-func AddrKey(addr string) string {
-	ip, err := netip.ParseAddr(addr)
-	if err != nil {
-		ap, err := netip.ParseAddrPort(addr)
-		if err != nil {
-			return truncate(addr)
-		}
-		ip = ap.Addr()
-	}
-	ip = ip.Unmap()
-	if ip.Is6() {
-		p, _ := ip.Prefix(64) // cannot fail: 64 fits an IPv6 address
-		return p.String()
-	}
-	return ip.String()
 }
 
 func truncate(s string) string {

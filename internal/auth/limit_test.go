@@ -217,21 +217,6 @@ func TestSignupLimiter(t *testing.T) {
 	}
 }
 
-func TestAddrKey(t *testing.T) {
-	for in, want := range map[string]string{
-		"192.0.2.1":             "192.0.2.1",
-		"192.0.2.1:5555":        "192.0.2.1",
-		"::ffff:192.0.2.1":      "192.0.2.1",
-		"2001:db8:1:2:3:4:5:6":  "2001:db8:1:2::/64",
-		"[2001:db8:1:2::9]:443": "2001:db8:1:2::/64",
-		"not an address":        "not an address",
-	} {
-		if got := AddrKey(in); got != want {
-			t.Errorf("AddrKey(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 // Memory is bounded by MaxEvents whatever a flood of addresses and names
 // sends, and eviction keeps the most recently limited keys.
 func TestLoginLimiterMaxEvents(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -161,3 +162,49 @@ func splitHost(hostport string) (host, port string, ok bool) {
 	}
 	return h, port, true
 }
+
+// withBaseLocation makes the Location headers of h (tusd's upload URLs)
+// start with the base URL of every other absolute URL. tusd builds them from
+// the request's Host header, which the client chooses; this keeps tusd's
+// path and replaces its scheme and host by b.of(r), so REEL_PUBLIC_URL (with
+// any path it has) and REEL_ALLOWED_HOSTS hold for uploads too.
+func (b *publicBase) withBaseLocation(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(&locationWriter{ResponseWriter: w, base: b.of(r)}, r)
+	})
+}
+
+// locationWriter rewrites an absolute Location header to base when the
+// header is sent (tusd also sends it with an interim 104).
+type locationWriter struct {
+	http.ResponseWriter
+	base    string
+	written bool
+}
+
+func (w *locationWriter) WriteHeader(code int) {
+	if loc := w.Header().Get("Location"); loc != "" {
+		if u, err := url.Parse(loc); err == nil && u.IsAbs() {
+			rel := u.EscapedPath()
+			if u.RawQuery != "" {
+				rel += "?" + u.RawQuery
+			}
+			w.Header().Set("Location", w.base+rel)
+		}
+	}
+	if code >= 200 {
+		w.written = true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *locationWriter) Write(p []byte) (int, error) {
+	if !w.written {
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.ResponseWriter.Write(p)
+}
+
+// Unwrap lets tusd's http.ResponseController reach the connection's
+// deadlines and flushing.
+func (w *locationWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -60,10 +60,12 @@ func (s *server) routes(e *gin.Engine) {
 	stream := e.Group("/api/v1", s.streaming(uploadIdle), s.authenticate())
 	stream.POST("/videos", s.requireUser(), s.handleUploadVideo())
 	stream.GET("/videos/:id/events", s.capStreams(), s.handleVideoEvents())
-	// tusd routes and authenticates uploads itself (upload.NewTus).
+	// tusd routes and authenticates uploads itself (upload.NewTus); its
+	// upload URLs get the base of every absolute URL.
 	tus := e.Group("/api/v1", s.streaming(uploadIdle))
-	tus.Any("/uploads", gin.WrapH(s.Tus))
-	tus.Any("/uploads/*path", gin.WrapH(s.Tus))
+	tusHandler := gin.WrapH(s.base.withBaseLocation(s.Tus))
+	tus.Any("/uploads", tusHandler)
+	tus.Any("/uploads/*path", tusHandler)
 
 	// Douyin-compatible API (docs/api.md): the same services in that API's
 	// shapes, every answer HTTP 200 with a status_code (package douyin).

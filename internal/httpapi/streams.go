@@ -7,6 +7,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/reel-video/reel"
+	"github.com/reel-video/reel/internal/clientaddr"
 )
 
 // Caps on the event streams (text/event-stream) one client may hold open on
@@ -53,12 +54,12 @@ func (l *streamLimiter) acquire(keys map[string]int) (release func(), ok bool) {
 	}, true
 }
 
-// capStreams admits an event stream while its client address and its user
-// hold fewer than their caps, and answers 429 otherwise. Every event-stream
+// capStreams admits an event stream while its client (clientaddr.Key, as
+// every per-address limit) and its user hold fewer than their caps, and answers 429 otherwise. Every event-stream
 // route goes through it.
 func (s *server) capStreams() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		keys := map[string]int{"addr " + c.ClientIP(): MaxStreamsPerAddress}
+		keys := map[string]int{"addr " + clientaddr.Key(c.ClientIP()): MaxStreamsPerAddress}
 		if uid := viewerID(c); uid != 0 {
 			keys["user "+strconv.FormatInt(uid, 10)] = MaxStreamsPerUser
 		}

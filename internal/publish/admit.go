@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/reel-video/reel"
+	"github.com/reel-video/reel/internal/clientaddr"
 	"github.com/reel-video/reel/internal/upload"
 )
 
@@ -228,7 +229,9 @@ type anonymous struct {
 
 // HoldAnonymous reserves one of the anonymous upload slots of addr for the
 // rest of a request; release gives it back. Over the limit it answers 429.
+// Slots are counted per client as clientaddr.Key names it.
 func (p *Publisher) HoldAnonymous(addr string) (release func(), err error) {
+	addr = clientaddr.Key(addr)
 	limit := p.Admission.MaxAnonymous
 	if limit <= 0 {
 		limit = DefaultMaxAnonymous

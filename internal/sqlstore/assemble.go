@@ -71,7 +71,7 @@ func (db *DB) ViewerFlags(ctx context.Context, viewerID int64, videos ...*reel.V
 	err := db.reader.NewRaw(`SELECT 'like' AS kind, video_id AS id, 0 AS value FROM likes WHERE user_id = ? AND video_id IN (?)
 		UNION ALL SELECT 'follow', followee_id, 0 FROM follows WHERE follower_id = ? AND followee_id IN (?)
 		UNION ALL SELECT 'position', video_id, position_ms FROM watch_progress WHERE user_id = ? AND video_id IN (?)
-		UNION ALL SELECT 'own videos', id, video_count FROM users WHERE id = ? AND id IN (?)`,
+		UNION ALL SELECT 'own videos', author_id, count(*) FROM videos WHERE author_id = ? AND author_id IN (?) AND `+ownVideos+` GROUP BY author_id`,
 		viewerID, bun.List(ids), viewerID, bun.List(authorIDs), viewerID, bun.List(ids), viewerID, bun.List(authorIDs)).Scan(ctx, &flags)
 	if err != nil {
 		return fmt.Errorf("read viewer flags: %w", err)
@@ -86,7 +86,7 @@ func (db *DB) ViewerFlags(ctx context.Context, viewerID int64, videos ...*reel.V
 			}
 		case "position":
 			byID[f.ID].ResumePositionMS = f.Value
-		case "own videos": // the viewer is the author: their full count (ownVideoCount)
+		case "own videos": // the viewer is the author: their own count (ownVideos; none: 0, as listed)
 			for _, u := range byAuthor[f.ID] {
 				u.VideoCount = f.Value
 			}
@@ -105,19 +105,36 @@ func (db *DB) usersByID(ctx context.Context, viewerID int64, ids []int64) (map[i
 	list := make([]*reel.User, len(rows))
 	for i := range rows {
 		list[i] = rows[i].user()
-		ownVideoCount(viewerID, &rows[i], list[i])
 		users[rows[i].ID] = list[i]
+	}
+	if err := db.ownVideoCount(ctx, viewerID, list...); err != nil {
+		return nil, err
 	}
 	return users, db.fillFollowing(ctx, viewerID, list...)
 }
 
-// ownVideoCount gives u, built from r, the video_count viewerID may see:
-// everyone sees the author's ready, public, unblocked videos (the listed
-// count, userRow.user), the author sees all of their own.
-func ownVideoCount(viewerID int64, r *userRow, u *reel.User) {
-	if viewerID != 0 && r.ID == viewerID {
-		u.VideoCount = r.VideoCount
+// ownVideos is the SQL condition on the videos table for the videos their
+// author sees as their own (docs/api.md): in their own lists, /api/v1 and
+// Douyin, and in their own video_count and work_count. Blocked videos are in
+// nobody's list; a video still uploading has no file yet, nothing to show.
+const ownVideos = "NOT videos.blocked AND videos.status <> '" + reel.StatusUploading + "'"
+
+// ownVideoCount gives the one of users that is viewerID the video_count its
+// author sees: everyone else sees the ready, public, unblocked videos (the
+// listed count, userRow.user), the author counts ownVideos.
+func (db *DB) ownVideoCount(ctx context.Context, viewerID int64, users ...*reel.User) error {
+	for _, u := range users {
+		if viewerID == 0 || u.ID != viewerID {
+			continue
+		}
+		n, err := db.reader.NewSelect().TableExpr("videos").Where("videos.author_id = ?", u.ID).Where(ownVideos).Count(ctx)
+		if err != nil {
+			return fmt.Errorf("count the videos of user %d: %w", u.ID, err)
+		}
+		u.VideoCount = int64(n)
+		return nil
 	}
+	return nil
 }
 
 // fillFollowing sets is_following for viewerID on users, in one query.

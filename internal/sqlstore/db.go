@@ -99,6 +99,15 @@ func (db *DB) Ping(ctx context.Context) error {
 // Engine returns EngineSQLite or EnginePostgres.
 func (db *DB) Engine() string { return db.engine }
 
+// Dir is the directory of the SQLite database file, whose free space decides
+// whether writes succeed; "" on PostgreSQL, whose disk is the server's.
+func (db *DB) Dir() string {
+	if db.path == "" {
+		return ""
+	}
+	return filepath.Dir(db.path)
+}
+
 // Writer returns the handle for writes and for reads that must see a
 // transaction's own writes.
 func (db *DB) Writer() *bun.DB { return db.writer }

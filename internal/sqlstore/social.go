@@ -251,7 +251,9 @@ func (db *DB) userPage(ctx context.Context, userID, viewerID int64, p reel.Page,
 	users := make([]*reel.User, len(rows))
 	for i := range rows {
 		users[i] = rows[i].user()
-		ownVideoCount(viewerID, &rows[i].userRow, users[i])
+	}
+	if err := db.ownVideoCount(ctx, viewerID, users...); err != nil {
+		return nil, "", err
 	}
 	return users, next, db.fillFollowing(ctx, viewerID, users...)
 }

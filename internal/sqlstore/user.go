@@ -71,7 +71,9 @@ func (db *DB) FindUserByID(ctx context.Context, id, viewerID int64) (*reel.User,
 		return nil, fmt.Errorf("find user %d: %w", id, err)
 	}
 	u := row.user()
-	ownVideoCount(viewerID, &row, u)
+	if err := db.ownVideoCount(ctx, viewerID, u); err != nil {
+		return nil, err
+	}
 	if viewerID != id {
 		if err := db.fillFollowing(ctx, viewerID, u); err != nil {
 			return nil, err
@@ -125,7 +127,7 @@ type userRow struct {
 	AvatarURL      string    `bun:"avatar_url"`
 	FollowerCount  int64     `bun:"follower_count"`
 	FollowingCount int64     `bun:"following_count"`
-	VideoCount     int64     `bun:"video_count"`
+	VideoCount     int64     `bun:"video_count"`        // every video, kept by the store; shown to nobody (DB.ownVideoCount counts)
 	Listed         int64     `bun:"listed_video_count"` // video_count as others see it
 	LikeCount      int64     `bun:"like_count"`
 	LikedCount     int64     `bun:"liked_count"`
@@ -139,7 +141,7 @@ func (r *userRow) user() *reel.User {
 		CreatedAt:      r.CreatedAt.UTC(),
 		FollowerCount:  r.FollowerCount,
 		FollowingCount: r.FollowingCount,
-		VideoCount:     r.Listed, // the author's own count: ownVideoCount
+		VideoCount:     r.Listed, // the author's own count: DB.ownVideoCount
 		LikeCount:      r.LikeCount,
 		LikedCount:     r.LikedCount,
 		AvatarURL:      r.AvatarURL,

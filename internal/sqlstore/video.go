@@ -414,15 +414,17 @@ func (db *DB) removeVideoTx(ctx context.Context, tx bun.Tx, id, authorID int64) 
 }
 
 // ListUserVideos lists userID's videos, newest first. Others see only the
-// ready, listed ones; the author sees everything.
+// ready, listed ones; the author sees ownVideos, which their video_count
+// counts.
 func (db *DB) ListUserVideos(ctx context.Context, userID, viewerID int64, cursor string, limit int) ([]*reel.Video, string, error) {
 	if _, err := db.FindUserByID(ctx, userID, 0); err != nil {
 		return nil, "", err
 	}
-	q := db.reader.NewSelect().TableExpr("videos").Where("videos.author_id = ?", userID).
-		Where("NOT videos.blocked") // a blocked video leaves every list, its author's own included
-	if viewerID != userID {
-		q.Where("videos.status = ? AND videos.visibility = ?", reel.StatusReady, reel.VisibilityPublic)
+	q := db.reader.NewSelect().TableExpr("videos").Where("videos.author_id = ?", userID)
+	if viewerID == userID {
+		q.Where(ownVideos)
+	} else {
+		q.Where("NOT videos.blocked AND videos.status = ? AND videos.visibility = ?", reel.StatusReady, reel.VisibilityPublic)
 	}
 	return db.videoPage(ctx, viewerID, q, "videos.id", cursor, limit)
 }

@@ -109,7 +109,9 @@ const (
 	// DefaultMaxFormBytes bounds the form body of every endpoint but
 	// publish/action when Deps.MaxFormBytes is 0.
 	DefaultMaxFormBytes = 1 << 20
-	// MaxCredentialLen is this API's limit on usernames and passwords.
+	// MaxCredentialLen is this API's limit on passwords (bytes). Its limit
+	// of 32 on usernames is reel's own (reel.MaxUsernameLen columns), checked
+	// only by reel.ValidateCredentials.
 	MaxCredentialLen = 32
 )
 

@@ -20,8 +20,8 @@ type sessionAnswer struct {
 }
 
 // Register handles POST /douyin/user/register/: username and password
-// (this API's limit of 32 on both; otherwise the rules, limits and code of
-// /api/v1: account.Register) → user_id and token.
+// (this API's limit of 32 bytes on the password; the username rule, limits
+// and code of /api/v1: account.Register) → user_id and token.
 func Register(d Deps) gin.HandlerFunc {
 	a := newAPI(d)
 	return a.session(func(c *gin.Context, username, password string) (*account.Session, error) {
