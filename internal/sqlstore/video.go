@@ -125,6 +125,7 @@ func (db *DB) SetUserQuota(n int64) { db.userQuota = n }
 func (db *DB) FinishUpload(ctx context.Context, id int64, originalKey string, size int64, sha256 string) (*reel.Video, error) {
 	var row videoRow
 	var author userRow
+	var ownCount int64
 	err := db.writer.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		if db.maxQueued > 0 && db.queue != nil {
 			if db.engine == EnginePostgres {
@@ -164,6 +165,12 @@ func (db *DB) FinishUpload(ctx context.Context, id int64, originalKey string, si
 		if err := tx.NewSelect().Model(&author).Where("id = ?", row.AuthorID).Scan(ctx); err != nil {
 			return fmt.Errorf("read author %d: %w", row.AuthorID, err)
 		}
+		// The author sees their own count (ownVideos), this video included.
+		n, err := tx.NewSelect().TableExpr("videos").Where("videos.author_id = ?", row.AuthorID).Where(ownVideos).Count(ctx)
+		if err != nil {
+			return fmt.Errorf("count the videos of user %d: %w", row.AuthorID, err)
+		}
+		ownCount = int64(n)
 		jobID, err := db.enqueueProcess(ctx, tx, id)
 		row.ProcessJobID = &jobID
 		return err
@@ -176,7 +183,7 @@ func (db *DB) FinishUpload(ctx context.Context, id int64, originalKey string, si
 	// no likes, no progress, and nobody follows themself.
 	v := row.video()
 	v.Author = author.user()
-	ownVideoCount(author.ID, &author, v.Author)
+	v.Author.VideoCount = ownCount
 	return v, nil
 }
 
