@@ -96,13 +96,11 @@ func (s *server) handleChangePassword() gin.HandlerFunc {
 	}
 }
 
-// writeAccountError answers a rate limit's refusal with its Retry-After. A
-// wrong password is not about the token, so it carries no WWW-Authenticate.
+// writeAccountError answers an account failure: a rate limit's refusal
+// carries its Retry-After (account.LimitedError, read by the one error
+// writer). A wrong password is not about the token, so it carries no
+// WWW-Authenticate.
 func writeAccountError(c *gin.Context, err error) {
-	if le, ok := account.Limited(err); ok {
-		rateLimited(c, le.RetryAfter, le.What)
-		return
-	}
 	writeError(c, err)
 }
 

@@ -39,7 +39,8 @@
 //	      image, a truncated file), or beyond REEL_MAX_DURATION/REEL_MAX_PIXELS
 //	8     too large: the upload exceeds REEL_MAX_UPLOAD_BYTES, a form body
 //	      exceeds 1 MiB, or the user's storage quota (REEL_USER_QUOTA_BYTES)
-//	9     rate limited: too many failed logins or sign-ups; see Retry-After
+//	9     rate limited: too many failed logins or sign-ups, or too many
+//	      uploads without a token from one address; see Retry-After
 //	10    unavailable: the server is busy (processing queue full, too many
 //	      uploads being checked, password hashing saturated, no disk space
 //	      left for the upload) or its database is unreachable; try again
@@ -163,7 +164,8 @@ var ok = Status{StatusCode: CodeOK, StatusMsg: "ok"}
 // status turns err into the head of a failed answer. err is judged as on
 // every other route (httperr.Resolve): internal errors are logged with the
 // request id and shown as "internal error", and an unreachable database or
-// a request out of time is CodeUnavailable with Retry-After.
+// a request out of time is CodeUnavailable; it and CodeRateLimited carry
+// Retry-After, as 503 and 429 do on every route.
 func (a *api) status(c *gin.Context, err error) Status {
 	e := httperr.Resolve(c.Request, err)
 	code, found := codeOf[e.Code]
@@ -171,9 +173,9 @@ func (a *api) status(c *gin.Context, err error) Status {
 		code, e = CodeInternal, httperr.Resolve(nil, errors.New(e.Code))
 	}
 	httperr.Log(c.Request, err, httperr.Status(e.Code))
-	if code == CodeUnavailable && c.Writer.Header().Get("Retry-After") == "" {
-		c.Header("Retry-After", strconv.Itoa(httperr.RetryAfterSeconds(err)))
-	}
+	// Retry-After by the rule of every route: unavailable (503) and rate
+	// limited (429) answers carry it.
+	httperr.SetRetryAfter(c.Writer.Header(), httperr.Status(e.Code), err)
 	return Status{StatusCode: code, StatusMsg: message(e)}
 }
 
@@ -210,14 +212,6 @@ func message(err error) string {
 // badParam is the error of a missing or malformed parameter.
 func badParam(format string, args ...any) error {
 	return reel.Errorf(reel.EBADREQUEST, format, args...)
-}
-
-// rateLimited returns the error of a refused attempt and sets Retry-After
-// in whole seconds.
-func rateLimited(c *gin.Context, retry time.Duration, what string) error {
-	secs := max(1, int((retry+time.Second-1)/time.Second))
-	c.Header("Retry-After", strconv.Itoa(secs))
-	return reel.Errorf(reel.ERATELIMITED, "too many %s, retry in %d s", what, secs)
 }
 
 // parseForm reads an urlencoded or multipart body, at most MaxFormBytes, so

@@ -53,9 +53,6 @@ func Login(d Deps) gin.HandlerFunc {
 func (a *api) session(fn func(c *gin.Context, username, password string) (*account.Session, error)) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		answer := func(err error) {
-			if le, ok := account.Limited(err); ok {
-				err = rateLimited(c, le.RetryAfter, le.What)
-			}
 			st := a.status(c, err)
 			if errors.Is(err, account.ErrWrongCredentials) {
 				st.StatusCode = CodeWrongCredentials
