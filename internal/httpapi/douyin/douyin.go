@@ -132,7 +132,6 @@ type Deps struct {
 	BaseURL func(c *gin.Context) string
 
 	MaxUploadBytes int64
-	MaxQueued      int    // 0: no limit
 	IncomingDir    string // publish/action uploads land here before the blob store
 	MaxFormBytes   int64  // 0: DefaultMaxFormBytes
 }
