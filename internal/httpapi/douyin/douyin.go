@@ -181,11 +181,17 @@ func (a *api) status(c *gin.Context, err error) Status {
 // fail answers err with only the head. A client that went away gets no
 // answer: it is recorded as 499, as on every route.
 func (a *api) fail(c *gin.Context, err error) {
+	a.failWith(c, err, func(st Status) any { return st })
+}
+
+// failWith answers err as fail does, with the body answer builds around
+// the head, for answers whose fields are present also on failure.
+func (a *api) failWith(c *gin.Context, err error, answer func(Status) any) {
 	if httperr.ClientGone(c.Request, err) {
 		httperr.Write(c.Writer, c.Request, err)
 		return
 	}
-	c.JSON(http.StatusOK, a.status(c, err))
+	c.JSON(http.StatusOK, answer(a.status(c, err)))
 }
 
 // message is the human message of err, with the offending fields of a
