@@ -173,8 +173,13 @@ func (a *api) status(c *gin.Context, err error) Status {
 	}
 	httperr.Log(c.Request, err, httperr.Status(e.Code))
 	// Retry-After by the rule of every route: unavailable (503) and rate
-	// limited (429) answers carry it.
-	httperr.SetRetryAfter(c.Writer.Header(), httperr.Status(e.Code), err)
+	// limited (429) answers carry it. Code 10 stands for 503 whatever its
+	// cause (a full disk is 507 on /api/v1): its clients retry after it.
+	status := httperr.Status(e.Code)
+	if code == CodeUnavailable {
+		status = http.StatusServiceUnavailable
+	}
+	httperr.SetRetryAfter(c.Writer.Header(), status, err)
 	return Status{StatusCode: code, StatusMsg: message(e)}
 }
 

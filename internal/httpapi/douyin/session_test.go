@@ -8,9 +8,11 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/reel-video/reel"
 	"github.com/reel-video/reel/internal/account"
 	"github.com/reel-video/reel/internal/httperr"
 )
@@ -59,5 +61,32 @@ func TestSessionFailures(t *testing.T) {
 				t.Errorf("answer %s, want status_code %d with user_id 0 and token \"\"", body, c.code)
 			}
 		})
+	}
+}
+
+// TestStatusRetryAfter: the answers that ask the client to retry later
+// (code 9, rate limited; code 10, unavailable, a full disk included) carry
+// Retry-After, the error's own wait or the default; others carry none.
+func TestStatusRetryAfter(t *testing.T) {
+	gin.SetMode(gin.TestMode)
+	for _, c := range []struct {
+		err   error
+		code  int
+		after string
+	}{
+		{reel.Errorf(reel.ERATELIMITED, "too many"), CodeRateLimited, "5"},
+		{&account.LimitedError{Err: reel.Errorf(reel.ERATELIMITED, "too many"), RetryAfter: 90 * time.Second}, CodeRateLimited, "90"},
+		{reel.Errorf(reel.EUNAVAILABLE, "busy"), CodeUnavailable, "5"},
+		{reel.Errorf(reel.ESTORAGE, "disk full"), CodeUnavailable, "5"},
+		{reel.Errorf(reel.ENOTFOUND, "no such video"), CodeNotFound, ""},
+		{errors.New("boom"), CodeInternal, ""},
+	} {
+		rec := httptest.NewRecorder()
+		gc, _ := gin.CreateTestContext(rec)
+		gc.Request = httptest.NewRequest(http.MethodGet, "/douyin/feed/", nil)
+		st := newAPI(Deps{}).status(gc, c.err)
+		if st.StatusCode != c.code || rec.Header().Get("Retry-After") != c.after {
+			t.Errorf("%v: status_code %d, Retry-After %q; want %d, %q", c.err, st.StatusCode, rec.Header().Get("Retry-After"), c.code, c.after)
+		}
 	}
 }
