@@ -344,8 +344,9 @@ func TestBadTokenRefusedBeforeBody(t *testing.T) {
 
 // TestAnonymousUploadsPerAddress: a Douyin client that sends its token
 // after the file may stream only publish.DefaultMaxAnonymous uploads at
-// once per address; others are refused at once (code 9), another address
-// is not affected, and nothing an anonymous upload sent outlives it.
+// once per address; others are refused at once (code 9, with Retry-After),
+// another address is not affected, and nothing an anonymous upload sent
+// outlives it.
 func TestAnonymousUploadsPerAddress(t *testing.T) {
 	dataDir := t.TempDir()
 	srv := startServer(t, map[string]string{"REEL_DATA_DIR": dataDir})
@@ -360,6 +361,10 @@ func TestAnonymousUploadsPerAddress(t *testing.T) {
 	third.abort()
 	if r.err != nil || douyinCode(t, r.body) != 9 {
 		t.Fatalf("third anonymous upload from one address: %v %s, want status_code 9", r.err, r.body)
+	}
+	// A rate limit says when to retry, as every 429 does.
+	if secs, err := strconv.Atoi(r.retryIn); err != nil || secs < 1 {
+		t.Errorf("third anonymous upload: Retry-After %q, want whole seconds", r.retryIn)
 	}
 	other := startStreamed(t, url, "127.0.0.2", "", "data", false)
 	waitFor(t, "an upload from another address streaming", func() bool { return len(dirEntries(t, incoming)) == 3 })

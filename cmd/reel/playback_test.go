@@ -291,17 +291,22 @@ func TestURLsBoundToClient(t *testing.T) {
 	}
 }
 
-// TestViewsAndResumePositions counts views once per viewer per hour, keeps
-// them across a graceful restart, and returns each viewer's own position.
+// TestViewsAndResumePositions counts views once per viewer per hour (an
+// anonymous viewer is its client address as every per-address rule names
+// it: an IPv6 client is its /64), keeps them across a graceful restart,
+// and returns each viewer's own position.
 func TestViewsAndResumePositions(t *testing.T) {
 	sqltest.Engines(t, func(t *testing.T, dbURL string) {
-		env := map[string]string{"REEL_DATABASE_URL": dbURL, "REEL_DATA_DIR": t.TempDir()}
+		env := map[string]string{"REEL_DATABASE_URL": dbURL, "REEL_DATA_DIR": t.TempDir(), "REEL_TRUSTED_PROXIES": "127.0.0.1"}
 		srv := startServer(t, env)
 		alice, bob := signUp(t, srv, "alice"), signUp(t, srv, "bob")
 		v := readyVideo(t, srv, alice, "public")
 		views := fmt.Sprintf("/api/v1/videos/%d/views", v.ID)
 		for _, token := range []string{alice, alice, bob, "", ""} {
 			expect(t, srv.do("POST", views, token, nil), http.StatusNoContent, "")
+		}
+		for _, from := range []string{"2001:db8:1:2::1", "2001:db8:1:2::2", "2001:db8:1:2:ffff::9"} {
+			expect(t, srv.do("POST", views, "", nil, "X-Forwarded-For", from), http.StatusNoContent, "")
 		}
 		expect(t, srv.do("POST", "/api/v1/videos/999999/views", "", nil), 404, "not_found")
 		// Stopped before the periodic flush: the last views are written at shutdown.
@@ -314,8 +319,8 @@ func TestViewsAndResumePositions(t *testing.T) {
 			ResumePositionMS int64 `json:"resume_position_ms"`
 		}
 		srv.do("GET", fmt.Sprintf("/api/v1/videos/%d", v.ID), "", nil).json(t, &got)
-		if got.ViewCount != 3 {
-			t.Errorf("view_count %d, want 3 (alice, bob, one anonymous address)", got.ViewCount)
+		if got.ViewCount != 4 {
+			t.Errorf("view_count %d, want 4 (alice, bob, one anonymous IPv4 address, one IPv6 /64)", got.ViewCount)
 		}
 
 		progress := fmt.Sprintf("/api/v1/videos/%d/progress", v.ID)

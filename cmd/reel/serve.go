@@ -151,7 +151,6 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 		PublicURL:      cfg.PublicURL,
 		AllowedHosts:   cfg.AllowedHosts,
 		MaxUploadBytes: cfg.MaxUploadBytes,
-		MaxQueued:      cfg.MaxQueued,
 		IncomingDir:    b.dirs.incoming,
 	})
 	if err != nil {

@@ -95,6 +95,12 @@ type LimitedError struct {
 func (e *LimitedError) Error() string { return e.Err.Error() }
 func (e *LimitedError) Unwrap() error { return e.Err }
 
+// RetryAfterSeconds is RetryAfter in whole seconds, rounded up and at least
+// one: the one error writer (httperr) reads it for the Retry-After header.
+func (e *LimitedError) RetryAfterSeconds() int {
+	return max(1, int((e.RetryAfter+time.Second-1)/time.Second))
+}
+
 // Limited returns the LimitedError in err, if there is one.
 func Limited(err error) (*LimitedError, bool) {
 	var le *LimitedError
@@ -104,7 +110,7 @@ func Limited(err error) (*LimitedError, bool) {
 
 func limited(retry time.Duration, what string) error {
 	return &LimitedError{
-		Err:        reel.Errorf(reel.ERATELIMITED, "too many %s, retry in %d s", what, int(retry/time.Second)),
+		Err:        reel.Errorf(reel.ERATELIMITED, "too many %s, retry in %d s", what, max(1, int((retry+time.Second-1)/time.Second))),
 		RetryAfter: retry,
 		What:       what,
 	}

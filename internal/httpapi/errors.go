@@ -9,7 +9,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -21,13 +20,6 @@ import (
 // JSON shape of docs/api.md, the status of its code, internals logged and hidden.
 func writeError(c *gin.Context, err error) {
 	httperr.Write(c.Writer, c.Request, err)
-}
-
-// rateLimited answers 429 with Retry-After in whole seconds.
-func rateLimited(c *gin.Context, retryAfter time.Duration, what string) {
-	secs := max(1, int((retryAfter+time.Second-1)/time.Second))
-	c.Header("Retry-After", strconv.Itoa(secs))
-	writeError(c, reel.Errorf(reel.ERATELIMITED, "too many %s, retry in %d s", what, secs))
 }
 
 // decodeJSON reads exactly one JSON object into dst, strictly: unknown fields,

@@ -7,10 +7,13 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/reel-video/reel"
+	"github.com/reel-video/reel/internal/clientaddr"
 )
 
-// handleView counts a view: once per viewer (the user, or the client
-// address without one) per video per hour, aggregated in memory.
+// handleView counts a view: once per viewer (the user, or without one the
+// client as clientaddr.Key names it, as every per-address rule does, so an
+// IPv6 host cannot count a view per address of its /64) per video per
+// hour, aggregated in memory.
 func (s *server) handleView() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		id, err := pathID(c, "id", "video")
@@ -23,7 +26,7 @@ func (s *server) handleView() gin.HandlerFunc {
 			writeError(c, err)
 			return
 		}
-		key := "a:" + c.ClientIP()
+		key := "a:" + clientaddr.Key(c.ClientIP())
 		if viewer != 0 {
 			key = "u:" + strconv.FormatInt(viewer, 10)
 		}

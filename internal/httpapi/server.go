@@ -54,7 +54,6 @@ type Deps struct {
 	PublicURL      string
 	AllowedHosts   []string
 	MaxUploadBytes int64
-	MaxQueued      int
 	IncomingDir    string // multipart uploads land here before the blob store
 }
 
@@ -108,7 +107,7 @@ func (s *server) douyinDeps() douyin.Deps {
 		Logger: s.log, Users: s.Users, Videos: s.Videos, Social: s.Social,
 		Accounts:  s.Accounts,
 		Publisher: s.Publisher, URLs: s.URLs, BaseURL: s.baseURL,
-		MaxUploadBytes: s.MaxUploadBytes, MaxQueued: s.MaxQueued, IncomingDir: s.IncomingDir,
+		MaxUploadBytes: s.MaxUploadBytes, IncomingDir: s.IncomingDir,
 		MaxFormBytes: MaxJSONBody,
 	}
 }

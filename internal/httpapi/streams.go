@@ -8,6 +8,7 @@ import (
 
 	"github.com/reel-video/reel"
 	"github.com/reel-video/reel/internal/clientaddr"
+	"github.com/reel-video/reel/internal/publish"
 )
 
 // Caps on the event streams (text/event-stream) one client may hold open on
@@ -65,10 +66,9 @@ func (s *server) capStreams() gin.HandlerFunc {
 		}
 		release, ok := s.streams.acquire(keys)
 		if !ok {
-			c.Header("Retry-After", strconv.Itoa(streamRetryAfter))
-			writeError(c, reel.Errorf(reel.ERATELIMITED,
+			writeError(c, &publish.Busy{Err: reel.Errorf(reel.ERATELIMITED,
 				"too many open event streams (at most %d per client address and %d per user); close one or retry in %d s",
-				MaxStreamsPerAddress, MaxStreamsPerUser, streamRetryAfter))
+				MaxStreamsPerAddress, MaxStreamsPerUser, streamRetryAfter), After: streamRetryAfter})
 			c.Abort()
 			return
 		}

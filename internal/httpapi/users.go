@@ -45,7 +45,9 @@ func (s *server) handleCredentials(status int, fn credentialsFunc) gin.HandlerFu
 		}
 		sess, err := fn(s.Accounts, c.Request.Context(), req.Username, req.Password, c.ClientIP())
 		if err != nil {
-			writeAccountError(c, err)
+			// A rate limit's refusal states its Retry-After
+			// (account.LimitedError), which the one error writer sets.
+			writeError(c, err)
 			return
 		}
 		c.JSON(status, sessionResponse{User: sess.User, Token: sess.Token, ExpiresAt: sess.ExpiresAt.UTC()})
@@ -89,21 +91,12 @@ func (s *server) handleChangePassword() gin.HandlerFunc {
 		}
 		err := s.Accounts.ChangePassword(c.Request.Context(), principal(c), req.OldPassword, req.NewPassword, c.ClientIP())
 		if err != nil {
-			writeAccountError(c, err)
+			// A wrong old password is not about the token: no WWW-Authenticate.
+			writeError(c, err)
 			return
 		}
 		c.Status(http.StatusNoContent)
 	}
-}
-
-// writeAccountError answers a rate limit's refusal with its Retry-After. A
-// wrong password is not about the token, so it carries no WWW-Authenticate.
-func writeAccountError(c *gin.Context, err error) {
-	if le, ok := account.Limited(err); ok {
-		rateLimited(c, le.RetryAfter, le.What)
-		return
-	}
-	writeError(c, err)
 }
 
 // handleMe returns the signed-in user. A valid token of a user that no longer

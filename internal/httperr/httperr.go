@@ -8,8 +8,8 @@
 //     message, the log gets the full error with the request id. The
 //     message of a *reel.Error is shown whatever its status: it is written
 //     for a person, so never put another error's text in one;
-//   - 503 carries Retry-After: what the error says (a RetryAfterSeconds
-//     method anywhere in its chain), else RetryAfter;
+//   - 503 and 429 carry Retry-After: what the error says (a
+//     RetryAfterSeconds method anywhere in its chain), else RetryAfter;
 //   - a request whose client went away is not a server error: it is logged
 //     at debug and recorded with status 499, as nginx does;
 //   - no cache keeps an error.
@@ -111,20 +111,39 @@ func CodeOf(status int) string {
 	return reel.EBADREQUEST
 }
 
-// RetryAfter is what 503 answers advise when the error does not say more:
-// long enough for a database to come back from a restart or failover, short
-// enough that a client does not give up on a blip.
+// RetryAfter is what 503 and 429 answers advise when the error does not say
+// more: long enough for a database to come back from a restart or failover,
+// short enough that a client does not give up on a blip.
 const RetryAfter = 5 * time.Second
 
-// RetryAfterSeconds is the Retry-After of err, an unavailability: what the
-// error says (a RetryAfterSeconds method anywhere in its chain), else
-// RetryAfter.
-func RetryAfterSeconds(err error) int {
+// RetryHint returns the Retry-After that err itself states, in seconds: a
+// RetryAfterSeconds method anywhere in its chain (publish.Busy,
+// account.LimitedError); false when it states none.
+func RetryHint(err error) (int, bool) {
 	var hint interface{ RetryAfterSeconds() int }
 	if errors.As(err, &hint) && hint.RetryAfterSeconds() > 0 {
-		return hint.RetryAfterSeconds()
+		return hint.RetryAfterSeconds(), true
+	}
+	return 0, false
+}
+
+// RetryAfterSeconds is the Retry-After of err, a refusal to retry later
+// (503, 429): what the error states (RetryHint), else RetryAfter.
+func RetryAfterSeconds(err error) int {
+	if secs, ok := RetryHint(err); ok {
+		return secs
 	}
 	return int(RetryAfter / time.Second)
+}
+
+// SetRetryAfter sets the Retry-After header of an answer with status, the
+// failure err, when the status asks the client to retry later (503, 429)
+// and no header is set yet. Every answer of such a status goes through it,
+// the Douyin API's status codes included.
+func SetRetryAfter(h http.Header, status int, err error) {
+	if (status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests) && h.Get("Retry-After") == "" {
+		h.Set("Retry-After", strconv.Itoa(RetryAfterSeconds(err)))
+	}
 }
 
 // Body is the JSON error shape of docs/api.md.
@@ -227,9 +246,7 @@ func Write(w http.ResponseWriter, r *http.Request, err error) {
 		detail.Code = pc
 	}
 	h := w.Header()
-	if status == http.StatusServiceUnavailable && h.Get("Retry-After") == "" {
-		h.Set("Retry-After", strconv.Itoa(RetryAfterSeconds(err)))
-	}
+	SetRetryAfter(h, status, err)
 	h.Set("Content-Type", "application/json; charset=utf-8")
 	// A refusal may stop applying (the database returns, a URL is renewed,
 	// a segment is written later): no cache may keep it.

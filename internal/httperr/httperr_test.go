@@ -125,6 +125,22 @@ func TestWrite(t *testing.T) {
 		}
 	})
 
+	t.Run("429 carries Retry-After", func(t *testing.T) {
+		a := write(t, get(), reel.Errorf(reel.ERATELIMITED, "slow down"))
+		if a.status != 429 || a.header.Get("Retry-After") != "5" {
+			t.Errorf("a 429 without a stated wait answered %d %v", a.status, a.header)
+		}
+		a = write(t, get(), fmt.Errorf("sign in: %w", &retryLater{reel.Errorf(reel.ERATELIMITED, "too many")}))
+		if a.status != 429 || a.header.Get("Retry-After") != "30" {
+			t.Errorf("a 429 that states its wait answered %d %v", a.status, a.header)
+		}
+		for _, err := range []error{reel.Errorf(reel.ENOTFOUND, "no"), reel.Errorf(reel.EQUOTA, "full"), errors.New("boom")} {
+			if a := write(t, get(), err); a.header.Get("Retry-After") != "" {
+				t.Errorf("%d answered with Retry-After %q", a.status, a.header.Get("Retry-After"))
+			}
+		}
+	})
+
 	t.Run("a request out of its own time is unavailable", func(t *testing.T) {
 		a := write(t, get(), fmt.Errorf("find user 2: %w", context.DeadlineExceeded))
 		if a.status != 503 || a.body.Error.Code != "unavailable" {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"sync"
 	"time"
 
@@ -70,11 +69,12 @@ type Request struct {
 	Job bool
 }
 
-// retryAfter is the Retry-After, in seconds, of a refusal for lack of
-// capacity: queues drain and probes finish within seconds.
+// The Retry-After, in seconds, of the refusals for lack of capacity:
+// queues drain, probes and uploads finish within seconds.
 const (
 	queueRetryAfter = 30
 	busyRetryAfter  = 5
+	anonRetryAfter  = 10
 )
 
 // Admit answers nil when the upload may start: the processing queue has
@@ -161,8 +161,10 @@ func QueueFull(n int) error {
 	return &Busy{Err: reel.Errorf(reel.EUNAVAILABLE, "%d videos are waiting to be processed; try again shortly", n), After: queueRetryAfter}
 }
 
-// Busy is a refusal for lack of capacity: the client should retry after
-// After seconds. It unwraps to a *reel.Error with code EUNAVAILABLE.
+// Busy is a refusal for lack of capacity, the server's (a *reel.Error with
+// code EUNAVAILABLE, 503) or a client's share of it (ERATELIMITED, 429):
+// the client should retry after After seconds, which the one error writer
+// (httperr.RetryAfterSeconds) puts in the Retry-After header.
 type Busy struct {
 	Err   error
 	After int
@@ -171,18 +173,8 @@ type Busy struct {
 func (b *Busy) Error() string { return b.Err.Error() }
 func (b *Busy) Unwrap() error { return b.Err }
 
-// RetryAfterSeconds lets packages that cannot import this one (upload)
-// find the Retry-After of a refusal.
+// RetryAfterSeconds is After: httperr reads it wherever the error went.
 func (b *Busy) RetryAfterSeconds() int { return b.After }
-
-// RetryAfter returns the Retry-After header value of err, if it has one.
-func RetryAfter(err error) (string, bool) {
-	var b *Busy
-	if errors.As(err, &b) {
-		return strconv.Itoa(b.After), true
-	}
-	return "", false
-}
 
 // Gate bounds the media work (ffprobe, the cover's ffmpeg) that requests
 // do while the client waits: at most n at once, each caller waiting at most
@@ -228,7 +220,8 @@ type anonymous struct {
 }
 
 // HoldAnonymous reserves one of the anonymous upload slots of addr for the
-// rest of a request; release gives it back. Over the limit it answers 429.
+// rest of a request; release gives it back. Over the limit it answers 429
+// with Retry-After (anonRetryAfter): another of those uploads may end by then.
 // Slots are counted per client as clientaddr.Key names it.
 func (p *Publisher) HoldAnonymous(addr string) (release func(), err error) {
 	addr = clientaddr.Key(addr)
@@ -243,8 +236,8 @@ func (p *Publisher) HoldAnonymous(addr string) (release func(), err error) {
 		a.n = map[string]int{}
 	}
 	if a.n[addr] >= limit {
-		return nil, reel.Errorf(reel.ERATELIMITED,
-			"%d uploads without a token are already under way from your address: send the token before the file, or wait", limit)
+		return nil, &Busy{Err: reel.Errorf(reel.ERATELIMITED,
+			"%d uploads without a token are already under way from your address: send the token before the file, or wait", limit), After: anonRetryAfter}
 	}
 	a.n[addr]++
 	var once sync.Once

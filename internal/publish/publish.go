@@ -14,6 +14,7 @@ import (
 
 	"github.com/reel-video/reel"
 	"github.com/reel-video/reel/internal/blob"
+	"github.com/reel-video/reel/internal/httperr"
 	"github.com/reel-video/reel/internal/media"
 	"github.com/reel-video/reel/internal/upload"
 )
@@ -135,7 +136,7 @@ func (p *Publisher) Finish(ctx context.Context, videoID, authorID int64, path st
 func (p *Publisher) finish(ctx context.Context, id int64, key string, size int64, sum string) (*reel.Video, error) {
 	v, err := p.Videos.FinishUpload(ctx, id, key, size, sum)
 	if reel.ErrorCode(err) == reel.EUNAVAILABLE {
-		if _, ok := RetryAfter(err); !ok {
+		if _, ok := httperr.RetryHint(err); !ok {
 			err = &Busy{Err: err, After: queueRetryAfter}
 		}
 	}

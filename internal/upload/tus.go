@@ -210,7 +210,9 @@ func (t *tus) info(ctx context.Context, id string) (handler.FileInfo, error) {
 // and answers its id in Video-ID.
 func (t *tus) preCreate(hook handler.HookEvent) (handler.HTTPResponse, handler.FileInfoChanges, error) {
 	var none handler.FileInfoChanges
-	req := &http.Request{Header: hook.HTTPRequest.Header}
+	// The session lookup is part of the request: bounded by its deadline,
+	// and abandoned with it.
+	req := (&http.Request{Header: hook.HTTPRequest.Header}).WithContext(hook.Context)
 	uid, err := t.cfg.Authenticate(req)
 	if err != nil {
 		return handler.HTTPResponse{}, none, authError(err)

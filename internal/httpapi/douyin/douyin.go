@@ -39,7 +39,8 @@
 //	      image, a truncated file), or beyond REEL_MAX_DURATION/REEL_MAX_PIXELS
 //	8     too large: the upload exceeds REEL_MAX_UPLOAD_BYTES, a form body
 //	      exceeds 1 MiB, or the user's storage quota (REEL_USER_QUOTA_BYTES)
-//	9     rate limited: too many failed logins or sign-ups; see Retry-After
+//	9     rate limited: too many failed logins or sign-ups, or too many
+//	      uploads without a token from one address; see Retry-After
 //	10    unavailable: the server is busy (processing queue full, too many
 //	      uploads being checked, password hashing saturated, no disk space
 //	      left for the upload) or its database is unreachable; try again
@@ -131,7 +132,6 @@ type Deps struct {
 	BaseURL func(c *gin.Context) string
 
 	MaxUploadBytes int64
-	MaxQueued      int    // 0: no limit
 	IncomingDir    string // publish/action uploads land here before the blob store
 	MaxFormBytes   int64  // 0: DefaultMaxFormBytes
 }
@@ -163,7 +163,8 @@ var ok = Status{StatusCode: CodeOK, StatusMsg: "ok"}
 // status turns err into the head of a failed answer. err is judged as on
 // every other route (httperr.Resolve): internal errors are logged with the
 // request id and shown as "internal error", and an unreachable database or
-// a request out of time is CodeUnavailable with Retry-After.
+// a request out of time is CodeUnavailable; it and CodeRateLimited carry
+// Retry-After, as 503 and 429 do on every route.
 func (a *api) status(c *gin.Context, err error) Status {
 	e := httperr.Resolve(c.Request, err)
 	code, found := codeOf[e.Code]
@@ -171,20 +172,31 @@ func (a *api) status(c *gin.Context, err error) Status {
 		code, e = CodeInternal, httperr.Resolve(nil, errors.New(e.Code))
 	}
 	httperr.Log(c.Request, err, httperr.Status(e.Code))
-	if code == CodeUnavailable && c.Writer.Header().Get("Retry-After") == "" {
-		c.Header("Retry-After", strconv.Itoa(httperr.RetryAfterSeconds(err)))
+	// Retry-After by the rule of every route: unavailable (503) and rate
+	// limited (429) answers carry it. Code 10 stands for 503 whatever its
+	// cause (a full disk is 507 on /api/v1): its clients retry after it.
+	status := httperr.Status(e.Code)
+	if code == CodeUnavailable {
+		status = http.StatusServiceUnavailable
 	}
+	httperr.SetRetryAfter(c.Writer.Header(), status, err)
 	return Status{StatusCode: code, StatusMsg: message(e)}
 }
 
 // fail answers err with only the head. A client that went away gets no
 // answer: it is recorded as 499, as on every route.
 func (a *api) fail(c *gin.Context, err error) {
+	a.failWith(c, err, func(st Status) any { return st })
+}
+
+// failWith answers err as fail does, with the body answer builds around
+// the head, for answers whose fields are present also on failure.
+func (a *api) failWith(c *gin.Context, err error, answer func(Status) any) {
 	if httperr.ClientGone(c.Request, err) {
 		httperr.Write(c.Writer, c.Request, err)
 		return
 	}
-	c.JSON(http.StatusOK, a.status(c, err))
+	c.JSON(http.StatusOK, answer(a.status(c, err)))
 }
 
 // message is the human message of err, with the offending fields of a
@@ -210,14 +222,6 @@ func message(err error) string {
 // badParam is the error of a missing or malformed parameter.
 func badParam(format string, args ...any) error {
 	return reel.Errorf(reel.EBADREQUEST, format, args...)
-}
-
-// rateLimited returns the error of a refused attempt and sets Retry-After
-// in whole seconds.
-func rateLimited(c *gin.Context, retry time.Duration, what string) error {
-	secs := max(1, int((retry+time.Second-1)/time.Second))
-	c.Header("Retry-After", strconv.Itoa(secs))
-	return reel.Errorf(reel.ERATELIMITED, "too many %s, retry in %d s", what, secs)
 }
 
 // parseForm reads an urlencoded or multipart body, at most MaxFormBytes, so

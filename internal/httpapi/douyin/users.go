@@ -53,14 +53,12 @@ func Login(d Deps) gin.HandlerFunc {
 func (a *api) session(fn func(c *gin.Context, username, password string) (*account.Session, error)) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		answer := func(err error) {
-			if le, ok := account.Limited(err); ok {
-				err = rateLimited(c, le.RetryAfter, le.What)
-			}
-			st := a.status(c, err)
-			if errors.Is(err, account.ErrWrongCredentials) {
-				st.StatusCode = CodeWrongCredentials
-			}
-			c.JSON(http.StatusOK, sessionAnswer{Status: st})
+			a.failWith(c, err, func(st Status) any {
+				if errors.Is(err, account.ErrWrongCredentials) {
+					st.StatusCode = CodeWrongCredentials
+				}
+				return sessionAnswer{Status: st}
+			})
 		}
 		if err := a.parseForm(c); err != nil {
 			answer(err)
