@@ -62,6 +62,9 @@ func TestQuotaHoldsUnderParallelUploads(t *testing.T) {
 							resp.StatusCode = http.StatusAccepted
 						case 8:
 							resp.StatusCode, b = http.StatusRequestEntityTooLarge, []byte(`{"error":{"code":"quota_exceeded"}}`)
+						default:
+							// Say which answer it was.
+							b, _ = json.Marshal(map[string]any{"error": map[string]string{"code": string(b)}})
 						}
 					}
 				case 2:
@@ -103,6 +106,13 @@ func TestQuotaHoldsUnderParallelUploads(t *testing.T) {
 			case statuses[i] == http.StatusRequestEntityTooLarge && codes[i] == "quota_exceeded":
 			default:
 				t.Errorf("upload %d: %d %q, want 202 or 413 quota_exceeded", i, statuses[i], codes[i])
+			}
+		}
+		if t.Failed() {
+			for _, l := range strings.Split(srv.stderr.String(), "\n") {
+				if strings.Contains(l, `"level":"ERROR"`) {
+					t.Log(l)
+				}
 			}
 		}
 		if accepted != 3 {

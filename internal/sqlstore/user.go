@@ -127,7 +127,7 @@ type userRow struct {
 	AvatarURL      string    `bun:"avatar_url"`
 	FollowerCount  int64     `bun:"follower_count"`
 	FollowingCount int64     `bun:"following_count"`
-	VideoCount     int64     `bun:"video_count"`        // every video, kept by the store; shown to nobody (DB.ownVideoCount counts)
+	VideoCount     int64     `bun:"video_count"`        // no longer maintained (left by migration 00001); DB.ownVideoCount counts
 	Listed         int64     `bun:"listed_video_count"` // video_count as others see it
 	LikeCount      int64     `bun:"like_count"`
 	LikedCount     int64     `bun:"liked_count"`
