@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -84,22 +83,8 @@ func TestDatabaseOutagePostgres(t *testing.T) {
 // on (a tiny tmpfs): writes are 503, reads still served, and writes succeed
 // again once there is room.
 func TestDatabaseOutageSQLiteDiskFull(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Fatal("this test mounts a tmpfs to fill a real file system: run it as root (make test does)")
-	}
 	data := t.TempDir()
-	dbDir := filepath.Join(data, "db")
-	if err := os.Mkdir(dbDir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", dbDir).CombinedOutput(); err != nil {
-		t.Fatalf("mount tmpfs: %v: %s", err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", "--lazy", dbDir).CombinedOutput(); err != nil {
-			t.Errorf("umount %s: %v: %s", dbDir, err, out)
-		}
-	})
+	dbDir := mountSmallDisk(t)
 	srv := startServer(t, map[string]string{
 		"REEL_DATA_DIR":     data,
 		"REEL_DATABASE_URL": "sqlite://" + filepath.Join(dbDir, "reel.db"),

@@ -127,14 +127,21 @@ func (db *DB) ownVideoCount(ctx context.Context, viewerID int64, users ...*reel.
 		if viewerID == 0 || u.ID != viewerID {
 			continue
 		}
-		n, err := db.reader.NewSelect().TableExpr("videos").Where("videos.author_id = ?", u.ID).Where(ownVideos).Count(ctx)
-		if err != nil {
-			return fmt.Errorf("count the videos of user %d: %w", u.ID, err)
-		}
-		u.VideoCount = int64(n)
-		return nil
+		n, err := countOwnVideos(ctx, db.reader, u.ID)
+		u.VideoCount = n
+		return err
 	}
 	return nil
+}
+
+// countOwnVideos counts the videos authorID sees as their own (ownVideos),
+// through q: the reader, or a transaction that must see its own writes.
+func countOwnVideos(ctx context.Context, q bun.IDB, authorID int64) (int64, error) {
+	n, err := q.NewSelect().TableExpr("videos").Where("videos.author_id = ?", authorID).Where(ownVideos).Count(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("count the videos of user %d: %w", authorID, err)
+	}
+	return int64(n), nil
 }
 
 // fillFollowing sets is_following for viewerID on users, in one query.

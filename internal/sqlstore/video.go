@@ -167,11 +167,9 @@ func (db *DB) FinishUpload(ctx context.Context, id int64, originalKey string, si
 			return fmt.Errorf("read author %d: %w", row.AuthorID, err)
 		}
 		// The author sees their own count (ownVideos), this video included.
-		n, err := tx.NewSelect().TableExpr("videos").Where("videos.author_id = ?", row.AuthorID).Where(ownVideos).Count(ctx)
-		if err != nil {
-			return fmt.Errorf("count the videos of user %d: %w", row.AuthorID, err)
+		if ownCount, err = countOwnVideos(ctx, tx, row.AuthorID); err != nil {
+			return err
 		}
-		ownCount = int64(n)
 		jobID, err := db.enqueueProcess(ctx, tx, id)
 		row.ProcessJobID = &jobID
 		return err
