@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Makes the prerequisites of `make run` and `make test` true on a Debian
 # machine, installing what is missing when run as root, or stopping with the
-# exact command to run otherwise. Usage: scripts/deps.sh go|ffmpeg|fonts|postgres...
+# exact command to run otherwise. Usage: scripts/deps.sh go|ffmpeg|fonts|postgres|nginx|wrk|versitygw...
 # `postgres` prints the export line of a reachable test database on stdout;
 # everything else goes to stderr.
 set -euo pipefail
@@ -46,6 +46,21 @@ need_fonts() {
 
 need_nginx() {
 	command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || apt_install nginx
+}
+
+# need_versitygw: the S3-compatible server the tests run (internal/blob/s3test
+# starts one per test); built from its Go module, pinned like the others.
+versitygw_version=v1.8.0
+need_versitygw() {
+	local gobin
+	gobin="$(go env GOPATH)/bin"
+	# go install records the module's version in the binary.
+	if go version -m "$gobin/versitygw" 2>/dev/null | grep -q "mod[[:space:]]*github.com/versity/versitygw[[:space:]]*$versitygw_version"; then
+		return
+	fi
+	say "installing versitygw $versitygw_version (go install)"
+	GOBIN="$gobin" go install "github.com/versity/versitygw/cmd/versitygw@$versitygw_version" >&2 ||
+		die "could not build versitygw: run  go install github.com/versity/versitygw/cmd/versitygw@$versitygw_version"
 }
 
 need_wrk() {
@@ -112,6 +127,7 @@ for need in "$@"; do
 	fonts) need_fonts ;;
 	nginx) need_nginx ;;
 	wrk) need_wrk ;;
+	versitygw) need_versitygw ;;
 	*) die "unknown prerequisite $need" ;;
 	esac
 done

@@ -5,8 +5,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # fonts: reel seed burns titles into its clips; nginx and wrk: the benchmark
-# smoke test (bench/) measures against them.
-scripts/deps.sh go ffmpeg fonts nginx wrk
+# smoke test (bench/) measures against them; versitygw: the S3-compatible
+# server of the blob store's S3 tests.
+scripts/deps.sh go ffmpeg fonts nginx wrk versitygw
+# The S3 tests (internal/blob/s3test) start versitygw from GOPATH/bin.
+export REEL_TEST_VERSITYGW="$(go env GOPATH)/bin/versitygw"
 # A failed assignment stops the script (set -e); eval "$(...)" alone would not.
 pg=$(scripts/deps.sh postgres)
 eval "$pg"

@@ -23,6 +23,7 @@ import (
 	"github.com/caarlos0/env/v11"
 
 	"github.com/reel-video/reel/internal/auth"
+	"github.com/reel-video/reel/internal/blob"
 )
 
 // Prefix starts the name of every environment variable reel reads.
@@ -35,6 +36,8 @@ type Config struct {
 	Addr              string        `env:"ADDR" envDefault:":8080" doc:"public HTTP listener address"`
 	AdminAddr         string        `env:"ADMIN_ADDR" envDefault:"127.0.0.1:6060" doc:"admin listener (pprof); empty or off disables it"`
 	DataDir           string        `env:"DATA_DIR" envDefault:"./data" doc:"directory for everything the embedded defaults keep"`
+	BlobURL           string        `env:"BLOB_URL" doc:"where videos are stored: file://PATH or s3://BUCKET/PREFIX?endpoint=URL&region=R&path_style=true|false, with credentials from the standard AWS_* variables or shared files (default file://$REEL_DATA_DIR/blobs)"`
+	MediaDelivery     string        `env:"MEDIA_DELIVERY" envDefault:"proxy" doc:"how media on S3 reaches players: proxy (reel streams it) or redirect (302 to a short-lived presigned URL; playlists are always served by reel)"`
 	DatabaseURL       string        `env:"DATABASE_URL" doc:"sqlite://PATH or postgres://user:pass@host:5432/db?sslmode=disable (default sqlite://$REEL_DATA_DIR/reel.db)"`
 	PublicURL         string        `env:"PUBLIC_URL" doc:"base of absolute URLs handed to clients (default: derived from the request)"`
 	AllowedHosts      []string      `env:"ALLOWED_HOSTS" doc:"comma-separated Host values believed when REEL_PUBLIC_URL is unset: NAME (any port), NAME:PORT or *.DOMAIN (default: localhost, 127.0.0.1, [::1] and the machine's host name)"`
@@ -67,6 +70,12 @@ type Config struct {
 	PreviousSecret    string        `env:"PREVIOUS_SECRET" doc:"the secret before a rotation: tokens and media URLs it signed keep working until they expire"`
 	URLBindClient     bool          `env:"URL_BIND_CLIENT" envDefault:"false" doc:"bind each media URL to the client address it was handed to (defeats shared CDN caching)"`
 	SendBuffer        int           `env:"SEND_BUFFER" envDefault:"262144" doc:"socket send buffer of client connections, in bytes; 0 lets the kernel autotune it"`
+}
+
+// BlobLocation is where the blobs are (REEL_BLOB_URL, by default the
+// directory blobs in the data directory).
+func (c *Config) BlobLocation() (blob.Location, error) {
+	return blob.ParseURL(c.BlobURL, filepath.Join(c.DataDir, "blobs"))
 }
 
 // Var describes one configuration variable for help texts and documentation.
@@ -261,6 +270,12 @@ func (c *Config) validate() error {
 	}
 	if strings.TrimSpace(c.DataDir) == "" {
 		bad("DATA_DIR", c.DataDir, "must not be empty")
+	}
+	if _, err := c.BlobLocation(); err != nil {
+		errs = append(errs, fmt.Errorf("%sBLOB_URL: %s", Prefix, err))
+	}
+	if c.MediaDelivery != "proxy" && c.MediaDelivery != "redirect" {
+		bad("MEDIA_DELIVERY", c.MediaDelivery, "must be proxy or redirect")
 	}
 	if err := checkDatabaseURL(c.DatabaseURL); err != nil {
 		// The URL may hold a password: name the variable, not the value.
