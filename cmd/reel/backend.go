@@ -19,7 +19,9 @@ import (
 // the job queue, on the data directory's standard layout.
 type backend struct {
 	db      *sqlstore.DB
-	blobs   *blob.Disk
+	blobs   blob.Store
+	// blobDir is the disk store's directory, "" when the blobs are on S3.
+	blobDir string
 	queue   *jobs.Queue
 	dirs    dataDirs
 	limits  media.Limits
@@ -29,7 +31,6 @@ type backend struct {
 
 // dataDirs are the directories under REEL_DATA_DIR.
 type dataDirs struct {
-	blobs    string // the blob store's root
 	uploads  string // unfinished tus uploads
 	incoming string // multipart uploads while they arrive
 	work     string // ffmpeg's scratch space
@@ -37,7 +38,6 @@ type dataDirs struct {
 
 func newDataDirs(root string) dataDirs {
 	return dataDirs{
-		blobs:    filepath.Join(root, "blobs"),
 		uploads:  filepath.Join(root, "uploads"),
 		incoming: filepath.Join(root, "incoming"),
 		work:     filepath.Join(root, "work"),
@@ -46,7 +46,7 @@ func newDataDirs(root string) dataDirs {
 
 // openBackend opens and migrates everything; workers is how many transcodes
 // this process runs (0: it only enqueues).
-func openBackend(ctx context.Context, cfg *config.Config, log *slog.Logger, workers int) (_ *backend, err error) {
+func openBackend(ctx context.Context, cfg *config.Config, getenv func(string) string, log *slog.Logger, workers int) (_ *backend, err error) {
 	secret, err := cfg.LoadSecret()
 	if err != nil {
 		return nil, err
@@ -60,9 +60,15 @@ func openBackend(ctx context.Context, cfg *config.Config, log *slog.Logger, work
 	// Unfinished tus uploads are not scratch: they expire through their own job.
 	removeStale(b.dirs.incoming, 24*time.Hour, log)
 	removeStale(b.dirs.work, cfg.JobTimeout+time.Hour, log)
-	if b.blobs, err = blob.NewDisk(b.dirs.blobs); err != nil {
-		return nil, err
+	loc, err := cfg.BlobLocation()
+	if err != nil {
+		return nil, err // validated by config
 	}
+	if b.blobs, err = blob.Open(ctx, loc, getenv); err != nil {
+		return nil, fmt.Errorf("blob store %s: %w", loc, err)
+	}
+	b.blobDir = loc.Dir
+	log.Info("blob store", "url", loc.String())
 	long, short, _ := cfg.Pixels() // validated by config
 	b.limits = media.Limits{MaxDuration: cfg.MaxDuration, MaxLong: long, MaxShort: short}
 
@@ -140,4 +146,14 @@ func removeStale(dir string, age time.Duration, log *slog.Logger) {
 			log.Info("removed leftover from an earlier run", "path", filepath.Join(dir, e.Name()))
 		}
 	}
+}
+
+// uploadDirs are the directories this node writes uploads to, whose free
+// space admission checks: the blob directory too when blobs are on disk.
+func (b *backend) uploadDirs() []string {
+	dirs := []string{b.dirs.incoming, b.dirs.uploads}
+	if b.blobDir != "" {
+		dirs = append(dirs, b.blobDir)
+	}
+	return dirs
 }

@@ -50,7 +50,7 @@ func runSeed(ctx context.Context, args []string, env *environment) error {
 	if *wait {
 		workers = max(cfg.Workers, 1)
 	}
-	b, err := openBackend(ctx, cfg, log, workers)
+	b, err := openBackend(ctx, cfg, env.getenv, log, workers)
 	if err != nil {
 		return err
 	}

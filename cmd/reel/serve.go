@@ -34,7 +34,7 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 	ctx, stop := startProcess(ctx, log, env)
 	defer stop()
 
-	b, err := openBackend(ctx, cfg, log, cfg.Workers)
+	b, err := openBackend(ctx, cfg, env.getenv, log, cfg.Workers)
 	if err != nil {
 		return err
 	}
@@ -98,7 +98,7 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 			QuotaBytes:   cfg.UserQuotaBytes,
 			PendingBytes: cfg.UserPendingBytes,
 			MinFreeBytes: cfg.MinFreeBytes,
-			Dirs:         []string{b.dirs.incoming, b.dirs.uploads, b.dirs.blobs},
+			Dirs:         b.uploadDirs(),
 		},
 		Work: publish.NewGate(cfg.PublishProbes, publishWait),
 	}

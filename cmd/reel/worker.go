@@ -25,7 +25,7 @@ func runWorker(ctx context.Context, args []string, env *environment) error {
 	ctx, stop := startProcess(ctx, log, env)
 	defer stop()
 
-	b, err := openBackend(ctx, cfg, log, cfg.Workers)
+	b, err := openBackend(ctx, cfg, env.getenv, log, cfg.Workers)
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"strings"
 	"time"
 	"unicode"
@@ -57,6 +58,41 @@ type Info struct {
 	Key     string
 	Size    int64
 	ModTime time.Time
+	// ETag is a strong entity tag of this version of the object, quoted as
+	// in HTTP: the store's own on S3, derived from size and time on disk.
+	// List may leave it empty.
+	ETag string
+}
+
+// Presigner is the capability of a store whose objects clients can fetch
+// without reel: GetURL returns a URL that answers GET (with Range) for the
+// object at key until ttl has passed. Only remote stores have it.
+type Presigner interface {
+	GetURL(ctx context.Context, key string, ttl time.Duration) (string, error)
+}
+
+// contentTypes are the types of the objects reel stores, by extension.
+var contentTypes = map[string]string{
+	".m3u8": "application/vnd.apple.mpegurl",
+	".m4s":  "video/iso.segment",
+	".mp4":  "video/mp4",
+	".jpg":  "image/jpeg",
+	".jpeg": "image/jpeg",
+	".webp": "image/webp",
+	".webm": "video/webm",
+}
+
+// ContentType is the type of key by its extension, for the store that
+// records it with the object and the handler that serves it. Nothing is
+// ever sniffed: uploads are the users' bytes, and a file ffprobe accepts as
+// video can begin with an HTML page that sniffing would serve as text/html
+// on this origin. Originals carry the extension of the container ffprobe
+// found.
+func ContentType(key string) string {
+	if ct, ok := contentTypes[strings.ToLower(path.Ext(key))]; ok {
+		return ct
+	}
+	return "application/octet-stream"
 }
 
 // Object is an open object. Read, Seek and Close come from the embedded

@@ -3,6 +3,8 @@ package blob
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +13,7 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -211,7 +214,7 @@ func (d *Disk) Open(ctx context.Context, key string) (*Object, error) {
 		f.Close()
 		return nil, lookupError("open", key, err)
 	}
-	return &Object{Info: Info{Key: key, Size: st.Size(), ModTime: st.ModTime()}, ReadSeekCloser: f, File: f}, nil
+	return &Object{Info: fileInfo(key, st), ReadSeekCloser: f, File: f}, nil
 }
 
 func (d *Disk) Stat(ctx context.Context, key string) (Info, error) {
@@ -228,7 +231,21 @@ func (d *Disk) Stat(ctx context.Context, key string) (Info, error) {
 	if err != nil {
 		return Info{}, lookupError("stat", key, err)
 	}
-	return Info{Key: key, Size: st.Size(), ModTime: st.ModTime()}, nil
+	return fileInfo(key, st), nil
+}
+
+// fileInfo describes the object at key from its file's status. The ETag is
+// strong: an object is only ever replaced whole, and a replacement changes
+// its modification time or size.
+func fileInfo(key string, st fs.FileInfo) Info {
+	h := sha256.New()
+	h.Write([]byte(key))
+	h.Write([]byte{0})
+	h.Write(strconv.AppendInt(nil, st.Size(), 10))
+	h.Write([]byte{0})
+	h.Write(strconv.AppendInt(nil, st.ModTime().UnixNano(), 10))
+	etag := `"` + hex.EncodeToString(h.Sum(nil)[:12]) + `"`
+	return Info{Key: key, Size: st.Size(), ModTime: st.ModTime(), ETag: etag}
 }
 
 // Delete removes the object at key. A directory at key holds other objects

@@ -156,3 +156,12 @@ func NewS3Client(ctx context.Context, c *S3Config, getenv func(string) string) (
 		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
 	}), nil
 }
+
+// Open opens the store at loc: a Disk for a directory, an S3 store for a
+// bucket (getenv supplies the AWS_* variables).
+func Open(ctx context.Context, loc Location, getenv func(string) string) (Store, error) {
+	if loc.S3 == nil {
+		return NewDisk(loc.Dir)
+	}
+	return NewS3(ctx, loc.S3, getenv)
+}

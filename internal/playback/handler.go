@@ -2,8 +2,6 @@ package playback
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -111,12 +109,12 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	defer obj.Close()
 
-	hdr.Set("Content-Type", contentType(key))
+	hdr.Set("Content-Type", blob.ContentType(key))
 	// Media is never a page: should a browser still render one, it gets no
 	// script, no origin and no subresources.
 	hdr.Set("Content-Security-Policy", "sandbox; default-src 'none'")
 	hdr.Set("Cache-Control", cacheControl(key, exp.Sub(h.signer.now())))
-	hdr.Set("ETag", etag(obj.Info))
+	hdr.Set("ETag", obj.ETag)
 	hdr.Set("Accept-Ranges", "bytes")
 	// The *os.File itself, unwrapped: net/http hands it to sendfile.
 	var content io.ReadSeeker = obj.ReadSeekCloser
@@ -203,29 +201,6 @@ func (w *contentErrors) ReadFrom(r io.Reader) (int64, error) {
 
 func (w *contentErrors) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-var contentTypes = map[string]string{
-	".m3u8": "application/vnd.apple.mpegurl",
-	".m4s":  "video/iso.segment",
-	".mp4":  "video/mp4",
-	".jpg":  "image/jpeg",
-	".jpeg": "image/jpeg",
-	".webp": "image/webp",
-	".webm": "video/webm",
-}
-
-// contentType is decided by the extension alone: sniffing would cost a read
-// and could be fooled by what a user uploaded.
-// contentType is the type of key by its extension. Nothing is ever sniffed:
-// uploads are the users' bytes, and a file ffprobe accepts as video can
-// begin with an HTML page that sniffing would serve as text/html on this
-// origin. Originals carry the extension of the container ffprobe found.
-func contentType(key string) string {
-	if ct, ok := contentTypes[strings.ToLower(path.Ext(key))]; ok {
-		return ct
-	}
-	return "application/octet-stream"
-}
-
 // cacheControl: see the package comment for why playlists differ.
 // cacheControl says how long caches may keep key's answer: segments,
 // covers and MP4s never change, but no cache may keep an answer past the
@@ -238,18 +213,6 @@ func cacheControl(key string, left time.Duration) string {
 		return fmt.Sprintf("public, max-age=%d, immutable", min(secs, 31536000))
 	}
 	return fmt.Sprintf("public, max-age=%d", min(secs, 60))
-}
-
-// etag is strong: an object is only ever replaced whole, and a replacement
-// changes its modification time or size.
-func etag(i blob.Info) string {
-	h := sha256.New()
-	h.Write([]byte(i.Key))
-	h.Write([]byte{0})
-	h.Write(strconv.AppendInt(nil, i.Size, 10))
-	h.Write([]byte{0})
-	h.Write(strconv.AppendInt(nil, i.ModTime.UnixNano(), 10))
-	return `"` + hex.EncodeToString(h.Sum(nil)[:12]) + `"`
 }
 
 // writeError answers with the one error writer (package httperr); code
