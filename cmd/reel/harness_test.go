@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/reel-video/reel/internal/blob/s3test"
 )
 
 // instance is a reel server started in-process through run, as main starts
@@ -238,4 +240,31 @@ func (s *syncBuffer) logLines() []map[string]any {
 func dialFrom(ip string) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
 	return d.DialContext
+}
+
+// withS3 returns env (a copy) with the blobs on a private S3-compatible
+// server (versitygw, started for the test) under prefix, and the server.
+func withS3(t *testing.T, env map[string]string, prefix string) (map[string]string, *s3test.Server) {
+	t.Helper()
+	s := s3test.Start(t)
+	out := map[string]string{"REEL_BLOB_URL": s.URL(prefix)}
+	for _, kv := range s.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		out[k] = v
+	}
+	for k, v := range env {
+		out[k] = v
+	}
+	return out, s
+}
+
+// onEachStore runs test as subtests "disk" and "s3": the same steps with
+// the blobs in the data directory and on an S3-compatible server. s is nil
+// on disk.
+func onEachStore(t *testing.T, env map[string]string, test func(t *testing.T, env map[string]string, s *s3test.Server)) {
+	t.Run("disk", func(t *testing.T) { test(t, env, nil) })
+	t.Run("s3", func(t *testing.T) {
+		e, s := withS3(t, env, "reel")
+		test(t, e, s)
+	})
 }
