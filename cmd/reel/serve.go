@@ -144,8 +144,8 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 		Users:    b.db,
 		Accounts: accounts,
 		Ready: []httpapi.ReadyCheck{
-			{Name: "database", Check: b.db.Ping},
-			{Name: "blob_store", Check: b.blobsReady},
+			{Name: "database", Check: b.db.Ping, Kind: b.db.Engine()},
+			{Name: "blob_store", Check: b.blobsReady, Kind: b.blobsKind()},
 			{Name: "queue", Check: b.queue.Ready},
 			{Name: "disk", Check: diskReady(publisher, b.db.Dir()), Advisory: true, Problem: "low"},
 		},
