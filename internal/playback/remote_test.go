@@ -1,6 +1,7 @@
 package playback
 
 import (
+	"bytes"
 	"context"
 	"crypto/md5"
 	"encoding/hex"
@@ -10,6 +11,7 @@ import (
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,17 +19,39 @@ import (
 	"time"
 
 	"github.com/reel-video/reel/internal/blob"
+	"github.com/reel-video/reel/internal/blob/s3test"
 )
 
 // onStores runs test on a disk store (objects served from *os.File, by
-// sendfile) and on a remote one (a lazy ranged reader and the store's own
-// ETag, as on S3): the answers must be the same.
+// sendfile), on a remote one in memory (a lazy ranged reader and the
+// store's own ETag, whose reads are counted) and on S3 itself: the answers
+// must be the same.
 func onStores(t *testing.T, opts HandlerOptions, test func(t *testing.T, f *fixture)) {
 	t.Run("disk", func(t *testing.T) { test(t, newFixture(t, opts)) })
 	t.Run("remote", func(t *testing.T) {
 		files := media()
 		test(t, newFixtureOn(t, newRemoteStore(t, files), files, opts))
 	})
+	t.Run("s3", func(t *testing.T) {
+		files := media()
+		test(t, newFixtureOn(t, newS3Store(t, files), files, opts))
+	})
+}
+
+// newS3Store is a blob.S3 on a private S3-compatible server holding files.
+func newS3Store(t *testing.T, files map[string][]byte) *blob.S3 {
+	t.Helper()
+	srv := s3test.Start(t)
+	store, err := blob.NewS3(t.Context(), srv.Config("reel"), srv.Getenv(os.Getenv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, b := range files {
+		if _, err := store.Put(t.Context(), k, bytes.NewReader(b)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return store
 }
 
 // remoteStore is a read-only blob.Store that behaves like an object store:
@@ -351,5 +375,36 @@ func TestRedirectHLSPlayback(t *testing.T) {
 	play(master)
 	if fromStore != 3 { // init and two segments
 		t.Errorf("%d objects came from the store, want 3", fromStore)
+	}
+}
+
+// TestRedirectOnS3 follows the redirects to the S3 server itself: the
+// presigned URL answers GET with Range with the object's bytes, and its
+// lifetime is the capped one.
+func TestRedirectOnS3(t *testing.T) {
+	files := media()
+	store := newS3Store(t, files)
+	f := newFixtureOn(t, store, files, HandlerOptions{Redirect: store})
+	master := f.signer.SignPath("/media/videos/42/hls/master.m3u8", WithPrefix("/media/videos/42/hls/"))
+	segment := strings.Replace(master, "master.m3u8", "720p/seg_00001.m4s", 1)
+	want := files["videos/42/hls/720p/seg_00001.m4s"]
+
+	resp, body := f.get(t, segment, "Range", "bytes=100-199")
+	if resp.StatusCode != 206 || !bytes.Equal(body, want[100:200]) || resp.Request.URL.Host == strings.TrimPrefix(f.srv.URL, "http://") {
+		t.Fatalf("range through the redirect: %d, %d bytes from %s", resp.StatusCode, len(body), resp.Request.URL)
+	}
+	if got := resp.Request.URL.Query().Get("X-Amz-Expires"); got != strconv.Itoa(int(MaxRedirectTTL/time.Second)) {
+		t.Errorf("presigned for %s s, want %v", got, MaxRedirectTTL)
+	}
+	if resp.Header.Get("Content-Type") != "video/iso.segment" {
+		t.Errorf("the bucket serves the segment as %q", resp.Header.Get("Content-Type"))
+	}
+	// The bucket's answer carries the same validators as reel's proxy.
+	proxied, _ := f.do(t, http.MethodHead, segment)
+	if proxied.StatusCode != 200 || proxied.Header.Get("ETag") == "" || proxied.Header.Get("ETag") != resp.Header.Get("ETag") {
+		t.Errorf("ETag from reel %q, from the bucket %q", proxied.Header.Get("ETag"), resp.Header.Get("ETag"))
+	}
+	if resp, body := f.get(t, master); resp.StatusCode != 200 || !bytes.Equal(body, files["videos/42/hls/master.m3u8"]) || resp.Request.URL.Host != strings.TrimPrefix(f.srv.URL, "http://") {
+		t.Errorf("master: %d from %s", resp.StatusCode, resp.Request.URL)
 	}
 }
