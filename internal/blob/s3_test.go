@@ -1,0 +1,200 @@
+package blob_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/reel-video/reel"
+	"github.com/reel-video/reel/internal/blob"
+	"github.com/reel-video/reel/internal/blob/s3test"
+)
+
+func TestS3PrefixIsolates(t *testing.T) {
+	srv := s3test.Start(t)
+	ctx := t.Context()
+	a, b, c := newS3(t, srv, "iso1"), newS3(t, srv, "iso2"), newS3(t, srv, "iso")
+	put(t, a, "videos/1/a", "from a")
+	put(t, b, "videos/1/a", "from b")
+	if got := read(t, b, "videos/1/a"); got != "from b" {
+		t.Errorf("b reads %q", got)
+	}
+	if all, err := c.List(ctx, ""); err != nil || len(all) != 0 {
+		t.Errorf("prefix iso lists %q (%v): the objects of iso1 and iso2", keys(all), err)
+	}
+	if _, err := c.Stat(ctx, "1/videos/1/a"); err == nil {
+		t.Errorf("prefix iso reaches an object of iso1")
+	}
+	if err := a.DeletePrefix(ctx, "videos/"); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := srv.Keys(t, ""), []string{"iso2/videos/1/a"}; !slices.Equal(got, want) {
+		t.Errorf("bucket holds %q, want %q", got, want)
+	}
+}
+
+func TestNewS3Refuses(t *testing.T) {
+	srv := s3test.Start(t)
+	ctx := t.Context()
+	wrongBucket := *srv.Config("")
+	wrongBucket.Bucket = "nope"
+	if _, err := blob.NewS3(ctx, &wrongBucket, srv.Getenv(nil)); err == nil || !strings.Contains(err.Error(), "no such bucket") {
+		t.Errorf("NewS3 of a missing bucket = %v", err)
+	}
+	wrongSecret := srv.Getenv(func(string) string { return "" })
+	badCreds := func(name string) string {
+		if name == "AWS_SECRET_ACCESS_KEY" {
+			return "not-the-secret"
+		}
+		return wrongSecret(name)
+	}
+	if _, err := blob.NewS3(ctx, srv.Config(""), badCreds); err == nil || !strings.Contains(err.Error(), "access denied") {
+		t.Errorf("NewS3 with a wrong secret = %v", err)
+	}
+	srv.Kill()
+	_, err := blob.NewS3(ctx, srv.Config(""), srv.Getenv(nil))
+	if reel.ErrorCode(err) != reel.EUNAVAILABLE {
+		t.Errorf("NewS3 of a server that is down = %v (%s), want unavailable", err, reel.ErrorCode(err))
+	}
+}
+
+// TestS3Unavailable kills the server and expects every method to fail soon
+// (each within a deadline that, reached, fails the test) with an error the
+// HTTP layer answers 503.
+func TestS3Unavailable(t *testing.T) {
+	srv := s3test.Start(t)
+	s := newS3(t, srv, "p")
+	put(t, s, "videos/1/video.mp4", strings.Repeat("x", 1000))
+	opened, err := s.Open(t.Context(), "videos/1/video.mp4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer opened.Close()
+	srv.Kill()
+
+	local := writeLocal(t, "out.mp4", []byte("x"))
+	calls := map[string]func(ctx context.Context) error{
+		"Put": func(ctx context.Context) error {
+			_, err := s.Put(ctx, "videos/2/a", strings.NewReader("x"))
+			return err
+		},
+		"Put multipart": func(ctx context.Context) error {
+			_, err := s.Put(ctx, "videos/2/b", bytes.NewReader(make([]byte, blob.PartSize+1)))
+			return err
+		},
+		"PutFile": func(ctx context.Context) error { return s.PutFile(ctx, "videos/2/c", local) },
+		"Open": func(ctx context.Context) error {
+			_, err := s.Open(ctx, "videos/1/video.mp4")
+			return err
+		},
+		"Stat": func(ctx context.Context) error {
+			_, err := s.Stat(ctx, "videos/1/video.mp4")
+			return err
+		},
+		"Read": func(context.Context) error {
+			_, err := io.ReadAll(opened)
+			return err
+		},
+		"Delete":       func(ctx context.Context) error { return s.Delete(ctx, "videos/1/video.mp4") },
+		"DeletePrefix": func(ctx context.Context) error { return s.DeletePrefix(ctx, "videos/") },
+		"List": func(ctx context.Context) error {
+			_, err := s.List(ctx, "")
+			return err
+		},
+	}
+	var wg sync.WaitGroup
+	for name, call := range calls {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+			defer cancel()
+			err := call(ctx)
+			if reel.ErrorCode(err) != reel.EUNAVAILABLE || errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("%s with the server down = %v (code %q), want an unavailable error before the deadline",
+					name, err, reel.ErrorCode(err))
+			}
+		})
+	}
+	wg.Wait()
+	if _, err := os.Stat(local); err != nil {
+		t.Errorf("a failed PutFile removed the local file: %v", err)
+	}
+}
+
+func TestS3GetURL(t *testing.T) {
+	srv := s3test.Start(t)
+	s := newS3(t, srv, "p")
+	ctx := t.Context()
+	body := randomBytes(1000)
+	if _, err := s.Put(ctx, "videos/1/hls/seg_00001.m4s", bytes.NewReader(body)); err != nil {
+		t.Fatal(err)
+	}
+	get := func(u, rng string) (*http.Response, []byte) {
+		t.Helper()
+		req, err := http.NewRequestWithContext(ctx, "GET", u, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rng != "" {
+			req.Header.Set("Range", rng)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, b
+	}
+
+	u, err := s.GetURL(ctx, "videos/1/hls/seg_00001.m4s", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp, got := get(u, ""); resp.StatusCode != 200 || !bytes.Equal(got, body) || resp.Header.Get("Content-Type") != "video/iso.segment" {
+		t.Errorf("presigned GET: %d, %q, right bytes: %v", resp.StatusCode, resp.Header.Get("Content-Type"), bytes.Equal(got, body))
+	}
+	if resp, got := get(u, "bytes=10-19"); resp.StatusCode != 206 || !bytes.Equal(got, body[10:20]) {
+		t.Errorf("presigned GET with Range: %d, right bytes: %v", resp.StatusCode, bytes.Equal(got, body[10:20]))
+	}
+	// The signature covers the key, and the bucket is private.
+	pu, _ := url.Parse(u)
+	pu.Path = strings.Replace(pu.Path, "seg_00001", "seg_00002", 1)
+	if resp, _ := get(pu.String(), ""); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("presigned URL with another key: %d, want 403", resp.StatusCode)
+	}
+	if resp, _ := get(srv.Endpoint+"/"+srv.Bucket+"/p/videos/1/hls/seg_00001.m4s", ""); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("unsigned GET of an object: %d, want 403", resp.StatusCode)
+	}
+
+	short, err := s.GetURL(ctx, "videos/1/hls/seg_00001.m4s", time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q, _ := url.Parse(short); q.Query().Get("X-Amz-Expires") != "1" {
+		t.Errorf("a 1s URL says X-Amz-Expires=%q", q.Query().Get("X-Amz-Expires"))
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		resp, _ := get(short, "")
+		if resp.StatusCode == http.StatusForbidden {
+			break
+		}
+		if resp.StatusCode != 200 || time.Now().After(deadline) {
+			t.Fatalf("expired presigned URL answers %d", resp.StatusCode)
+		}
+	}
+
+	for _, ttl := range []time.Duration{0, time.Millisecond, 8 * 24 * time.Hour} {
+		if _, err := s.GetURL(ctx, "videos/1/hls/seg_00001.m4s", ttl); err == nil {
+			t.Errorf("GetURL with ttl %v succeeded", ttl)
+		}
+	}
+}
