@@ -115,11 +115,10 @@ func (s *S3) Put(ctx context.Context, key string, r io.Reader) (int64, error) {
 	for {
 		part := buf
 		u.add(bytes.NewReader((*part)[:n]), func() { putPart(part) })
-		if rerr != nil {
+		if rerr != nil || u.ctx.Err() != nil {
+			// Done, or a part failed or the caller gave up: reading on
+			// would only pull in a body that cannot be stored.
 			break
-		}
-		if err := ctx.Err(); err != nil {
-			return 0, u.abort(err)
 		}
 		buf = getPart()
 		n, rerr = io.ReadFull(r, *buf)
@@ -201,10 +200,7 @@ func (s *S3) putParts(ctx context.Context, key string, f *os.File, size int64) e
 	if err != nil {
 		return err
 	}
-	for off := int64(0); off < size; off += ps {
-		if err := ctx.Err(); err != nil {
-			return u.abort(err)
-		}
+	for off := int64(0); off < size && u.ctx.Err() == nil; off += ps {
 		u.add(io.NewSectionReader(f, off, min(ps, size-off)), nil)
 	}
 	return u.complete()
@@ -254,7 +250,8 @@ func (s *S3) startUpload(ctx context.Context, key string) (*upload, error) {
 }
 
 // add uploads body as the next part once a slot is free, then calls done
-// (when not nil). After a failure it only calls done; complete reports it.
+// (when not nil). After a failure, or once the caller's context has ended,
+// it only calls done; complete reports why.
 func (u *upload) add(body io.ReadSeeker, done func()) {
 	u.mu.Lock()
 	num := int32(len(u.parts) + 1)

@@ -4,13 +4,16 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -195,6 +198,53 @@ func TestS3GetURL(t *testing.T) {
 	for _, ttl := range []time.Duration{0, time.Millisecond, 8 * 24 * time.Hour} {
 		if _, err := s.GetURL(ctx, "videos/1/hls/seg_00001.m4s", ttl); err == nil {
 			t.Errorf("GetURL with ttl %v succeeded", ttl)
+		}
+	}
+}
+
+// TestS3ServerErrors runs a store against a server that accepts the bucket
+// and then fails: 5xx and throttling are outages (503 to clients, after the
+// client's retries), a refusal is not.
+func TestS3ServerErrors(t *testing.T) {
+	var answer atomic.Value // of [2]any{status, code}
+	var requests atomic.Int64
+	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == "HEAD" && r.URL.Path == "/reel" {
+			return // HeadBucket at start
+		}
+		requests.Add(1)
+		a := answer.Load().([2]any)
+		w.Header().Set("Content-Type", "application/xml")
+		w.WriteHeader(a[0].(int))
+		fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>%s</Code><Message>test</Message></Error>`, a[1])
+	}))
+	defer fake.Close()
+	loc, err := blob.ParseURL("s3://reel/p?path_style=true&endpoint="+url.QueryEscape(fake.URL), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s"}
+	s, err := blob.NewS3(t.Context(), loc.S3, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		status int
+		code   string
+		want   string
+	}{
+		{503, "SlowDown", reel.EUNAVAILABLE},
+		{500, "InternalError", reel.EUNAVAILABLE},
+		{403, "AccessDenied", reel.EINTERNAL},
+	} {
+		answer.Store([2]any{tc.status, tc.code})
+		requests.Store(0)
+		_, err := s.List(t.Context(), "")
+		if got := reel.ErrorCode(err); got != tc.want {
+			t.Errorf("%d %s: List = %v, code %q, want %q", tc.status, tc.code, err, got, tc.want)
+		}
+		if tc.status >= 500 && requests.Load() < 2 {
+			t.Errorf("%d %s was not retried", tc.status, tc.code)
 		}
 	}
 }
