@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
 	"os"
 	"slices"
@@ -247,4 +248,67 @@ func TestS3ServerErrors(t *testing.T) {
 			t.Errorf("%d %s was not retried", tc.status, tc.code)
 		}
 	}
+}
+
+// TestS3PutStreams checks that Put holds a bounded number of parts: it
+// reads a part only when the server has acknowledged all but the few
+// (partConcurrency, 4) it may have in flight and the one it is reading.
+func TestS3PutStreams(t *testing.T) {
+	srv := s3test.Start(t)
+	target, err := url.Parse(srv.Endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var acked atomic.Int64
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	proxy.ModifyResponse = func(resp *http.Response) error {
+		// Counted before the client sees the answer, so that the count is
+		// never behind what Put knows.
+		if resp.Request.Method == "PUT" && resp.Request.URL.Query().Has("partNumber") && resp.StatusCode == 200 {
+			acked.Add(1)
+		}
+		return nil
+	}
+	front := httptest.NewServer(proxy)
+	defer front.Close()
+	loc, err := blob.ParseURL("s3://reel/p?path_style=true&endpoint="+url.QueryEscape(front.URL), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := blob.NewS3(t.Context(), loc.S3, srv.Getenv(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const parts, held = 12, 4 // held: partConcurrency
+	var worst int64
+	r := &probeReader{size: parts * blob.PartSize, probe: func(off int) {
+		worst = max(worst, int64(off/blob.PartSize)-acked.Load())
+	}}
+	if n, err := s.Put(t.Context(), "videos/1/original", r); err != nil || n != parts*blob.PartSize {
+		t.Fatalf("Put = %d, %v", n, err)
+	}
+	if worst > held {
+		t.Errorf("Put read %d parts ahead of the server, want at most %d: it buffers the body", worst, held)
+	}
+	if acked.Load() != parts {
+		t.Errorf("%d parts uploaded, want %d", acked.Load(), parts)
+	}
+}
+
+// probeReader yields size zero bytes and calls probe with the offset of
+// each Read.
+type probeReader struct {
+	size, off int
+	probe     func(off int)
+}
+
+func (r *probeReader) Read(p []byte) (int, error) {
+	if r.off >= r.size {
+		return 0, io.EOF
+	}
+	r.probe(r.off)
+	n := min(len(p), r.size-r.off, 1<<20)
+	clear(p[:n])
+	r.off += n
+	return n, nil
 }
