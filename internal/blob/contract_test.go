@@ -89,6 +89,7 @@ func testStore(t *testing.T, newStore func(t *testing.T) subject) {
 	}{
 		{"HostileKeys", testHostileKeys},
 		{"RoundTrip", testRoundTrip},
+		{"UnusualKeys", testUnusualKeys},
 		{"ContentTypes", testContentTypes},
 		{"LargePut", testLargePut},
 		{"PutFile", testPutFile},
@@ -246,6 +247,29 @@ func testRoundTrip(t *testing.T, s subject) {
 	put(t, s, "empty", "")
 	if got := read(t, s, "empty"); got != "" {
 		t.Errorf("empty object read %q", got)
+	}
+}
+
+// testUnusualKeys stores keys that are valid but need care in a URL or
+// a file name.
+func testUnusualKeys(t *testing.T, s subject) {
+	want := []string{
+		"x/.hidden", "x/..a", "x/...", "日本/動画.mp4", "a b+c%20d&e?f#g=h;i.m4s", "q/'\"<>",
+		strings.Repeat("s", 255), strings.Repeat("ab/", 300) + "c",
+	}
+	for _, k := range want {
+		put(t, s, k, k)
+		if got := read(t, s, k); got != k {
+			t.Errorf("%q reads %q", k, got)
+		}
+	}
+	all, err := s.List(t.Context(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(want)
+	if got := keys(all); !slices.Equal(got, want) {
+		t.Errorf("List() = %q, want %q", got, want)
 	}
 }
 

@@ -84,7 +84,7 @@ func NewS3(ctx context.Context, c *S3Config, getenv func(string) string) (*S3, e
 // only when it completes and which is aborted on any failure, so that no
 // part of it is ever visible or left behind.
 func (s *S3) Put(ctx context.Context, key string, r io.Reader) (int64, error) {
-	if err := ValidKey(key); err != nil {
+	if err := s.validKey(key); err != nil {
 		return 0, err
 	}
 	if err := ctx.Err(); err != nil {
@@ -147,7 +147,7 @@ func putPart(b *[]byte) { parts.Put(b) }
 // straight from the file when it is large, and removes it once the object
 // is complete.
 func (s *S3) PutFile(ctx context.Context, key, localPath string) error {
-	if err := ValidKey(key); err != nil {
+	if err := s.validKey(key); err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {
@@ -361,7 +361,7 @@ func (s *S3) Open(ctx context.Context, key string) (*Object, error) {
 }
 
 func (s *S3) Stat(ctx context.Context, key string) (Info, error) {
-	if err := ValidKey(key); err != nil {
+	if err := s.validKey(key); err != nil {
 		return Info{}, err
 	}
 	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &s.bucket, Key: aws.String(s.prefix + key)})
@@ -460,7 +460,7 @@ func (r *rangeReader) closeBody() {
 
 // Delete removes the object at key; S3 answers a missing one as a success.
 func (s *S3) Delete(ctx context.Context, key string) error {
-	if err := ValidKey(key); err != nil {
+	if err := s.validKey(key); err != nil {
 		return err
 	}
 	if _, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &s.bucket, Key: aws.String(s.prefix + key)}); err != nil && !isNotFound(err) {
@@ -538,7 +538,7 @@ const maxPresign = 7 * 24 * time.Hour
 // at least one). Nothing is checked on the server: the URL of a missing
 // object answers 404.
 func (s *S3) GetURL(ctx context.Context, key string, ttl time.Duration) (string, error) {
-	if err := ValidKey(key); err != nil {
+	if err := s.validKey(key); err != nil {
 		return "", err
 	}
 	if ttl < time.Second || ttl > maxPresign {
@@ -620,4 +620,16 @@ func outage(err error) bool {
 	return errors.As(err, &ne) ||
 		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
 		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)
+}
+
+// validKey is ValidKey leaving room for the prefix: S3 limits the whole key
+// to MaxKeyLen bytes.
+func (s *S3) validKey(key string) error {
+	if err := ValidKey(key); err != nil {
+		return err
+	}
+	if len(s.prefix)+len(key) > MaxKeyLen {
+		return keyError(key, fmt.Sprintf("longer than %d bytes under the prefix %q", MaxKeyLen-len(s.prefix), s.prefix))
+	}
+	return nil
 }

@@ -46,6 +46,16 @@ func TestS3PrefixIsolates(t *testing.T) {
 	}
 }
 
+func TestS3KeyLimitCountsThePrefix(t *testing.T) {
+	srv := s3test.Start(t)
+	s := newS3(t, srv, "p") // "p/" takes 2 of S3's 1,024 bytes
+	long := strings.Repeat("ab/", 340) + "cd"
+	put(t, s, long, "x")
+	if _, err := s.Put(t.Context(), long+"e", strings.NewReader("x")); !errors.Is(err, blob.ErrInvalidKey) {
+		t.Errorf("Put of a key that S3 cannot hold under the prefix = %v, want ErrInvalidKey", err)
+	}
+}
+
 func TestNewS3Refuses(t *testing.T) {
 	srv := s3test.Start(t)
 	ctx := t.Context()
