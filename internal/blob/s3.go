@@ -82,7 +82,8 @@ func NewS3(ctx context.Context, c *S3Config, getenv func(string) string) (*S3, e
 // Put streams r into the object at key. A body smaller than one part goes
 // in one request; a larger one in a multipart upload, which S3 publishes
 // only when it completes and which is aborted on any failure, so that no
-// part of it is ever visible or left behind.
+// part of it is ever visible or left behind. A stream may hold up to
+// maxParts parts (80 GiB); files (PutFile) have no such limit.
 func (s *S3) Put(ctx context.Context, key string, r io.Reader) (int64, error) {
 	if err := s.validKey(key); err != nil {
 		return 0, err

@@ -261,8 +261,8 @@ func TestS3ServerErrors(t *testing.T) {
 }
 
 // TestS3PutStreams checks that Put holds a bounded number of parts: it
-// reads a part only when the server has acknowledged all but the few
-// (partConcurrency, 4) it may have in flight and the one it is reading.
+// reads the next part only when the server has acknowledged all the parts
+// before it but the few (partConcurrency, 4) it may have in flight.
 func TestS3PutStreams(t *testing.T) {
 	srv := s3test.Start(t)
 	target, err := url.Parse(srv.Endpoint)
