@@ -78,3 +78,15 @@ func (db *DB) ReleaseLease(ctx context.Context, id, holder string) error {
 	}
 	return nil
 }
+
+// DeleteExpiredLeases removes the leases that have run out, and says how
+// many: those of requests whose node died and that no retry took over
+// (an abandoned upload). It is as safe as a takeover: a lease that ran out
+// belongs to nobody, and a holder that comes back finds it lost.
+func (db *DB) DeleteExpiredLeases(ctx context.Context) (int64, error) {
+	res, err := db.writer.NewRaw("DELETE FROM upload_locks WHERE expires_ms < " + db.nowMS()).Exec(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("delete expired upload leases: %w", err)
+	}
+	return res.RowsAffected()
+}

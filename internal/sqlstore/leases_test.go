@@ -169,3 +169,28 @@ func TestLeaseRace(t *testing.T) {
 		}
 	})
 }
+
+// The leases that ran out go; the others stay.
+func TestDeleteExpiredLeases(t *testing.T) {
+	sqltest.Engines(t, func(t *testing.T, url string) {
+		ctx := t.Context()
+		db := sqltest.OpenDB(t, url)
+		for _, l := range []struct {
+			id  string
+			ttl time.Duration
+		}{{"live", time.Minute}, {"ran-out", -time.Second}, {"also-ran-out", -time.Minute}} {
+			if ok, err := db.AcquireLease(ctx, l.id, "h", l.ttl); !ok || err != nil {
+				t.Fatalf("AcquireLease(%s): %v, %v", l.id, ok, err)
+			}
+		}
+		if n, err := db.DeleteExpiredLeases(ctx); n != 2 || err != nil {
+			t.Errorf("DeleteExpiredLeases: %d, %v; want 2", n, err)
+		}
+		if held, _, err := db.RenewLease(ctx, "live", "h", time.Minute); !held || err != nil {
+			t.Errorf("the live lease: held %v, %v", held, err)
+		}
+		if held, _, err := db.RenewLease(ctx, "ran-out", "h", time.Minute); held || err != nil {
+			t.Errorf("a lease that ran out: held %v, %v; want gone", held, err)
+		}
+	})
+}
