@@ -105,8 +105,9 @@ func (k *leaseLock) Lock(ctx context.Context, requestRelease func()) error {
 			go k.renew(start, requestRelease)
 			return nil
 		}
-		// Asked once per holder: another waiter may take the upload
-		// first, and its holder must hear the request too.
+		// Asked again each renewal period: another waiter may take the
+		// upload first, and its holder must hear the request too. Asking
+		// more often gains nothing: a holder reads it when it renews.
 		if time.Since(asked) >= opts.Renew {
 			if err := store.RequestRelease(ctx, k.id); err != nil {
 				return k.failed(ctx, err)

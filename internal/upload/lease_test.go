@@ -282,3 +282,47 @@ func TestLeaseLockerUnavailable(t *testing.T) {
 		t.Errorf("Lock on a busy database: %#v, want a 503 with Retry-After", err)
 	}
 }
+
+// Two requests wait: whichever gets the upload first is asked in turn to
+// let go, since the other still waits, and the other gets it after it.
+func TestLeaseLockerTwoWaiters(t *testing.T) {
+	sqltest.Engines(t, func(t *testing.T, url string) {
+		opts := LeaseOptions{Renew: 50 * time.Millisecond, Poll: 10 * time.Millisecond}
+		nodeA := NewLeaseLocker(sqltest.OpenDB(t, url), opts)
+		nodeB := NewLeaseLocker(sqltest.OpenDB(t, url), opts)
+		held, heldSig := lock(t, nodeA, "u")
+		k1, s1, res1 := lockAsync(t, nodeB, "u", 60*time.Second)
+		k2, s2, res2 := lockAsync(t, nodeA, "u", 60*time.Second)
+		heldSig.wait(t, "first holder")
+		if err := held.Unlock(); err != nil {
+			t.Fatal(err)
+		}
+		var first, second handler.Lock
+		var firstSig *signal
+		var rest chan error
+		select {
+		case err := <-res1:
+			first, firstSig, second, rest = k1, s1, k2, res2
+			if err != nil {
+				t.Fatalf("waiter on node B: %v", err)
+			}
+		case err := <-res2:
+			first, firstSig, second, rest = k2, s2, k1, res1
+			if err != nil {
+				t.Fatalf("waiter on node A: %v", err)
+			}
+		case <-time.After(60 * time.Second):
+			t.Fatal("neither waiter got the upload in 60 s")
+		}
+		firstSig.wait(t, "second holder, with a request still waiting")
+		if err := first.Unlock(); err != nil {
+			t.Fatal(err)
+		}
+		if err := result(t, rest, "last waiter"); err != nil {
+			t.Fatalf("last waiter: %v", err)
+		}
+		if err := second.Unlock(); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
