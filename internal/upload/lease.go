@@ -136,7 +136,9 @@ func (k *leaseLock) failed(ctx context.Context, err error) error {
 		_ = k.l.store.ReleaseLease(rctx, k.id, k.holder)
 		return handler.ErrLockTimeout
 	}
-	return tusAnswer(nil, err)
+	// ctx is the request's: its id and logger go with the error to the
+	// log; a locker does not know the request's method and path.
+	return tusAnswer(&handler.HookEvent{Context: ctx}, err)
 }
 
 // renew keeps the lease while the lock is held, and calls requestRelease

@@ -4,7 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"io"
+	"net"
 	"net/http"
+	neturl "net/url"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -325,4 +328,90 @@ func TestLeaseLockerTwoWaiters(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// PostgreSQL out of reach (the network to it cut): a new request gets an
+// error to retry (503), not a lock timeout, and a holder that cannot renew
+// for a whole lease is told to stop, since another node may take over.
+func TestLeaseLockerPostgresGone(t *testing.T) {
+	u, err := neturl.Parse(sqltest.PostgresURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sqltest.OpenDB(t, u.String()) // migrated directly
+	p := startProxy(t, u.Host)
+	u.Host = p.addr()
+	q := u.Query()
+	q.Set("connect_timeout", "5")
+	u.RawQuery = q.Encode()
+	db, err := sqlstore.Open(t.Context(), u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	l := NewLeaseLocker(db, LeaseOptions{TTL: time.Second, Poll: 10 * time.Millisecond})
+	held, heldSig := lock(t, l, "held")
+	defer held.Unlock()
+
+	p.kill()
+	k, err := l.NewLock("new")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	err = k.Lock(ctx, func() {})
+	var he handler.Error
+	if !errors.As(err, &he) || he.HTTPResponse.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("Lock with PostgreSQL out of reach: %#v, want a 503", err)
+	}
+	heldSig.wait(t, "holder that cannot renew")
+}
+
+// proxy forwards TCP connections to a server until killed, when it closes
+// its listener and every connection, as a network that fails does.
+type proxy struct {
+	ln    net.Listener
+	mu    sync.Mutex
+	conns []net.Conn
+}
+
+func startProxy(t *testing.T, target string) *proxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &proxy{ln: ln}
+	t.Cleanup(p.kill)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, s)
+			p.mu.Unlock()
+			go func() { io.Copy(s, c); s.Close() }()
+			go func() { io.Copy(c, s); c.Close() }()
+		}
+	}()
+	return p
+}
+
+func (p *proxy) addr() string { return p.ln.Addr().String() }
+
+func (p *proxy) kill() {
+	p.ln.Close()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
 }
