@@ -64,6 +64,7 @@ func TestPipelineOnS3(t *testing.T) {
 	}
 	endpoint := s.Config("reel").Endpoint
 
+	var kept string // a media URL still allowed at the end
 	// portrait has a fast-path MP4; vp9 gets its MP4 from the ladder.
 	for _, tc := range []struct{ kind, visibility string }{{"portrait", "public"}, {"vp9", "private"}} {
 		t.Run(tc.kind, func(t *testing.T) {
@@ -134,6 +135,7 @@ func TestPipelineOnS3(t *testing.T) {
 			}
 			if tc.visibility == "private" {
 				expect(t, redirect.do("GET", fmt.Sprintf("/api/v1/videos/%d", v.ID), other, nil), 404, "not_found")
+				kept = v.PlayURL
 				return
 			}
 
@@ -153,5 +155,29 @@ func TestPipelineOnS3(t *testing.T) {
 				}
 			}
 		})
+	}
+
+	// /readyz says what the store is and whether it answers; with the S3
+	// server gone the node is unready and media answer 503 (ask again
+	// later), never a 500.
+	type readiness struct {
+		Checks map[string]string `json:"checks"`
+		Kinds  map[string]string `json:"kinds"`
+	}
+	var ready readiness
+	r := proxy.do("GET", "/readyz", "", nil)
+	r.json(t, &ready)
+	if r.StatusCode != 200 || ready.Checks["blob_store"] != "ok" || ready.Kinds["blob_store"] != "s3" || ready.Kinds["database"] != "postgres" {
+		t.Errorf("/readyz: %d %s", r.StatusCode, r.Body)
+	}
+	s.Kill()
+	r = proxy.do("GET", "/readyz", "", nil)
+	ready = readiness{}
+	r.json(t, &ready)
+	if r.StatusCode != http.StatusServiceUnavailable || ready.Checks["blob_store"] != "unavailable" || ready.Checks["database"] != "ok" {
+		t.Errorf("/readyz without the S3 server: %d %s", r.StatusCode, r.Body)
+	}
+	if resp, body := fetch(t, "GET", kept); resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || !strings.Contains(string(body), `"unavailable"`) {
+		t.Errorf("media without the S3 server: %d %s", resp.StatusCode, body)
 	}
 }
