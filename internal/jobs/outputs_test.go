@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/reel-video/reel"
 	"github.com/reel-video/reel/internal/blob"
+	"github.com/reel-video/reel/internal/blob/s3test"
 )
 
 // slowStore is a blob store whose PutFile calls are held until the test
@@ -206,4 +208,45 @@ func TestProcessRefusedWithoutScratchSpace(t *testing.T) {
 	if v := h.store.video(videoID); v.Status != reel.StatusReady {
 		t.Errorf("after the retry: %q", v.Status)
 	}
+}
+
+// On S3 a job fetches the original into its scratch, uploads the outputs,
+// and turns the video ready with every object in the bucket; a second
+// attempt (a rescued job) redoes the outputs over the first ones, leaving
+// the same objects.
+func TestProcessOnS3(t *testing.T) {
+	srv := s3test.Start(t)
+	store, err := blob.NewS3(t.Context(), srv.Config("reel"), srv.Getenv(os.Getenv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarnessOn(t, "landscape", testLimits, store)
+	if err := h.run(t, 1); err != nil {
+		t.Fatalf("Work: %v", err)
+	}
+	v := h.store.video(videoID)
+	if v.Status != reel.StatusReady {
+		t.Fatalf("video %+v", v)
+	}
+	first := srv.Keys(t, "reel/videos/")
+	for _, key := range []string{reel.CoverKey(videoID, "jpg"), reel.PlayKey(videoID), v.HLSKey, reel.HLSKeyPrefix(videoID) + "240p/index.m3u8"} {
+		if !slices.Contains(first, "reel/"+key) {
+			t.Errorf("%s is not in the bucket: %v", key, first)
+		}
+	}
+	h.scratchEmpty(t)
+
+	h.store.mu.Lock()
+	h.store.videos[videoID].Status = reel.StatusProcessing
+	h.store.mu.Unlock()
+	if err := h.run(t, 2); err != nil {
+		t.Fatalf("second attempt: %v", err)
+	}
+	if again := srv.Keys(t, "reel/videos/"); !slices.Equal(again, first) {
+		t.Errorf("the second attempt left %v, the first %v", again, first)
+	}
+	if uploads := srv.MultipartUploads(t, "reel/"); len(uploads) != 0 {
+		t.Errorf("unfinished multipart uploads: %v", uploads)
+	}
+	h.scratchEmpty(t)
 }
