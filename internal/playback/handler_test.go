@@ -5,10 +5,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"math/rand/v2"
 	"mime"
 	"mime/multipart"
@@ -472,57 +470,6 @@ func TestAllowed(t *testing.T) {
 		}
 	})
 }
-
-// TestStoreWithoutFiles serves from a store that has no *os.File to offer,
-// as an S3 store will: Range still works through the ReadSeeker.
-func TestStoreWithoutFiles(t *testing.T) {
-	files := map[string][]byte{"videos/42/video.mp4": bytes.Repeat([]byte("abcdefghij"), 100)}
-	f := newFixtureOn(t, memStore(files), files, HandlerOptions{})
-	u := f.signer.SignPath("/media/videos/42/video.mp4")
-	resp, body := f.get(t, u, "Range", "bytes=10-19")
-	if resp.StatusCode != 206 || string(body) != "abcdefghij" || resp.Header.Get("Content-Range") != "bytes 10-19/1000" {
-		t.Errorf("status %d %q %q", resp.StatusCode, body, resp.Header.Get("Content-Range"))
-	}
-	resp, _ = f.get(t, f.signer.SignPath("/media/videos/42/other.mp4"))
-	if resp.StatusCode != 404 {
-		t.Errorf("missing: status %d", resp.StatusCode)
-	}
-	resp, body = f.get(t, u, "Range", "bytes=2000-")
-	if resp.StatusCode != 416 || resp.Header.Get("Content-Range") != "bytes */1000" || !strings.Contains(string(body), `"error"`) {
-		t.Errorf("past the end: status %d %q %s", resp.StatusCode, resp.Header.Get("Content-Range"), body)
-	}
-}
-
-// memStore is a read-only blob.Store in memory.
-type memStore map[string][]byte
-
-var modTime = time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
-
-func (m memStore) Open(ctx context.Context, key string) (*blob.Object, error) {
-	b, ok := m[key]
-	if !ok {
-		return nil, fmt.Errorf("mem: %s: %w", key, fs.ErrNotExist)
-	}
-	return &blob.Object{
-		Info:           blob.Info{Key: key, Size: int64(len(b)), ModTime: modTime},
-		ReadSeekCloser: nopCloser{bytes.NewReader(b)},
-	}, nil
-}
-
-func (m memStore) Stat(ctx context.Context, key string) (blob.Info, error) {
-	return blob.Info{}, errReadOnly
-}
-func (m memStore) Put(context.Context, string, io.Reader) (int64, error) { return 0, errReadOnly }
-func (m memStore) PutFile(context.Context, string, string) error         { return errReadOnly }
-func (m memStore) Delete(context.Context, string) error                  { return errReadOnly }
-func (m memStore) DeletePrefix(context.Context, string) error            { return errReadOnly }
-func (m memStore) List(context.Context, string) ([]blob.Info, error)     { return nil, errReadOnly }
-
-var errReadOnly = errors.New("read-only test store")
-
-type nopCloser struct{ io.ReadSeeker }
-
-func (nopCloser) Close() error { return nil }
 
 // An upload that starts like a web page is never served as one: its type
 // comes from its key, never from its bytes, and media carries a sandboxing

@@ -77,6 +77,11 @@ func newRemoteStore(t *testing.T, files map[string][]byte) *remoteStore {
 	return s
 }
 
+var (
+	modTime     = time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
+	errReadOnly = errors.New("read-only test store")
+)
+
 // virtualByte is byte i of every virtual object.
 func virtualByte(i int64) byte { return byte(i*7 + i>>10) }
 
