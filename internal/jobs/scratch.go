@@ -83,7 +83,7 @@ func (w *processWorker) checkScratchSpace(ctx context.Context, v *reel.Video, wo
 		return nil // unknown on this system
 	}
 	if need := scratchFactor * size; free < need {
-		return fmt.Errorf("not enough scratch space to process it now: %s has %d bytes free, this video needs %d (%d times its original); it will be retried", w.cfg.WorkDir, free, need, scratchFactor)
+		return fmt.Errorf("not enough scratch space to process it now: %s has %d bytes free, this video needs %d (%d times its original)", w.cfg.WorkDir, free, need, scratchFactor)
 	}
 	return nil
 }
