@@ -8,11 +8,15 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/tus/tusd/v2/pkg/handler"
+	"github.com/tus/tusd/v2/pkg/memorylocker"
+
 	"github.com/reel-video/reel/internal/blob"
 	"github.com/reel-video/reel/internal/config"
 	"github.com/reel-video/reel/internal/jobs"
 	"github.com/reel-video/reel/internal/media"
 	"github.com/reel-video/reel/internal/sqlstore"
+	"github.com/reel-video/reel/internal/upload"
 )
 
 // backend is what serve and worker share: the database, the blob store and
@@ -23,7 +27,12 @@ type backend struct {
 	// blobDir is the disk store's directory, "" when the blobs are on S3.
 	blobDir string
 	queue   *jobs.Queue
-	dirs    dataDirs
+	// uploads is where unfinished tus uploads live: the bucket when the
+	// blobs are on S3, so that any node continues any upload; the data
+	// directory otherwise. uploadLocker is its locker (nil: the area's own).
+	uploads      upload.Area
+	uploadLocker handler.Locker
+	dirs         dataDirs
 	limits  media.Limits
 	secret  []byte
 	workers int
@@ -69,6 +78,9 @@ func openBackend(ctx context.Context, cfg *config.Config, getenv func(string) st
 	}
 	b.blobDir = loc.Dir
 	log.Info("blob store", "url", loc.String())
+	if b.uploads, b.uploadLocker, err = openUploadArea(ctx, loc, getenv, b.dirs); err != nil {
+		return nil, err
+	}
 	long, short, _ := cfg.Pixels() // validated by config
 	b.limits = media.Limits{MaxDuration: cfg.MaxDuration, MaxLong: long, MaxShort: short}
 
@@ -85,7 +97,7 @@ func openBackend(ctx context.Context, cfg *config.Config, getenv func(string) st
 		JobTimeout:   cfg.JobTimeout,
 		UploadExpiry: cfg.UploadExpiry,
 		WorkDir:      b.dirs.work,
-		UploadDir:    b.dirs.uploads,
+		Uploads:      b.uploads,
 		Limits:       b.limits,
 		Logger:       log,
 	})
@@ -105,6 +117,23 @@ func openBackend(ctx context.Context, cfg *config.Config, getenv func(string) st
 		return nil, err
 	}
 	return b, nil
+}
+
+// openUploadArea opens the tus upload area beside the blobs at loc.
+func openUploadArea(ctx context.Context, loc blob.Location, getenv func(string) string, dirs dataDirs) (upload.Area, handler.Locker, error) {
+	if loc.S3 == nil {
+		a, err := upload.NewDiskArea(dirs.uploads)
+		return a, nil, err
+	}
+	// PATCHes are buffered in the data directory before they go up as parts.
+	a, err := upload.NewS3Area(ctx, loc.S3, getenv, dirs.uploads)
+	if err != nil {
+		return nil, nil, fmt.Errorf("upload area: %w", err)
+	}
+	// An upload's lock must hold across every node sharing the bucket:
+	// this in-process locker holds on this node only, until the lease
+	// locker in the database replaces it here.
+	return a, memorylocker.New(), nil
 }
 
 // blobsReady checks that the blob store answers.

@@ -109,7 +109,7 @@ func newPublisher(t *testing.T) (*Publisher, *videos) {
 	vs := newVideos()
 	p := &Publisher{Videos: vs, Blobs: store, Limits: media.Limits{MaxDuration: time.Minute, MaxLong: 1920, MaxShort: 1080},
 		WorkDir: t.TempDir(), Work: NewGate(2, 50*time.Millisecond)}
-	p.probe = func(context.Context, string) (*media.Info, error) { return aVideo, nil }
+	p.probe = func(context.Context, string, int64) (*media.Info, error) { return aVideo, nil }
 	return p, vs
 }
 
@@ -177,7 +177,7 @@ func TestPublishRefusals(t *testing.T) {
 		retry string
 	}{
 		{"not a video", func(p *Publisher, _ *videos) {
-			p.probe = func(context.Context, string) (*media.Info, error) {
+			p.probe = func(context.Context, string, int64) (*media.Info, error) {
 				return nil, reel.Errorf(reel.EUNSUPPORTED, "not a video")
 			}
 		}, Options{}, reel.EUNSUPPORTED, ""},
@@ -241,7 +241,7 @@ func TestFinishTus(t *testing.T) {
 	}
 
 	id, _ = p.CreateTus(ctx, 7, "7-def", "", "", "")
-	p.probe = func(context.Context, string) (*media.Info, error) {
+	p.probe = func(context.Context, string, int64) (*media.Info, error) {
 		return nil, reel.Errorf(reel.EUNSUPPORTED, "random bytes")
 	}
 	if err := p.FinishTus(ctx, id, 7, "/nowhere", 100); reel.ErrorCode(err) != reel.EUNSUPPORTED {
