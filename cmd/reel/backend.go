@@ -22,8 +22,8 @@ import (
 // backend is what serve and worker share: the database, the blob store and
 // the job queue, on the data directory's standard layout.
 type backend struct {
-	db      *sqlstore.DB
-	blobs   blob.Store
+	db    *sqlstore.DB
+	blobs blob.Store
 	// blobDir is the disk store's directory, "" when the blobs are on S3.
 	blobDir string
 	queue   *jobs.Queue
@@ -33,9 +33,9 @@ type backend struct {
 	uploads      upload.Area
 	uploadLocker handler.Locker
 	dirs         dataDirs
-	limits  media.Limits
-	secret  []byte
-	workers int
+	limits       media.Limits
+	secret       []byte
+	workers      int
 }
 
 // dataDirs are the directories under REEL_DATA_DIR.

@@ -18,8 +18,8 @@ import (
 	"github.com/reel-video/reel"
 	"github.com/reel-video/reel/internal/blob"
 	"github.com/reel-video/reel/internal/media"
-	"github.com/reel-video/reel/internal/upload"
 	"github.com/reel-video/reel/internal/media/mediatest"
+	"github.com/reel-video/reel/internal/upload"
 )
 
 func TestMain(m *testing.M) {

@@ -93,8 +93,8 @@ func TestProbeURLRefusals(t *testing.T) {
 	goneURL := gone.URL
 	gone.Close()
 	for name, u := range map[string]string{
-		"missing":  base + "/nothing?X-Amz-Signature=secret",
-		"gone":     goneURL + "/clip?X-Amz-Signature=secret",
+		"missing": base + "/nothing?X-Amz-Signature=secret",
+		"gone":    goneURL + "/clip?X-Amz-Signature=secret",
 	} {
 		_, err := ProbeURL(context.Background(), u, 100)
 		if err == nil || reel.ErrorCode(err) == reel.EUNSUPPORTED || reel.ErrorCode(err) == reel.EINVALID {

@@ -282,4 +282,3 @@ func (u *claimedUpload) GetReader(context.Context) (io.ReadCloser, error) {
 	return os.Open(u.info.Storage["Path"])
 }
 func (u *claimedUpload) FinishUpload(context.Context) error { return nil }
-
