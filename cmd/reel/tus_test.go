@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -326,4 +327,35 @@ func TestTusAcrossNodes(t *testing.T) {
 	}
 	probe(t, v.HLSURL)
 	expectNoUploads(t, s)
+}
+
+// TestTusVideoDeletedMidUpload: deleting the video of an unfinished upload
+// removes the upload through the delete job, which finds it by the upload
+// id the video keeps (on S3 the tus id adds the multipart upload's id).
+func TestTusVideoDeletedMidUpload(t *testing.T) {
+	onEachStore(t, nil, func(t *testing.T, base map[string]string, s *s3test.Server) {
+		dataDir := t.TempDir()
+		env := map[string]string{"REEL_DATA_DIR": dataDir}
+		for k, v := range base {
+			env[k] = v
+		}
+		srv := startServer(t, env)
+		token := signUp(t, srv, "changedmind")
+		before := uploadObjects(t, s)
+		loc, id := createUpload(t, srv, token, 1000)
+		if resp := tusReq(t, "PATCH", loc, token, []byte("the start"), "Upload-Offset", "0"); resp.StatusCode != http.StatusNoContent {
+			t.Fatalf("PATCH: %d", resp.StatusCode)
+		}
+		expect(t, srv.do("DELETE", fmt.Sprintf("/api/v1/videos/%d", id), token, nil), http.StatusNoContent, "")
+		waitFor(t, "the upload to be removed", func() bool {
+			if s != nil {
+				return slices.Equal(uploadObjects(t, s), before)
+			}
+			entries, _ := os.ReadDir(filepath.Join(dataDir, "uploads"))
+			return len(entries) == 0
+		})
+		if resp := tusReq(t, "HEAD", loc, token, nil); resp.StatusCode != http.StatusNotFound {
+			t.Errorf("HEAD of the deleted video's upload: %d, want 404", resp.StatusCode)
+		}
+	})
 }
