@@ -13,9 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/reel-video/reel/internal/blob/s3test"
 	"github.com/reel-video/reel/internal/media/mediatest"
 	"github.com/reel-video/reel/internal/sqlstore/sqltest"
-	"github.com/reel-video/reel/internal/blob/s3test"
 	"github.com/reel-video/reel/internal/upload"
 )
 
