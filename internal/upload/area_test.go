@@ -277,6 +277,29 @@ func TestAreaContract(t *testing.T) {
 		if keys := s.Keys(t, "inst/videos/"); len(keys) != 0 {
 			t.Errorf("the area wrote blob keys: %v", keys)
 		}
+
+		// The store gone: an upload is not answered as missing (the
+		// client would start over), and nothing claims to be removed.
+		path := e.create(t, 0, 7, 100)
+		s.Kill()
+		resp := tusDo(t, "HEAD", e.nodes[1].URL+path, 7, nil)
+		if resp.StatusCode != http.StatusServiceUnavailable {
+			t.Errorf("HEAD with the store down: %d, want 503", resp.StatusCode)
+		}
+		resp = tusDo(t, "PATCH", e.nodes[0].URL+path, 7, []byte("x"), "Upload-Offset", "0")
+		if resp.StatusCode < 500 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+			t.Errorf("PATCH with the store down: %d %s, want a JSON 5xx", resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+		name := strings.SplitN(strings.TrimPrefix(path, "/files/"), "+", 2)[0]
+		if err := e.areas[0].Remove(context.Background(), name); err == nil {
+			t.Error("Remove with the store down succeeded")
+		}
+		if _, err := e.areas[0].Open(context.Background(), name); err == nil || errors.Is(err, os.ErrNotExist) {
+			t.Errorf("Open with the store down: %v, want a failure that is not a missing upload", err)
+		}
+		if _, err := e.areas[0].Expire(context.Background(), time.Now(), func(context.Context, string) (bool, error) { return false, nil }); err == nil {
+			t.Error("Expire with the store down succeeded")
+		}
 	})
 }
 

@@ -159,6 +159,12 @@ func (t *tus) guard(next http.Handler) http.Handler {
 			return
 		}
 		info, err := t.info(r.Context(), id)
+		if err != nil && !errors.Is(err, handler.ErrNotFound) {
+			// The area did not answer (S3 down): not a missing upload,
+			// which the client would start again instead of resuming.
+			writeHookError(w, r, unavailable(err))
+			return
+		}
 		if err != nil || info.MetaData[metaOwner] != strconv.FormatInt(uid, 10) {
 			// Someone else's upload is answered as missing: its id is not a secret worth confirming.
 			writeJSONError(w, http.StatusNotFound, reel.ENOTFOUND, "no such upload")
@@ -426,6 +432,10 @@ func (t *tus) concatenate(w http.ResponseWriter, r *http.Request, parts []string
 	seen := map[string]bool{}
 	for _, id := range parts {
 		info, err := t.info(r.Context(), id)
+		if err != nil && !errors.Is(err, handler.ErrNotFound) {
+			writeHookError(w, r, unavailable(err))
+			return
+		}
 		if err != nil || seen[id] || info.MetaData[metaOwner] != strconv.FormatInt(uid, 10) || !info.IsPartial {
 			writeJSONError(w, http.StatusNotFound, reel.ENOTFOUND, "no such partial upload: "+id)
 			return
@@ -485,6 +495,12 @@ func writeAuthError(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="reel"`)
 	}
 	httperr.Write(w, r, err)
+}
+
+// unavailable is a failure of the upload area to answer: 503, for the
+// client to retry, with the cause logged and hidden.
+func unavailable(err error) error {
+	return httperr.Hide(reel.EUNAVAILABLE, fmt.Errorf("tus: upload area: %w", err))
 }
 
 // writeHookError answers err outside tusd, as the hooks' errors are inside.
