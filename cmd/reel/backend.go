@@ -27,15 +27,16 @@ type backend struct {
 	// blobDir is the disk store's directory, "" when the blobs are on S3.
 	blobDir string
 	queue   *jobs.Queue
+	dirs    dataDirs
+	limits  media.Limits
+	secret  []byte
+	workers int
+
 	// uploads is where unfinished tus uploads live: the bucket when the
 	// blobs are on S3, so that any node continues any upload; the data
 	// directory otherwise. uploadLocker is its locker (nil: the area's own).
 	uploads      upload.Area
 	uploadLocker handler.Locker
-	dirs         dataDirs
-	limits       media.Limits
-	secret       []byte
-	workers      int
 }
 
 // dataDirs are the directories under REEL_DATA_DIR.
