@@ -308,9 +308,11 @@ func testArea(t *testing.T, e *areaEnv) {
 	const alice, bob = 7, 8
 
 	// An upload written across both nodes: a part big enough to be an S3
-	// part, a small one (S3 keeps it aside until more comes), the end.
+	// part, a small one (S3 keeps it aside until more comes), the end. Its
+	// file name is longer than any S3 keeps in its metadata.
 	data := randomBytes(t, 6<<20+3000)
-	path := e.create(t, 0, alice, len(data))
+	long := base64.StdEncoding.EncodeToString([]byte(strings.Repeat("é", 3000) + ".mp4"))
+	path := e.create(t, 0, alice, len(data), "Upload-Metadata", "title dA==,filename "+long)
 	e.patch(t, 0, path, alice, 0, data[:6<<20])
 	if got := e.offset(t, 1, path, alice); got != 6<<20 {
 		t.Fatalf("node 1 sees offset %d, want %d", got, 6<<20)

@@ -58,6 +58,9 @@ type Admitter interface {
 	FinishTus(ctx context.Context, videoID, authorID int64, source string, size int64) error
 }
 
+// maxFilenameLen bounds the filename kept from a client's metadata, in bytes.
+const maxFilenameLen = 255
+
 // Metadata keys reel keeps on each upload; a client's own metadata is never
 // stored as is, so it cannot forge them.
 const (
@@ -235,7 +238,13 @@ func (t *tus) preCreate(hook handler.HookEvent) (handler.HTTPResponse, handler.F
 	owner := strconv.FormatInt(uid, 10)
 	meta := handler.MetaData{metaOwner: owner, metaCreated: strconv.FormatInt(time.Now().Unix(), 10)}
 	if name := hook.Upload.MetaData["filename"]; name != "" {
-		meta["filename"] = path.Base(strings.ReplaceAll(name, `\`, "/"))
+		name = path.Base(strings.ReplaceAll(name, `\`, "/"))
+		// No file system names a file longer, and S3 keeps an upload's
+		// metadata in 2 KB of headers.
+		if len(name) > maxFilenameLen {
+			name = strings.ToValidUTF8(name[:maxFilenameLen], "")
+		}
+		meta["filename"] = name
 	}
 	ctx := hook.Context
 	changes := handler.FileInfoChanges{ID: newUploadID(uid), MetaData: meta}
