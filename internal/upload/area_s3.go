@@ -40,9 +40,10 @@ type s3Area struct {
 }
 
 // Part sizes on S3: parts of 16 MiB go up while the next arrive, at most
-// s3Buffered of them buffered per upload in the scratch directory, and
-// s3Concurrent uploading at once on the node: the scratch a node uses for
-// uploads is bounded by (s3Buffered per PATCH + s3Concurrent) parts.
+// s3Buffered of them waiting per PATCH in the scratch directory (and the
+// one being written), and s3Concurrent uploading at once on the node: the
+// scratch a node uses for uploads is bounded by (s3Buffered + 1) parts per
+// PATCH under way plus s3Concurrent parts.
 // S3 refuses parts below 5 MiB except the last, so that is the minimum;
 // 16 MiB parts take an upload to 160 GiB within S3's 10,000 parts, far
 // above any upload reel admits.
@@ -245,7 +246,8 @@ func (a *s3Area) Remove(ctx context.Context, name string) error {
 		if err := a.terminate(ctx, name); err != nil {
 			return err
 		}
-		return a.abortAll(ctx, uploadName(name), time.Time{})
+		_, err := a.abortMultipart(ctx, uploadName(name), time.Time{}, nil)
+		return err
 	case err != nil:
 		return err
 	}
@@ -282,9 +284,9 @@ func (a *s3Area) terminate(ctx context.Context, id string) error {
 	return errors.Join(errs...)
 }
 
-// abortAll aborts the multipart uploads of the upload name (every one
-// when name is ""), started before before (any time when it is zero) and
-// not of an upload in keep, and returns how many it aborted.
+// abortMultipart aborts the multipart uploads of the upload name (every
+// one when name is ""), started before before (any time when it is zero)
+// and not of an upload in keep, and returns how many it aborted.
 func (a *s3Area) abortMultipart(ctx context.Context, name string, before time.Time, keep map[string]bool) (int, error) {
 	in := &s3.ListMultipartUploadsInput{Bucket: aws.String(a.bucket), Prefix: aws.String(a.key(name))}
 	n := 0
@@ -309,11 +311,6 @@ func (a *s3Area) abortMultipart(ctx context.Context, name string, before time.Ti
 		}
 		in.KeyMarker, in.UploadIdMarker = out.NextKeyMarker, out.NextUploadIdMarker
 	}
-}
-
-func (a *s3Area) abortAll(ctx context.Context, name string, before time.Time) error {
-	_, err := a.abortMultipart(ctx, name, before, nil)
-	return err
 }
 
 // Expire terminates the uploads created (reel_created) before deadline that
