@@ -120,23 +120,6 @@ func openBackend(ctx context.Context, cfg *config.Config, getenv func(string) st
 	return b, nil
 }
 
-// openUploadArea opens the tus upload area beside the blobs at loc.
-func openUploadArea(ctx context.Context, loc blob.Location, getenv func(string) string, dirs dataDirs) (upload.Area, handler.Locker, error) {
-	if loc.S3 == nil {
-		a, err := upload.NewDiskArea(dirs.uploads)
-		return a, nil, err
-	}
-	// PATCHes are buffered in the data directory before they go up as parts.
-	a, err := upload.NewS3Area(ctx, loc.S3, getenv, dirs.uploads)
-	if err != nil {
-		return nil, nil, fmt.Errorf("upload area: %w", err)
-	}
-	// An upload's lock must hold across every node sharing the bucket:
-	// this in-process locker holds on this node only, until the lease
-	// locker in the database replaces it here.
-	return a, memorylocker.New(), nil
-}
-
 // blobsReady checks that the blob store answers.
 func (b *backend) blobsReady(ctx context.Context) error {
 	_, err := b.blobs.List(ctx, "health/")
@@ -186,4 +169,21 @@ func (b *backend) uploadDirs() []string {
 		dirs = append(dirs, b.blobDir)
 	}
 	return dirs
+}
+
+// openUploadArea opens the tus upload area beside the blobs at loc.
+func openUploadArea(ctx context.Context, loc blob.Location, getenv func(string) string, dirs dataDirs) (upload.Area, handler.Locker, error) {
+	if loc.S3 == nil {
+		a, err := upload.NewDiskArea(dirs.uploads)
+		return a, nil, err
+	}
+	// PATCHes are buffered in the data directory before they go up as parts.
+	a, err := upload.NewS3Area(ctx, loc.S3, getenv, dirs.uploads)
+	if err != nil {
+		return nil, nil, fmt.Errorf("upload area: %w", err)
+	}
+	// An upload's lock must hold across every node sharing the bucket:
+	// this in-process locker holds on this node only, until the lease
+	// locker in the database replaces it here.
+	return a, memorylocker.New(), nil
 }
