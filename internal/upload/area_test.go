@@ -429,6 +429,40 @@ func testArea(t *testing.T, e *areaEnv) {
 		}
 	}
 
+	// Two finals racing for the same parts on two nodes: one wins.
+	parts = parts[:0]
+	for _, chunk := range [][]byte{data[:100], data[100:300]} {
+		resp := tusDo(t, "POST", e.nodes[1].URL+"/files/", alice, chunk, "Upload-Length", strconv.Itoa(len(chunk)), "Upload-Concat", "partial")
+		parts = append(parts, resp.Header.Get("Location"))
+	}
+	final = "final;" + strings.Join(parts, " ")
+	statuses := make(chan int, 2)
+	for n := range e.nodes {
+		go func() {
+			req, _ := http.NewRequest("POST", e.nodes[n].URL+"/files/", nil)
+			req.Header.Set("Tus-Resumable", "1.0.0")
+			req.Header.Set("Authorization", "Bearer "+strconv.Itoa(alice))
+			req.Header.Set("Upload-Concat", final)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				statuses <- 0
+				return
+			}
+			resp.Body.Close()
+			statuses <- resp.StatusCode
+		}()
+	}
+	got := map[int]int{<-statuses: 1}
+	got[<-statuses]++
+	if got[http.StatusCreated] != 1 || got[http.StatusNotFound] != 1 {
+		t.Errorf("two finals over the same parts on two nodes: %v, want one 201 and one 404", got)
+	}
+	for _, v := range e.videos.videos {
+		if v.Title == "" && v.ID != joined { // the race's winner: not kept
+			_ = e.areas[0].Remove(ctx, v.UploadID)
+		}
+	}
+
 	// Expiry, with every upload created before the deadline: those a video
 	// waits for stay, the rest go, with what a crash left (an upload whose
 	// info is gone, on S3 an orphan multipart upload).
