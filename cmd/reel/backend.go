@@ -79,7 +79,7 @@ func openBackend(ctx context.Context, cfg *config.Config, getenv func(string) st
 	}
 	b.blobDir = loc.Dir
 	log.Info("blob store", "url", loc.String())
-	if b.uploads, b.uploadLocker, err = openUploadArea(ctx, loc, getenv, b.dirs); err != nil {
+	if b.uploads, err = openUploadArea(ctx, loc, getenv, b.dirs); err != nil {
 		return nil, err
 	}
 	long, short, _ := cfg.Pixels() // validated by config
@@ -93,6 +93,12 @@ func openBackend(ctx context.Context, cfg *config.Config, getenv func(string) st
 			b.db.Close()
 		}
 	}()
+	if loc.S3 != nil {
+		// An upload's lock must hold across every node sharing the
+		// bucket: this in-process locker holds on this node only, until
+		// the lease locker in the database takes its place here.
+		b.uploadLocker = memorylocker.New()
+	}
 	b.queue, err = jobs.New(b.db.SQL(), b.db.Engine(), b.db, b.blobs, jobs.Config{
 		Workers:      workers,
 		JobTimeout:   cfg.JobTimeout,
@@ -172,18 +178,14 @@ func (b *backend) uploadDirs() []string {
 }
 
 // openUploadArea opens the tus upload area beside the blobs at loc.
-func openUploadArea(ctx context.Context, loc blob.Location, getenv func(string) string, dirs dataDirs) (upload.Area, handler.Locker, error) {
+func openUploadArea(ctx context.Context, loc blob.Location, getenv func(string) string, dirs dataDirs) (upload.Area, error) {
 	if loc.S3 == nil {
-		a, err := upload.NewDiskArea(dirs.uploads)
-		return a, nil, err
+		return upload.NewDiskArea(dirs.uploads)
 	}
 	// PATCHes are buffered in the data directory before they go up as parts.
 	a, err := upload.NewS3Area(ctx, loc.S3, getenv, dirs.uploads)
 	if err != nil {
-		return nil, nil, fmt.Errorf("upload area: %w", err)
+		return nil, fmt.Errorf("upload area: %w", err)
 	}
-	// An upload's lock must hold across every node sharing the bucket:
-	// this in-process locker holds on this node only, until the lease
-	// locker in the database replaces it here.
-	return a, memorylocker.New(), nil
+	return a, nil
 }
