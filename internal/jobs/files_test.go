@@ -45,8 +45,12 @@ func TestExpireSweepsAbandonedClaims(t *testing.T) {
 		write("7-unclaimed", 2*upload.ClaimLifetime),
 		write("7-unclaimed.info", 2*upload.ClaimLifetime),
 	}
+	area, err := upload.NewDiskArea(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
 	w := &expireUploadsWorker{
-		store: &fakeStore{videos: map[int64]*reel.Video{}}, uploadDir: dir, expiry: 24 * time.Hour,
+		store: &fakeStore{videos: map[int64]*reel.Video{}}, uploads: area, expiry: 24 * time.Hour,
 		log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 	if err := w.Work(context.Background(), nil); err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/reel-video/reel/internal/blob"
 	"github.com/reel-video/reel/internal/media"
 	"github.com/reel-video/reel/internal/media/mediatest"
+	"github.com/reel-video/reel/internal/upload"
 )
 
 func TestMain(m *testing.M) {
@@ -147,7 +148,7 @@ func newHarnessOn(t *testing.T, kind string, limits media.Limits, blobs blob.Sto
 	return &harness{store: store, blobs: blobs, work: work, worker: &processWorker{
 		store: store, blobs: blobs, log: log,
 		// Two small rungs keep the ladder quick.
-		cfg: Config{WorkDir: work, UploadDir: t.TempDir(), Limits: limits, Rungs: []media.Rung{{Short: 240, VideoKbps: 300}, {Short: 120, VideoKbps: 100}}},
+		cfg: Config{WorkDir: work, Uploads: diskArea(t), Limits: limits, Rungs: []media.Rung{{Short: 240, VideoKbps: 300}, {Short: 120, VideoKbps: 100}}},
 	}}
 }
 
@@ -392,4 +393,13 @@ func TestSweepScratch(t *testing.T) {
 	if _, err := os.Stat(young); err != nil {
 		t.Errorf("young scratch removed: %v", err)
 	}
+}
+
+func diskArea(t *testing.T) upload.Area {
+	t.Helper()
+	a, err := upload.NewDiskArea(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
 }

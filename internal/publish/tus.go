@@ -24,6 +24,6 @@ func (p *Publisher) CreateTus(ctx context.Context, authorID int64, uploadID, tit
 }
 
 // FinishTus completes the video of a finished tus upload (see Finish).
-func (p *Publisher) FinishTus(ctx context.Context, videoID, authorID int64, path string, size int64) error {
-	return p.Finish(ctx, videoID, authorID, path, size)
+func (p *Publisher) FinishTus(ctx context.Context, videoID, authorID int64, source string, size int64) error {
+	return p.Finish(ctx, videoID, authorID, source, size)
 }
