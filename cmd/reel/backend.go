@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/tus/tusd/v2/pkg/handler"
-	"github.com/tus/tusd/v2/pkg/memorylocker"
 
 	"github.com/reel-video/reel/internal/blob"
 	"github.com/reel-video/reel/internal/config"
@@ -95,9 +94,9 @@ func openBackend(ctx context.Context, cfg *config.Config, getenv func(string) st
 	}()
 	if loc.S3 != nil {
 		// An upload's lock must hold across every node sharing the
-		// bucket: this in-process locker holds on this node only, until
-		// the lease locker in the database takes its place here.
-		b.uploadLocker = memorylocker.New()
+		// bucket: a lease in the shared database, which a killed node's
+		// lock outlives by at most the lease's TTL.
+		b.uploadLocker = upload.NewLeaseLocker(b.db, upload.LeaseOptions{})
 	}
 	b.queue, err = jobs.New(b.db.SQL(), b.db.Engine(), b.db, b.blobs, jobs.Config{
 		Workers:      workers,

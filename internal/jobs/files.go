@@ -56,7 +56,8 @@ type expireUploadsWorker struct {
 // Work sweeps stale scratch, deletes videos whose upload did not finish in
 // time, then, through the upload area, any upload older than the expiry
 // that no video waits for: the parts of a concatenated upload, and
-// creations whose video was never stored (Area.Expire).
+// creations whose video was never stored (Area.Expire); and the upload
+// locks left by nodes that died holding them.
 func (w *expireUploadsWorker) Work(ctx context.Context, job *river.Job[ExpireUploadsArgs]) error {
 	if w.workDir != "" {
 		sweepScratch(w.workDir, w.scratchAge, w.log)
@@ -70,8 +71,13 @@ func (w *expireUploadsWorker) Work(ctx context.Context, job *river.Job[ExpireUpl
 	if err != nil {
 		return err
 	}
-	if n > 0 || files > 0 {
-		w.log.Info("expired unfinished uploads", "videos", n, "uploads", files)
+	// Locks whose holder died with its lease: their uploads may be gone.
+	leases, err := w.store.DeleteExpiredLeases(ctx)
+	if err != nil {
+		return err
+	}
+	if n > 0 || files > 0 || leases > 0 {
+		w.log.Info("expired unfinished uploads", "videos", n, "uploads", files, "lapsed_locks", leases)
 	}
 	return nil
 }

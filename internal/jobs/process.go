@@ -34,6 +34,8 @@ type Store interface {
 	ExpireUploads(ctx context.Context, before time.Time) (int, error)
 	// UploadInUse reports whether a video still waits for the upload's file.
 	UploadInUse(ctx context.Context, uploadID string) (bool, error)
+	// DeleteExpiredLeases removes upload locks whose lease ran out.
+	DeleteExpiredLeases(ctx context.Context) (int64, error)
 }
 
 // ProcessVideoArgs is the job that turns an original into covers, an MP4 and HLS.

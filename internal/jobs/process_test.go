@@ -38,6 +38,8 @@ type fakeStore struct {
 	onUpdate func(reel.Processed)
 	// refuse, when set, fails the SetProcessed calls it answers an error for.
 	refuse func(reel.Processed) error
+	// leaseSweeps counts the calls of DeleteExpiredLeases.
+	leaseSweeps int
 }
 
 func (s *fakeStore) VideoForJob(_ context.Context, id int64) (*reel.Video, error) {
@@ -98,6 +100,13 @@ func (s *fakeStore) SetProcessed(_ context.Context, id int64, p reel.Processed) 
 
 func (s *fakeStore) ExpireUploads(context.Context, time.Time) (int, error) { return 0, nil }
 func (s *fakeStore) UploadInUse(context.Context, string) (bool, error)     { return false, nil }
+
+func (s *fakeStore) DeleteExpiredLeases(context.Context) (int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.leaseSweeps++
+	return 0, nil
+}
 
 func (s *fakeStore) video(id int64) reel.Video {
 	s.mu.Lock()
