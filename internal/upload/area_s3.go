@@ -384,4 +384,3 @@ func (t s3Terminatable) Terminate(ctx context.Context) error {
 	}
 	return t.a.terminate(ctx, info.ID)
 }
-
