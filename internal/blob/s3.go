@@ -348,8 +348,9 @@ func (u *upload) abort(err error) error {
 }
 
 // Open looks the object up and returns a reader that fetches its bytes only
-// when read, from the current offset: Seek costs nothing, so
-// http.ServeContent can serve any range of an object of any size. Reads
+// when read, from the current offset, in windows (see firstWindow): Seek
+// costs nothing, so http.ServeContent can serve any range of an object of
+// any size. The reader is a ReadLimiter. Reads
 // are pinned to the version found here (If-Match on its ETag): an object
 // replaced meanwhile fails the read instead of mixing two versions. ctx
 // governs the reads too.
@@ -380,14 +381,53 @@ func quoteETag(e *string) string {
 	return etag
 }
 
-// rangeReader reads an object with one ranged GET per run of sequential
-// reads, holding no more than the HTTP body's buffer.
+// The reads of an object fetch it in windows: a ranged GET of the next
+// window, read to its end so that the connection goes back to the pool. A
+// window starts small, so that a player that reads a little and goes away
+// (a seek, a closed tab) costs S3 little more than what it was sent, and
+// doubles while reads go on, so that a whole object takes few requests.
+const (
+	firstWindow = 1 << 20
+	maxWindow   = 16 << 20
+	// drainMax is the most of a window left unread that is read anyway, to
+	// keep its connection: closing a body before its end drops it.
+	drainMax = 64 << 10
+)
+
+// rangeReader reads an object window by window (see firstWindow), holding
+// no more than the HTTP body's buffer. It is a ReadLimiter.
 type rangeReader struct {
-	s    *S3
-	ctx  context.Context
-	info Info
-	off  int64
-	body io.ReadCloser
+	s      *S3
+	ctx    context.Context
+	info   Info
+	off    int64
+	limit  int64 // from LimitReads; 0 when unknown
+	window int64 // the length of the next window
+
+	body    io.ReadCloser
+	bodyEnd int64 // where body's window ends
+}
+
+var _ ReadLimiter = (*rangeReader)(nil)
+
+func (r *rangeReader) LimitReads(end int64) { r.limit = end }
+
+// nextEnd is the end of the window starting at r.off. A range the caller
+// will read to its end (LimitReads) is fetched in one request when it is
+// no longer than a full window; the windows never go past it.
+func (r *rangeReader) nextEnd() int64 {
+	if r.window == 0 {
+		r.window = firstWindow
+	}
+	end := r.off + r.window
+	if r.limit > r.off {
+		if r.limit-r.off <= maxWindow {
+			end = r.limit
+		} else {
+			end = min(end, r.limit)
+		}
+	}
+	return min(end, r.info.Size)
 }
 
 func (r *rangeReader) Read(p []byte) (int, error) {
@@ -398,10 +438,11 @@ func (r *rangeReader) Read(p []byte) (int, error) {
 		return 0, nil
 	}
 	if r.body == nil {
+		end := r.nextEnd()
 		out, err := r.s.client.GetObject(r.ctx, &s3.GetObjectInput{
 			Bucket:  &r.s.bucket,
 			Key:     aws.String(r.s.prefix + r.info.Key),
-			Range:   aws.String("bytes=" + strconv.FormatInt(r.off, 10) + "-"),
+			Range:   aws.String("bytes=" + strconv.FormatInt(r.off, 10) + "-" + strconv.FormatInt(end-1, 10)),
 			IfMatch: aws.String(r.info.ETag),
 		})
 		if err != nil {
@@ -410,16 +451,20 @@ func (r *rangeReader) Read(p []byte) (int, error) {
 			}
 			return 0, r.s.fail("read", r.info.Key, err)
 		}
-		r.body = out.Body
+		r.body, r.bodyEnd = out.Body, end
+		r.window = min(2*r.window, maxWindow)
+	}
+	if left := r.bodyEnd - r.off; int64(len(p)) > left {
+		p = p[:left]
 	}
 	n, err := r.body.Read(p)
 	r.off += int64(n)
 	switch {
-	case err == io.EOF && r.off < r.info.Size:
-		r.closeBody()
-		return n, r.s.fail("read", r.info.Key, io.ErrUnexpectedEOF)
+	case r.off == r.bodyEnd:
+		r.releaseBody()
 	case err == io.EOF:
 		r.closeBody()
+		return n, r.s.fail("read", r.info.Key, io.ErrUnexpectedEOF)
 	case err != nil:
 		r.closeBody()
 		return n, r.s.fail("read", r.info.Key, err)
@@ -441,15 +486,29 @@ func (r *rangeReader) Seek(offset int64, whence int) (int64, error) {
 		return 0, fmt.Errorf("blob: seek %s: negative position %d", r.info.Key, offset)
 	}
 	if offset != r.off {
-		r.closeBody()
+		r.releaseBody()
 		r.off = offset
+		r.window = firstWindow
 	}
 	return offset, nil
 }
 
 func (r *rangeReader) Close() error {
-	r.closeBody()
+	r.releaseBody()
 	return nil
+}
+
+// releaseBody closes the window's body, first reading what is left of it
+// when that is little, so that its connection can serve the next request.
+func (r *rangeReader) releaseBody() {
+	if r.body == nil {
+		return
+	}
+	if r.bodyEnd-r.off <= drainMax {
+		// One more read past the window's last byte sees the body's end.
+		_, _ = io.CopyN(io.Discard, r.body, drainMax+1)
+	}
+	r.closeBody()
 }
 
 func (r *rangeReader) closeBody() {

@@ -322,3 +322,84 @@ func (r *probeReader) Read(p []byte) (int, error) {
 	r.off += n
 	return n, nil
 }
+
+// TestS3ReadsFetchWhatIsRead counts, at a proxy in front of the server,
+// what reading an object fetches: a whole read fetches the object once in
+// a few requests, a range the reader was told about (LimitReads) fetches
+// that range and nothing more, a short read without it at most the first
+// window, and all of them keep reusing one connection.
+func TestS3ReadsFetchWhatIsRead(t *testing.T) {
+	srv := s3test.Start(t)
+	front := srv.Front(t)
+	s, err := blob.NewS3(t.Context(), front.Config("p"), srv.Getenv(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const size, mib = 20 << 20, 1 << 20
+	body := randomBytes(size)
+	if _, err := s.Put(t.Context(), "videos/1/video.mp4", bytes.NewReader(body)); err != nil {
+		t.Fatal(err)
+	}
+	open := func() *blob.Object {
+		t.Helper()
+		obj, err := s.Open(t.Context(), "videos/1/video.mp4")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return obj
+	}
+	readAt := func(obj *blob.Object, off, n int64) {
+		t.Helper()
+		if _, err := obj.Seek(off, io.SeekStart); err != nil {
+			t.Fatal(err)
+		}
+		var got bytes.Buffer
+		if _, err := io.CopyN(&got, obj, n); err != nil || !bytes.Equal(got.Bytes(), body[off:off+n]) {
+			t.Fatalf("read of %d bytes at %d: %v, right bytes: %v", n, off, err, bytes.Equal(got.Bytes(), body[off:off+n]))
+		}
+	}
+
+	obj := open()
+	front.Reset()
+	var all bytes.Buffer
+	if _, err := io.Copy(&all, obj); err != nil || !bytes.Equal(all.Bytes(), body) {
+		t.Fatalf("whole read: %v, right bytes: %v", err, bytes.Equal(all.Bytes(), body))
+	}
+	obj.Close()
+	if gets, fetched, _ := front.Counts(); fetched != size || gets > 6 {
+		t.Errorf("a whole read of %d bytes fetched %d bytes in %d requests", size, fetched, gets)
+	}
+
+	obj = open()
+	front.Reset()
+	for i := range int64(5) {
+		off := i*3*mib + 12345
+		if _, err := obj.Seek(off, io.SeekStart); err != nil {
+			t.Fatal(err)
+		}
+		obj.ReadSeekCloser.(blob.ReadLimiter).LimitReads(off + mib)
+		readAt(obj, off, mib)
+	}
+	obj.Close()
+	if gets, fetched, conns := front.Counts(); fetched != 5*mib || gets != 5 || conns > 1 {
+		t.Errorf("5 told reads of 1 MiB fetched %d bytes in %d requests on %d new connections", fetched, gets, conns)
+	}
+
+	// Untold, a read fetches a window at a time: 1 MiB first.
+	obj = open()
+	front.Reset()
+	for i := range int64(5) {
+		readAt(obj, i*3*mib, mib)
+	}
+	readAt(obj, 17*mib, 100)
+	obj.Close()
+	if gets, fetched, conns := front.Counts(); fetched > 6*mib || gets != 6 || conns > 1 {
+		t.Errorf("6 short reads fetched %d bytes in %d requests on %d new connections", fetched, gets, conns)
+	}
+
+	// A hint is not a bound: reading on past it still reads the object.
+	obj = open()
+	obj.ReadSeekCloser.(blob.ReadLimiter).LimitReads(10)
+	readAt(obj, 0, 3*mib)
+	obj.Close()
+}
