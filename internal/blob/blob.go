@@ -71,6 +71,17 @@ type Presigner interface {
 	GetURL(ctx context.Context, key string, ttl time.Duration) (string, error)
 }
 
+// Sweeper is the capability of a store in which an interrupted write leaves
+// something behind that is no object, so that neither List nor
+// DeletePrefix's callers see it: S3's incomplete multipart uploads, stored
+// and billed until aborted, which a process killed in the middle of a large
+// Put leaves. AbortStaleUploads removes those under prefix begun before
+// olderThan (a time no write still running can be older than) and returns
+// how many. DeletePrefix removes them too, whatever their age.
+type Sweeper interface {
+	AbortStaleUploads(ctx context.Context, prefix string, olderThan time.Time) (int, error)
+}
+
 // ReadLimiter is the capability of an object's reader (Object's
 // ReadSeekCloser) that fetches the bytes from elsewhere as they are read:
 // the S3 store's. It cannot know how far a caller will read, so it fetches

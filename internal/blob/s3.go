@@ -37,6 +37,7 @@ type S3 struct {
 var (
 	_ Store     = (*S3)(nil)
 	_ Presigner = (*S3)(nil)
+	_ Sweeper   = (*S3)(nil)
 )
 
 const (
@@ -529,10 +530,15 @@ func (s *S3) Delete(ctx context.Context, key string) error {
 	return nil
 }
 
-// DeletePrefix deletes the objects under prefix a listed page (at most
-// 1,000 keys, DeleteObjects' limit) at a time.
+// DeletePrefix aborts the multipart uploads under prefix, whose parts are
+// no object but are stored (and billed) all the same, then deletes the
+// objects a listed page (at most 1,000 keys, DeleteObjects' limit) at a
+// time.
 func (s *S3) DeletePrefix(ctx context.Context, prefix string) error {
 	if err := deletablePrefix(prefix); err != nil {
+		return err
+	}
+	if _, err := s.abortUploads(ctx, "delete", prefix, time.Time{}); err != nil {
 		return err
 	}
 	p := s3.NewListObjectsV2Paginator(s.client, &s3.ListObjectsV2Input{Bucket: &s.bucket, Prefix: aws.String(s.prefix + prefix)})
@@ -564,6 +570,81 @@ func (s *S3) DeletePrefix(ctx context.Context, prefix string) error {
 		}
 	}
 	return nil
+}
+
+// AbortStaleUploads aborts the multipart uploads under prefix begun before
+// olderThan: those of a Put whose process died before it could abort them.
+func (s *S3) AbortStaleUploads(ctx context.Context, prefix string, olderThan time.Time) (int, error) {
+	if err := deletablePrefix(prefix); err != nil {
+		return 0, err
+	}
+	if olderThan.IsZero() {
+		return 0, fmt.Errorf("blob: abort uploads under %s: no age given", prefix)
+	}
+	return s.abortUploads(ctx, "abort uploads under", prefix, olderThan)
+}
+
+// uploadsPage is how many multipart uploads one listing asks for (S3's
+// most); tests lower it to see the pages followed.
+var uploadsPage int32 = 1000
+
+// abortUploads aborts the multipart uploads under prefix begun before
+// olderThan, or all of them when it is zero, and returns how many.
+//
+// The listing pages on the key marker alone: versitygw refuses every
+// upload-id-marker, and a key marker skips the uploads of the marker's key
+// left for the next page. So a page whose uploads were all aborted is
+// followed by the same listing again (they are gone from it), and after a
+// page that kept some, the listing resumes after the page's last key but
+// one, so that the last key's uploads are all seen.
+func (s *S3) abortUploads(ctx context.Context, op, prefix string, olderThan time.Time) (int, error) {
+	in := &s3.ListMultipartUploadsInput{Bucket: &s.bucket, Prefix: aws.String(s.prefix + prefix), MaxUploads: aws.Int32(uploadsPage)}
+	n := 0
+	var lastFirst string
+	for {
+		page, err := s.client.ListMultipartUploads(ctx, in)
+		if err != nil {
+			return n, s.fail(op, prefix, err)
+		}
+		kept := 0
+		for _, u := range page.Uploads {
+			// An upload of unknown age may be running: only its age says not.
+			if !olderThan.IsZero() && (u.Initiated == nil || !u.Initiated.Before(olderThan)) {
+				kept++
+				continue
+			}
+			_, err := s.client.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: &s.bucket, Key: u.Key, UploadId: u.UploadId})
+			if err != nil && !isCode(err, "NoSuchUpload") {
+				return n, s.fail(op, prefix, err)
+			}
+			n++
+		}
+		if !aws.ToBool(page.IsTruncated) || len(page.Uploads) == 0 {
+			return n, nil
+		}
+		stuck := fmt.Errorf("blob: %s %s: the listing of multipart uploads does not advance past %q", op, prefix, aws.ToString(in.KeyMarker))
+		if kept == 0 {
+			first := aws.ToString(page.Uploads[0].UploadId)
+			if first == lastFirst {
+				return n, stuck
+			}
+			lastFirst = first
+			continue
+		}
+		lastFirst = ""
+		last := aws.ToString(page.Uploads[len(page.Uploads)-1].Key)
+		marker := last // when the page holds uploads of one key only
+		for i := len(page.Uploads) - 2; i >= 0; i-- {
+			if k := aws.ToString(page.Uploads[i].Key); k != last {
+				marker = k
+				break
+			}
+		}
+		if in.KeyMarker != nil && marker <= *in.KeyMarker {
+			return n, stuck
+		}
+		in.KeyMarker = aws.String(marker)
+	}
 }
 
 // List reads every page of the listing under prefix. Keys that are not

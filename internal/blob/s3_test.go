@@ -18,6 +18,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
 	"github.com/reel-video/reel"
 	"github.com/reel-video/reel/internal/blob"
 	"github.com/reel-video/reel/internal/blob/s3test"
@@ -402,4 +405,82 @@ func TestS3ReadsFetchWhatIsRead(t *testing.T) {
 	obj.ReadSeekCloser.(blob.ReadLimiter).LimitReads(10)
 	readAt(obj, 0, 3*mib)
 	obj.Close()
+}
+
+// startUpload begins a multipart upload of key (a full bucket key) with one
+// part and leaves it unfinished, as a process killed in the middle of a
+// large Put does.
+func startUpload(t *testing.T, srv *s3test.Server, key string) {
+	t.Helper()
+	c := srv.Client(t)
+	out, err := c.CreateMultipartUpload(t.Context(), &s3.CreateMultipartUploadInput{Bucket: aws.String(srv.Bucket), Key: aws.String(key)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.UploadPart(t.Context(), &s3.UploadPartInput{Bucket: aws.String(srv.Bucket), Key: aws.String(key),
+		UploadId: out.UploadId, PartNumber: aws.Int32(1), Body: strings.NewReader("part")}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestS3DeletePrefixAbortsUploads: the unfinished multipart uploads under
+// the prefix go with its objects, over several pages of the listing, and
+// nothing of another video does.
+func TestS3DeletePrefixAbortsUploads(t *testing.T) {
+	srv := s3test.Start(t)
+	s := newS3(t, srv, "p")
+	blob.SetUploadsPage(t, 2)
+	put(t, s, "videos/1/video.mp4", "x")
+	for _, k := range []string{"p/videos/1/video.mp4", "p/videos/1/hls/720p/seg_00001.m4s", "p/videos/1/hls/720p/seg_00002.m4s",
+		"p/videos/1/hls/720p/seg_00003.m4s", "p/videos/1/cover.jpg", "p/videos/10/video.mp4", "p/videos/2/video.mp4", "videos/1/video.mp4"} {
+		startUpload(t, srv, k)
+	}
+	if err := s.DeletePrefix(t.Context(), "videos/1/"); err != nil {
+		t.Fatal(err)
+	}
+	if left := srv.MultipartUploads(t, ""); !slices.Equal(left, []string{"p/videos/10/video.mp4", "p/videos/2/video.mp4", "videos/1/video.mp4"}) {
+		t.Errorf("multipart uploads left: %q", left)
+	}
+	if left := srv.Keys(t, "p/videos/1/"); len(left) != 0 {
+		t.Errorf("objects left: %q", left)
+	}
+}
+
+// TestS3AbortStaleUploads aborts the uploads under the prefix begun before
+// the cutoff, and no other.
+func TestS3AbortStaleUploads(t *testing.T) {
+	srv := s3test.Start(t)
+	s := newS3(t, srv, "p")
+	blob.SetUploadsPage(t, 2)
+	under := []string{"p/videos/1/video.mp4", "p/videos/1/hls/720p/seg_00001.m4s", "p/videos/2/original", "p/videos/3/cover.jpg"}
+	for _, k := range append(under, "p/uploads/abc", "videos/1/video.mp4") {
+		startUpload(t, srv, k)
+	}
+	// Begun after the cutoff (an hour ago): running, kept.
+	if n, err := s.AbortStaleUploads(t.Context(), "videos/", time.Now().Add(-time.Hour)); err != nil || n != 0 {
+		t.Errorf("sweep of uploads begun before an hour ago = %d, %v", n, err)
+	}
+	if left := srv.MultipartUploads(t, ""); len(left) != 6 {
+		t.Errorf("uploads left after sweeping none: %q", left)
+	}
+	// With the cutoff in the future, every one under the prefix is stale.
+	n, err := s.AbortStaleUploads(t.Context(), "videos/", time.Now().Add(time.Minute))
+	if err != nil || n != len(under) {
+		t.Errorf("sweep = %d, %v, want %d", n, err, len(under))
+	}
+	if left := srv.MultipartUploads(t, ""); !slices.Equal(left, []string{"p/uploads/abc", "videos/1/video.mp4"}) {
+		t.Errorf("uploads left: %q", left)
+	}
+	for _, bad := range []string{"", "videos"} {
+		if _, err := s.AbortStaleUploads(t.Context(), bad, time.Now()); !errors.Is(err, blob.ErrInvalidKey) {
+			t.Errorf("sweep under %q = %v, want ErrInvalidKey", bad, err)
+		}
+	}
+	if _, err := s.AbortStaleUploads(t.Context(), "videos/", time.Time{}); err == nil {
+		t.Errorf("a sweep without a cutoff ran")
+	}
+	srv.Kill()
+	if _, err := s.AbortStaleUploads(t.Context(), "videos/", time.Now()); reel.ErrorCode(err) != reel.EUNAVAILABLE {
+		t.Errorf("sweep with the server down = %v, want unavailable", err)
+	}
 }
