@@ -47,12 +47,6 @@ type Store interface {
 	List(ctx context.Context, prefix string) ([]Info, error)
 }
 
-// Local is the capability of a store whose objects are files on this node:
-// tools such as ffmpeg read them in place instead of from a copy.
-type Local interface {
-	LocalPath(key string) (string, error)
-}
-
 // Info describes a stored object.
 type Info struct {
 	Key     string
