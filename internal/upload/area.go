@@ -36,9 +36,9 @@ type Area interface {
 	// how many uploads it removed.
 	Expire(ctx context.Context, deadline time.Time, inUse func(ctx context.Context, name string) (bool, error)) (int, error)
 
-	// compose puts the area's tusd store (core, termination,
-	// concatenation) into composer.
-	compose(composer *handler.StoreComposer)
+	// store is the area's tusd store (core, termination, concatenation),
+	// which NewTus gives tusd with its errors classified (classifiedStore).
+	store() tusStore
 	// defaultLocker is the locker of TusConfig's zero Locker: nil when
 	// the area has none that works across the nodes sharing it.
 	defaultLocker() handler.Locker

@@ -35,7 +35,7 @@ type s3Area struct {
 	presign *s3.PresignClient
 	bucket  string
 	prefix  string // the blob prefix + UploadsPrefix
-	store   s3store.S3Store
+	s3      s3store.S3Store
 }
 
 // Part sizes on S3: parts of 16 MiB go up while the next arrive, at most
@@ -75,21 +75,17 @@ func NewS3Area(ctx context.Context, cfg *blob.S3Config, getenv func(string) stri
 		return nil, fmt.Errorf("upload scratch directory: %w", err)
 	}
 	a := &s3Area{client: client, presign: s3.NewPresignClient(client), bucket: cfg.Bucket, prefix: cfg.Prefix + UploadsPrefix}
-	a.store = s3store.New(cfg.Bucket, client)
-	a.store.ObjectPrefix = a.prefix
-	a.store.TemporaryDirectory = scratch
-	a.store.MinPartSize = s3MinPart
-	a.store.PreferredPartSize = s3PartSize
-	a.store.MaxBufferedParts = s3Buffered
-	a.store.SetConcurrentPartUploads(s3Concurrent)
+	a.s3 = s3store.New(cfg.Bucket, client)
+	a.s3.ObjectPrefix = a.prefix
+	a.s3.TemporaryDirectory = scratch
+	a.s3.MinPartSize = s3MinPart
+	a.s3.PreferredPartSize = s3PartSize
+	a.s3.MaxBufferedParts = s3Buffered
+	a.s3.SetConcurrentPartUploads(s3Concurrent)
 	return a, nil
 }
 
-func (a *s3Area) compose(c *handler.StoreComposer) {
-	c.UseCore(a.store)
-	c.UseTerminater(s3Terminater{a})
-	c.UseConcater(a.store)
-}
+func (a *s3Area) store() tusStore { return s3Store{a.s3, a} }
 
 // defaultLocker is nil: a lock on S3 must hold across nodes, and the
 // bucket cannot lock; the caller provides one.
@@ -364,12 +360,15 @@ func (a *s3Area) Expire(ctx context.Context, deadline time.Time, inUse func(cont
 	return n + aborted, err
 }
 
-// s3Terminater terminates through the area, which tells a finished upload
-// (its multipart upload completed) from a failure.
-type s3Terminater struct{ a *s3Area }
+// s3Store is tusd's s3store terminating through the area, which tells a
+// finished upload (its multipart upload completed) from a failure.
+type s3Store struct {
+	s3store.S3Store
+	a *s3Area
+}
 
-func (t s3Terminater) AsTerminatableUpload(u handler.Upload) handler.TerminatableUpload {
-	return s3Terminatable{t.a, u}
+func (s s3Store) AsTerminatableUpload(u handler.Upload) handler.TerminatableUpload {
+	return s3Terminatable{s.a, u}
 }
 
 type s3Terminatable struct {

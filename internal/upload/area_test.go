@@ -278,17 +278,72 @@ func TestAreaContract(t *testing.T) {
 			t.Errorf("the area wrote blob keys: %v", keys)
 		}
 
+		// An upload the store cannot make sense of is the server's
+		// failure (500), not an outage to retry.
+		bad := e.create(t, 0, 9, 100)
+		badName := strings.SplitN(strings.TrimPrefix(bad, "/files/"), "+", 2)[0]
+		_, err := s.Client(t).PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String(s.Bucket),
+			Key: aws.String("inst/" + UploadsPrefix + badName + ".info"), Body: strings.NewReader("not json")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp := tusDo(t, "HEAD", e.nodes[1].URL+bad, 9, nil); resp.StatusCode != http.StatusInternalServerError {
+			t.Errorf("HEAD of an upload with a corrupt info: %d, want 500", resp.StatusCode)
+		}
+
+		// The store dying in the middle of a PATCH: 503 to retry (from
+		// the offset HEAD then reports), not a server error.
+		path := e.create(t, 0, 7, 100)
+		big := e.create(t, 0, 7, 10<<20)
+		pr, pw := io.Pipe()
+		req, err := http.NewRequest("PATCH", e.nodes[0].URL+big, pr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.ContentLength = 10 << 20
+		for k, v := range map[string]string{"Tus-Resumable": "1.0.0", "Authorization": "Bearer 7",
+			"Content-Type": "application/offset+octet-stream", "Upload-Offset": "0"} {
+			req.Header.Set(k, v)
+		}
+		answered := make(chan *http.Response, 1)
+		go func() {
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Errorf("PATCH: %v", err)
+				resp = &http.Response{Body: http.NoBody}
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			answered <- resp
+		}()
+		chunk := randomBytes(t, 1<<20)
+		for range 8 {
+			if _, err := pw.Write(chunk); err != nil {
+				t.Fatal(err)
+			}
+		}
+		s.Kill()
+		for range 2 {
+			if _, err := pw.Write(chunk); err != nil {
+				break // the server answered already
+			}
+		}
+		pw.Close()
+		resp := <-answered
+		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+			t.Errorf("PATCH with the store killed midway: %d (Retry-After %q), want 503 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))
+		}
+
 		// The store gone: an upload is not answered as missing (the
 		// client would start over), and nothing claims to be removed.
-		path := e.create(t, 0, 7, 100)
-		s.Kill()
-		resp := tusDo(t, "HEAD", e.nodes[1].URL+path, 7, nil)
+		resp = tusDo(t, "HEAD", e.nodes[1].URL+path, 7, nil)
 		if resp.StatusCode != http.StatusServiceUnavailable {
 			t.Errorf("HEAD with the store down: %d, want 503", resp.StatusCode)
 		}
 		resp = tusDo(t, "PATCH", e.nodes[0].URL+path, 7, []byte("x"), "Upload-Offset", "0")
-		if resp.StatusCode < 500 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
-			t.Errorf("PATCH with the store down: %d %s, want a JSON 5xx", resp.StatusCode, resp.Header.Get("Content-Type"))
+		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" ||
+			!strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+			t.Errorf("PATCH with the store down: %d %s, want a JSON 503 with Retry-After", resp.StatusCode, resp.Header.Get("Content-Type"))
 		}
 		name := strings.SplitN(strings.TrimPrefix(path, "/files/"), "+", 2)[0]
 		if err := e.areas[0].Remove(context.Background(), name); err == nil {

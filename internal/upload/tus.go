@@ -85,11 +85,12 @@ func NewTus(cfg TusConfig) (http.Handler, error) {
 	if cfg.Locker == nil {
 		return nil, errors.New("tus: the upload area needs a locker shared by every node")
 	}
+	store := cfg.Area.store()
 	composer := handler.NewStoreComposer()
-	cfg.Area.compose(composer)
+	composeStore(composer, store)
 	composer.UseLocker(cfg.Locker)
 
-	t := &tus{cfg: cfg, composer: composer}
+	t := &tus{cfg: cfg, store: store}
 	cors := handler.DefaultCorsConfig
 	cors.ExposeHeaders += ", Video-ID, Upload-Expires, X-Request-ID"
 	cors.AllowHeaders += ", Idempotency-Key"
@@ -113,8 +114,10 @@ func NewTus(cfg TusConfig) (http.Handler, error) {
 }
 
 type tus struct {
-	cfg      TusConfig
-	composer *handler.StoreComposer
+	cfg TusConfig
+	// store is the area's, unclassified: what reel reads of an upload
+	// before tusd (info) is answered through the one error writer.
+	store    tusStore
 	creating creations // see pending.go
 }
 
@@ -163,9 +166,10 @@ func (t *tus) guard(next http.Handler) http.Handler {
 		}
 		info, err := t.info(r.Context(), id)
 		if err != nil && !errors.Is(err, handler.ErrNotFound) {
-			// The area did not answer (S3 down): not a missing upload,
-			// which the client would start again instead of resuming.
-			writeHookError(w, r, unavailable(err))
+			// Not a missing upload, which the client would start again
+			// instead of resuming: 503 when the area did not answer (S3
+			// down), 500 when it failed (see storeError).
+			writeHookError(w, r, err)
 			return
 		}
 		if err != nil || info.MetaData[metaOwner] != strconv.FormatInt(uid, 10) {
@@ -214,12 +218,20 @@ func (t *tus) finishAgain(w http.ResponseWriter, r *http.Request, info handler.F
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// info reads the upload id's info; a failure other than handler.ErrNotFound
+// is classified as storeError says, for the one error writer.
 func (t *tus) info(ctx context.Context, id string) (handler.FileInfo, error) {
-	up, err := t.composer.Core.GetUpload(ctx, id)
+	up, err := t.store.GetUpload(ctx, id)
 	if err != nil {
-		return handler.FileInfo{}, err
+		if errors.Is(err, handler.ErrNotFound) {
+			return handler.FileInfo{}, err
+		}
+		c, _ := storeError(err)
+		return handler.FileInfo{}, c
 	}
-	return up.GetInfo(ctx)
+	info, err := up.GetInfo(ctx)
+	c, _ := storeError(err)
+	return info, c
 }
 
 // preCreate authenticates the creator, admits the upload through the
@@ -442,7 +454,7 @@ func (t *tus) concatenate(w http.ResponseWriter, r *http.Request, parts []string
 	for _, id := range parts {
 		info, err := t.info(r.Context(), id)
 		if err != nil && !errors.Is(err, handler.ErrNotFound) {
-			writeHookError(w, r, unavailable(err))
+			writeHookError(w, r, err)
 			return
 		}
 		if err != nil || seen[id] || info.MetaData[metaOwner] != strconv.FormatInt(uid, 10) || !info.IsPartial {
@@ -506,22 +518,9 @@ func writeAuthError(w http.ResponseWriter, r *http.Request, err error) {
 	httperr.Write(w, r, err)
 }
 
-// unavailable is a failure of the upload area to answer: 503, for the
-// client to retry, with the cause logged and hidden.
-func unavailable(err error) error {
-	return httperr.Hide(reel.EUNAVAILABLE, fmt.Errorf("tus: upload area: %w", err))
-}
-
 // writeHookError answers err outside tusd, as the hooks' errors are inside.
 func writeHookError(w http.ResponseWriter, r *http.Request, err error) {
 	httperr.Write(w, r, err)
-}
-
-func spaceError(err error) error {
-	if err != nil && IsNoSpace(err) {
-		return tusError(http.StatusInsufficientStorage, reel.ESTORAGE, reel.ErrorMessage(ErrNoSpace()))
-	}
-	return err
 }
 
 // tusError is a hook error that tusd answers with reel's JSON error shape
