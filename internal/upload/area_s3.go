@@ -53,6 +53,10 @@ const (
 	s3Concurrent = 8
 )
 
+// S3ScratchPrefix starts the names of the files s3store writes in the
+// scratch directory (its parts on their way up, a concatenation's download).
+const S3ScratchPrefix = "tusd-s3-"
+
 // sourceTTL is how long the URL ffprobe reads a finished upload through
 // stays valid: the probe of the final PATCH takes seconds, and a URL that
 // leaks (it never leaves the node) is useless soon after.
