@@ -276,11 +276,10 @@ func TestAdmit(t *testing.T) {
 		{"no room on disk", Admission{MinFreeBytes: 1 << 62, Dirs: []string{dir}}, 0, Request{UserID: 1, Size: -1, Pending: -1}, reel.ESTORAGE},
 		{"declared size beyond the disk", Admission{Dirs: []string{dir}}, 0, Request{UserID: 1, Size: 1 << 62, Pending: -1}, reel.ESTORAGE},
 		{"fits on disk", Admission{MinFreeBytes: 1, Dirs: []string{dir}}, 0, Request{UserID: 1, Size: 1, Pending: -1}, ""},
-		{"tus beyond the disk", Admission{Dirs: []string{dir}}, 0, Request{UserID: 1, Size: 1 << 62, Pending: 0, Tus: true}, reel.ESTORAGE},
+		{"tus beyond the disk", Admission{Dirs: []string{dir}}, 0, Request{UserID: 1, Size: 1 << 62, Pending: 0}, reel.ESTORAGE},
 		// On S3 a tus upload passes through the node in a few parts: only the reserve counts.
-		{"tus buffered on its way to S3", Admission{Dirs: []string{dir}, TusBuffered: true}, 0, Request{UserID: 1, Size: 1 << 62, Pending: 0, Tus: true}, ""},
-		{"tus buffered, reserve gone", Admission{MinFreeBytes: 1 << 62, Dirs: []string{dir}, TusBuffered: true}, 0, Request{UserID: 1, Size: 1, Pending: 0, Tus: true}, reel.ESTORAGE},
-		{"multipart beside buffered tus", Admission{Dirs: []string{dir}, TusBuffered: true}, 0, Request{UserID: 1, Size: 1 << 62, Pending: -1}, reel.ESTORAGE},
+		{"tus buffered on its way to S3", Admission{Dirs: []string{dir}}, 0, Request{UserID: 1, Size: 1 << 62, Pending: 0, Buffered: true}, ""},
+		{"tus buffered, reserve gone", Admission{MinFreeBytes: 1 << 62, Dirs: []string{dir}}, 0, Request{UserID: 1, Size: 1, Pending: 0, Buffered: true}, reel.ESTORAGE},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			p, vs := newPublisher(t)

@@ -78,6 +78,9 @@ func (a *diskArea) claim(_ context.Context, _ handler.Locker, id string) (func(u
 	}, nil
 }
 
+// buffered is false: the whole upload is written here.
+func (a *diskArea) buffered(handler.FileInfo, []int64) (bool, error) { return false, nil }
+
 func (a *diskArea) source(_ context.Context, info handler.FileInfo) (string, error) {
 	return info.Storage["Path"], nil
 }

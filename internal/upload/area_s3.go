@@ -41,8 +41,11 @@ type s3Area struct {
 // Part sizes on S3: parts of 16 MiB go up while the next arrive, at most
 // s3Buffered of them waiting per PATCH in the scratch directory (and the
 // one being written), and s3Concurrent uploading at once on the node: the
-// scratch a node uses for uploads is bounded by (s3Buffered + 1) parts per
-// PATCH under way plus s3Concurrent parts.
+// scratch a node uses for a PATCH is bounded by (s3Buffered + 1) parts per
+// PATCH under way plus s3Concurrent parts. A concatenation is the
+// exception: when a part is below s3MinPart (often the last), s3store
+// downloads every part into the scratch directory and puts the whole
+// result back, so admission needs the final's whole size free (buffered).
 // S3 refuses parts below 5 MiB except the last, so that is the minimum;
 // 16 MiB parts take an upload to 160 GiB within S3's 10,000 parts, far
 // above any upload reel admits.
@@ -51,6 +54,9 @@ const (
 	s3PartSize   = 16 << 20
 	s3Buffered   = 2
 	s3Concurrent = 8
+	// s3MaxCopy is the most S3 puts in one request (PutObject) or copies
+	// into one part (UploadPartCopy): the bound of what s3store can join.
+	s3MaxCopy = 5 << 30
 )
 
 // S3ScratchPrefix starts the names of the files s3store writes in the
@@ -204,6 +210,29 @@ func (a *s3Area) claim(ctx context.Context, locker handler.Locker, id string) (f
 		}
 		_ = lock.Unlock()
 	}, nil
+}
+
+// buffered is true but for a final upload with a part below s3MinPart,
+// which s3store joins on this node (ConcatUploads downloads the parts and
+// puts the whole). s3store joins with one request per part, or one for the
+// whole when it downloads: neither may go above s3MaxCopy, which is refused
+// at creation (413) rather than failing after the parts were copied.
+func (a *s3Area) buffered(upload handler.FileInfo, parts []int64) (bool, error) {
+	if !upload.IsFinal {
+		return true, nil
+	}
+	small := false
+	for _, p := range parts {
+		if p > s3MaxCopy {
+			return false, reel.Errorf(reel.ETOOLARGE, "a partial upload above %d bytes cannot be joined on this store: send it as parts of at most that size", int64(s3MaxCopy))
+		}
+		small = small || p < s3MinPart
+	}
+	if small && upload.Size > s3MaxCopy {
+		return false, reel.Errorf(reel.ETOOLARGE, "a concatenation above %d bytes with a part below %d bytes cannot be joined on this store: make every part at least %d bytes",
+			int64(s3MaxCopy), s3MinPart, s3MinPart)
+	}
+	return !small, nil
 }
 
 func (a *s3Area) source(ctx context.Context, info handler.FileInfo) (string, error) {

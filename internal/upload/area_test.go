@@ -53,17 +53,25 @@ func (f *fakeVideos) DeleteVideo(_ context.Context, id, _ int64) error {
 // fakePublisher admits everything, records the pending bytes it was
 // shown and what FinishTus got.
 type fakePublisher struct {
-	videos  *fakeVideos
-	mu      sync.Mutex
-	pending []int64
-	sources map[int64]string
+	videos   *fakeVideos
+	mu       sync.Mutex
+	pending  []int64
+	buffered []bool
+	sources  map[int64]string
 }
 
-func (p *fakePublisher) AdmitTus(_ context.Context, _, _, pending int64, _ bool) error {
+func (p *fakePublisher) AdmitTus(_ context.Context, _, _, pending int64, _, buffered bool) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.pending = append(p.pending, pending)
+	p.buffered = append(p.buffered, buffered)
 	return nil
+}
+
+func (p *fakePublisher) lastBuffered() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.buffered[len(p.buffered)-1]
 }
 
 func (p *fakePublisher) CreateTus(_ context.Context, authorID int64, uploadID, title, _, _ string) (int64, error) {
@@ -379,6 +387,10 @@ func testArea(t *testing.T, e *areaEnv) {
 	if resp := tusDo(t, "HEAD", e.nodes[1].URL+path, bob, nil); resp.StatusCode != http.StatusNotFound {
 		t.Errorf("someone else's HEAD: %d, want 404", resp.StatusCode)
 	}
+	// On S3 an upload only passes through the node; on disk it stays.
+	if got := e.pub.lastBuffered(); got != e.s3 {
+		t.Errorf("a whole upload admitted as buffered: %v, want %v", got, e.s3)
+	}
 
 	// Pending bytes: the unfinished upload counts, another user's does not.
 	e.create(t, 1, bob, 10)
@@ -462,6 +474,9 @@ func testArea(t *testing.T, e *areaEnv) {
 			t.Fatalf("partial: %d", resp.StatusCode)
 		}
 		parts = append(parts, resp.Header.Get("Location"))
+		if got := e.pub.lastBuffered(); got != e.s3 {
+			t.Errorf("a partial upload admitted as buffered: %v, want %v", got, e.s3)
+		}
 	}
 	final := "final;" + strings.Join(parts, " ")
 	if resp := tusDo(t, "POST", e.nodes[1].URL+"/files/", bob, nil, "Upload-Concat", final); resp.StatusCode != http.StatusNotFound {
@@ -472,6 +487,11 @@ func testArea(t *testing.T, e *areaEnv) {
 		t.Fatalf("final: %d", resp.StatusCode)
 	}
 	joined, _ := strconv.ParseInt(resp.Header.Get("Video-ID"), 10, 64)
+	// Parts below S3's minimum part size are joined on the node, which
+	// needs the whole final's size.
+	if e.pub.lastBuffered() {
+		t.Error("a concatenation of small parts admitted as buffered")
+	}
 	if got := open(t, e.areas[0], e.videos.videos[joined].UploadID); !bytes.Equal(got, data[:300]) {
 		t.Errorf("the joined upload has %d bytes, want the 300 of its parts", len(got))
 	}
@@ -542,5 +562,32 @@ func testArea(t *testing.T, e *areaEnv) {
 	}
 	if left := e.left(t); len(left) != 0 {
 		t.Errorf("after expiry and removal the area holds %v", left)
+	}
+}
+
+// TestS3Concatenation: what a final upload on S3 needs of the node, and
+// the concatenations S3 cannot make, refused before anything is claimed.
+func TestS3Concatenation(t *testing.T) {
+	a := &s3Area{}
+	final := func(size int64) handler.FileInfo { return handler.FileInfo{IsFinal: true, Size: size} }
+	for _, c := range []struct {
+		name     string
+		upload   handler.FileInfo
+		parts    []int64
+		buffered bool
+		code     string
+	}{
+		{"a whole upload", handler.FileInfo{Size: 100 << 30}, nil, true, ""},
+		{"a part", handler.FileInfo{IsPartial: true, Size: 1}, nil, true, ""},
+		{"parts copied in place", final(2 * s3MinPart), []int64{s3MinPart, s3MinPart}, true, ""},
+		{"a small part: joined on the node", final(s3MinPart + 1), []int64{s3MinPart, 1}, false, ""},
+		{"a small part, the whole too large to put", final(s3MaxCopy + 1), []int64{s3MaxCopy, 1}, false, reel.ETOOLARGE},
+		{"a part too large to copy", final(s3MaxCopy + 1 + s3MinPart), []int64{s3MaxCopy + 1, s3MinPart}, false, reel.ETOOLARGE},
+		{"large parts copied in place", final(2 * s3MaxCopy), []int64{s3MaxCopy, s3MaxCopy}, true, ""},
+	} {
+		buffered, err := a.buffered(c.upload, c.parts)
+		if reel.ErrorCode(err) != c.code || (err == nil && buffered != c.buffered) {
+			t.Errorf("%s: buffered %v, err %v; want %v, code %q", c.name, buffered, err, c.buffered, c.code)
+		}
 	}
 }

@@ -48,8 +48,11 @@ type TusConfig struct {
 type Admitter interface {
 	// AdmitTus admits a new upload of size bytes by userID, who holds
 	// pending bytes in other unfinished uploads; whole is false for a part
-	// of a concatenation, which is not processed by itself.
-	AdmitTus(ctx context.Context, userID, size, pending int64, whole bool) error
+	// of a concatenation, which is not processed by itself; buffered is
+	// true when the upload passes through this node only as a few parts on
+	// their way to a remote store (see Area), so that its size need not
+	// be free on this node's disk.
+	AdmitTus(ctx context.Context, userID, size, pending int64, whole, buffered bool) error
 	// CreateTus creates the video of a whole upload and returns its id.
 	CreateTus(ctx context.Context, authorID int64, uploadID, title, description, visibility string) (int64, error)
 	// FinishTus checks the finished upload and enqueues the video; source
@@ -293,7 +296,15 @@ func (t *tus) admit(ctx context.Context, uid int64, id string, upload handler.Fi
 	if err != nil {
 		return err
 	}
-	if err := t.cfg.Publisher.AdmitTus(ctx, uid, upload.Size, pending, !upload.IsPartial); err != nil {
+	var parts []int64
+	if c, _ := ctx.Value(claimKey{}).(*claim); c != nil {
+		parts = c.sizes
+	}
+	buffered, err := t.cfg.Area.buffered(upload, parts)
+	if err != nil {
+		return err
+	}
+	if err := t.cfg.Publisher.AdmitTus(ctx, uid, upload.Size, pending, !upload.IsPartial, buffered); err != nil {
 		return hookError(err)
 	}
 	t.creating.reserve(ctx, uid, u, id, upload.Size)
@@ -399,6 +410,7 @@ type claimKey struct{}
 type claim struct {
 	owner   int64
 	parts   []string
+	sizes   []int64 // of parts
 	settles []func(used bool)
 	used    bool
 }
@@ -472,6 +484,7 @@ func (t *tus) concatenate(w http.ResponseWriter, r *http.Request, parts []string
 			return
 		}
 		c.parts = append(c.parts, id)
+		c.sizes = append(c.sizes, info.Size)
 		c.settles = append(c.settles, settle)
 	}
 	// tusd reads the parts' info before the hooks run: it gets them from
