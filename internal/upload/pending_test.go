@@ -8,11 +8,12 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/aws/smithy-go"
 	"github.com/tus/tusd/v2/pkg/handler"
 )
 
-// outageArea is an area whose store stops answering when down is set, the
-// way an S3 client fails when the server is gone.
+// outageArea is an area whose store stops answering when down is set, as
+// the S3 client fails when the server is gone.
 type outageArea struct {
 	Area
 	down *atomic.Bool
@@ -27,7 +28,8 @@ type outageStore struct {
 
 func (s outageStore) GetUpload(ctx context.Context, id string) (handler.Upload, error) {
 	if s.down.Load() {
-		return nil, &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
+		return nil, &smithy.OperationError{ServiceID: "S3", OperationName: "GetObject",
+			Err: &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}}
 	}
 	return s.tusStore.GetUpload(ctx, id)
 }

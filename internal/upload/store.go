@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 
+	"github.com/aws/smithy-go"
 	"github.com/tus/tusd/v2/pkg/handler"
 
 	"github.com/reel-video/reel/internal/blob"
@@ -38,7 +39,10 @@ func composeStore(c *handler.StoreComposer, s tusStore) {
 // it is not a server error: a full file system (the disk area, or the
 // scratch where s3store buffers parts) is 507, an S3 outage 503 with
 // Retry-After. ok is false for anything else (an S3 refusal such as
-// AccessDenied, an unreadable .info), which stays a 500.
+// AccessDenied, an unreadable .info, a file system error), which stays a
+// 500. Only a failed call of the S3 client (a *smithy.OperationError,
+// which wraps its transport's failures too) can be an outage: an error
+// of a local file, such as an unexpected EOF, is not the store's.
 func storeError(err error) (classified error, ok bool) {
 	if err == nil {
 		return nil, false
@@ -46,8 +50,10 @@ func storeError(err error) (classified error, ok bool) {
 	if IsNoSpace(err) {
 		return ErrNoSpace(), true
 	}
-	if u, isOutage := errors.AsType[*blob.Unavailable](blob.S3Error(err)); isOutage {
-		return u, true
+	if _, isS3 := errors.AsType[*smithy.OperationError](err); isS3 {
+		if u, isOutage := errors.AsType[*blob.Unavailable](blob.S3Error(err)); isOutage {
+			return u, true
+		}
 	}
 	return err, false
 }

@@ -222,19 +222,23 @@ func (t *tus) finishAgain(w http.ResponseWriter, r *http.Request, info handler.F
 }
 
 // info reads the upload id's info; a failure other than handler.ErrNotFound
-// is classified as storeError says, for the one error writer.
+// is classified as storeError says, for the one error writer, and is
+// otherwise the server's (500).
 func (t *tus) info(ctx context.Context, id string) (handler.FileInfo, error) {
 	up, err := t.store.GetUpload(ctx, id)
-	if err != nil {
-		if errors.Is(err, handler.ErrNotFound) {
-			return handler.FileInfo{}, err
+	if err == nil {
+		var info handler.FileInfo
+		if info, err = up.GetInfo(ctx); err == nil {
+			return info, nil
 		}
-		c, _ := storeError(err)
+	}
+	if errors.Is(err, handler.ErrNotFound) {
+		return handler.FileInfo{}, err
+	}
+	if c, ok := storeError(err); ok {
 		return handler.FileInfo{}, c
 	}
-	info, err := up.GetInfo(ctx)
-	c, _ := storeError(err)
-	return info, c
+	return handler.FileInfo{}, httperr.Hide(reel.EINTERNAL, fmt.Errorf("tus: upload area: %w", err))
 }
 
 // preCreate authenticates the creator, admits the upload through the
