@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/tus/tusd/v2/pkg/handler"
@@ -66,9 +67,10 @@ func openBackend(ctx context.Context, cfg *config.Config, getenv func(string) st
 			return nil, fmt.Errorf("data directory: %w", err)
 		}
 	}
-	// Unfinished tus uploads are not scratch: they expire through their own job.
-	removeStale(b.dirs.incoming, 24*time.Hour, log)
-	removeStale(b.dirs.work, cfg.JobTimeout+time.Hour, log)
+	// Unfinished tus uploads are not scratch: they expire through their own
+	// job (on S3, openUploadArea sweeps the parts buffered on their way).
+	removeStale(b.dirs.incoming, 24*time.Hour, "", log)
+	removeStale(b.dirs.work, cfg.JobTimeout+time.Hour, "", log)
 	loc, err := cfg.BlobLocation()
 	if err != nil {
 		return nil, err // validated by config
@@ -78,7 +80,7 @@ func openBackend(ctx context.Context, cfg *config.Config, getenv func(string) st
 	}
 	b.blobDir = loc.Dir
 	log.Info("blob store", "url", loc.String())
-	if b.uploads, err = openUploadArea(ctx, loc, getenv, b.dirs); err != nil {
+	if b.uploads, err = openUploadArea(ctx, loc, getenv, b.dirs, log); err != nil {
 		return nil, err
 	}
 	long, short, _ := cfg.Pixels() // validated by config
@@ -162,10 +164,14 @@ func (b *backend) close(ctx context.Context, log *slog.Logger) {
 }
 
 // removeStale deletes what a crash left in a scratch directory: entries
-// older than age, which no live job can still be using.
-func removeStale(dir string, age time.Duration, log *slog.Logger) {
+// whose name starts with prefix, older than age, which no live job can
+// still be using.
+func removeStale(dir string, age time.Duration, prefix string, log *slog.Logger) {
 	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), prefix) {
+			continue
+		}
 		info, err := e.Info()
 		if err != nil || time.Since(info.ModTime()) < age {
 			continue
@@ -187,14 +193,19 @@ func (b *backend) uploadDirs() []string {
 }
 
 // openUploadArea opens the tus upload area beside the blobs at loc.
-func openUploadArea(ctx context.Context, loc blob.Location, getenv func(string) string, dirs dataDirs) (upload.Area, error) {
+func openUploadArea(ctx context.Context, loc blob.Location, getenv func(string) string, dirs dataDirs, log *slog.Logger) (upload.Area, error) {
 	if loc.S3 == nil {
+		// The directory holds the unfinished uploads themselves: only
+		// their expiry removes them.
 		return upload.NewDiskArea(dirs.uploads)
 	}
-	// PATCHes are buffered in the data directory before they go up as parts.
+	// PATCHes are buffered in the data directory before they go up as
+	// parts; a node killed mid-PATCH leaves its part files, which nothing
+	// else would remove. None is written for anywhere near an hour.
 	a, err := upload.NewS3Area(ctx, loc.S3, getenv, dirs.uploads)
 	if err != nil {
 		return nil, fmt.Errorf("upload area: %w", err)
 	}
+	removeStale(dirs.uploads, time.Hour, upload.S3ScratchPrefix, log)
 	return a, nil
 }

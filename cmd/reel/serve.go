@@ -100,7 +100,6 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 			PendingBytes: cfg.UserPendingBytes,
 			MinFreeBytes: cfg.MinFreeBytes,
 			Dirs:         b.uploadDirs(),
-			TusBuffered:  b.blobDir == "",
 		},
 		Work: publish.NewGate(cfg.PublishProbes, publishWait),
 	}

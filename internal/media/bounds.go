@@ -137,6 +137,10 @@ func inputArgs(b bounds, src string) []string {
 // and none of the protocols that nest others (concat, subfile, crypto).
 const urlProtocols = "http,https,tcp,tls"
 
+// urlCAFile, when set, is the only authority whose certificates https
+// URLs are checked against, instead of the system's: for tests.
+var urlCAFile string
+
 // urlReadTimeout bounds how long ffmpeg waits on a URL that stopped
 // answering (-rw_timeout, in microseconds): a stalled store fails the probe
 // instead of holding its turn.
@@ -172,7 +176,16 @@ func (in input) args(b bounds) []string {
 	if in.url == "" {
 		return inputArgs(b, in.src)
 	}
-	return sourceArgs(b, urlProtocols, []string{"-rw_timeout", strconv.FormatInt(urlReadTimeout.Microseconds(), 10)}, in.src)
+	extra := []string{"-rw_timeout", strconv.FormatInt(urlReadTimeout.Microseconds(), 10)}
+	if strings.HasPrefix(in.src, "https:") {
+		// ffmpeg's tls protocol checks no certificate unless told to:
+		// a presigned URL's credential must go only to the store.
+		extra = append(extra, "-tls_verify", "1")
+		if urlCAFile != "" {
+			extra = append(extra, "-ca_file", urlCAFile)
+		}
+	}
+	return sourceArgs(b, urlProtocols, extra, in.src)
 }
 
 // hide cuts the URL out of a tool's stderr: its query is a credential.

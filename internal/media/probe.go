@@ -136,6 +136,9 @@ func runProbe(ctx context.Context, in input, stdout io.Writer, args ...string) e
 		if m := notOnWhitelist.FindStringSubmatch(toolErr.Stderr); m != nil {
 			return refusedFormat(m[1])
 		}
+		if in.url != "" && storeDown.MatchString(toolErr.Stderr) {
+			return &StoreUnavailable{Detail: tellingLine(toolErr.Stderr)}
+		}
 		if in.url != "" && unreadableURL.MatchString(toolErr.Stderr) {
 			return fmt.Errorf("media: probe: the upload could not be read from the store: %s", tellingLine(toolErr.Stderr))
 		}
@@ -147,6 +150,30 @@ func runProbe(ctx context.Context, in input, stdout io.Writer, args ...string) e
 // unreadableURL is how ffmpeg's http, tls and tcp protocols say that a URL
 // could not be read: the store's fault or the network's, not the file's.
 var unreadableURL = regexp.MustCompile(`Server returned|Connection refused|Connection reset|[Tt]imed out|Network is unreachable|Failed to resolve|Stream ends prematurely|Protocol '[^']*' not on whitelist|Input/output error|Error in the pull function|TLS`)
+
+// storeDown is the part of unreadableURL that says the store could not
+// answer for now (refused or dropped the connection, a 5xx, no answer in
+// time): the client retries. A 4xx (an expired or wrong URL), a refused
+// certificate or a refused protocol would fail again, and stay the
+// server's error.
+var storeDown = regexp.MustCompile(`Server returned 5XX|Connection refused|Connection reset|[Tt]imed out|Network is unreachable|Failed to resolve|Stream ends prematurely|Error in the pull function`)
+
+// StoreUnavailable is a probe over a URL that the store could not serve
+// for now: answered 503 with Retry-After, the upload kept for the retry.
+type StoreUnavailable struct{ Detail string }
+
+func (e *StoreUnavailable) Error() string {
+	return "media: probe: the store did not serve the upload: " + e.Detail
+}
+
+func init() {
+	reel.RegisterClassifier(func(err error) *reel.Error {
+		if _, ok := errors.AsType[*StoreUnavailable](err); ok {
+			return reel.Errorf(reel.EUNAVAILABLE, "the object store is unavailable; try again shortly")
+		}
+		return nil
+	})
+}
 
 // notOnWhitelist is how ffmpeg says it recognised a container outside
 // -format_whitelist; the bracket names the demuxer it found.

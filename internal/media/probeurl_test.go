@@ -2,6 +2,7 @@ package media
 
 import (
 	"context"
+	"encoding/pem"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -32,11 +33,24 @@ func serveFile(t *testing.T, path string, tls bool) (string, *atomic.Int64) {
 	var srv *httptest.Server
 	if tls {
 		srv = httptest.NewTLSServer(h)
+		trust(t, srv)
 	} else {
 		srv = httptest.NewServer(h)
 	}
 	t.Cleanup(srv.Close)
 	return srv.URL, &requests
+}
+
+// trust makes ffprobe trust srv's certificate, and only it, for the rest
+// of the test.
+func trust(t *testing.T, srv *httptest.Server) {
+	t.Helper()
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	urlCAFile = ca
+	t.Cleanup(func() { urlCAFile = "" })
 }
 
 // TestProbeURL: a video read over http and over https (ffmpeg's tls
@@ -92,13 +106,31 @@ func TestProbeURLRefusals(t *testing.T) {
 	gone := httptest.NewServer(http.NotFoundHandler())
 	goneURL := gone.URL
 	gone.Close()
-	for name, u := range map[string]string{
-		"missing": base + "/nothing?X-Amz-Signature=secret",
-		"gone":    goneURL + "/clip?X-Amz-Signature=secret",
+	failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "slow down", http.StatusServiceUnavailable)
+	}))
+	defer failing.Close()
+	// A certificate nobody vouches for: the URL's credential must not go
+	// to whoever answers.
+	untrusted := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.ServeFile(w, r, clip(t, "landscape"))
+	}))
+	defer untrusted.Close()
+	// The store down or failing is an outage to retry (503); a URL it
+	// refuses (an expired signature, a missing key) or a server that is
+	// not the store is not, and stays the server's error.
+	for name, c := range map[string]struct {
+		url  string
+		code string
+	}{
+		"missing":   {base + "/nothing?X-Amz-Signature=secret", reel.EINTERNAL},
+		"gone":      {goneURL + "/clip?X-Amz-Signature=secret", reel.EUNAVAILABLE},
+		"5xx":       {failing.URL + "/clip?X-Amz-Signature=secret", reel.EUNAVAILABLE},
+		"untrusted": {untrusted.URL + "/clip?X-Amz-Signature=secret", reel.EINTERNAL},
 	} {
-		_, err := ProbeURL(context.Background(), u, 100)
-		if err == nil || reel.ErrorCode(err) == reel.EUNSUPPORTED || reel.ErrorCode(err) == reel.EINVALID {
-			t.Errorf("%s: %v, want a failure to read, not a verdict on the file", name, err)
+		_, err := ProbeURL(context.Background(), c.url, 100)
+		if err == nil || reel.ErrorCode(err) != c.code {
+			t.Errorf("%s: %v, want a failure to read with code %s, not a verdict on the file", name, err, c.code)
 		}
 		if err != nil && strings.Contains(err.Error(), "secret") {
 			t.Errorf("%s: the error shows the URL: %v", name, err)

@@ -38,10 +38,6 @@ type Admission struct {
 	// multipart files, tus uploads, a local blob store): each must keep
 	// MinFreeBytes free after the upload.
 	Dirs []string
-	// TusBuffered is true when tus uploads pass through this node only as
-	// the few parts buffered on their way to a remote store (S3): their
-	// declared size is then not needed free in Dirs, only the reserve.
-	TusBuffered bool
 	// MaxAnonymous bounds the uploads one client address may have in flight
 	// before it has shown a token (0: DefaultMaxAnonymous).
 	MaxAnonymous int
@@ -68,8 +64,12 @@ type Request struct {
 	// Pending is the declared size of the user's other unfinished tus
 	// uploads, or -1 for a route without them (multipart).
 	Pending int64
-	// Tus is true for a tus upload (whole or a part of a concatenation).
-	Tus bool
+	// Buffered is true when the upload passes through this node only as
+	// the few parts buffered on their way to a remote store (a tus upload
+	// on S3, but not a concatenation that S3 cannot join in place; the
+	// upload area says which): its declared size is then not needed free
+	// in Dirs, only the reserve.
+	Buffered bool
 	// Job is true when the upload will be queued for processing once
 	// stored (every whole upload; not a part of a tus concatenation).
 	Job bool
@@ -99,7 +99,7 @@ func (p *Publisher) Admit(ctx context.Context, r Request) error {
 		}
 	}
 	local := r.Size
-	if r.Tus && a.TusBuffered {
+	if r.Buffered {
 		local = -1
 	}
 	if err := p.checkDisk(local); err != nil {

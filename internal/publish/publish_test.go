@@ -276,11 +276,10 @@ func TestAdmit(t *testing.T) {
 		{"no room on disk", Admission{MinFreeBytes: 1 << 62, Dirs: []string{dir}}, 0, Request{UserID: 1, Size: -1, Pending: -1}, reel.ESTORAGE},
 		{"declared size beyond the disk", Admission{Dirs: []string{dir}}, 0, Request{UserID: 1, Size: 1 << 62, Pending: -1}, reel.ESTORAGE},
 		{"fits on disk", Admission{MinFreeBytes: 1, Dirs: []string{dir}}, 0, Request{UserID: 1, Size: 1, Pending: -1}, ""},
-		{"tus beyond the disk", Admission{Dirs: []string{dir}}, 0, Request{UserID: 1, Size: 1 << 62, Pending: 0, Tus: true}, reel.ESTORAGE},
+		{"tus beyond the disk", Admission{Dirs: []string{dir}}, 0, Request{UserID: 1, Size: 1 << 62, Pending: 0}, reel.ESTORAGE},
 		// On S3 a tus upload passes through the node in a few parts: only the reserve counts.
-		{"tus buffered on its way to S3", Admission{Dirs: []string{dir}, TusBuffered: true}, 0, Request{UserID: 1, Size: 1 << 62, Pending: 0, Tus: true}, ""},
-		{"tus buffered, reserve gone", Admission{MinFreeBytes: 1 << 62, Dirs: []string{dir}, TusBuffered: true}, 0, Request{UserID: 1, Size: 1, Pending: 0, Tus: true}, reel.ESTORAGE},
-		{"multipart beside buffered tus", Admission{Dirs: []string{dir}, TusBuffered: true}, 0, Request{UserID: 1, Size: 1 << 62, Pending: -1}, reel.ESTORAGE},
+		{"tus buffered on its way to S3", Admission{Dirs: []string{dir}}, 0, Request{UserID: 1, Size: 1 << 62, Pending: 0, Buffered: true}, ""},
+		{"tus buffered, reserve gone", Admission{MinFreeBytes: 1 << 62, Dirs: []string{dir}}, 0, Request{UserID: 1, Size: 1, Pending: 0, Buffered: true}, reel.ESTORAGE},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			p, vs := newPublisher(t)
@@ -373,8 +372,8 @@ func retryAfter(err error) string {
 
 // TestFinishTusFromURL: an upload kept on S3 is checked in place through a
 // URL with the real ffprobe. Not a video is refused and discarded, as from
-// a file; a URL that cannot be read (the store gone) is a failure of the
-// server, which keeps the video for the client's retry.
+// a file; a URL that cannot be read (the store gone) is an outage (503),
+// which keeps the video for the client's retry.
 func TestFinishTusFromURL(t *testing.T) {
 	if err := media.Available(); err != nil {
 		t.Fatal(err)
@@ -400,8 +399,8 @@ func TestFinishTusFromURL(t *testing.T) {
 	gone := srv.URL
 	srv.Close()
 	err := p.FinishTus(ctx, id, 7, gone+"/landscape?X-Amz-Signature=s", 100)
-	if err == nil || reel.ErrorCode(err) == reel.EUNSUPPORTED || reel.ErrorCode(err) == reel.EINVALID {
-		t.Fatalf("finish with the store gone: %v, want a server failure", err)
+	if reel.ErrorCode(err) != reel.EUNAVAILABLE {
+		t.Fatalf("finish with the store gone: %v, want unavailable (503, with Retry-After)", err)
 	}
 	if _, err := vs.FindVideoByID(ctx, id, 7); err != nil {
 		t.Errorf("the store's failure discarded the video: %v", err)

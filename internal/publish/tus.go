@@ -9,9 +9,10 @@ import (
 var _ upload.Admitter = (*Publisher)(nil)
 
 // AdmitTus admits a tus upload being created: whole uploads count against
-// the queue, all against the pending cap, the quota and the disk.
-func (p *Publisher) AdmitTus(ctx context.Context, userID, size, pending int64, whole bool) error {
-	return p.Admit(ctx, Request{UserID: userID, Size: size, Pending: pending, Tus: true, Job: whole})
+// the queue, all against the pending cap, the quota and the disk (the
+// reserve only, when buffered).
+func (p *Publisher) AdmitTus(ctx context.Context, userID, size, pending int64, whole, buffered bool) error {
+	return p.Admit(ctx, Request{UserID: userID, Size: size, Pending: pending, Buffered: buffered, Job: whole})
 }
 
 // CreateTus creates the video of a whole tus upload (see Create).

@@ -36,9 +36,9 @@ type Area interface {
 	// how many uploads it removed.
 	Expire(ctx context.Context, deadline time.Time, inUse func(ctx context.Context, name string) (bool, error)) (int, error)
 
-	// compose puts the area's tusd store (core, termination,
-	// concatenation) into composer.
-	compose(composer *handler.StoreComposer)
+	// store is the area's tusd store (core, termination, concatenation),
+	// which NewTus gives tusd with its errors classified (classifiedStore).
+	store() tusStore
 	// defaultLocker is the locker of TusConfig's zero Locker: nil when
 	// the area has none that works across the nodes sharing it.
 	defaultLocker() handler.Locker
@@ -48,6 +48,12 @@ type Area interface {
 	// being created, so that no other final uses it; settle ends the
 	// claim, deleting the part when the final used it.
 	claim(ctx context.Context, locker handler.Locker, id string) (settle func(used bool), err error)
+	// buffered says whether upload passes through this node only as the
+	// few parts buffered on their way to a remote store, so that its size
+	// need not be free on this node's disk. parts are the sizes of the
+	// parts a final upload joins. An error refuses a concatenation the
+	// store cannot make.
+	buffered(upload handler.FileInfo, parts []int64) (bool, error)
 	// source is what ffprobe reads to check the finished upload: a local
 	// path, or a short-lived URL of it.
 	source(ctx context.Context, info handler.FileInfo) (string, error)

@@ -21,7 +21,7 @@ import (
 // through one file system.
 type diskArea struct {
 	dir   string
-	store spaceStore
+	files diskStore
 }
 
 // NewDiskArea returns the area in dir, created if missing.
@@ -29,14 +29,10 @@ func NewDiskArea(dir string) (Area, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("upload directory: %w", err)
 	}
-	return &diskArea{dir: dir, store: spaceStore{filestore.New(dir)}}, nil
+	return &diskArea{dir: dir, files: diskStore{filestore.New(dir)}}, nil
 }
 
-func (a *diskArea) compose(c *handler.StoreComposer) {
-	c.UseCore(a.store)
-	c.UseTerminater(a.store)
-	c.UseConcater(a.store)
-}
+func (a *diskArea) store() tusStore { return a.files }
 
 func (a *diskArea) defaultLocker() handler.Locker { return newLocker(a.dir) }
 
@@ -56,7 +52,7 @@ func (a *diskArea) ids(_ context.Context, prefix string) ([]string, error) {
 
 // claim renames the part's info file (atomic: of two finals naming the same
 // part, one wins, on any node sharing the directory); tusd then reads the
-// part through the claimed copy (spaceStore.GetUpload) and its data file.
+// part through the claimed copy (diskStore.GetUpload) and its data file.
 func (a *diskArea) claim(_ context.Context, _ handler.Locker, id string) (func(used bool), error) {
 	infoPath := filepath.Join(a.dir, id+".info")
 	// Touched first: the claimed file's time is the claim's, which the
@@ -81,6 +77,9 @@ func (a *diskArea) claim(_ context.Context, _ handler.Locker, id string) (func(u
 		_ = os.Rename(p+".info"+claimedSuffix, p+".info")
 	}, nil
 }
+
+// buffered is false: the whole upload is written here.
+func (a *diskArea) buffered(handler.FileInfo, []int64) (bool, error) { return false, nil }
 
 func (a *diskArea) source(_ context.Context, info handler.FileInfo) (string, error) {
 	return info.Storage["Path"], nil
@@ -166,38 +165,24 @@ func (a *diskArea) removeClaimedPart(id string) error {
 	return nil
 }
 
-// spaceStore is tusd's file store answering a full disk with 507
-// insufficient_storage instead of a 500. Its uploads are wrapped, so the
-// capabilities that unwrap them to the file store's own type are wrapped too.
-type spaceStore struct{ filestore.FileStore }
-
-type spaceUpload struct{ handler.Upload }
-
-func (s spaceStore) NewUpload(ctx context.Context, info handler.FileInfo) (handler.Upload, error) {
-	u, err := s.FileStore.NewUpload(ctx, info)
-	if err != nil {
-		return nil, spaceError(err)
-	}
-	return spaceUpload{u}, nil
-}
+// diskStore is tusd's file store that also finds the parts claimed by a
+// concatenation, and joins them.
+type diskStore struct{ filestore.FileStore }
 
 // GetUpload finds an upload, also one claimed by the concatenation being
 // created (its info file renamed; see concatenate).
-func (s spaceStore) GetUpload(ctx context.Context, id string) (handler.Upload, error) {
+func (s diskStore) GetUpload(ctx context.Context, id string) (handler.Upload, error) {
 	u, err := s.FileStore.GetUpload(ctx, id)
 	if errors.Is(err, handler.ErrNotFound) {
 		if c, _ := ctx.Value(claimKey{}).(*claim); c != nil && slices.Contains(c.parts, id) {
 			return s.claimed(id)
 		}
 	}
-	if err != nil {
-		return nil, err
-	}
-	return spaceUpload{u}, nil
+	return u, err
 }
 
 // claimed reads a claimed part through a temporary copy of its info file.
-func (s spaceStore) claimed(id string) (handler.Upload, error) {
+func (s diskStore) claimed(id string) (handler.Upload, error) {
 	p := filepath.Join(s.Path, id+".info")
 	b, err := os.ReadFile(p + claimedSuffix)
 	if err != nil {
@@ -213,26 +198,17 @@ func (s spaceStore) claimed(id string) (handler.Upload, error) {
 		return nil, handler.ErrNotFound
 	}
 	info.Offset = st.Size()
-	return spaceUpload{&claimedUpload{info: info}}, nil
+	return &claimedUpload{info: info}, nil
 }
 
-func (s spaceStore) AsTerminatableUpload(u handler.Upload) handler.TerminatableUpload {
-	return s.FileStore.AsTerminatableUpload(u.(spaceUpload).Upload)
+func (s diskStore) AsConcatableUpload(u handler.Upload) handler.ConcatableUpload {
+	return diskConcat{s.FileStore.AsConcatableUpload(u)}
 }
 
-func (s spaceStore) AsConcatableUpload(u handler.Upload) handler.ConcatableUpload {
-	return spaceConcat{s.FileStore.AsConcatableUpload(u.(spaceUpload).Upload)}
-}
-
-func (u spaceUpload) WriteChunk(ctx context.Context, offset int64, src io.Reader) (int64, error) {
-	n, err := u.Upload.WriteChunk(ctx, offset, src)
-	return n, spaceError(err)
-}
-
-type spaceConcat struct{ handler.ConcatableUpload }
+type diskConcat struct{ handler.ConcatableUpload }
 
 // ConcatUploads appends the parts' data files, which claimed parts keep.
-func (c spaceConcat) ConcatUploads(ctx context.Context, parts []handler.Upload) error {
+func (c diskConcat) ConcatUploads(ctx context.Context, parts []handler.Upload) error {
 	dst, ok := c.ConcatableUpload.(handler.Upload)
 	if !ok {
 		return errors.New("tus: concatenation target is not an upload")
@@ -243,7 +219,7 @@ func (c spaceConcat) ConcatUploads(ctx context.Context, parts []handler.Upload) 
 	}
 	f, err := os.OpenFile(info.Storage["Path"], os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {
-		return spaceError(err)
+		return err
 	}
 	for _, p := range parts {
 		pi, err := p.GetInfo(ctx)
@@ -252,10 +228,10 @@ func (c spaceConcat) ConcatUploads(ctx context.Context, parts []handler.Upload) 
 		}
 		if err != nil {
 			f.Close()
-			return spaceError(err)
+			return err
 		}
 	}
-	return spaceError(f.Close())
+	return f.Close()
 }
 
 func appendFile(dst *os.File, src string) error {

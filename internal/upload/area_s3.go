@@ -35,14 +35,17 @@ type s3Area struct {
 	presign *s3.PresignClient
 	bucket  string
 	prefix  string // the blob prefix + UploadsPrefix
-	store   s3store.S3Store
+	s3      s3store.S3Store
 }
 
 // Part sizes on S3: parts of 16 MiB go up while the next arrive, at most
 // s3Buffered of them waiting per PATCH in the scratch directory (and the
 // one being written), and s3Concurrent uploading at once on the node: the
-// scratch a node uses for uploads is bounded by (s3Buffered + 1) parts per
-// PATCH under way plus s3Concurrent parts.
+// scratch a node uses for a PATCH is bounded by (s3Buffered + 1) parts per
+// PATCH under way plus s3Concurrent parts. A concatenation is the
+// exception: when a part is below s3MinPart (often the last), s3store
+// downloads every part into the scratch directory and puts the whole
+// result back, so admission needs the final's whole size free (buffered).
 // S3 refuses parts below 5 MiB except the last, so that is the minimum;
 // 16 MiB parts take an upload to 160 GiB within S3's 10,000 parts, far
 // above any upload reel admits.
@@ -51,7 +54,14 @@ const (
 	s3PartSize   = 16 << 20
 	s3Buffered   = 2
 	s3Concurrent = 8
+	// s3MaxCopy is the most S3 puts in one request (PutObject) or copies
+	// into one part (UploadPartCopy): the bound of what s3store can join.
+	s3MaxCopy = 5 << 30
 )
+
+// S3ScratchPrefix starts the names of the files s3store writes in the
+// scratch directory (its parts on their way up, a concatenation's download).
+const S3ScratchPrefix = "tusd-s3-"
 
 // sourceTTL is how long the URL ffprobe reads a finished upload through
 // stays valid: the probe of the final PATCH takes seconds, and a URL that
@@ -75,21 +85,17 @@ func NewS3Area(ctx context.Context, cfg *blob.S3Config, getenv func(string) stri
 		return nil, fmt.Errorf("upload scratch directory: %w", err)
 	}
 	a := &s3Area{client: client, presign: s3.NewPresignClient(client), bucket: cfg.Bucket, prefix: cfg.Prefix + UploadsPrefix}
-	a.store = s3store.New(cfg.Bucket, client)
-	a.store.ObjectPrefix = a.prefix
-	a.store.TemporaryDirectory = scratch
-	a.store.MinPartSize = s3MinPart
-	a.store.PreferredPartSize = s3PartSize
-	a.store.MaxBufferedParts = s3Buffered
-	a.store.SetConcurrentPartUploads(s3Concurrent)
+	a.s3 = s3store.New(cfg.Bucket, client)
+	a.s3.ObjectPrefix = a.prefix
+	a.s3.TemporaryDirectory = scratch
+	a.s3.MinPartSize = s3MinPart
+	a.s3.PreferredPartSize = s3PartSize
+	a.s3.MaxBufferedParts = s3Buffered
+	a.s3.SetConcurrentPartUploads(s3Concurrent)
 	return a, nil
 }
 
-func (a *s3Area) compose(c *handler.StoreComposer) {
-	c.UseCore(a.store)
-	c.UseTerminater(s3Terminater{a})
-	c.UseConcater(a.store)
-}
+func (a *s3Area) store() tusStore { return s3Store{a.s3, a} }
 
 // defaultLocker is nil: a lock on S3 must hold across nodes, and the
 // bucket cannot lock; the caller provides one.
@@ -204,6 +210,29 @@ func (a *s3Area) claim(ctx context.Context, locker handler.Locker, id string) (f
 		}
 		_ = lock.Unlock()
 	}, nil
+}
+
+// buffered is true but for a final upload with a part below s3MinPart,
+// which s3store joins on this node (ConcatUploads downloads the parts and
+// puts the whole). s3store joins with one request per part, or one for the
+// whole when it downloads: neither may go above s3MaxCopy, which is refused
+// at creation (413) rather than failing after the parts were copied.
+func (a *s3Area) buffered(upload handler.FileInfo, parts []int64) (bool, error) {
+	if !upload.IsFinal {
+		return true, nil
+	}
+	small := false
+	for _, p := range parts {
+		if p > s3MaxCopy {
+			return false, reel.Errorf(reel.ETOOLARGE, "a partial upload above %d bytes cannot be joined on this store: send it as parts of at most that size", int64(s3MaxCopy))
+		}
+		small = small || p < s3MinPart
+	}
+	if small && upload.Size > s3MaxCopy {
+		return false, reel.Errorf(reel.ETOOLARGE, "a concatenation above %d bytes with a part below %d bytes cannot be joined on this store: make every part at least %d bytes",
+			int64(s3MaxCopy), s3MinPart, s3MinPart)
+	}
+	return !small, nil
 }
 
 func (a *s3Area) source(ctx context.Context, info handler.FileInfo) (string, error) {
@@ -364,12 +393,15 @@ func (a *s3Area) Expire(ctx context.Context, deadline time.Time, inUse func(cont
 	return n + aborted, err
 }
 
-// s3Terminater terminates through the area, which tells a finished upload
-// (its multipart upload completed) from a failure.
-type s3Terminater struct{ a *s3Area }
+// s3Store is tusd's s3store terminating through the area, which tells a
+// finished upload (its multipart upload completed) from a failure.
+type s3Store struct {
+	s3store.S3Store
+	a *s3Area
+}
 
-func (t s3Terminater) AsTerminatableUpload(u handler.Upload) handler.TerminatableUpload {
-	return s3Terminatable{t.a, u}
+func (s s3Store) AsTerminatableUpload(u handler.Upload) handler.TerminatableUpload {
+	return s3Terminatable{s.a, u}
 }
 
 type s3Terminatable struct {

@@ -53,17 +53,25 @@ func (f *fakeVideos) DeleteVideo(_ context.Context, id, _ int64) error {
 // fakePublisher admits everything, records the pending bytes it was
 // shown and what FinishTus got.
 type fakePublisher struct {
-	videos  *fakeVideos
-	mu      sync.Mutex
-	pending []int64
-	sources map[int64]string
+	videos   *fakeVideos
+	mu       sync.Mutex
+	pending  []int64
+	buffered []bool
+	sources  map[int64]string
 }
 
-func (p *fakePublisher) AdmitTus(_ context.Context, _, _, pending int64, _ bool) error {
+func (p *fakePublisher) AdmitTus(_ context.Context, _, _, pending int64, _, buffered bool) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.pending = append(p.pending, pending)
+	p.buffered = append(p.buffered, buffered)
 	return nil
+}
+
+func (p *fakePublisher) lastBuffered() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.buffered[len(p.buffered)-1]
 }
 
 func (p *fakePublisher) CreateTus(_ context.Context, authorID int64, uploadID, title, _, _ string) (int64, error) {
@@ -278,17 +286,72 @@ func TestAreaContract(t *testing.T) {
 			t.Errorf("the area wrote blob keys: %v", keys)
 		}
 
+		// An upload the store cannot make sense of is the server's
+		// failure (500), not an outage to retry.
+		bad := e.create(t, 0, 9, 100)
+		badName := strings.SplitN(strings.TrimPrefix(bad, "/files/"), "+", 2)[0]
+		_, err := s.Client(t).PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String(s.Bucket),
+			Key: aws.String("inst/" + UploadsPrefix + badName + ".info"), Body: strings.NewReader("not json")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp := tusDo(t, "HEAD", e.nodes[1].URL+bad, 9, nil); resp.StatusCode != http.StatusInternalServerError {
+			t.Errorf("HEAD of an upload with a corrupt info: %d, want 500", resp.StatusCode)
+		}
+
+		// The store dying in the middle of a PATCH: 503 to retry (from
+		// the offset HEAD then reports), not a server error.
+		path := e.create(t, 0, 7, 100)
+		big := e.create(t, 0, 7, 10<<20)
+		pr, pw := io.Pipe()
+		req, err := http.NewRequest("PATCH", e.nodes[0].URL+big, pr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.ContentLength = 10 << 20
+		for k, v := range map[string]string{"Tus-Resumable": "1.0.0", "Authorization": "Bearer 7",
+			"Content-Type": "application/offset+octet-stream", "Upload-Offset": "0"} {
+			req.Header.Set(k, v)
+		}
+		answered := make(chan *http.Response, 1)
+		go func() {
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Errorf("PATCH: %v", err)
+				resp = &http.Response{Body: http.NoBody}
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			answered <- resp
+		}()
+		chunk := randomBytes(t, 1<<20)
+		for range 8 {
+			if _, err := pw.Write(chunk); err != nil {
+				t.Fatal(err)
+			}
+		}
+		s.Kill()
+		for range 2 {
+			if _, err := pw.Write(chunk); err != nil {
+				break // the server answered already
+			}
+		}
+		pw.Close()
+		resp := <-answered
+		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+			t.Errorf("PATCH with the store killed midway: %d (Retry-After %q), want 503 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))
+		}
+
 		// The store gone: an upload is not answered as missing (the
 		// client would start over), and nothing claims to be removed.
-		path := e.create(t, 0, 7, 100)
-		s.Kill()
-		resp := tusDo(t, "HEAD", e.nodes[1].URL+path, 7, nil)
+		resp = tusDo(t, "HEAD", e.nodes[1].URL+path, 7, nil)
 		if resp.StatusCode != http.StatusServiceUnavailable {
 			t.Errorf("HEAD with the store down: %d, want 503", resp.StatusCode)
 		}
 		resp = tusDo(t, "PATCH", e.nodes[0].URL+path, 7, []byte("x"), "Upload-Offset", "0")
-		if resp.StatusCode < 500 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
-			t.Errorf("PATCH with the store down: %d %s, want a JSON 5xx", resp.StatusCode, resp.Header.Get("Content-Type"))
+		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" ||
+			!strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+			t.Errorf("PATCH with the store down: %d %s, want a JSON 503 with Retry-After", resp.StatusCode, resp.Header.Get("Content-Type"))
 		}
 		name := strings.SplitN(strings.TrimPrefix(path, "/files/"), "+", 2)[0]
 		if err := e.areas[0].Remove(context.Background(), name); err == nil {
@@ -323,6 +386,10 @@ func testArea(t *testing.T, e *areaEnv) {
 	}
 	if resp := tusDo(t, "HEAD", e.nodes[1].URL+path, bob, nil); resp.StatusCode != http.StatusNotFound {
 		t.Errorf("someone else's HEAD: %d, want 404", resp.StatusCode)
+	}
+	// On S3 an upload only passes through the node; on disk it stays.
+	if got := e.pub.lastBuffered(); got != e.s3 {
+		t.Errorf("a whole upload admitted as buffered: %v, want %v", got, e.s3)
 	}
 
 	// Pending bytes: the unfinished upload counts, another user's does not.
@@ -407,6 +474,9 @@ func testArea(t *testing.T, e *areaEnv) {
 			t.Fatalf("partial: %d", resp.StatusCode)
 		}
 		parts = append(parts, resp.Header.Get("Location"))
+		if got := e.pub.lastBuffered(); got != e.s3 {
+			t.Errorf("a partial upload admitted as buffered: %v, want %v", got, e.s3)
+		}
 	}
 	final := "final;" + strings.Join(parts, " ")
 	if resp := tusDo(t, "POST", e.nodes[1].URL+"/files/", bob, nil, "Upload-Concat", final); resp.StatusCode != http.StatusNotFound {
@@ -417,6 +487,11 @@ func testArea(t *testing.T, e *areaEnv) {
 		t.Fatalf("final: %d", resp.StatusCode)
 	}
 	joined, _ := strconv.ParseInt(resp.Header.Get("Video-ID"), 10, 64)
+	// Parts below S3's minimum part size are joined on the node, which
+	// needs the whole final's size.
+	if e.pub.lastBuffered() {
+		t.Error("a concatenation of small parts admitted as buffered")
+	}
 	if got := open(t, e.areas[0], e.videos.videos[joined].UploadID); !bytes.Equal(got, data[:300]) {
 		t.Errorf("the joined upload has %d bytes, want the 300 of its parts", len(got))
 	}
@@ -487,5 +562,32 @@ func testArea(t *testing.T, e *areaEnv) {
 	}
 	if left := e.left(t); len(left) != 0 {
 		t.Errorf("after expiry and removal the area holds %v", left)
+	}
+}
+
+// TestS3Concatenation: what a final upload on S3 needs of the node, and
+// the concatenations S3 cannot make, refused before anything is claimed.
+func TestS3Concatenation(t *testing.T) {
+	a := &s3Area{}
+	final := func(size int64) handler.FileInfo { return handler.FileInfo{IsFinal: true, Size: size} }
+	for _, c := range []struct {
+		name     string
+		upload   handler.FileInfo
+		parts    []int64
+		buffered bool
+		code     string
+	}{
+		{"a whole upload", handler.FileInfo{Size: 100 << 30}, nil, true, ""},
+		{"a part", handler.FileInfo{IsPartial: true, Size: 1}, nil, true, ""},
+		{"parts copied in place", final(2 * s3MinPart), []int64{s3MinPart, s3MinPart}, true, ""},
+		{"a small part: joined on the node", final(s3MinPart + 1), []int64{s3MinPart, 1}, false, ""},
+		{"a small part, the whole too large to put", final(s3MaxCopy + 1), []int64{s3MaxCopy, 1}, false, reel.ETOOLARGE},
+		{"a part too large to copy", final(s3MaxCopy + 1 + s3MinPart), []int64{s3MaxCopy + 1, s3MinPart}, false, reel.ETOOLARGE},
+		{"large parts copied in place", final(2 * s3MaxCopy), []int64{s3MaxCopy, s3MaxCopy}, true, ""},
+	} {
+		buffered, err := a.buffered(c.upload, c.parts)
+		if reel.ErrorCode(err) != c.code || (err == nil && buffered != c.buffered) {
+			t.Errorf("%s: buffered %v, err %v; want %v, code %q", c.name, buffered, err, c.buffered, c.code)
+		}
 	}
 }

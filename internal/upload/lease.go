@@ -143,12 +143,17 @@ func (k *leaseLock) failed(ctx context.Context, err error) error {
 
 // renew keeps the lease while the lock is held, and calls requestRelease
 // (once) when another request waits for the upload, and also when the
-// lease is lost or may be: taken over by another node after it ran out
-// (a long pause of this process), or not renewed for a whole TTL (the
-// database out of reach). tusd then ends the request, which stops writing.
+// lease is lost or may soon be: taken over by another node after it ran
+// out (a long pause of this process), or not renewed for TTL − 2×Renew
+// (the database out of reach). tusd then ends the request, which stops
+// writing, but only after the parts it buffered have gone up: stopping a
+// full TTL after the last renewal, when the database lets another request
+// take the lease, would leave this node writing while another holds it.
+// Two renewal periods are that margin; Renew ≤ TTL/3 keeps it above zero.
 func (k *leaseLock) renew(since time.Time, requestRelease func()) {
 	defer close(k.done)
 	store, opts := k.l.store, k.l.opts
+	giveUp := opts.TTL - 2*opts.Renew
 	release := sync.OnceFunc(requestRelease)
 	t := time.NewTicker(opts.Renew)
 	defer t.Stop()
@@ -164,7 +169,7 @@ func (k *leaseLock) renew(since time.Time, requestRelease func()) {
 		cancel()
 		switch {
 		case err != nil:
-			if time.Since(since) >= opts.TTL {
+			if time.Since(since) >= giveUp {
 				release()
 			}
 		case !held || requested:

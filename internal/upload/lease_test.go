@@ -415,3 +415,49 @@ func (p *proxy) kill() {
 	}
 	p.conns = nil
 }
+
+// renewFailing is a lease store that grants leases and then cannot renew
+// them, as a database out of reach; it counts the renewals tried.
+type renewFailing struct{ renewals atomic.Int32 }
+
+func (f *renewFailing) AcquireLease(context.Context, string, string, time.Duration) (bool, error) {
+	return true, nil
+}
+
+func (f *renewFailing) RenewLease(context.Context, string, string, time.Duration) (bool, bool, error) {
+	f.renewals.Add(1)
+	return false, false, errors.New("database out of reach")
+}
+
+func (f *renewFailing) RequestRelease(context.Context, string) error       { return nil }
+func (f *renewFailing) ReleaseLease(context.Context, string, string) error { return nil }
+
+// A holder that cannot renew lets go two renewal periods before its lease
+// can run out in the database, not when it does: tusd still sends the
+// parts it buffered after requestRelease, and they must be sent while the
+// lease is still this holder's. Renewals are tried every Renew from the
+// lease's start, so the release comes by the (TTL/Renew − 2)th failure.
+func TestLeaseLockerGivesUpBeforeTheLeaseRunsOut(t *testing.T) {
+	f := &renewFailing{}
+	opts := LeaseOptions{TTL: time.Second, Renew: 100 * time.Millisecond}
+	k, err := NewLeaseLocker(f, opts).NewLock("u")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The count when the holder lets go: renewals go on until Unlock.
+	at := make(chan int32, 1)
+	if err := k.Lock(t.Context(), func() { at <- f.renewals.Load() }); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case n := <-at:
+		if most := int32(opts.TTL/opts.Renew) - 2; n > most {
+			t.Errorf("requestRelease after %d failed renewals, want at most %d", n, most)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("requestRelease not called in 30 s")
+	}
+	if err := k.Unlock(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -2,9 +2,12 @@ package upload
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strconv"
 	"sync"
+
+	"github.com/tus/tusd/v2/pkg/handler"
 )
 
 // A user's pending bytes (REEL_USER_PENDING_BYTES) are the declared sizes
@@ -109,7 +112,8 @@ func (c *creations) creating(r *http.Request) (*http.Request, func()) {
 func (t *tus) pending(ctx context.Context, uid int64, u *userCreations) (int64, error) {
 	ids, err := t.cfg.Area.ids(ctx, strconv.FormatInt(uid, 10)+"-")
 	if err != nil {
-		return 0, err
+		c, _ := storeError(err)
+		return 0, c
 	}
 	var sum int64
 	for _, size := range u.sizes {
@@ -120,8 +124,13 @@ func (t *tus) pending(ctx context.Context, uid int64, u *userCreations) (int64, 
 			continue
 		}
 		info, err := t.info(ctx, id)
-		if err != nil {
+		if errors.Is(err, handler.ErrNotFound) {
 			continue // removed meanwhile
+		}
+		if err != nil {
+			// Counting on without it would admit more than the cap
+			// while the area fails: 503 during an outage.
+			return 0, err
 		}
 		if info.IsPartial || info.Offset < info.Size {
 			sum += info.Size

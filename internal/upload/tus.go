@@ -48,8 +48,11 @@ type TusConfig struct {
 type Admitter interface {
 	// AdmitTus admits a new upload of size bytes by userID, who holds
 	// pending bytes in other unfinished uploads; whole is false for a part
-	// of a concatenation, which is not processed by itself.
-	AdmitTus(ctx context.Context, userID, size, pending int64, whole bool) error
+	// of a concatenation, which is not processed by itself; buffered is
+	// true when the upload passes through this node only as a few parts on
+	// their way to a remote store (see Area), so that its size need not
+	// be free on this node's disk.
+	AdmitTus(ctx context.Context, userID, size, pending int64, whole, buffered bool) error
 	// CreateTus creates the video of a whole upload and returns its id.
 	CreateTus(ctx context.Context, authorID int64, uploadID, title, description, visibility string) (int64, error)
 	// FinishTus checks the finished upload and enqueues the video; source
@@ -85,11 +88,12 @@ func NewTus(cfg TusConfig) (http.Handler, error) {
 	if cfg.Locker == nil {
 		return nil, errors.New("tus: the upload area needs a locker shared by every node")
 	}
+	store := cfg.Area.store()
 	composer := handler.NewStoreComposer()
-	cfg.Area.compose(composer)
+	composeStore(composer, store)
 	composer.UseLocker(cfg.Locker)
 
-	t := &tus{cfg: cfg, composer: composer}
+	t := &tus{cfg: cfg, store: store}
 	cors := handler.DefaultCorsConfig
 	cors.ExposeHeaders += ", Video-ID, Upload-Expires, X-Request-ID"
 	cors.AllowHeaders += ", Idempotency-Key"
@@ -113,8 +117,10 @@ func NewTus(cfg TusConfig) (http.Handler, error) {
 }
 
 type tus struct {
-	cfg      TusConfig
-	composer *handler.StoreComposer
+	cfg TusConfig
+	// store is the area's, unclassified: what reel reads of an upload
+	// before tusd (info) is answered through the one error writer.
+	store    tusStore
 	creating creations // see pending.go
 }
 
@@ -163,9 +169,10 @@ func (t *tus) guard(next http.Handler) http.Handler {
 		}
 		info, err := t.info(r.Context(), id)
 		if err != nil && !errors.Is(err, handler.ErrNotFound) {
-			// The area did not answer (S3 down): not a missing upload,
-			// which the client would start again instead of resuming.
-			writeHookError(w, r, unavailable(err))
+			// Not a missing upload, which the client would start again
+			// instead of resuming: 503 when the area did not answer (S3
+			// down), 500 when it failed (see storeError).
+			writeHookError(w, r, err)
 			return
 		}
 		if err != nil || info.MetaData[metaOwner] != strconv.FormatInt(uid, 10) {
@@ -214,12 +221,24 @@ func (t *tus) finishAgain(w http.ResponseWriter, r *http.Request, info handler.F
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// info reads the upload id's info; a failure other than handler.ErrNotFound
+// is classified as storeError says, for the one error writer, and is
+// otherwise the server's (500).
 func (t *tus) info(ctx context.Context, id string) (handler.FileInfo, error) {
-	up, err := t.composer.Core.GetUpload(ctx, id)
-	if err != nil {
+	up, err := t.store.GetUpload(ctx, id)
+	if err == nil {
+		var info handler.FileInfo
+		if info, err = up.GetInfo(ctx); err == nil {
+			return info, nil
+		}
+	}
+	if errors.Is(err, handler.ErrNotFound) {
 		return handler.FileInfo{}, err
 	}
-	return up.GetInfo(ctx)
+	if c, ok := storeError(err); ok {
+		return handler.FileInfo{}, c
+	}
+	return handler.FileInfo{}, httperr.Hide(reel.EINTERNAL, fmt.Errorf("tus: upload area: %w", err))
 }
 
 // preCreate authenticates the creator, admits the upload through the
@@ -281,7 +300,15 @@ func (t *tus) admit(ctx context.Context, uid int64, id string, upload handler.Fi
 	if err != nil {
 		return err
 	}
-	if err := t.cfg.Publisher.AdmitTus(ctx, uid, upload.Size, pending, !upload.IsPartial); err != nil {
+	var parts []int64
+	if c, _ := ctx.Value(claimKey{}).(*claim); c != nil {
+		parts = c.sizes
+	}
+	buffered, err := t.cfg.Area.buffered(upload, parts)
+	if err != nil {
+		return err
+	}
+	if err := t.cfg.Publisher.AdmitTus(ctx, uid, upload.Size, pending, !upload.IsPartial, buffered); err != nil {
 		return hookError(err)
 	}
 	t.creating.reserve(ctx, uid, u, id, upload.Size)
@@ -387,6 +414,7 @@ type claimKey struct{}
 type claim struct {
 	owner   int64
 	parts   []string
+	sizes   []int64 // of parts
 	settles []func(used bool)
 	used    bool
 }
@@ -442,7 +470,7 @@ func (t *tus) concatenate(w http.ResponseWriter, r *http.Request, parts []string
 	for _, id := range parts {
 		info, err := t.info(r.Context(), id)
 		if err != nil && !errors.Is(err, handler.ErrNotFound) {
-			writeHookError(w, r, unavailable(err))
+			writeHookError(w, r, err)
 			return
 		}
 		if err != nil || seen[id] || info.MetaData[metaOwner] != strconv.FormatInt(uid, 10) || !info.IsPartial {
@@ -460,6 +488,7 @@ func (t *tus) concatenate(w http.ResponseWriter, r *http.Request, parts []string
 			return
 		}
 		c.parts = append(c.parts, id)
+		c.sizes = append(c.sizes, info.Size)
 		c.settles = append(c.settles, settle)
 	}
 	// tusd reads the parts' info before the hooks run: it gets them from
@@ -506,22 +535,9 @@ func writeAuthError(w http.ResponseWriter, r *http.Request, err error) {
 	httperr.Write(w, r, err)
 }
 
-// unavailable is a failure of the upload area to answer: 503, for the
-// client to retry, with the cause logged and hidden.
-func unavailable(err error) error {
-	return httperr.Hide(reel.EUNAVAILABLE, fmt.Errorf("tus: upload area: %w", err))
-}
-
 // writeHookError answers err outside tusd, as the hooks' errors are inside.
 func writeHookError(w http.ResponseWriter, r *http.Request, err error) {
 	httperr.Write(w, r, err)
-}
-
-func spaceError(err error) error {
-	if err != nil && IsNoSpace(err) {
-		return tusError(http.StatusInsufficientStorage, reel.ESTORAGE, reel.ErrorMessage(ErrNoSpace()))
-	}
-	return err
 }
 
 // tusError is a hook error that tusd answers with reel's JSON error shape
