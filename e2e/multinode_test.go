@@ -118,10 +118,10 @@ func TestMultiNode(t *testing.T) {
 		{"worker killed mid-ladder, a second worker finishes the video", func(t *testing.T) {
 			v := user.uploadMultipart(t, a, mediatest.Clip(t, "slow"))
 			videos = append(videos, v.ID)
-			waitFor(t, "the ladder to run", 3*time.Minute, func() bool {
+			waitFor(t, "the ladder to run", 5*time.Minute, func() bool {
 				v = user.video(t, b, v.ID)
 				if v.Status != "processing" {
-					t.Fatalf("video %d before the ladder ran: %+v", v.ID, v)
+					t.Fatalf("video %d left processing before the worker could be killed mid-ladder: %+v", v.ID, v)
 				}
 				// The cover (5) and the remux (10) are done; ready is 100.
 				return v.Progress > 10 && v.Progress < 90
@@ -131,7 +131,7 @@ func TestMultiNode(t *testing.T) {
 				t.Fatalf("after the worker was killed: %+v", v)
 			}
 			worker = c.start(t, "worker-2", "worker", "REEL_WORKERS=1")
-			v = user.waitProcessed(t, a, v.ID, 4*time.Minute)
+			v = user.waitProcessed(t, a, v.ID, 6*time.Minute)
 			if v.Status != "ready" {
 				t.Fatalf("after the second worker: %+v", v)
 			}
