@@ -184,6 +184,16 @@ func validPrefix(prefix string) (string, error) {
 	return dir, nil
 }
 
+// deletablePrefix checks a DeletePrefix prefix: a valid one, and never ""
+// (everything), which no caller means.
+func deletablePrefix(prefix string) error {
+	dir, err := validPrefix(prefix)
+	if err == nil && dir == "." {
+		err = keyError(prefix, "refusing to delete the whole store")
+	}
+	return err
+}
+
 func keyError(key, reason string) error {
 	const show = 80
 	if len(key) > show {

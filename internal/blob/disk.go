@@ -273,16 +273,13 @@ func (d *Disk) Delete(ctx context.Context, key string) error {
 // DeletePrefix removes the directory of prefix with everything in it,
 // temporary files included, then the parent directories it leaves empty.
 func (d *Disk) DeletePrefix(ctx context.Context, prefix string) error {
-	dir, err := validPrefix(prefix)
-	if err != nil {
+	if err := deletablePrefix(prefix); err != nil {
 		return err
-	}
-	if dir == "." {
-		return keyError(prefix, "refusing to delete the whole store")
 	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	dir := strings.TrimSuffix(prefix, "/")
 	st, err := d.root.Lstat(dir)
 	if notExist(err) || (err == nil && !st.IsDir()) {
 		return nil // an object named like the prefix is not under it

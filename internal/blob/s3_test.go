@@ -1,0 +1,324 @@
+package blob_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/reel-video/reel"
+	"github.com/reel-video/reel/internal/blob"
+	"github.com/reel-video/reel/internal/blob/s3test"
+)
+
+func TestS3PrefixIsolates(t *testing.T) {
+	srv := s3test.Start(t)
+	ctx := t.Context()
+	a, b, c := newS3(t, srv, "iso1"), newS3(t, srv, "iso2"), newS3(t, srv, "iso")
+	put(t, a, "videos/1/a", "from a")
+	put(t, b, "videos/1/a", "from b")
+	if got := read(t, b, "videos/1/a"); got != "from b" {
+		t.Errorf("b reads %q", got)
+	}
+	if all, err := c.List(ctx, ""); err != nil || len(all) != 0 {
+		t.Errorf("prefix iso lists %q (%v): the objects of iso1 and iso2", keys(all), err)
+	}
+	if _, err := c.Stat(ctx, "1/videos/1/a"); err == nil {
+		t.Errorf("prefix iso reaches an object of iso1")
+	}
+	if err := a.DeletePrefix(ctx, "videos/"); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := srv.Keys(t, ""), []string{"iso2/videos/1/a"}; !slices.Equal(got, want) {
+		t.Errorf("bucket holds %q, want %q", got, want)
+	}
+}
+
+func TestS3KeyLimitCountsThePrefix(t *testing.T) {
+	srv := s3test.Start(t)
+	s := newS3(t, srv, "p") // "p/" takes 2 of S3's 1,024 bytes
+	long := strings.Repeat("ab/", 340) + "cd"
+	put(t, s, long, "x")
+	if _, err := s.Put(t.Context(), long+"e", strings.NewReader("x")); !errors.Is(err, blob.ErrInvalidKey) {
+		t.Errorf("Put of a key that S3 cannot hold under the prefix = %v, want ErrInvalidKey", err)
+	}
+}
+
+func TestNewS3Refuses(t *testing.T) {
+	srv := s3test.Start(t)
+	ctx := t.Context()
+	wrongBucket := *srv.Config("")
+	wrongBucket.Bucket = "nope"
+	if _, err := blob.NewS3(ctx, &wrongBucket, srv.Getenv(nil)); err == nil || !strings.Contains(err.Error(), "no such bucket") {
+		t.Errorf("NewS3 of a missing bucket = %v", err)
+	}
+	wrongSecret := srv.Getenv(func(string) string { return "" })
+	badCreds := func(name string) string {
+		if name == "AWS_SECRET_ACCESS_KEY" {
+			return "not-the-secret"
+		}
+		return wrongSecret(name)
+	}
+	if _, err := blob.NewS3(ctx, srv.Config(""), badCreds); err == nil || !strings.Contains(err.Error(), "access denied") {
+		t.Errorf("NewS3 with a wrong secret = %v", err)
+	}
+	srv.Kill()
+	_, err := blob.NewS3(ctx, srv.Config(""), srv.Getenv(nil))
+	if reel.ErrorCode(err) != reel.EUNAVAILABLE {
+		t.Errorf("NewS3 of a server that is down = %v (%s), want unavailable", err, reel.ErrorCode(err))
+	}
+}
+
+// TestS3Unavailable kills the server and expects every method to fail soon
+// (each within a deadline that, reached, fails the test) with an error the
+// HTTP layer answers 503.
+func TestS3Unavailable(t *testing.T) {
+	srv := s3test.Start(t)
+	s := newS3(t, srv, "p")
+	put(t, s, "videos/1/video.mp4", strings.Repeat("x", 1000))
+	opened, err := s.Open(t.Context(), "videos/1/video.mp4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer opened.Close()
+	srv.Kill()
+
+	local := writeLocal(t, "out.mp4", []byte("x"))
+	calls := map[string]func(ctx context.Context) error{
+		"Put": func(ctx context.Context) error {
+			_, err := s.Put(ctx, "videos/2/a", strings.NewReader("x"))
+			return err
+		},
+		"Put multipart": func(ctx context.Context) error {
+			_, err := s.Put(ctx, "videos/2/b", bytes.NewReader(make([]byte, blob.PartSize+1)))
+			return err
+		},
+		"PutFile": func(ctx context.Context) error { return s.PutFile(ctx, "videos/2/c", local) },
+		"Open": func(ctx context.Context) error {
+			_, err := s.Open(ctx, "videos/1/video.mp4")
+			return err
+		},
+		"Stat": func(ctx context.Context) error {
+			_, err := s.Stat(ctx, "videos/1/video.mp4")
+			return err
+		},
+		"Read": func(context.Context) error {
+			_, err := io.ReadAll(opened)
+			return err
+		},
+		"Delete":       func(ctx context.Context) error { return s.Delete(ctx, "videos/1/video.mp4") },
+		"DeletePrefix": func(ctx context.Context) error { return s.DeletePrefix(ctx, "videos/") },
+		"List": func(ctx context.Context) error {
+			_, err := s.List(ctx, "")
+			return err
+		},
+	}
+	var wg sync.WaitGroup
+	for name, call := range calls {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+			defer cancel()
+			err := call(ctx)
+			if reel.ErrorCode(err) != reel.EUNAVAILABLE || errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("%s with the server down = %v (code %q), want an unavailable error before the deadline",
+					name, err, reel.ErrorCode(err))
+			}
+		})
+	}
+	wg.Wait()
+	if _, err := os.Stat(local); err != nil {
+		t.Errorf("a failed PutFile removed the local file: %v", err)
+	}
+}
+
+func TestS3GetURL(t *testing.T) {
+	srv := s3test.Start(t)
+	s := newS3(t, srv, "p")
+	ctx := t.Context()
+	body := randomBytes(1000)
+	if _, err := s.Put(ctx, "videos/1/hls/seg_00001.m4s", bytes.NewReader(body)); err != nil {
+		t.Fatal(err)
+	}
+	get := func(u, rng string) (*http.Response, []byte) {
+		t.Helper()
+		req, err := http.NewRequestWithContext(ctx, "GET", u, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rng != "" {
+			req.Header.Set("Range", rng)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, b
+	}
+
+	u, err := s.GetURL(ctx, "videos/1/hls/seg_00001.m4s", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp, got := get(u, ""); resp.StatusCode != 200 || !bytes.Equal(got, body) || resp.Header.Get("Content-Type") != "video/iso.segment" {
+		t.Errorf("presigned GET: %d, %q, right bytes: %v", resp.StatusCode, resp.Header.Get("Content-Type"), bytes.Equal(got, body))
+	}
+	if resp, got := get(u, "bytes=10-19"); resp.StatusCode != 206 || !bytes.Equal(got, body[10:20]) {
+		t.Errorf("presigned GET with Range: %d, right bytes: %v", resp.StatusCode, bytes.Equal(got, body[10:20]))
+	}
+	// The signature covers the key, and the bucket is private.
+	pu, _ := url.Parse(u)
+	pu.Path = strings.Replace(pu.Path, "seg_00001", "seg_00002", 1)
+	if resp, _ := get(pu.String(), ""); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("presigned URL with another key: %d, want 403", resp.StatusCode)
+	}
+	if resp, _ := get(srv.Endpoint+"/"+srv.Bucket+"/p/videos/1/hls/seg_00001.m4s", ""); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("unsigned GET of an object: %d, want 403", resp.StatusCode)
+	}
+
+	short, err := s.GetURL(ctx, "videos/1/hls/seg_00001.m4s", time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q, _ := url.Parse(short); q.Query().Get("X-Amz-Expires") != "1" {
+		t.Errorf("a 1s URL says X-Amz-Expires=%q", q.Query().Get("X-Amz-Expires"))
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		resp, _ := get(short, "")
+		if resp.StatusCode == http.StatusForbidden {
+			break
+		}
+		if resp.StatusCode != 200 || time.Now().After(deadline) {
+			t.Fatalf("expired presigned URL answers %d", resp.StatusCode)
+		}
+	}
+
+	for _, ttl := range []time.Duration{0, time.Millisecond, 8 * 24 * time.Hour} {
+		if _, err := s.GetURL(ctx, "videos/1/hls/seg_00001.m4s", ttl); err == nil {
+			t.Errorf("GetURL with ttl %v succeeded", ttl)
+		}
+	}
+}
+
+// TestS3ServerErrors runs a store against a server that accepts the bucket
+// and then fails: 5xx and throttling are outages (503 to clients, after the
+// client's retries), a refusal is not.
+func TestS3ServerErrors(t *testing.T) {
+	var answer atomic.Value // of [2]any{status, code}
+	var requests atomic.Int64
+	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == "HEAD" && r.URL.Path == "/reel" {
+			return // HeadBucket at start
+		}
+		requests.Add(1)
+		a := answer.Load().([2]any)
+		w.Header().Set("Content-Type", "application/xml")
+		w.WriteHeader(a[0].(int))
+		fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>%s</Code><Message>test</Message></Error>`, a[1])
+	}))
+	defer fake.Close()
+	loc, err := blob.ParseURL("s3://reel/p?path_style=true&endpoint="+url.QueryEscape(fake.URL), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s"}
+	s, err := blob.NewS3(t.Context(), loc.S3, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		status int
+		code   string
+		want   string
+	}{
+		{503, "SlowDown", reel.EUNAVAILABLE},
+		{500, "InternalError", reel.EUNAVAILABLE},
+		{403, "AccessDenied", reel.EINTERNAL},
+	} {
+		answer.Store([2]any{tc.status, tc.code})
+		requests.Store(0)
+		_, err := s.List(t.Context(), "")
+		if got := reel.ErrorCode(err); got != tc.want {
+			t.Errorf("%d %s: List = %v, code %q, want %q", tc.status, tc.code, err, got, tc.want)
+		}
+		if tc.status >= 500 && requests.Load() < 2 {
+			t.Errorf("%d %s was not retried", tc.status, tc.code)
+		}
+	}
+}
+
+// TestS3PutStreams checks that Put holds a bounded number of parts: it
+// reads the next part only when the server has acknowledged all the parts
+// before it but the few (partConcurrency, 4) it may have in flight.
+func TestS3PutStreams(t *testing.T) {
+	srv := s3test.Start(t)
+	target, err := url.Parse(srv.Endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var acked atomic.Int64
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	proxy.ModifyResponse = func(resp *http.Response) error {
+		// Counted before the client sees the answer, so that the count is
+		// never behind what Put knows.
+		if resp.Request.Method == "PUT" && resp.Request.URL.Query().Has("partNumber") && resp.StatusCode == 200 {
+			acked.Add(1)
+		}
+		return nil
+	}
+	front := httptest.NewServer(proxy)
+	defer front.Close()
+	loc, err := blob.ParseURL("s3://reel/p?path_style=true&endpoint="+url.QueryEscape(front.URL), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := blob.NewS3(t.Context(), loc.S3, srv.Getenv(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const parts, held = 12, 4 // held: partConcurrency
+	var worst int64
+	r := &probeReader{size: parts * blob.PartSize, probe: func(off int) {
+		worst = max(worst, int64(off/blob.PartSize)-acked.Load())
+	}}
+	if n, err := s.Put(t.Context(), "videos/1/original", r); err != nil || n != parts*blob.PartSize {
+		t.Fatalf("Put = %d, %v", n, err)
+	}
+	if worst > held {
+		t.Errorf("Put read %d parts ahead of the server, want at most %d: it buffers the body", worst, held)
+	}
+	if acked.Load() != parts {
+		t.Errorf("%d parts uploaded, want %d", acked.Load(), parts)
+	}
+}
+
+// probeReader yields size zero bytes and calls probe with the offset of
+// each Read.
+type probeReader struct {
+	size, off int
+	probe     func(off int)
+}
+
+func (r *probeReader) Read(p []byte) (int, error) {
+	if r.off >= r.size {
+		return 0, io.EOF
+	}
+	r.probe(r.off)
+	n := min(len(p), r.size-r.off, 1<<20)
+	clear(p[:n])
+	r.off += n
+	return n, nil
+}
