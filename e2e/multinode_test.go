@@ -100,6 +100,7 @@ func TestMultiNode(t *testing.T) {
 				if offset < int(stored) || offset > sent {
 					t.Fatalf("offset %d after the crash: want from the %d bytes stored in parts to the %d sent", offset, stored, sent)
 				}
+				t.Logf("killed after %d bytes sent, %d of them in the bucket's parts; resuming from %d", sent, stored, offset)
 				resp, body = user.do(t, b, "PATCH", u.path, bytes.NewReader(heavy[offset:]), tusHeaders(offset)...)
 				if stillLocked(t, b, "PATCH", resp, body) {
 					return false
