@@ -270,8 +270,12 @@ func (c *client) send(n *node, method, path string, body any, headers ...string)
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
-	return http.DefaultClient.Do(req)
+	return httpClient.Do(req)
 }
+
+// httpClient bounds every exchange, so that a request a node never answers
+// fails the test instead of hanging it.
+var httpClient = &http.Client{Timeout: 2 * time.Minute}
 
 // do is send for an answer that must come; it reads the body.
 func (c *client) do(t *testing.T, n *node, method, path string, body any, headers ...string) (*http.Response, []byte) {
