@@ -21,6 +21,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/reel-video/reel/internal/blob"
 	"github.com/reel-video/reel/internal/playback"
 )
 
@@ -96,19 +97,24 @@ func benchDelivery(ctx context.Context, o options, dir string, out io.Writer) er
 	if err := raiseFileLimit(); err != nil {
 		return err
 	}
-	data := filepath.Join(dir, "data")
-	blobs := filepath.Join(data, "blobs")
+	// The objects go in through the blob store, in a directory reel is
+	// told about (REEL_BLOB_URL) and nginx serves as its root.
+	data, blobs := filepath.Join(dir, "data"), filepath.Join(dir, "blobs")
+	store, err := blob.NewDisk(blobs)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
 	const hlsDir, mp4Key = "videos/1/hls/", "videos/1/play.mp4"
 	var segKeys []string
 	for i := range d.segments {
 		key := fmt.Sprintf("%s720p/seg_%03d.m4s", hlsDir, i+1)
-		if err := writeRandomFile(filepath.Join(blobs, key), int64(d.segmentBytes), uint64(i)); err != nil {
+		if err := putRandom(ctx, store, key, int64(d.segmentBytes), uint64(i)); err != nil {
 			return err
 		}
 		segKeys = append(segKeys, key)
 	}
-	mp4Path := filepath.Join(blobs, mp4Key)
-	if err := writeRandomFile(mp4Path, d.mp4Bytes, 1000); err != nil {
+	if err := putRandom(ctx, store, mp4Key, d.mp4Bytes, 1000); err != nil {
 		return err
 	}
 
@@ -119,7 +125,7 @@ func benchDelivery(ctx context.Context, o options, dir string, out io.Writer) er
 	if _, err := exec.LookPath("taskset"); err != nil {
 		pinned = false
 	}
-	reelEnv := []string{"REEL_WORKERS=0", "REEL_SECRET=" + benchSecret}
+	reelEnv := []string{"REEL_WORKERS=0", "REEL_SECRET=" + benchSecret, "REEL_BLOB_URL=file://" + blobs}
 	if pinned {
 		serverPrefix = []string{"taskset", "-c", "0"}
 		defer func() { serverPrefix = nil }()
@@ -148,7 +154,7 @@ func benchDelivery(ctx context.Context, o options, dir string, out io.Writer) er
 		ngxSegs = append(ngxSegs, "/"+key)
 	}
 	reelMP4, ngxMP4 := signer.SignPath(playback.Mount+mp4Key), "/"+mp4Key
-	if err := checkDelivery(srv.url, "nginx", ngx.url, reelSegs[0], ngxSegs[0], reelMP4, ngxMP4, playback.Mount+mp4Key, mp4Path, d); err != nil {
+	if err := checkDelivery(ctx, store, mp4Key, srv.url, "nginx", ngx.url, reelSegs[0], ngxSegs[0], reelMP4, ngxMP4, d); err != nil {
 		return err
 	}
 
@@ -288,43 +294,31 @@ func raiseFileLimit() error {
 	return nil
 }
 
-// writeRandomFile writes size incompressible bytes and flushes them, so
-// that no write-back runs under the measurements; they stay in the page
-// cache, where both servers read them.
-func writeRandomFile(path string, size int64, seed uint64) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return err
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
+// putRandom stores size incompressible bytes at key.
+func putRandom(ctx context.Context, store blob.Store, key string, size int64, seed uint64) error {
 	var s [32]byte
 	s[0] = byte(seed)
 	s[1] = byte(seed >> 8)
-	if _, err := io.CopyN(f, rand.NewChaCha8(s), size); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	_, err := store.Put(ctx, key, io.LimitReader(rand.NewChaCha8(s), size))
+	return err
 }
 
 // checkDelivery makes sure the load means what it says before it is run:
 // reel and the baseline (base, at baseURL) return the whole segment and
-// exact 1 MiB ranges, and reel refuses the MP4 at the unsigned path.
-func checkDelivery(reelURL, base, baseURL, reelSeg, baseSeg, reelMP4, baseMP4, unsigned, mp4Path string, d deliveryOptions) error {
-	f, err := os.Open(mp4Path)
+// exact 1 MiB ranges of the MP4 at mp4Key in store, and reel refuses the
+// MP4 without a signature.
+func checkDelivery(ctx context.Context, store blob.Store, mp4Key, reelURL, base, baseURL, reelSeg, baseSeg, reelMP4, baseMP4 string, d deliveryOptions) error {
+	obj, err := store.Open(ctx, mp4Key)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
+	defer obj.Close()
 	off := d.mp4Bytes / 3
 	want := make([]byte, d.rangeBytes)
-	if _, err := f.ReadAt(want, off); err != nil {
+	if _, err := obj.Seek(off, io.SeekStart); err != nil {
+		return err
+	}
+	if _, err := io.ReadFull(obj, want); err != nil {
 		return err
 	}
 	rng := fmt.Sprintf("bytes=%d-%d", off, off+d.rangeBytes-1)
@@ -337,7 +331,7 @@ func checkDelivery(reelURL, base, baseURL, reelSeg, baseSeg, reelMP4, baseMP4, u
 		{base + " segment", baseURL + baseSeg, "", http.StatusOK, int64(d.segmentBytes)},
 		{"reel range", reelURL + reelMP4, rng, http.StatusPartialContent, d.rangeBytes},
 		{base + " range", baseURL + baseMP4, rng, http.StatusPartialContent, d.rangeBytes},
-		{"reel unsigned", reelURL + unsigned, "", http.StatusForbidden, -1},
+		{"reel unsigned", reelURL + playback.Mount + mp4Key, "", http.StatusForbidden, -1},
 	} {
 		req, _ := http.NewRequest("GET", c.url, nil)
 		if c.rng != "" {

@@ -13,7 +13,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/reel-video/reel/internal/blob"
 	"github.com/reel-video/reel/internal/blob/s3server"
@@ -48,53 +47,44 @@ func benchS3(ctx context.Context, o options, dir string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	tm := transfermanager.New(client)
-	put := func(key, path string) error {
-		f, err := os.Open(path)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		_, err = tm.UploadObject(ctx, &transfermanager.UploadObjectInput{
-			Bucket: aws.String(gw.Bucket), Key: aws.String(s3Prefix + "/" + key), Body: f, ContentType: aws.String(blob.ContentType(key))})
-		return err
-	}
 	fmt.Fprintf(out, "s3: versitygw %s (posix backend) on loopback; reel proxies from it (REEL_MEDIA_DELIVERY=proxy), the baseline reads it with presigned GETs\n", s3server.Version)
 
-	// The delivery scenario's objects, put into the bucket where reel keeps
-	// a video's files.
-	files := filepath.Join(dir, "files")
+	// The delivery scenario's objects go in through reel's blob store on
+	// the bucket, where reel keeps a video's files; the store also makes
+	// the baseline's presigned URLs, as for REEL_MEDIA_DELIVERY=redirect.
+	loc, err := blob.ParseURL(gw.URL(s3Prefix), "")
+	if err != nil {
+		return err
+	}
+	store, err := blob.Open(ctx, loc, gw.Getenv(nil))
+	if err != nil {
+		return err
+	}
+	presigner, ok := store.(blob.Presigner)
+	if !ok {
+		return fmt.Errorf("the S3 store makes no presigned URLs")
+	}
 	const hlsDir, mp4Key = "videos/1/hls/", "videos/1/play.mp4"
 	var segKeys []string
 	for i := range d.segments {
 		key := fmt.Sprintf("%s720p/seg_%03d.m4s", hlsDir, i+1)
-		p := filepath.Join(files, key)
-		if err := writeRandomFile(p, int64(d.segmentBytes), uint64(i)); err != nil {
-			return err
-		}
-		if err := put(key, p); err != nil {
+		if err := putRandom(ctx, store, key, int64(d.segmentBytes), uint64(i)); err != nil {
 			return fmt.Errorf("put %s: %w", key, err)
 		}
 		segKeys = append(segKeys, key)
 	}
-	mp4Path := filepath.Join(files, mp4Key)
-	if err := writeRandomFile(mp4Path, d.mp4Bytes, 1000); err != nil {
-		return err
-	}
-	if err := put(mp4Key, mp4Path); err != nil {
+	if err := putRandom(ctx, store, mp4Key, d.mp4Bytes, 1000); err != nil {
 		return fmt.Errorf("put %s: %w", mp4Key, err)
 	}
 
 	// The same objects on both sides: signed reel URLs under /media/, and
 	// presigned URLs of the private bucket that outlive the run.
-	presign := s3.NewPresignClient(client)
 	presigned := func(key string) (string, error) {
-		req, err := presign.PresignGetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(gw.Bucket), Key: aws.String(s3Prefix + "/" + key)},
-			s3.WithPresignExpires(12*time.Hour))
+		raw, err := presigner.GetURL(ctx, key, 12*time.Hour)
 		if err != nil {
 			return "", err
 		}
-		u, err := url.Parse(req.URL)
+		u, err := url.Parse(raw)
 		if err != nil {
 			return "", err
 		}
@@ -149,7 +139,7 @@ func benchS3(ctx context.Context, o options, dir string, out io.Writer) error {
 	sides := func(srv *server) []loadSide { return []loadSide{{"reel", srv.url}, {"s3", gw.Endpoint}} }
 	segName := fmt.Sprintf("proxy hls %s segments", size(int64(d.segmentBytes)))
 	err = fresh(segName, func(srv *server) error {
-		if err := checkDelivery(srv.url, "s3", gw.Endpoint, reelSegs[0], s3Segs[0], reelMP4, s3MP4, playback.Mount+mp4Key, mp4Path, d); err != nil {
+		if err := checkDelivery(ctx, store, mp4Key, srv.url, "s3", gw.Endpoint, reelSegs[0], s3Segs[0], reelMP4, s3MP4, d); err != nil {
 			return err
 		}
 		return compareLoads(ctx, out, o, wrkBin, sides(srv), script, "s3 "+segName, "segments", d.segConns)
@@ -182,7 +172,7 @@ func benchS3(ctx context.Context, o options, dir string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return benchS3Upload(ctx, o, dir, out, gw, tm, reelEnv, fresh)
+	return benchS3Upload(ctx, o, dir, out, gw, transfermanager.New(client), reelEnv, fresh)
 }
 
 // benchS3Upload: a large file through reel's tus endpoint onto S3, beside

@@ -18,8 +18,8 @@ import (
 // backend is what serve and worker share: the database, the blob store and
 // the job queue, on the data directory's standard layout.
 type backend struct {
-	db      *sqlstore.DB
-	blobs   blob.Store
+	db    *sqlstore.DB
+	blobs blob.Store
 	// blobDir is the disk store's directory, "" when the blobs are on S3.
 	blobDir string
 	queue   *jobs.Queue
@@ -107,10 +107,20 @@ func openBackend(ctx context.Context, cfg *config.Config, getenv func(string) st
 	return b, nil
 }
 
-// blobsReady checks that the blob store answers.
+// blobsReady checks that the blob store answers: on S3 a listing, which
+// needs the bucket to exist and the credentials to be good. /readyz bounds
+// it with its deadline.
 func (b *backend) blobsReady(ctx context.Context) error {
 	_, err := b.blobs.List(ctx, "health/")
 	return err
+}
+
+// blobsKind is "disk" or "s3", for /readyz.
+func (b *backend) blobsKind() string {
+	if b.blobDir != "" {
+		return "disk"
+	}
+	return "s3"
 }
 
 // closeWithin closes the backend after a shutdown: running jobs get the

@@ -7,6 +7,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/reel-video/reel/internal/blob/s3test"
 	"github.com/reel-video/reel/internal/media/mediatest"
 	"github.com/reel-video/reel/internal/sqlstore/sqltest"
 )
@@ -34,6 +38,18 @@ func status(t *testing.T, url string) int {
 	t.Helper()
 	resp, _ := fetch(t, "GET", url)
 	return resp.StatusCode
+}
+
+// with returns a copy of env with more set over it.
+func with(env, more map[string]string) map[string]string {
+	out := make(map[string]string, len(env)+len(more))
+	for k, v := range env {
+		out[k] = v
+	}
+	for k, v := range more {
+		out[k] = v
+	}
+	return out
 }
 
 // readyVideo uploads a clip with the given visibility and waits until it is ready.
@@ -156,106 +172,117 @@ func TestVisibilityAndBlocking(t *testing.T) {
 	})
 }
 
-// TestMediaURLs drives the media endpoint as players and attackers would.
+// TestMediaURLs drives the media endpoint as players and attackers would,
+// with the blobs on disk and on S3: the same answers.
 func TestMediaURLs(t *testing.T) {
-	dataDir, secretA, secretB := t.TempDir(), strings.Repeat("a", 40), strings.Repeat("b", 40)
-	srv := startServer(t, map[string]string{"REEL_DATA_DIR": dataDir, "REEL_SECRET": secretA})
-	token := signUp(t, srv, "player")
-	v := readyVideo(t, srv, token, "public")
-	segment := firstSegment(t, v.HLSURL)
+	onEachStore(t, nil, func(t *testing.T, env map[string]string, s *s3test.Server) {
+		dataDir, secretA, secretB := t.TempDir(), strings.Repeat("a", 40), strings.Repeat("b", 40)
+		srv := startServer(t, with(env, map[string]string{"REEL_DATA_DIR": dataDir, "REEL_SECRET": secretA}))
+		token := signUp(t, srv, "player")
+		v := readyVideo(t, srv, token, "public")
+		segment := firstSegment(t, v.HLSURL)
 
-	// Range forms through the whole stack (the handler's own tests cover more).
-	resp, full := fetch(t, "GET", v.PlayURL)
-	size := len(full)
-	if resp.Header.Get("Accept-Ranges") != "bytes" || resp.Header.Get("Content-Type") != "video/mp4" || resp.Header.Get("Content-Encoding") != "" {
-		t.Errorf("MP4 headers: %v", resp.Header)
-	}
-	if !strings.Contains(resp.Header.Get("Cache-Control"), "immutable") {
-		t.Errorf("MP4 Cache-Control %q", resp.Header.Get("Cache-Control"))
-	}
-	for _, tc := range []struct {
-		rng    string
-		status int
-		body   string
-	}{
-		{"bytes=0-99", 206, string(full[:100])},
-		{"bytes=-100", 206, string(full[size-100:])},
-		{fmt.Sprintf("bytes=%d-", size-10), 206, string(full[size-10:])},
-		{fmt.Sprintf("bytes=%d-", size+10), 416, ""},
-	} {
-		resp, body := fetch(t, "GET", v.PlayURL, "Range", tc.rng)
-		if resp.StatusCode != tc.status || (tc.body != "" && string(body) != tc.body) {
-			t.Errorf("Range %s: %d, %d bytes", tc.rng, resp.StatusCode, len(body))
+		// Range forms through the whole stack (the handler's own tests cover more).
+		resp, full := fetch(t, "GET", v.PlayURL)
+		size := len(full)
+		if resp.Header.Get("Accept-Ranges") != "bytes" || resp.Header.Get("Content-Type") != "video/mp4" || resp.Header.Get("Content-Encoding") != "" {
+			t.Errorf("MP4 headers: %v", resp.Header)
 		}
-		if tc.status == 416 && resp.Header.Get("Content-Range") != fmt.Sprintf("bytes */%d", size) {
-			t.Errorf("416 Content-Range %q", resp.Header.Get("Content-Range"))
+		if !strings.Contains(resp.Header.Get("Cache-Control"), "immutable") {
+			t.Errorf("MP4 Cache-Control %q", resp.Header.Get("Cache-Control"))
 		}
-	}
-	resp, body := fetch(t, "GET", v.PlayURL, "Range", "bytes=0-9,20-29")
-	if resp.StatusCode != 206 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "multipart/byteranges") || !strings.Contains(string(body), string(full[20:30])) {
-		t.Errorf("multiple ranges: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
-	}
-	etag := resp.Header.Get("ETag")
-	if resp, _ := fetch(t, "GET", v.PlayURL, "If-None-Match", etag); etag == "" || resp.StatusCode != 304 {
-		t.Errorf("If-None-Match %q: %d", etag, resp.StatusCode)
-	}
-	if resp, body := fetch(t, "HEAD", v.PlayURL); resp.StatusCode != 200 || len(body) != 0 || resp.ContentLength != int64(size) {
-		t.Errorf("HEAD: %d, %d body bytes, length %d", resp.StatusCode, len(body), resp.ContentLength)
-	}
-	if resp, _ := fetch(t, "GET", segment); resp.Header.Get("Content-Type") != "video/iso.segment" {
-		t.Errorf("segment Content-Type %q", resp.Header.Get("Content-Type"))
-	}
-	if resp, _ := fetch(t, "GET", v.HLSURL); resp.Header.Get("Content-Type") != "application/vnd.apple.mpegurl" {
-		t.Errorf("playlist Content-Type %q", resp.Header.Get("Content-Type"))
-	}
-	resp, _ = fetch(t, "OPTIONS", v.PlayURL, "Origin", "https://player.example", "Access-Control-Request-Method", "GET", "Access-Control-Request-Headers", "range")
-	if resp.StatusCode >= 300 || resp.Header.Get("Access-Control-Allow-Origin") == "" {
-		t.Errorf("CORS preflight: %d %v", resp.StatusCode, resp.Header)
-	}
+		for _, tc := range []struct {
+			rng    string
+			status int
+			body   string
+		}{
+			{"bytes=0-99", 206, string(full[:100])},
+			{"bytes=-100", 206, string(full[size-100:])},
+			{fmt.Sprintf("bytes=%d-", size-10), 206, string(full[size-10:])},
+			{fmt.Sprintf("bytes=%d-", size+10), 416, ""},
+		} {
+			resp, body := fetch(t, "GET", v.PlayURL, "Range", tc.rng)
+			if resp.StatusCode != tc.status || (tc.body != "" && string(body) != tc.body) {
+				t.Errorf("Range %s: %d, %d bytes", tc.rng, resp.StatusCode, len(body))
+			}
+			if tc.status == 416 && resp.Header.Get("Content-Range") != fmt.Sprintf("bytes */%d", size) {
+				t.Errorf("416 Content-Range %q", resp.Header.Get("Content-Range"))
+			}
+		}
+		resp, body := fetch(t, "GET", v.PlayURL, "Range", "bytes=0-9,20-29")
+		if resp.StatusCode != 206 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "multipart/byteranges") || !strings.Contains(string(body), string(full[20:30])) {
+			t.Errorf("multiple ranges: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+		etag := resp.Header.Get("ETag")
+		if s != nil {
+			// On S3 the tag is the bucket's own.
+			key := "reel/" + strings.TrimPrefix(strings.Split(v.PlayURL, "?")[0], srv.URL+"/media/")
+			head, err := s.Client(t).HeadObject(t.Context(), &s3.HeadObjectInput{Bucket: aws.String("reel"), Key: aws.String(key)})
+			if err != nil || aws.ToString(head.ETag) != etag || resp.Header.Get("Last-Modified") != head.LastModified.UTC().Format(http.TimeFormat) {
+				t.Errorf("ETag %q and Last-Modified %q, the bucket has %v (%v)", etag, resp.Header.Get("Last-Modified"), head, err)
+			}
+		}
+		if resp, _ := fetch(t, "GET", v.PlayURL, "If-None-Match", etag); etag == "" || resp.StatusCode != 304 {
+			t.Errorf("If-None-Match %q: %d", etag, resp.StatusCode)
+		}
+		if resp, body := fetch(t, "HEAD", v.PlayURL); resp.StatusCode != 200 || len(body) != 0 || resp.ContentLength != int64(size) {
+			t.Errorf("HEAD: %d, %d body bytes, length %d", resp.StatusCode, len(body), resp.ContentLength)
+		}
+		if resp, _ := fetch(t, "GET", segment); resp.Header.Get("Content-Type") != "video/iso.segment" {
+			t.Errorf("segment Content-Type %q", resp.Header.Get("Content-Type"))
+		}
+		if resp, _ := fetch(t, "GET", v.HLSURL); resp.Header.Get("Content-Type") != "application/vnd.apple.mpegurl" {
+			t.Errorf("playlist Content-Type %q", resp.Header.Get("Content-Type"))
+		}
+		resp, _ = fetch(t, "OPTIONS", v.PlayURL, "Origin", "https://player.example", "Access-Control-Request-Method", "GET", "Access-Control-Request-Headers", "range")
+		if resp.StatusCode >= 300 || resp.Header.Get("Access-Control-Allow-Origin") == "" {
+			t.Errorf("CORS preflight: %d %v", resp.StatusCode, resp.Header)
+		}
 
-	// Forged, altered and escaping URLs.
-	forged := []string{
-		strings.Split(v.PlayURL, "?")[0],
-		v.PlayURL[:len(v.PlayURL)-1] + map[bool]string{true: "B", false: "A"}[strings.HasSuffix(v.PlayURL, "A")],
-		strings.Replace(v.PlayURL, "play.mp4", "original", 1),
-		strings.Replace(v.PlayURL, "/videos/1/", "/videos/2/", 1),
-		strings.Replace(v.HLSURL, "master.m3u8", "../play.mp4", 1),
-		strings.Replace(v.HLSURL, "master.m3u8", "..%2fplay.mp4", 1),
-		strings.Replace(v.HLSURL, "/hls/", "//hls/", 1),
-	}
-	for _, u := range forged {
-		if resp, body := fetch(t, "GET", u); resp.StatusCode != 403 && resp.StatusCode != 404 || !strings.Contains(string(body), `"error"`) {
-			t.Errorf("forged %s: %d %s", u, resp.StatusCode, body)
+		// Forged, altered and escaping URLs.
+		forged := []string{
+			strings.Split(v.PlayURL, "?")[0],
+			v.PlayURL[:len(v.PlayURL)-1] + map[bool]string{true: "B", false: "A"}[strings.HasSuffix(v.PlayURL, "A")],
+			strings.Replace(v.PlayURL, "play.mp4", "original", 1),
+			strings.Replace(v.PlayURL, "/videos/1/", "/videos/2/", 1),
+			strings.Replace(v.HLSURL, "master.m3u8", "../play.mp4", 1),
+			strings.Replace(v.HLSURL, "master.m3u8", "..%2fplay.mp4", 1),
+			strings.Replace(v.HLSURL, "/hls/", "//hls/", 1),
 		}
-	}
+		for _, u := range forged {
+			if resp, body := fetch(t, "GET", u); resp.StatusCode != 403 && resp.StatusCode != 404 || !strings.Contains(string(body), `"error"`) {
+				t.Errorf("forged %s: %d %s", u, resp.StatusCode, body)
+			}
+		}
 
-	// Rotation: with the old secret kept as previous, old URLs still play;
-	// once it is dropped, they do not.
-	if err := srv.stop(); err != nil {
-		t.Fatal(err)
-	}
-	oldBase := srv.URL
-	srv = startServer(t, map[string]string{"REEL_DATA_DIR": dataDir, "REEL_SECRET": secretB, "REEL_PREVIOUS_SECRET": secretA})
-	// The restarted server listens elsewhere: replay the same signed paths there.
-	v.PlayURL = strings.Replace(v.PlayURL, oldBase, srv.URL, 1)
-	segment = strings.Replace(segment, oldBase, srv.URL, 1)
-	if status(t, v.PlayURL) != 200 || status(t, segment) != 200 {
-		t.Error("after rotation with REEL_PREVIOUS_SECRET, old URLs stopped working")
-	}
-	var fresh videoJSON
-	srv.do("GET", fmt.Sprintf("/api/v1/videos/%d", v.ID), token, nil).json(t, &fresh)
-	if fresh.PlayURL == v.PlayURL || status(t, fresh.PlayURL) != 200 {
-		t.Error("after rotation, new URLs are not signed with the new secret")
-	}
-	if err := srv.stop(); err != nil {
-		t.Fatal(err)
-	}
-	oldBase = srv.URL
-	srv = startServer(t, map[string]string{"REEL_DATA_DIR": dataDir, "REEL_SECRET": secretB})
-	v.PlayURL = strings.Replace(v.PlayURL, oldBase, srv.URL, 1)
-	if status(t, v.PlayURL) != 403 {
-		t.Error("with the old secret dropped, its URLs still work")
-	}
+		// Rotation: with the old secret kept as previous, old URLs still play;
+		// once it is dropped, they do not.
+		if err := srv.stop(); err != nil {
+			t.Fatal(err)
+		}
+		oldBase := srv.URL
+		srv = startServer(t, with(env, map[string]string{"REEL_DATA_DIR": dataDir, "REEL_SECRET": secretB, "REEL_PREVIOUS_SECRET": secretA}))
+		// The restarted server listens elsewhere: replay the same signed paths there.
+		v.PlayURL = strings.Replace(v.PlayURL, oldBase, srv.URL, 1)
+		segment = strings.Replace(segment, oldBase, srv.URL, 1)
+		if status(t, v.PlayURL) != 200 || status(t, segment) != 200 {
+			t.Error("after rotation with REEL_PREVIOUS_SECRET, old URLs stopped working")
+		}
+		var fresh videoJSON
+		srv.do("GET", fmt.Sprintf("/api/v1/videos/%d", v.ID), token, nil).json(t, &fresh)
+		if fresh.PlayURL == v.PlayURL || status(t, fresh.PlayURL) != 200 {
+			t.Error("after rotation, new URLs are not signed with the new secret")
+		}
+		if err := srv.stop(); err != nil {
+			t.Fatal(err)
+		}
+		oldBase = srv.URL
+		srv = startServer(t, with(env, map[string]string{"REEL_DATA_DIR": dataDir, "REEL_SECRET": secretB}))
+		v.PlayURL = strings.Replace(v.PlayURL, oldBase, srv.URL, 1)
+		if status(t, v.PlayURL) != 403 {
+			t.Error("with the old secret dropped, its URLs still work")
+		}
+	})
 }
 
 // TestURLsExpire replays a URL after its lifetime: 403.

@@ -251,7 +251,8 @@ func (s *seeder) publishClips(ctx context.Context) error {
 			continue
 		}
 		if dir == "" {
-			// Beside the blob store, so that storing the clip is a rename.
+			// In the scratch directory, which is beside the default disk
+			// store (storing the clip is then a rename); on S3 it is uploaded.
 			var err error
 			if dir, err = os.MkdirTemp(s.workDir, "seed-"); err != nil {
 				return err

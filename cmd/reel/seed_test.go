@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/reel-video/reel/internal/blob/s3test"
 	"github.com/reel-video/reel/internal/sqlstore"
 	"github.com/reel-video/reel/internal/sqlstore/sqltest"
 )
@@ -19,6 +20,12 @@ import (
 func TestSeed(t *testing.T) {
 	sqltest.Engines(t, func(t *testing.T, dbURL string) {
 		env := map[string]string{"REEL_DATA_DIR": t.TempDir(), "REEL_DATABASE_URL": dbURL, "REEL_LOG_FORMAT": "json", "REEL_LOG_LEVEL": "warn"}
+		var s *s3test.Server
+		if strings.HasPrefix(dbURL, "postgres") {
+			// The PostgreSQL run keeps its blobs on S3, as an install of
+			// several nodes does: seed works through the store.
+			env, s = withS3(t, env, "reel")
+		}
 		out, errOut, err := cli(t, env, "seed")
 		if err != nil {
 			t.Fatalf("seed: %v\n%s\n%s", err, out, errOut)
@@ -51,7 +58,18 @@ func TestSeed(t *testing.T) {
 			t.Errorf("the second seed changed the data: %+v, want %+v", got, want)
 		}
 
-		srv := startServer(t, map[string]string{"REEL_DATA_DIR": env["REEL_DATA_DIR"], "REEL_DATABASE_URL": dbURL, "REEL_WORKERS": "2"})
+		if s != nil {
+			originals := 0
+			for _, key := range s.Keys(t, "reel/videos/") {
+				if strings.Contains(key, "/original") {
+					originals++
+				}
+			}
+			if originals != len(demoClips) {
+				t.Errorf("%d originals in the bucket, want %d", originals, len(demoClips))
+			}
+		}
+		srv := startServer(t, with(env, map[string]string{"REEL_WORKERS": "2", "REEL_LOG_LEVEL": "debug"}))
 		feed := waitFeed(t, srv, len(demoClips), 3*time.Minute)
 		var titles []string
 		liked, commented := 0, 0

@@ -16,6 +16,7 @@ import (
 	"github.com/reel-video/reel"
 	"github.com/reel-video/reel/internal/account"
 	"github.com/reel-video/reel/internal/auth"
+	"github.com/reel-video/reel/internal/blob"
 	"github.com/reel-video/reel/internal/cache"
 	"github.com/reel-video/reel/internal/config"
 	"github.com/reel-video/reel/internal/httpapi"
@@ -125,6 +126,17 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 	revocations.OnChange(func(id int64) { cached.VideoChanged(id, true) })
 	go revocations.Run(ctx, revocationRefresh, revocationPrune)
 
+	media := playback.HandlerOptions{Logger: log, Allowed: revocations.Allowed}
+	if cfg.MediaDelivery == "redirect" {
+		// config allows redirect only on S3, whose store presigns.
+		p, ok := b.blobs.(blob.Presigner)
+		if !ok {
+			return fmt.Errorf("REEL_MEDIA_DELIVERY=redirect: the blob store cannot hand out URLs of its own; use proxy")
+		}
+		media.Redirect = p
+	}
+	log.Info("media delivery", "mode", cfg.MediaDelivery)
+
 	metrics := httpapi.NewMetrics()
 	handler, err := httpapi.NewServer(httpapi.Deps{
 		Logger:   log,
@@ -132,8 +144,8 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 		Users:    b.db,
 		Accounts: accounts,
 		Ready: []httpapi.ReadyCheck{
-			{Name: "database", Check: b.db.Ping},
-			{Name: "blob_store", Check: b.blobsReady},
+			{Name: "database", Check: b.db.Ping, Kind: b.db.Engine()},
+			{Name: "blob_store", Check: b.blobsReady, Kind: b.blobsKind()},
 			{Name: "queue", Check: b.queue.Ready},
 			{Name: "disk", Check: diskReady(publisher, b.db.Dir()), Advisory: true, Problem: "low"},
 		},
@@ -145,7 +157,7 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 		Views:          views,
 		BindClientIP:   cfg.URLBindClient,
 		Tus:            tus,
-		Media:          playback.NewHandler(signer, b.blobs, playback.HandlerOptions{Logger: log, Allowed: revocations.Allowed}),
+		Media:          playback.NewHandler(signer, b.blobs, media),
 		URLs:           &playback.URLs{Signer: signer, BindClient: cfg.URLBindClient},
 		Publisher:      publisher,
 		PublicURL:      cfg.PublicURL,

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"mime/multipart"
 	"net/http"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/reel-video/reel/internal/blob/s3test"
 	"github.com/reel-video/reel/internal/media/mediatest"
 	"github.com/reel-video/reel/internal/sqlstore/sqltest"
 )
@@ -319,46 +321,65 @@ func TestUploadRejects(t *testing.T) {
 }
 
 // TestDeleteRemovesEverything deletes a processed video: it is gone for
-// everyone, its media URLs stop working and every file of it is removed.
+// everyone, its media URLs stop working and every file of it is removed,
+// from the disk or the bucket.
 func TestDeleteRemovesEverything(t *testing.T) {
-	dataDir := t.TempDir()
-	srv := startServer(t, map[string]string{"REEL_DATA_DIR": dataDir})
-	owner, other := signUp(t, srv, "owner"), signUp(t, srv, "other")
-	r := uploadMultipart(t, srv, owner, mediatest.Clip(t, "noaudio"), map[string]string{"visibility": "unlisted"}, false)
-	expect(t, r, http.StatusAccepted, "")
-	var v videoJSON
-	r.json(t, &v)
-	v = waitVideo(t, srv, owner, v.ID)
-	path := "/api/v1/videos/" + strconv.FormatInt(v.ID, 10)
-	videoDir := filepath.Join(dataDir, "blobs", "videos", strconv.FormatInt(v.ID, 10))
-	if _, err := os.Stat(videoDir); err != nil {
-		t.Fatalf("no files stored for the video: %v", err)
-	}
+	onEachStore(t, nil, func(t *testing.T, env map[string]string, s *s3test.Server) {
+		dataDir := t.TempDir()
+		srv := startServer(t, with(env, map[string]string{"REEL_DATA_DIR": dataDir}))
+		owner, other := signUp(t, srv, "owner"), signUp(t, srv, "other")
+		r := uploadMultipart(t, srv, owner, mediatest.Clip(t, "noaudio"), map[string]string{"visibility": "unlisted"}, false)
+		expect(t, r, http.StatusAccepted, "")
+		var v videoJSON
+		r.json(t, &v)
+		v = waitVideo(t, srv, owner, v.ID)
+		path := "/api/v1/videos/" + strconv.FormatInt(v.ID, 10)
+		// What is stored of the video, by key.
+		stored := func() []string {
+			if s != nil {
+				return s.Keys(t, fmt.Sprintf("reel/videos/%d/", v.ID))
+			}
+			var keys []string
+			videoDir := filepath.Join(dataDir, "blobs", "videos", strconv.FormatInt(v.ID, 10))
+			filepath.WalkDir(videoDir, func(path string, d fs.DirEntry, err error) error {
+				if err == nil && !d.IsDir() {
+					keys = append(keys, path)
+				}
+				return nil
+			})
+			return keys
+		}
+		if len(stored()) == 0 {
+			t.Fatal("no files stored for the video")
+		}
+		if s != nil {
+			// More objects than one listing returns (1,000), as a long video's
+			// ladder has: deletion must page.
+			putObjects(t, s, fmt.Sprintf("reel/videos/%d/hls/extra/", v.ID), 1100)
+		}
 
-	expect(t, srv.do("PATCH", path, other, map[string]string{"title": "mine now"}), 403, "forbidden")
-	expect(t, srv.do("DELETE", path, other, nil), 403, "forbidden")
-	r = srv.do("PATCH", path, owner, map[string]string{"title": "renamed", "visibility": "private"})
-	expect(t, r, 200, "")
-	r.json(t, &v)
-	if v.Title != "renamed" || v.Visibility != "private" {
-		t.Errorf("after PATCH: %+v", v)
-	}
-	expect(t, srv.do("GET", path, other, nil), 404, "not_found")
-	expect(t, srv.do("PATCH", path, owner, map[string]string{"visibility": "hidden"}), 422, "invalid")
+		expect(t, srv.do("PATCH", path, other, map[string]string{"title": "mine now"}), 403, "forbidden")
+		expect(t, srv.do("DELETE", path, other, nil), 403, "forbidden")
+		r = srv.do("PATCH", path, owner, map[string]string{"title": "renamed", "visibility": "private"})
+		expect(t, r, 200, "")
+		r.json(t, &v)
+		if v.Title != "renamed" || v.Visibility != "private" {
+			t.Errorf("after PATCH: %+v", v)
+		}
+		expect(t, srv.do("GET", path, other, nil), 404, "not_found")
+		expect(t, srv.do("PATCH", path, owner, map[string]string{"visibility": "hidden"}), 422, "invalid")
 
-	expect(t, srv.do("DELETE", path, owner, nil), http.StatusNoContent, "")
-	expect(t, srv.do("GET", path, owner, nil), 404, "not_found")
-	expect(t, srv.do("DELETE", path, owner, nil), 404, "not_found")
-	waitFor(t, "the video's files to be removed", func() bool {
-		_, err := os.Stat(videoDir)
-		return os.IsNotExist(err)
+		expect(t, srv.do("DELETE", path, owner, nil), http.StatusNoContent, "")
+		expect(t, srv.do("GET", path, owner, nil), 404, "not_found")
+		expect(t, srv.do("DELETE", path, owner, nil), 404, "not_found")
+		waitFor(t, "the video's files to be removed", func() bool { return len(stored()) == 0 })
+		resp, err := http.Get(v.PlayURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 403 { // revoked, like every URL of a deleted video
+			t.Errorf("play_url after delete: %d", resp.StatusCode)
+		}
 	})
-	resp, err := http.Get(v.PlayURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != 403 { // revoked, like every URL of a deleted video
-		t.Errorf("play_url after delete: %d", resp.StatusCode)
-	}
 }

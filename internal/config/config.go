@@ -271,11 +271,17 @@ func (c *Config) validate() error {
 	if strings.TrimSpace(c.DataDir) == "" {
 		bad("DATA_DIR", c.DataDir, "must not be empty")
 	}
-	if _, err := c.BlobLocation(); err != nil {
+	loc, err := c.BlobLocation()
+	if err != nil {
 		errs = append(errs, fmt.Errorf("%sBLOB_URL: %s", Prefix, err))
 	}
-	if c.MediaDelivery != "proxy" && c.MediaDelivery != "redirect" {
+	switch {
+	case c.MediaDelivery != "proxy" && c.MediaDelivery != "redirect":
 		bad("MEDIA_DELIVERY", c.MediaDelivery, "must be proxy or redirect")
+	case c.MediaDelivery == "redirect" && err == nil && loc.S3 == nil:
+		// Refused rather than quietly proxied: an operator who asks for
+		// redirects expects the media traffic off reel's nodes.
+		bad("MEDIA_DELIVERY", c.MediaDelivery, "redirect needs the blobs on S3 (REEL_BLOB_URL=s3://...); a disk store can only be served by reel (proxy)")
 	}
 	if err := checkDatabaseURL(c.DatabaseURL); err != nil {
 		// The URL may hold a password: name the variable, not the value.

@@ -117,12 +117,19 @@ func TestInvalidValuesNameTheVariable(t *testing.T) {
 		{map[string]string{"REEL_MAX_QUEUED": "-5"}, "REEL_MAX_QUEUED"},
 		{map[string]string{"REEL_UPLOAD_EXPIRY": "0s"}, "REEL_UPLOAD_EXPIRY"},
 		{map[string]string{"REEL_PREVIOUS_SECRET": "short"}, "REEL_PREVIOUS_SECRET"},
+		{map[string]string{"REEL_MEDIA_DELIVERY": "cdn"}, "REEL_MEDIA_DELIVERY"},
+		{map[string]string{"REEL_MEDIA_DELIVERY": "redirect"}, "redirect needs the blobs on S3"},
+		{map[string]string{"REEL_MEDIA_DELIVERY": "redirect", "REEL_BLOB_URL": "file:///srv/blobs"}, "redirect needs the blobs on S3"},
 	}
 	for _, tc := range cases {
 		_, _, err := load(t, nil, tc.env)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("env %v: error %v, want it to mention %q", tc.env, err, tc.want)
 		}
+	}
+	// Redirects need a store that can sign URLs of its own.
+	if _, _, err := load(t, nil, map[string]string{"REEL_MEDIA_DELIVERY": "redirect", "REEL_BLOB_URL": "s3://videos/reel?endpoint=http://127.0.0.1:7070"}); err != nil {
+		t.Errorf("redirect on S3: %v", err)
 	}
 	// A password in a database URL must not be echoed back.
 	_, _, err := load(t, nil, map[string]string{"REEL_DATABASE_URL": "mysql://u:hunter2@h/db"})

@@ -24,6 +24,10 @@ type ReadyCheck struct {
 	// only uploads are refused.
 	Advisory bool
 	Problem  string
+	// Kind, when set, says which implementation the part is ("s3",
+	// "disk", "postgres"), reported under "kinds" so that an operator sees
+	// what a node was configured with.
+	Kind string
 }
 
 func (s *server) handleHealthz() gin.HandlerFunc {
@@ -42,6 +46,12 @@ func (s *server) handleReadyz() gin.HandlerFunc {
 		ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
 		defer cancel()
 		checks := make(map[string]string, len(s.Ready)+1)
+		kinds := map[string]string{}
+		for _, rc := range s.Ready {
+			if rc.Kind != "" {
+				kinds[rc.Name] = rc.Kind
+			}
+		}
 		failing := map[string]string{}
 		var mu sync.Mutex
 		var wg sync.WaitGroup
@@ -78,10 +88,11 @@ func (s *server) handleReadyz() gin.HandlerFunc {
 			c.JSON(http.StatusServiceUnavailable, gin.H{
 				"status": "unavailable",
 				"checks": checks,
+				"kinds":  kinds,
 				"error":  httperr.Detail{Code: reel.EUNAVAILABLE, Message: "not ready", Fields: failing},
 			})
 			return
 		}
-		c.JSON(http.StatusOK, gin.H{"status": "ok", "checks": checks})
+		c.JSON(http.StatusOK, gin.H{"status": "ok", "checks": checks, "kinds": kinds})
 	}
 }

@@ -53,6 +53,7 @@ func TestReadyzReportsFailingParts(t *testing.T) {
 	s.Ready = []ReadyCheck{
 		{Name: "database", Check: func(context.Context) error { return nil }},
 		{Name: "queue", Check: func(context.Context) error { return errors.New("connection refused") }},
+		{Name: "blob_store", Check: func(context.Context) error { return nil }, Kind: "s3"},
 	}
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
@@ -65,6 +66,7 @@ func TestReadyzReportsFailingParts(t *testing.T) {
 	var body struct {
 		Status string            `json:"status"`
 		Checks map[string]string `json:"checks"`
+		Kinds  map[string]string `json:"kinds"`
 		Error  struct {
 			Code   string            `json:"code"`
 			Fields map[string]string `json:"fields"`
@@ -75,7 +77,8 @@ func TestReadyzReportsFailingParts(t *testing.T) {
 	}
 	if body.Checks["database"] != "ok" || body.Checks["queue"] != "unavailable" ||
 		body.Error.Code != "unavailable" || body.Error.Fields["queue"] != "unavailable" || body.Error.Fields["database"] != "" ||
-		strings.Contains(rec.Body.String(), "refused") {
+		strings.Contains(rec.Body.String(), "refused") ||
+		body.Checks["blob_store"] != "ok" || len(body.Kinds) != 1 || body.Kinds["blob_store"] != "s3" {
 		t.Errorf("readyz body %s", rec.Body)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/reel-video/reel"
 	"github.com/reel-video/reel/internal/blob"
@@ -152,6 +153,9 @@ func (w *processWorker) process(ctx context.Context, v *reel.Video, steps *stepT
 		return err
 	}
 	defer os.RemoveAll(work)
+	if err := w.checkScratchSpace(ctx, v, work); err != nil {
+		return err
+	}
 
 	steps.start("original")
 	src, err := w.original(ctx, v, work)
@@ -328,37 +332,65 @@ func hashFile(path string) (string, int64, error) {
 	return hex.EncodeToString(h.Sum(nil)), n, err
 }
 
-// put stores local files under keys, given as key, path pairs.
+// putConcurrency is how many outputs of one job are uploaded at once: on
+// S3 each PutFile is a round trip or more, and a ladder has dozens of
+// segments; on disk each is a rename.
+const putConcurrency = 4
+
+// put stores local files under keys, given as key, path pairs, at most
+// putConcurrency at a time. The first failure cancels the others, and put
+// returns only once none is still running, so nothing is stored after it
+// has returned. Each object is whole or absent (PutFile is atomic), and a
+// retried job puts them all again: replacing an object is harmless.
 func (w *processWorker) put(ctx context.Context, keyPaths ...string) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(putConcurrency)
 	for i := 0; i+1 < len(keyPaths); i += 2 {
-		if err := w.blobs.PutFile(ctx, keyPaths[i], keyPaths[i+1]); err != nil {
-			return fmt.Errorf("store %s: %w", keyPaths[i], err)
-		}
+		key, path := keyPaths[i], keyPaths[i+1]
+		g.Go(func() error {
+			if err := gctx.Err(); err != nil {
+				return err // another put failed: do not start this one
+			}
+			if err := w.blobs.PutFile(gctx, key, path); err != nil {
+				return fmt.Errorf("store %s: %w", key, err)
+			}
+			return nil
+		})
 	}
-	return nil
+	return g.Wait()
 }
 
-// putTree stores every file below dir under prefix. Playlists go last, so a
-// playlist never names a segment that is not stored yet.
+// putTree stores every file below dir under prefix in three waves: media
+// files, then the playlists in subdirectories (a rendition's index, which
+// names its segments), then the playlists at the top (the master, which
+// names the renditions' playlists). A wave starts when the one before has
+// stored everything, so a client never finds a playlist naming an object
+// that is not there yet.
 func (w *processWorker) putTree(ctx context.Context, dir, prefix string) error {
-	var files, playlists []string
+	var waves [3][]string
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
-		if strings.HasSuffix(path, ".m3u8") {
-			playlists = append(playlists, path)
-		} else {
-			files = append(files, path)
+		rel, err := filepath.Rel(dir, path)
+		if err != nil {
+			return err
 		}
+		wave := 0
+		if strings.HasSuffix(path, ".m3u8") {
+			wave = 1
+			if !strings.ContainsRune(rel, filepath.Separator) {
+				wave = 2
+			}
+		}
+		waves[wave] = append(waves[wave], prefix+filepath.ToSlash(rel), path)
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	for _, path := range append(files, playlists...) {
-		rel, _ := filepath.Rel(dir, path)
-		if err := w.put(ctx, prefix+filepath.ToSlash(rel), path); err != nil {
+	for _, keyPaths := range waves {
+		if err := w.put(ctx, keyPaths...); err != nil {
 			return err
 		}
 	}

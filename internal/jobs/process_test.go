@@ -108,7 +108,7 @@ func (s *fakeStore) video(id int64) reel.Video {
 // one processing video whose original is a mediatest clip.
 type harness struct {
 	store  *fakeStore
-	blobs  *blob.Disk
+	blobs  blob.Store
 	work   string
 	worker *processWorker
 }
@@ -121,6 +121,12 @@ func newHarness(t *testing.T, kind string, limits media.Limits) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return newHarnessOn(t, kind, limits, blobs)
+}
+
+// newHarnessOn is newHarness on the blob store blobs.
+func newHarnessOn(t *testing.T, kind string, limits media.Limits, blobs blob.Store) *harness {
+	t.Helper()
 	// PutFile moves its file: hand it a copy of the shared clip.
 	b, err := os.ReadFile(mediatest.Clip(t, kind))
 	if err != nil {

@@ -1,12 +1,16 @@
 package jobs
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/reel-video/reel"
+	"github.com/reel-video/reel/internal/publish"
 )
 
 // A job's scratch directory is named for its video, not for the attempt:
@@ -49,4 +53,37 @@ func sweepScratch(workDir string, age time.Duration, log *slog.Logger) {
 			log.Info("removed stale scratch", "path", path)
 		}
 	}
+}
+
+// scratchFactor is the room an attempt needs in its scratch directory, in
+// multiples of the original's size: its local copy (on a remote store),
+// the remuxed MP4, and the ladder, whose rungs are capped in bit rate and
+// so together rarely larger than the original.
+const scratchFactor = 3
+
+// checkScratchSpace refuses to start an attempt on video v when the file
+// system of its scratch directory has less than scratchFactor times the
+// original's size free: ffmpeg would fill the disk that other jobs and
+// uploads share, and fail anyway. The error is not the video's fault, so
+// the job is retried later, with the reason shown to the uploader. A size
+// that cannot be known is not checked: the attempt then fails on a full
+// disk like any other write.
+func (w *processWorker) checkScratchSpace(ctx context.Context, v *reel.Video, work string) error {
+	size := v.SizeBytes
+	if size <= 0 && v.OriginalKey != "" {
+		if info, err := w.blobs.Stat(ctx, v.OriginalKey); err == nil {
+			size = info.Size
+		}
+	}
+	if size <= 0 {
+		return nil
+	}
+	free, err := publish.FreeBytes(work)
+	if err != nil {
+		return nil // unknown on this system
+	}
+	if need := scratchFactor * size; free < need {
+		return fmt.Errorf("not enough scratch space to process it now: %s has %d bytes free, this video needs %d (%d times its original)", w.cfg.WorkDir, free, need, scratchFactor)
+	}
+	return nil
 }

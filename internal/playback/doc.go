@@ -59,4 +59,15 @@
 // point of playback: they are cached for a minute only, so that blocking a
 // video stops new playbacks quickly even through a CDN, at the cost of one
 // tiny revalidation (ETag, 304) per minute per cache.
+//
+// On a remote store (S3) the same ServeContent reads the object through a
+// lazy ranged reader: a Range reads that range, a HEAD or a 304 reads
+// nothing, and memory per connection is a copy buffer whatever the size;
+// ETag and Last-Modified are the store's. With HandlerOptions.Redirect
+// (REEL_MEDIA_DELIVERY=redirect) a GET of a segment, MP4 or cover is
+// checked exactly as above and then answered 302 to a presigned URL of the
+// store that lives at most MaxRedirectTTL and never past the reel URL; the
+// 302 is not cacheable, since neither a block nor an expiry can reach a
+// copy of it. Playlists stay on reel (their relative URLs must resolve
+// under the signed prefix), and so does HEAD (a presigned GET refuses it).
 package playback

@@ -27,7 +27,18 @@ type HandlerOptions struct {
 	Allowed func(ctx context.Context, g Grant) bool
 	// Logger receives the reason of every refusal and failure. Nil discards.
 	Logger *slog.Logger
+	// Redirect, when set, answers a GET of a segment, MP4 or cover with 302
+	// to a short-lived URL of the store (REEL_MEDIA_DELIVERY=redirect), so
+	// that the bytes go from the store to the player without reel. Playlists
+	// and HEAD are still served by reel (see redirects).
+	Redirect blob.Presigner
 }
+
+// MaxRedirectTTL bounds the lifetime of the store's URL a redirect hands
+// out: the reel URL was checked (signature, blocks, private videos) just
+// before, and a short lifetime keeps that check meaningful, since a URL of
+// the store cannot be revoked.
+const MaxRedirectTTL = 5 * time.Minute
 
 // NewHandler serves the objects of store under Mount to holders of URLs
 // signed by s. Mount it at Mount, in front of any middleware that wraps the
@@ -38,14 +49,15 @@ func NewHandler(s *Signer, store blob.Store, opts HandlerOptions) http.Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &handler{signer: s, store: store, allowed: opts.Allowed, log: log}
+	return &handler{signer: s, store: store, allowed: opts.Allowed, log: log, redirect: opts.Redirect}
 }
 
 type handler struct {
-	signer  *Signer
-	store   blob.Store
-	allowed func(ctx context.Context, g Grant) bool
-	log     *slog.Logger
+	signer   *Signer
+	store    blob.Store
+	allowed  func(ctx context.Context, g Grant) bool
+	log      *slog.Logger
+	redirect blob.Presigner
 }
 
 const (
@@ -97,6 +109,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, reel.EFORBIDDEN, "this media is not available")
 		return
 	}
+	if h.redirects(r, key) {
+		h.serveRedirect(w, r, grant)
+		return
+	}
 
 	obj, err := h.store.Open(ctx, key)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -114,7 +130,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// script, no origin and no subresources.
 	hdr.Set("Content-Security-Policy", "sandbox; default-src 'none'")
 	hdr.Set("Cache-Control", cacheControl(key, exp.Sub(h.signer.now())))
-	hdr.Set("ETag", obj.ETag)
+	if obj.ETag != "" {
+		hdr.Set("ETag", obj.ETag)
+	}
 	hdr.Set("Accept-Ranges", "bytes")
 	// The *os.File itself, unwrapped: net/http hands it to sendfile.
 	var content io.ReadSeeker = obj.ReadSeekCloser
@@ -127,6 +145,37 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.ServeContent(cw, r, key, obj.ModTime, content)
+}
+
+// redirects reports whether r is answered with a redirect to the store.
+// Playlists never are: players resolve the URLs inside them against the
+// playlist's own URL, which must stay reel's signed prefix, not the store's
+// (whose query signature does not survive that resolution). HEAD never is
+// either: a presigned URL signs the method, so the store would refuse a
+// HEAD the player follows it with; reel answers it from the object's
+// metadata without reading the object.
+func (h *handler) redirects(r *http.Request, key string) bool {
+	return h.redirect != nil && r.Method == http.MethodGet &&
+		strings.ToLower(path.Ext(key)) != ".m3u8"
+}
+
+// serveRedirect answers 302 to a URL of the store for g's object, valid
+// until the reel URL expires and never longer than MaxRedirectTTL. The
+// answer itself may not be cached: a cached redirect would outlive the
+// store URL it names, and keep a blocked video playable through it.
+func (h *handler) serveRedirect(w http.ResponseWriter, r *http.Request, g Grant) {
+	ttl := min(g.Expires.Sub(h.signer.now()), MaxRedirectTTL)
+	// The store counts lifetimes in whole seconds; a URL that expires within
+	// the second still gets one.
+	ttl = max(ttl.Truncate(time.Second), time.Second)
+	u, err := h.redirect.GetURL(r.Context(), g.Key, ttl)
+	if err != nil {
+		httperr.Write(w, r, fmt.Errorf("presign media %s: %w", g.Key, err))
+		return
+	}
+	w.Header().Set("Cache-Control", "private, no-store")
+	w.Header().Set("Location", u)
+	w.WriteHeader(http.StatusFound)
 }
 
 // dropEmptySuffixRanges removes "-0" (the last zero bytes) from the Range
