@@ -9,6 +9,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -17,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/reel-video/reel/internal/blob/s3test"
 	"github.com/reel-video/reel/internal/media/mediatest"
 	"github.com/reel-video/reel/internal/sqlstore/sqltest"
 )
@@ -458,10 +460,30 @@ func TestQuotaAndPendingCaps(t *testing.T) {
 // only and is deleted once used, even when two finals race for it; the
 // files of a rejected upload (not a video) are deleted, on every route.
 func TestTusConcatenationAndRejectedFiles(t *testing.T) {
+	onEachStore(t, nil, testTusConcatenationAndRejectedFiles)
+}
+
+func testTusConcatenationAndRejectedFiles(t *testing.T, base map[string]string, s *s3test.Server) {
 	dataDir := t.TempDir()
-	srv := startServer(t, map[string]string{"REEL_DATA_DIR": dataDir})
+	env := map[string]string{"REEL_DATA_DIR": dataDir}
+	for k, v := range base {
+		env[k] = v
+	}
+	srv := startServer(t, env)
 	token := signUp(t, srv, "joiner")
-	uploads, incoming := filepath.Join(dataDir, "uploads"), filepath.Join(dataDir, "incoming")
+	incoming := filepath.Join(dataDir, "incoming")
+	// inArea lists the names in the upload area: files on disk, objects
+	// and multipart uploads on S3.
+	inArea := func() []string {
+		if s == nil {
+			return dirEntries(t, filepath.Join(dataDir, "uploads"))
+		}
+		var names []string
+		for _, k := range uploadObjects(t, s) {
+			names = append(names, path.Base(k))
+		}
+		return names
+	}
 	data, err := os.ReadFile(mediatest.Clip(t, "noaudio"))
 	if err != nil {
 		t.Fatal(err)
@@ -504,9 +526,10 @@ func TestTusConcatenationAndRejectedFiles(t *testing.T) {
 		t.Errorf("two finals over the same parts: %v, want one 201 and one 404", got)
 	}
 	for _, p := range parts {
-		id := filepath.Base(p)
+		// On S3 the tus id is the upload's name, "+", its multipart upload's id.
+		id, _, _ := strings.Cut(path.Base(p), "+")
 		waitFor(t, "part "+id+" deleted", func() bool {
-			for _, name := range dirEntries(t, uploads) {
+			for _, name := range inArea() {
 				if strings.HasPrefix(name, id) {
 					return false
 				}
@@ -520,7 +543,7 @@ func TestTusConcatenationAndRejectedFiles(t *testing.T) {
 
 	// Not a video: refused when complete, and its files go.
 	junk, _ := os.ReadFile(mediatest.Clip(t, "random"))
-	before := dirEntries(t, uploads)
+	before := inArea()
 	resp := tusReq(t, "POST", srv.URL+"/api/v1/uploads/", token, junk, "Upload-Length", strconv.Itoa(len(junk)))
 	if resp.StatusCode != http.StatusUnsupportedMediaType {
 		t.Fatalf("random bytes through tus: %d, want 415", resp.StatusCode)
@@ -528,7 +551,7 @@ func TestTusConcatenationAndRejectedFiles(t *testing.T) {
 	// Only files that were there before (the joined upload, until its job
 	// moves it) may remain.
 	waitFor(t, "the rejected upload's files deleted", func() bool {
-		for _, name := range dirEntries(t, uploads) {
+		for _, name := range inArea() {
 			if !slices.Contains(before, name) {
 				return false
 			}
@@ -551,7 +574,13 @@ func TestTusConcatenationAndRejectedFiles(t *testing.T) {
 // queue is full is 503 with Retry-After and keeps its bytes and video;
 // repeating the last PATCH once there is room finishes it.
 func TestTusFinishRefusedThenRetried(t *testing.T) {
-	srv := startServer(t, map[string]string{"REEL_WORKERS": "0", "REEL_MAX_QUEUED": "1"})
+	onEachStore(t, map[string]string{"REEL_WORKERS": "0", "REEL_MAX_QUEUED": "1"}, func(t *testing.T, env map[string]string, _ *s3test.Server) {
+		testTusFinishRefusedThenRetried(t, env)
+	})
+}
+
+func testTusFinishRefusedThenRetried(t *testing.T, env map[string]string) {
+	srv := startServer(t, env)
 	token := signUp(t, srv, "patient")
 	clip, err := os.ReadFile(mediatest.Clip(t, "noaudio"))
 	if err != nil {

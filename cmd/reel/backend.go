@@ -8,11 +8,14 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/tus/tusd/v2/pkg/handler"
+
 	"github.com/reel-video/reel/internal/blob"
 	"github.com/reel-video/reel/internal/config"
 	"github.com/reel-video/reel/internal/jobs"
 	"github.com/reel-video/reel/internal/media"
 	"github.com/reel-video/reel/internal/sqlstore"
+	"github.com/reel-video/reel/internal/upload"
 )
 
 // backend is what serve and worker share: the database, the blob store and
@@ -27,6 +30,12 @@ type backend struct {
 	limits  media.Limits
 	secret  []byte
 	workers int
+
+	// uploads is where unfinished tus uploads live: the bucket when the
+	// blobs are on S3, so that any node continues any upload; the data
+	// directory otherwise. uploadLocker is its locker (nil: the area's own).
+	uploads      upload.Area
+	uploadLocker handler.Locker
 }
 
 // dataDirs are the directories under REEL_DATA_DIR.
@@ -69,6 +78,9 @@ func openBackend(ctx context.Context, cfg *config.Config, getenv func(string) st
 	}
 	b.blobDir = loc.Dir
 	log.Info("blob store", "url", loc.String())
+	if b.uploads, err = openUploadArea(ctx, loc, getenv, b.dirs); err != nil {
+		return nil, err
+	}
 	long, short, _ := cfg.Pixels() // validated by config
 	b.limits = media.Limits{MaxDuration: cfg.MaxDuration, MaxLong: long, MaxShort: short}
 
@@ -80,12 +92,18 @@ func openBackend(ctx context.Context, cfg *config.Config, getenv func(string) st
 			b.db.Close()
 		}
 	}()
+	if loc.S3 != nil {
+		// An upload's lock must hold across every node sharing the
+		// bucket: a lease in the shared database, which a killed node's
+		// lock outlives by at most the lease's TTL.
+		b.uploadLocker = upload.NewLeaseLocker(b.db, upload.LeaseOptions{})
+	}
 	b.queue, err = jobs.New(b.db.SQL(), b.db.Engine(), b.db, b.blobs, jobs.Config{
 		Workers:      workers,
 		JobTimeout:   cfg.JobTimeout,
 		UploadExpiry: cfg.UploadExpiry,
 		WorkDir:      b.dirs.work,
-		UploadDir:    b.dirs.uploads,
+		Uploads:      b.uploads,
 		Limits:       b.limits,
 		Logger:       log,
 	})
@@ -166,4 +184,17 @@ func (b *backend) uploadDirs() []string {
 		dirs = append(dirs, b.blobDir)
 	}
 	return dirs
+}
+
+// openUploadArea opens the tus upload area beside the blobs at loc.
+func openUploadArea(ctx context.Context, loc blob.Location, getenv func(string) string, dirs dataDirs) (upload.Area, error) {
+	if loc.S3 == nil {
+		return upload.NewDiskArea(dirs.uploads)
+	}
+	// PATCHes are buffered in the data directory before they go up as parts.
+	a, err := upload.NewS3Area(ctx, loc.S3, getenv, dirs.uploads)
+	if err != nil {
+		return nil, fmt.Errorf("upload area: %w", err)
+	}
+	return a, nil
 }

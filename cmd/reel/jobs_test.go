@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/reel-video/reel/internal/blob/s3test"
 	"github.com/reel-video/reel/internal/media/mediatest"
 	"github.com/reel-video/reel/internal/sqlstore/sqltest"
 	"github.com/reel-video/reel/internal/upload"
@@ -94,17 +95,31 @@ func TestWithoutFFmpeg(t *testing.T) {
 }
 
 // TestUnfinishedUploadsExpire: past REEL_UPLOAD_EXPIRY an upload answers
-// 410, and the periodic job deletes it and its video.
+// 410, and the periodic job deletes it and its video, and on S3 every
+// object and the multipart upload of it.
 func TestUnfinishedUploadsExpire(t *testing.T) {
+	onEachStore(t, map[string]string{"REEL_UPLOAD_EXPIRY": "2s"}, testUnfinishedUploadsExpire)
+}
+
+func testUnfinishedUploadsExpire(t *testing.T, base map[string]string, s *s3test.Server) {
 	dataDir := t.TempDir()
-	env := map[string]string{"REEL_DATA_DIR": dataDir, "REEL_UPLOAD_EXPIRY": "2s"}
+	env := map[string]string{"REEL_DATA_DIR": dataDir}
+	for k, v := range base {
+		env[k] = v
+	}
 	srv := startServer(t, env)
 	token := signUp(t, srv, "slowpoke")
 	loc, id := createUpload(t, srv, token, 1000)
+	if resp := tusReq(t, "PATCH", loc, token, []byte("early"), "Upload-Offset", "0"); resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("PATCH: %d", resp.StatusCode)
+	}
+	if s != nil && len(uploadObjects(t, s)) == 0 {
+		t.Fatal("the upload is not in the bucket")
+	}
 	waitFor(t, "the upload to expire", func() bool {
 		return tusReq(t, "HEAD", loc, token, nil).StatusCode == http.StatusGone
 	})
-	if resp := tusReq(t, "PATCH", loc, token, []byte("late"), "Upload-Offset", "0"); resp.StatusCode != http.StatusGone {
+	if resp := tusReq(t, "PATCH", loc, token, []byte("late"), "Upload-Offset", "5"); resp.StatusCode != http.StatusGone {
 		t.Errorf("PATCH of an expired upload: %d, want 410", resp.StatusCode)
 	}
 	if err := srv.stop(); err != nil {
@@ -116,6 +131,9 @@ func TestUnfinishedUploadsExpire(t *testing.T) {
 		return srv.do("GET", fmt.Sprintf("/api/v1/videos/%d", id), token, nil).StatusCode == http.StatusNotFound
 	})
 	waitFor(t, "the expired upload's files to be deleted", func() bool {
+		if s != nil {
+			return len(uploadObjects(t, s)) == 0
+		}
 		entries, _ := os.ReadDir(filepath.Join(dataDir, "uploads"))
 		for _, e := range entries {
 			if !strings.HasSuffix(e.Name(), ".lock") {

@@ -100,11 +100,13 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 			PendingBytes: cfg.UserPendingBytes,
 			MinFreeBytes: cfg.MinFreeBytes,
 			Dirs:         b.uploadDirs(),
+			TusBuffered:  b.blobDir == "",
 		},
 		Work: publish.NewGate(cfg.PublishProbes, publishWait),
 	}
 	tus, err := upload.NewTus(upload.TusConfig{
-		Dir:          b.dirs.uploads,
+		Area:         b.uploads,
+		Locker:       b.uploadLocker,
 		BasePath:     "/api/v1/uploads/",
 		MaxSize:      cfg.MaxUploadBytes,
 		Expiry:       cfg.UploadExpiry,

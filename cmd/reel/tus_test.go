@@ -2,17 +2,24 @@ package main
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/reel-video/reel/internal/blob/s3test"
 	"github.com/reel-video/reel/internal/media/mediatest"
+	"github.com/reel-video/reel/internal/sqlstore/sqltest"
+	"github.com/reel-video/reel/internal/upload"
 )
 
 // tusReq sends one tus request; headers come in name, value pairs.
@@ -71,7 +78,11 @@ func createUpload(t *testing.T, srv *instance, token string, size int, headers .
 // is cut midway, the client asks the server where it stopped, sends the
 // rest, and the video is processed.
 func TestTusResumesAfterInterruption(t *testing.T) {
-	srv := startServer(t, nil)
+	onEachStore(t, nil, testTusResumesAfterInterruption)
+}
+
+func testTusResumesAfterInterruption(t *testing.T, env map[string]string, s *s3test.Server) {
+	srv := startServer(t, env)
 	token, stranger := signUp(t, srv, "phone"), signUp(t, srv, "stranger")
 	data, err := os.ReadFile(mediatest.Clip(t, "landscape"))
 	if err != nil {
@@ -133,10 +144,46 @@ func TestTusResumesAfterInterruption(t *testing.T) {
 	if resp := tusReq(t, "HEAD", loc, token, nil); resp.StatusCode != http.StatusNotFound {
 		t.Errorf("HEAD of a processed upload: %d, want 404", resp.StatusCode)
 	}
+	expectNoUploads(t, s)
+}
+
+// expectNoUploads fails the test when the bucket holds an object or an
+// incomplete multipart upload of a tus upload (nothing to check on disk).
+func expectNoUploads(t *testing.T, s *s3test.Server) {
+	t.Helper()
+	expectUploads(t, s, nil)
+}
+
+// expectUploads fails the test unless the objects and multipart uploads of
+// tus uploads in the bucket are want (as uploadObjects lists them).
+func expectUploads(t *testing.T, s *s3test.Server, want []string) {
+	t.Helper()
+	if got := uploadObjects(t, s); !slices.Equal(got, want) {
+		t.Errorf("the bucket keeps %v of tus uploads, want %v", got, want)
+	}
+}
+
+// uploadObjects lists the keys of tus uploads in the bucket, then their
+// incomplete multipart uploads as "multipart:KEY"; nil on disk.
+func uploadObjects(t *testing.T, s *s3test.Server) []string {
+	t.Helper()
+	if s == nil {
+		return nil
+	}
+	prefix := "reel/" + upload.UploadsPrefix
+	keys := s.Keys(t, prefix)
+	for _, k := range s.MultipartUploads(t, prefix) {
+		keys = append(keys, "multipart:"+k)
+	}
+	return keys
 }
 
 func TestTusProtocol(t *testing.T) {
-	srv := startServer(t, map[string]string{"REEL_MAX_UPLOAD_BYTES": "1000000"})
+	onEachStore(t, map[string]string{"REEL_MAX_UPLOAD_BYTES": "1000000"}, testTusProtocol)
+}
+
+func testTusProtocol(t *testing.T, env map[string]string, s *s3test.Server) {
+	srv := startServer(t, env)
 	token := signUp(t, srv, "tusker")
 
 	plain := tusReq(t, "OPTIONS", srv.URL+"/api/v1/uploads/", "", nil)
@@ -177,12 +224,18 @@ func TestTusProtocol(t *testing.T) {
 		}
 	}
 
-	// Termination deletes the upload and its video.
+	// Termination deletes the upload and its video, and every object and
+	// multipart upload of it.
+	before := uploadObjects(t, s)
 	loc, id := createUpload(t, srv, token, 100)
+	if resp := tusReq(t, "PATCH", loc, token, []byte("some bytes"), "Upload-Offset", "0"); resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("PATCH before termination: %d", resp.StatusCode)
+	}
 	if resp := tusReq(t, "DELETE", loc, token, nil); resp.StatusCode != http.StatusNoContent {
 		t.Errorf("DELETE upload: %d", resp.StatusCode)
 	}
 	expect(t, srv.do("GET", fmt.Sprintf("/api/v1/videos/%d", id), token, nil), 404, "not_found")
+	expectUploads(t, s, before)
 
 	// Concatenation: two parts sent in parallel, then joined.
 	data, err := os.ReadFile(mediatest.Clip(t, "noaudio"))
@@ -225,4 +278,84 @@ func TestTusProtocol(t *testing.T) {
 	if resp.StatusCode != http.StatusUnsupportedMediaType {
 		t.Fatalf("random bytes through tus: %d, want 415", resp.StatusCode)
 	}
+	// The parts went with the joined video's job, the refused upload at once.
+	expectUploads(t, s, before)
+}
+
+// TestTusAcrossNodes: two serve nodes, each with its own data directory,
+// share PostgreSQL and the bucket; an upload whose PATCHes alternate
+// between them completes, is processed, and leaves nothing in the upload
+// area.
+func TestTusAcrossNodes(t *testing.T) {
+	env, s := withS3(t, map[string]string{
+		"REEL_DATABASE_URL": sqltest.PostgresURL(t),
+		"REEL_SECRET":       "a shared secret of at least thirty-two bytes",
+	}, "reel")
+	a := startServer(t, env)
+	b := startServer(t, env)
+	token := signUp(t, a, "traveller")
+	data, err := os.ReadFile(mediatest.Clip(t, "landscape"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	loc, videoID := createUpload(t, a, token, len(data))
+	path := loc[strings.Index(loc, "/api/"):]
+	nodes := []*instance{b, a}
+	chunk := len(data)/5 + 1
+	for offset, i := 0, 0; offset < len(data); i++ {
+		node := nodes[i%2]
+		// Each node first learns the offset from the bucket, as a client
+		// resuming on another node does.
+		resp := tusReq(t, "HEAD", node.URL+path, token, nil)
+		if got := resp.Header.Get("Upload-Offset"); resp.StatusCode != http.StatusOK || got != strconv.Itoa(offset) {
+			t.Fatalf("HEAD on node %d: %d offset %s, want %d", i%2, resp.StatusCode, got, offset)
+		}
+		end := min(offset+chunk, len(data))
+		resp = tusReq(t, "PATCH", node.URL+path, token, data[offset:end], "Upload-Offset", strconv.Itoa(offset))
+		if resp.StatusCode != http.StatusNoContent || resp.Header.Get("Upload-Offset") != strconv.Itoa(end) {
+			t.Fatalf("PATCH %d on node %d: %d offset %s", i, i%2, resp.StatusCode, resp.Header.Get("Upload-Offset"))
+		}
+		offset = end
+	}
+	v := waitVideo(t, b, token, videoID)
+	if v.Status != "ready" || v.SizeBytes != int64(len(data)) {
+		t.Fatalf("after the upload: %+v", v)
+	}
+	sum := sha256.Sum256(data)
+	if v.SHA256 != hex.EncodeToString(sum[:]) {
+		t.Errorf("stored SHA-256 %s, want the source's %x", v.SHA256, sum)
+	}
+	probe(t, v.HLSURL)
+	expectNoUploads(t, s)
+}
+
+// TestTusVideoDeletedMidUpload: deleting the video of an unfinished upload
+// removes the upload through the delete job, which finds it by the upload
+// id the video keeps (on S3 the tus id adds the multipart upload's id).
+func TestTusVideoDeletedMidUpload(t *testing.T) {
+	onEachStore(t, nil, func(t *testing.T, base map[string]string, s *s3test.Server) {
+		dataDir := t.TempDir()
+		env := map[string]string{"REEL_DATA_DIR": dataDir}
+		for k, v := range base {
+			env[k] = v
+		}
+		srv := startServer(t, env)
+		token := signUp(t, srv, "changedmind")
+		before := uploadObjects(t, s)
+		loc, id := createUpload(t, srv, token, 1000)
+		if resp := tusReq(t, "PATCH", loc, token, []byte("the start"), "Upload-Offset", "0"); resp.StatusCode != http.StatusNoContent {
+			t.Fatalf("PATCH: %d", resp.StatusCode)
+		}
+		expect(t, srv.do("DELETE", fmt.Sprintf("/api/v1/videos/%d", id), token, nil), http.StatusNoContent, "")
+		waitFor(t, "the upload to be removed", func() bool {
+			if s != nil {
+				return slices.Equal(uploadObjects(t, s), before)
+			}
+			entries, _ := os.ReadDir(filepath.Join(dataDir, "uploads"))
+			return len(entries) == 0
+		})
+		if resp := tusReq(t, "HEAD", loc, token, nil); resp.StatusCode != http.StatusNotFound {
+			t.Errorf("HEAD of the deleted video's upload: %d, want 404", resp.StatusCode)
+		}
+	})
 }

@@ -60,7 +60,7 @@ type Config struct {
 	UploadExpiry      time.Duration `env:"UPLOAD_EXPIRY" envDefault:"24h" doc:"unfinished resumable uploads are deleted after this"`
 	MaxQueued         int           `env:"MAX_QUEUED" envDefault:"1000" doc:"new uploads get 503 while this many videos wait to be processed"`
 	UserQuotaBytes    int64         `env:"USER_QUOTA_BYTES" envDefault:"0" doc:"bytes of originals one user may keep; over it uploads get 413 quota_exceeded (0: unlimited)"`
-	UserPendingBytes  int64         `env:"USER_PENDING_BYTES" envDefault:"10737418240" doc:"bytes one user's unfinished resumable uploads may declare on a node (in its upload directory); over it new ones get 413 quota_exceeded (0: unlimited)"`
+	UserPendingBytes  int64         `env:"USER_PENDING_BYTES" envDefault:"10737418240" doc:"bytes one user's unfinished resumable uploads may declare in the upload area (the node's upload directory on disk, the shared bucket on S3); over it new ones get 413 quota_exceeded (0: unlimited)"`
 	MinFreeBytes      int64         `env:"MIN_FREE_BYTES" envDefault:"1073741824" doc:"free disk space every upload must leave in the data directory; an upload that does not fit gets 507 insufficient_storage"`
 	PublishProbes     int           `env:"PUBLISH_PROBES" doc:"ffprobe/ffmpeg runs that uploads may do at once while the client waits; over it they wait up to 5s, then get 503 (default: the number of CPUs)"`
 	MaxDuration       time.Duration `env:"MAX_DURATION" envDefault:"10m" doc:"longest accepted video"`

@@ -45,12 +45,20 @@ func TestExpireSweepsAbandonedClaims(t *testing.T) {
 		write("7-unclaimed", 2*upload.ClaimLifetime),
 		write("7-unclaimed.info", 2*upload.ClaimLifetime),
 	}
+	area, err := upload.NewDiskArea(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := &fakeStore{videos: map[int64]*reel.Video{}}
 	w := &expireUploadsWorker{
-		store: &fakeStore{videos: map[int64]*reel.Video{}}, uploadDir: dir, expiry: 24 * time.Hour,
+		store: store, uploads: area, expiry: 24 * time.Hour,
 		log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 	if err := w.Work(context.Background(), nil); err != nil {
 		t.Fatal(err)
+	}
+	if store.leaseSweeps != 1 {
+		t.Errorf("the sweep deleted lapsed upload locks %d times, want once", store.leaseSweeps)
 	}
 	for _, p := range abandoned {
 		if _, err := os.Stat(p); !os.IsNotExist(err) {

@@ -34,6 +34,8 @@ type Store interface {
 	ExpireUploads(ctx context.Context, before time.Time) (int, error)
 	// UploadInUse reports whether a video still waits for the upload's file.
 	UploadInUse(ctx context.Context, uploadID string) (bool, error)
+	// DeleteExpiredLeases removes upload locks whose lease ran out.
+	DeleteExpiredLeases(ctx context.Context) (int64, error)
 }
 
 // ProcessVideoArgs is the job that turns an original into covers, an MP4 and HLS.
@@ -278,8 +280,8 @@ func (s *stepTimes) start(step string) {
 }
 
 // original returns a local path of the video's original. A tus upload is
-// first moved into the blob store, hashed on the way, so that the upload
-// area only ever holds unfinished uploads.
+// first stored as the original, hashed on the way, and removed from the
+// upload area, so that the area only ever holds unfinished uploads.
 func (w *processWorker) original(ctx context.Context, v *reel.Video, work string) (string, error) {
 	key := v.OriginalKey
 	if key == "" {
@@ -287,17 +289,21 @@ func (w *processWorker) original(ctx context.Context, v *reel.Video, work string
 			return "", reel.Errorf(reel.EUNSUPPORTED, "the video has no original file")
 		}
 		key = reel.OriginalKey(v.ID)
-		path := filepath.Join(w.cfg.UploadDir, v.UploadID)
-		sum, size, err := hashFile(path)
-		if err != nil {
-			return "", fmt.Errorf("read finished upload: %w", err)
-		}
-		if err := w.blobs.PutFile(ctx, key, path); err != nil {
-			return "", fmt.Errorf("store original: %w", err)
-		}
-		_ = os.Remove(path + ".info")
-		if err := w.store.SetProcessed(ctx, v.ID, reel.Processed{OriginalKey: key, SizeBytes: size, SHA256: sum}); err != nil {
-			return "", err
+		if path, ok := w.cfg.Uploads.LocalPath(v.UploadID); ok {
+			// On this node's disk: moved into the blob store, never copied.
+			sum, size, err := hashFile(path)
+			if err != nil {
+				return "", fmt.Errorf("read finished upload: %w", err)
+			}
+			if err := w.blobs.PutFile(ctx, key, path); err != nil {
+				return "", fmt.Errorf("store original: %w", err)
+			}
+			_ = w.cfg.Uploads.Remove(ctx, v.UploadID)
+			if err := w.store.SetProcessed(ctx, v.ID, reel.Processed{OriginalKey: key, SizeBytes: size, SHA256: sum}); err != nil {
+				return "", err
+			}
+		} else {
+			return w.takeUpload(ctx, v, key, work)
 		}
 	}
 	if local, ok := w.blobs.(blob.Local); ok {
@@ -319,6 +325,47 @@ func (w *processWorker) original(ctx context.Context, v *reel.Video, work string
 		return "", fmt.Errorf("fetch original: %w", err)
 	}
 	return path, f.Close()
+}
+
+// takeUpload streams the finished upload of v from a remote area into the
+// scratch directory, hashing it on the way, stores the copy as the
+// original at key and keeps a local one for ffmpeg, whose path it returns.
+// The upload is removed only once the video names its original: a crash
+// before that finds it again on the next attempt.
+func (w *processWorker) takeUpload(ctx context.Context, v *reel.Video, key, work string) (string, error) {
+	body, err := w.cfg.Uploads.Open(ctx, v.UploadID)
+	if err != nil {
+		return "", fmt.Errorf("open finished upload: %w", err)
+	}
+	defer body.Close()
+	path := filepath.Join(work, "original")
+	f, err := os.Create(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	size, err := io.Copy(io.MultiWriter(f, h), body)
+	if err != nil {
+		return "", fmt.Errorf("fetch finished upload: %w", err)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return "", err
+	}
+	if _, err := w.blobs.Put(ctx, key, f); err != nil {
+		return "", fmt.Errorf("store original: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return "", err
+	}
+	if err := w.store.SetProcessed(ctx, v.ID, reel.Processed{OriginalKey: key, SizeBytes: size, SHA256: hex.EncodeToString(h.Sum(nil))}); err != nil {
+		return "", err
+	}
+	if err := w.cfg.Uploads.Remove(ctx, v.UploadID); err != nil {
+		// The video has its original: what is left expires with the area's sweep.
+		w.log.Warn("remove the finished upload", "video_id", v.ID, "err", err)
+	}
+	return path, nil
 }
 
 func hashFile(path string) (string, int64, error) {

@@ -19,6 +19,7 @@ import (
 	"github.com/reel-video/reel/internal/blob"
 	"github.com/reel-video/reel/internal/media"
 	"github.com/reel-video/reel/internal/media/mediatest"
+	"github.com/reel-video/reel/internal/upload"
 )
 
 func TestMain(m *testing.M) {
@@ -37,6 +38,8 @@ type fakeStore struct {
 	onUpdate func(reel.Processed)
 	// refuse, when set, fails the SetProcessed calls it answers an error for.
 	refuse func(reel.Processed) error
+	// leaseSweeps counts the calls of DeleteExpiredLeases.
+	leaseSweeps int
 }
 
 func (s *fakeStore) VideoForJob(_ context.Context, id int64) (*reel.Video, error) {
@@ -98,6 +101,13 @@ func (s *fakeStore) SetProcessed(_ context.Context, id int64, p reel.Processed) 
 func (s *fakeStore) ExpireUploads(context.Context, time.Time) (int, error) { return 0, nil }
 func (s *fakeStore) UploadInUse(context.Context, string) (bool, error)     { return false, nil }
 
+func (s *fakeStore) DeleteExpiredLeases(context.Context) (int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.leaseSweeps++
+	return 0, nil
+}
+
 func (s *fakeStore) video(id int64) reel.Video {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -147,7 +157,7 @@ func newHarnessOn(t *testing.T, kind string, limits media.Limits, blobs blob.Sto
 	return &harness{store: store, blobs: blobs, work: work, worker: &processWorker{
 		store: store, blobs: blobs, log: log,
 		// Two small rungs keep the ladder quick.
-		cfg: Config{WorkDir: work, UploadDir: t.TempDir(), Limits: limits, Rungs: []media.Rung{{Short: 240, VideoKbps: 300}, {Short: 120, VideoKbps: 100}}},
+		cfg: Config{WorkDir: work, Uploads: diskArea(t), Limits: limits, Rungs: []media.Rung{{Short: 240, VideoKbps: 300}, {Short: 120, VideoKbps: 100}}},
 	}}
 }
 
@@ -392,4 +402,13 @@ func TestSweepScratch(t *testing.T) {
 	if _, err := os.Stat(young); err != nil {
 		t.Errorf("young scratch removed: %v", err)
 	}
+}
+
+func diskArea(t *testing.T) upload.Area {
+	t.Helper()
+	a, err := upload.NewDiskArea(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
 }

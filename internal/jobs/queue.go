@@ -31,6 +31,7 @@ import (
 
 	"github.com/reel-video/reel/internal/blob"
 	"github.com/reel-video/reel/internal/media"
+	"github.com/reel-video/reel/internal/upload"
 )
 
 // Config tunes the queue; zero values take the defaults noted.
@@ -40,7 +41,7 @@ type Config struct {
 	UploadExpiry time.Duration // unfinished uploads are removed after this; default 24h
 	NodeTimeout  time.Duration // a silent node's running jobs are rescued after this; default 30s
 	WorkDir      string        // scratch space for ffmpeg outputs
-	UploadDir    string        // where the tus store keeps uploads
+	Uploads      upload.Area   // where unfinished tus uploads live
 	Limits       media.Limits
 	Rungs        []media.Rung
 	Logger       *slog.Logger
@@ -128,8 +129,8 @@ func New(db *sql.DB, engine string, store Store, blobs blob.Store, cfg Config) (
 
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &processWorker{store: store, blobs: blobs, cfg: cfg, log: cfg.Logger})
-	river.AddWorker(workers, &deleteFilesWorker{blobs: blobs, uploadDir: cfg.UploadDir})
-	river.AddWorker(workers, &expireUploadsWorker{store: store, uploadDir: cfg.UploadDir, expiry: cfg.UploadExpiry,
+	river.AddWorker(workers, &deleteFilesWorker{blobs: blobs, uploads: cfg.Uploads})
+	river.AddWorker(workers, &expireUploadsWorker{store: store, uploads: cfg.Uploads, expiry: cfg.UploadExpiry,
 		workDir: cfg.WorkDir, scratchAge: cfg.JobTimeout + 10*time.Minute, log: cfg.Logger})
 
 	rc := &river.Config{

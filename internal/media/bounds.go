@@ -2,9 +2,11 @@ package media
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -126,12 +128,63 @@ func (l Limits) maxPixels() int64 {
 // accepts (so no playlist or concat script can name another file), and no
 // decoded frame above the pixel bound. ffmpeg and ffprobe both take them.
 func inputArgs(b bounds, src string) []string {
-	return []string{
-		"-protocol_whitelist", "file",
+	return sourceArgs(b, "file", nil, src)
+}
+
+// urlProtocols are what ffmpeg 5.1 opens to read an http(s) URL: http and
+// https themselves, tcp beneath both and tls beneath https. Nothing else:
+// not file, so that a redirect cannot make ffmpeg read the server's files,
+// and none of the protocols that nest others (concat, subfile, crypto).
+const urlProtocols = "http,https,tcp,tls"
+
+// urlReadTimeout bounds how long ffmpeg waits on a URL that stopped
+// answering (-rw_timeout, in microseconds): a stalled store fails the probe
+// instead of holding its turn.
+const urlReadTimeout = 30 * time.Second
+
+func sourceArgs(b bounds, protocols string, extra []string, src string) []string {
+	args := append([]string{
+		"-protocol_whitelist", protocols,
 		"-format_whitelist", formatWhitelist,
 		"-max_pixels", strconv.FormatInt(b.maxPixels, 10),
-		"-i", src,
+	}, extra...)
+	return append(args, "-i", src)
+}
+
+// input is what a probe reads: a local file or an http(s) URL.
+type input struct {
+	src    string
+	url    string   // src when it is a URL
+	redact []string // directories cut from errors
+}
+
+func fileInput(abs string) input { return input{src: abs, redact: dirsOf(abs)} }
+
+func urlInput(rawURL string) (input, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return input{}, errors.New("media: probe: not an http(s) URL")
 	}
+	return input{src: rawURL, url: rawURL}, nil
+}
+
+func (in input) args(b bounds) []string {
+	if in.url == "" {
+		return inputArgs(b, in.src)
+	}
+	return sourceArgs(b, urlProtocols, []string{"-rw_timeout", strconv.FormatInt(urlReadTimeout.Microseconds(), 10)}, in.src)
+}
+
+// hide cuts the URL out of a tool's stderr: its query is a credential.
+func (in input) hide(stderr string) string {
+	if in.url == "" {
+		return stderr
+	}
+	stderr = strings.ReplaceAll(stderr, in.url, "the upload")
+	if base, _, ok := strings.Cut(in.url, "?"); ok {
+		stderr = strings.ReplaceAll(stderr, base, "the upload")
+	}
+	return stderr
 }
 
 // outputArgs bound one output of an ffmpeg run: it stops at b.duration,

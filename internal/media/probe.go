@@ -64,9 +64,28 @@ func Probe(ctx context.Context, path string) (*Info, error) {
 	if err != nil {
 		return nil, fmt.Errorf("media: probe: %w", err)
 	}
+	return probe(ctx, fileInput(abs), fi.Size())
+}
 
+// ProbeURL is Probe of a file that ffprobe reads over http(s) from rawURL,
+// size bytes long: an upload kept in an S3-compatible store, read through a
+// short-lived presigned URL, so that checking it does not copy it first.
+// ffprobe reads only what it needs (the headers, an index) with range
+// requests. Every bound of Probe holds, and only the protocols an http(s)
+// URL needs may be opened. A failure to read the URL (the server down, an
+// expired URL) is an error of its own, never taken for a file that is not
+// a video; the URL, whose query is a credential, is never part of an error.
+func ProbeURL(ctx context.Context, rawURL string, size int64) (*Info, error) {
+	in, err := urlInput(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	return probe(ctx, in, size)
+}
+
+func probe(ctx context.Context, in input, size int64) (*Info, error) {
 	out := &limitedBuffer{max: 4 << 20}
-	if err := runProbe(ctx, abs, out, "-show_format", "-show_streams", "-print_format", "json"); err != nil {
+	if err := runProbe(ctx, in, out, "-show_format", "-show_streams", "-print_format", "json"); err != nil {
 		return nil, err
 	}
 	if out.overflow {
@@ -85,7 +104,7 @@ func Probe(ctx context.Context, path string) (*Info, error) {
 		// measure it from the packets, which reads the file but decodes
 		// nothing.
 		span := &packetSpan{}
-		if err := runProbe(ctx, abs, &lineWriter{fn: span.add}, "-show_entries", "packet=pts_time,duration_time", "-of", "csv=p=0"); err != nil {
+		if err := runProbe(ctx, in, &lineWriter{fn: span.add}, "-show_entries", "packet=pts_time,duration_time", "-of", "csv=p=0"); err != nil {
 			return nil, err
 		}
 		info.DurationMS = span.milliseconds()
@@ -94,29 +113,40 @@ func Probe(ctx context.Context, path string) (*Info, error) {
 		return nil, unsupported("too short to be a video (a single picture?)")
 	}
 	if info.Bitrate <= 0 {
-		info.Bitrate = fi.Size() * 8 * 1000 / info.DurationMS
+		info.Bitrate = size * 8 * 1000 / info.DurationMS
 	}
 	return info, nil
 }
 
-// runProbe runs ffprobe on the file at abs. ffprobe exiting with an error
-// means it could not read the file: that is the file's fault, and the
-// user's to hear about, as EUNSUPPORTED. A file in a container outside the
-// allowed ones is refused by ffprobe before it reads anything the file
-// names, so the reason is the same whether such a named file exists or not.
-func runProbe(ctx context.Context, abs string, stdout io.Writer, args ...string) error {
-	args = append(append([]string{"-v", "error"}, args...), inputArgs(probeBounds, abs)...)
-	err := bounded(ctx, probeBounds, "", stdout, dirsOf(abs), "ffprobe", args...)
+// runProbe runs ffprobe on in. ffprobe exiting with an error means it
+// could not read the file: that is the file's fault, and the user's to hear
+// about, as EUNSUPPORTED, unless the input is a URL that could not be read.
+// A file in a container outside the allowed ones is refused by ffprobe
+// before it reads anything the file names, so the reason is the same
+// whether such a named file exists or not.
+func runProbe(ctx context.Context, in input, stdout io.Writer, args ...string) error {
+	args = append(append([]string{"-v", "error"}, args...), in.args(probeBounds)...)
+	err := bounded(ctx, probeBounds, "", stdout, in.redact, "ffprobe", args...)
 	var toolErr *ToolError
 	var exit *exec.ExitError
+	if errors.As(err, &toolErr) {
+		toolErr.Stderr = in.hide(toolErr.Stderr)
+	}
 	if errors.As(err, &toolErr) && errors.As(toolErr.Err, &exit) && exit.ExitCode() > 0 {
 		if m := notOnWhitelist.FindStringSubmatch(toolErr.Stderr); m != nil {
 			return refusedFormat(m[1])
+		}
+		if in.url != "" && unreadableURL.MatchString(toolErr.Stderr) {
+			return fmt.Errorf("media: probe: the upload could not be read from the store: %s", tellingLine(toolErr.Stderr))
 		}
 		return unsupported("not a media file ffprobe can read%s", reasonSuffix(toolErr.Stderr))
 	}
 	return err
 }
+
+// unreadableURL is how ffmpeg's http, tls and tcp protocols say that a URL
+// could not be read: the store's fault or the network's, not the file's.
+var unreadableURL = regexp.MustCompile(`Server returned|Connection refused|Connection reset|[Tt]imed out|Network is unreachable|Failed to resolve|Stream ends prematurely|Protocol '[^']*' not on whitelist|Input/output error|Error in the pull function|TLS`)
 
 // notOnWhitelist is how ffmpeg says it recognised a container outside
 // -format_whitelist; the bracket names the demuxer it found.

@@ -38,6 +38,10 @@ type Admission struct {
 	// multipart files, tus uploads, a local blob store): each must keep
 	// MinFreeBytes free after the upload.
 	Dirs []string
+	// TusBuffered is true when tus uploads pass through this node only as
+	// the few parts buffered on their way to a remote store (S3): their
+	// declared size is then not needed free in Dirs, only the reserve.
+	TusBuffered bool
 	// MaxAnonymous bounds the uploads one client address may have in flight
 	// before it has shown a token (0: DefaultMaxAnonymous).
 	MaxAnonymous int
@@ -64,6 +68,8 @@ type Request struct {
 	// Pending is the declared size of the user's other unfinished tus
 	// uploads, or -1 for a route without them (multipart).
 	Pending int64
+	// Tus is true for a tus upload (whole or a part of a concatenation).
+	Tus bool
 	// Job is true when the upload will be queued for processing once
 	// stored (every whole upload; not a part of a tus concatenation).
 	Job bool
@@ -92,7 +98,11 @@ func (p *Publisher) Admit(ctx context.Context, r Request) error {
 			return QueueFull(n)
 		}
 	}
-	if err := p.checkDisk(r.Size); err != nil {
+	local := r.Size
+	if r.Tus && a.TusBuffered {
+		local = -1
+	}
+	if err := p.checkDisk(local); err != nil {
 		return err
 	}
 	if r.UserID != 0 && a.PendingBytes > 0 && r.Pending >= 0 && r.Pending+max(r.Size, 0) > a.PendingBytes {

@@ -32,8 +32,8 @@ type Publisher struct {
 	// Work bounds the ffprobe and ffmpeg runs done inside requests.
 	Work *Gate
 
-	// probe is media.Probe; tests replace it.
-	probe func(ctx context.Context, path string) (*media.Info, error)
+	// probe is probeSource; tests replace it.
+	probe func(ctx context.Context, source string, size int64) (*media.Info, error)
 	anon  anonymous
 }
 
@@ -57,7 +57,7 @@ func (p *Publisher) Publish(ctx context.Context, authorID int64, rec *upload.Rec
 	if err := p.checkQuota(ctx, authorID, rec.Size); err != nil {
 		return nil, err
 	}
-	info, err := p.check(ctx, rec.Path)
+	info, err := p.check(ctx, rec.Path, rec.Size)
 	if err != nil {
 		return nil, err
 	}
@@ -103,18 +103,19 @@ func (p *Publisher) Create(ctx context.Context, authorID int64, uploadID string,
 	return v, nil
 }
 
-// Finish completes the video of a tus upload whose whole file is at path:
-// it is checked as Publish checks a multipart file and enqueued. A file
+// Finish completes the video of a tus upload whose whole file is at
+// source, a local path or an http(s) URL (an upload kept on S3, read in
+// place): it is checked as Publish checks a multipart file and enqueued. A file
 // that is not an acceptable video is refused and the video deleted with its
 // upload files; a full queue is refused with 503 and keeps the video, so
 // that the client may finish it again later. The store decides the quota
 // atomically (FinishUpload); the check before the probe only spares it.
-func (p *Publisher) Finish(ctx context.Context, videoID, authorID int64, path string, size int64) error {
+func (p *Publisher) Finish(ctx context.Context, videoID, authorID int64, source string, size int64) error {
 	if err := p.checkQuota(ctx, authorID, size); err != nil {
 		p.discard(ctx, videoID, authorID)
 		return err
 	}
-	if _, err := p.check(ctx, path); err != nil {
+	if _, err := p.check(ctx, source, size); err != nil {
 		if code := reel.ErrorCode(err); code == reel.EUNSUPPORTED || code == reel.EINVALID {
 			p.discard(ctx, videoID, authorID)
 		}
@@ -154,23 +155,24 @@ func (p *Publisher) discard(ctx context.Context, id, authorID int64) {
 	}
 }
 
-// check probes the file at path and applies the limits, within the Gate.
-// Without ffmpeg on this node it answers nil information: the worker that
-// has it judges the file later.
-func (p *Publisher) check(ctx context.Context, path string) (*media.Info, error) {
+// check probes the file at source (a path or an http(s) URL, size bytes
+// long) and applies the limits, within the Gate. Without ffmpeg on this
+// node it answers nil information: the worker that has it judges the file
+// later.
+func (p *Publisher) check(ctx context.Context, source string, size int64) (*media.Info, error) {
 	probe := p.probe
 	if probe == nil {
 		if media.Available() != nil {
 			return nil, nil
 		}
-		probe = media.Probe
+		probe = probeSource
 	}
 	release, err := p.Work.Enter(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer release()
-	info, err := probe(ctx, path)
+	info, err := probe(ctx, source, size)
 	if err != nil {
 		return nil, err
 	}
@@ -178,6 +180,14 @@ func (p *Publisher) check(ctx context.Context, path string) (*media.Info, error)
 		return nil, err
 	}
 	return info, nil
+}
+
+// probeSource probes a local file, or a URL with ffprobe's bounded http(s).
+func probeSource(ctx context.Context, source string, size int64) (*media.Info, error) {
+	if strings.HasPrefix(source, "http://") || strings.HasPrefix(source, "https://") {
+		return media.ProbeURL(ctx, source, size)
+	}
+	return media.Probe(ctx, source)
 }
 
 func validate(o *Options) error {

@@ -3,6 +3,8 @@ package publish
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -14,6 +16,7 @@ import (
 	"github.com/reel-video/reel/internal/blob"
 	"github.com/reel-video/reel/internal/httperr"
 	"github.com/reel-video/reel/internal/media"
+	"github.com/reel-video/reel/internal/media/mediatest"
 	"github.com/reel-video/reel/internal/upload"
 )
 
@@ -109,7 +112,7 @@ func newPublisher(t *testing.T) (*Publisher, *videos) {
 	vs := newVideos()
 	p := &Publisher{Videos: vs, Blobs: store, Limits: media.Limits{MaxDuration: time.Minute, MaxLong: 1920, MaxShort: 1080},
 		WorkDir: t.TempDir(), Work: NewGate(2, 50*time.Millisecond)}
-	p.probe = func(context.Context, string) (*media.Info, error) { return aVideo, nil }
+	p.probe = func(context.Context, string, int64) (*media.Info, error) { return aVideo, nil }
 	return p, vs
 }
 
@@ -177,7 +180,7 @@ func TestPublishRefusals(t *testing.T) {
 		retry string
 	}{
 		{"not a video", func(p *Publisher, _ *videos) {
-			p.probe = func(context.Context, string) (*media.Info, error) {
+			p.probe = func(context.Context, string, int64) (*media.Info, error) {
 				return nil, reel.Errorf(reel.EUNSUPPORTED, "not a video")
 			}
 		}, Options{}, reel.EUNSUPPORTED, ""},
@@ -241,7 +244,7 @@ func TestFinishTus(t *testing.T) {
 	}
 
 	id, _ = p.CreateTus(ctx, 7, "7-def", "", "", "")
-	p.probe = func(context.Context, string) (*media.Info, error) {
+	p.probe = func(context.Context, string, int64) (*media.Info, error) {
 		return nil, reel.Errorf(reel.EUNSUPPORTED, "random bytes")
 	}
 	if err := p.FinishTus(ctx, id, 7, "/nowhere", 100); reel.ErrorCode(err) != reel.EUNSUPPORTED {
@@ -273,6 +276,11 @@ func TestAdmit(t *testing.T) {
 		{"no room on disk", Admission{MinFreeBytes: 1 << 62, Dirs: []string{dir}}, 0, Request{UserID: 1, Size: -1, Pending: -1}, reel.ESTORAGE},
 		{"declared size beyond the disk", Admission{Dirs: []string{dir}}, 0, Request{UserID: 1, Size: 1 << 62, Pending: -1}, reel.ESTORAGE},
 		{"fits on disk", Admission{MinFreeBytes: 1, Dirs: []string{dir}}, 0, Request{UserID: 1, Size: 1, Pending: -1}, ""},
+		{"tus beyond the disk", Admission{Dirs: []string{dir}}, 0, Request{UserID: 1, Size: 1 << 62, Pending: 0, Tus: true}, reel.ESTORAGE},
+		// On S3 a tus upload passes through the node in a few parts: only the reserve counts.
+		{"tus buffered on its way to S3", Admission{Dirs: []string{dir}, TusBuffered: true}, 0, Request{UserID: 1, Size: 1 << 62, Pending: 0, Tus: true}, ""},
+		{"tus buffered, reserve gone", Admission{MinFreeBytes: 1 << 62, Dirs: []string{dir}, TusBuffered: true}, 0, Request{UserID: 1, Size: 1, Pending: 0, Tus: true}, reel.ESTORAGE},
+		{"multipart beside buffered tus", Admission{Dirs: []string{dir}, TusBuffered: true}, 0, Request{UserID: 1, Size: 1 << 62, Pending: -1}, reel.ESTORAGE},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			p, vs := newPublisher(t)
@@ -361,4 +369,49 @@ func retryAfter(err error) string {
 		return strconv.Itoa(secs)
 	}
 	return ""
+}
+
+// TestFinishTusFromURL: an upload kept on S3 is checked in place through a
+// URL with the real ffprobe. Not a video is refused and discarded, as from
+// a file; a URL that cannot be read (the store gone) is a failure of the
+// server, which keeps the video for the client's retry.
+func TestFinishTusFromURL(t *testing.T) {
+	if err := media.Available(); err != nil {
+		t.Fatal(err)
+	}
+	p, vs := newPublisher(t)
+	p.probe = nil // the real one
+	ctx := context.Background()
+	clips := map[string]string{"/random": mediatest.Clip(t, "random"), "/landscape": mediatest.Clip(t, "landscape")}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.ServeFile(w, r, clips[r.URL.Path])
+	}))
+	defer srv.Close()
+
+	junk, _ := p.CreateTus(ctx, 7, "7-junk", "", "", "")
+	if err := p.FinishTus(ctx, junk, 7, srv.URL+"/random?X-Amz-Signature=s", 100); reel.ErrorCode(err) != reel.EUNSUPPORTED {
+		t.Fatalf("random bytes over a URL: %v", err)
+	}
+	if _, err := vs.FindVideoByID(ctx, junk, 7); reel.ErrorCode(err) != reel.ENOTFOUND {
+		t.Error("the video of a rejected upload is still there")
+	}
+
+	id, _ := p.CreateTus(ctx, 7, "7-clip", "", "", "")
+	gone := srv.URL
+	srv.Close()
+	err := p.FinishTus(ctx, id, 7, gone+"/landscape?X-Amz-Signature=s", 100)
+	if err == nil || reel.ErrorCode(err) == reel.EUNSUPPORTED || reel.ErrorCode(err) == reel.EINVALID {
+		t.Fatalf("finish with the store gone: %v, want a server failure", err)
+	}
+	if _, err := vs.FindVideoByID(ctx, id, 7); err != nil {
+		t.Errorf("the store's failure discarded the video: %v", err)
+	}
+
+	srv2 := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.ServeFile(w, r, clips["/landscape"])
+	}))
+	defer srv2.Close()
+	if err := p.FinishTus(ctx, id, 7, srv2.URL+"/clip", 100); err != nil {
+		t.Fatalf("finishing again once the store is back: %v", err)
+	}
 }

@@ -11,7 +11,7 @@ var _ upload.Admitter = (*Publisher)(nil)
 // AdmitTus admits a tus upload being created: whole uploads count against
 // the queue, all against the pending cap, the quota and the disk.
 func (p *Publisher) AdmitTus(ctx context.Context, userID, size, pending int64, whole bool) error {
-	return p.Admit(ctx, Request{UserID: userID, Size: size, Pending: pending, Job: whole})
+	return p.Admit(ctx, Request{UserID: userID, Size: size, Pending: pending, Tus: true, Job: whole})
 }
 
 // CreateTus creates the video of a whole tus upload (see Create).
@@ -24,6 +24,6 @@ func (p *Publisher) CreateTus(ctx context.Context, authorID int64, uploadID, tit
 }
 
 // FinishTus completes the video of a finished tus upload (see Finish).
-func (p *Publisher) FinishTus(ctx context.Context, videoID, authorID int64, path string, size int64) error {
-	return p.Finish(ctx, videoID, authorID, path, size)
+func (p *Publisher) FinishTus(ctx context.Context, videoID, authorID int64, source string, size int64) error {
+	return p.Finish(ctx, videoID, authorID, source, size)
 }

@@ -2,22 +2,20 @@ package upload
 
 import (
 	"context"
-	"fmt"
 	"net/http"
-	"os"
 	"strconv"
-	"strings"
 	"sync"
 )
 
 // A user's pending bytes (REEL_USER_PENDING_BYTES) are the declared sizes
-// of their unfinished uploads in this node's upload directory: the .info
-// files there. tusd writes an upload's .info only after the pre-create
-// hook has admitted it, so parallel creations would not see each other in
-// the directory. Each creation therefore counts and reserves its size under
-// a per-user lock, and keeps the reservation until its request ends, by
-// when its .info exists (or it failed and never will). The cap is per
-// node, as the directory is.
+// of their unfinished uploads in the upload area: its .info files (or
+// objects). tusd writes an upload's .info only after the pre-create hook
+// has admitted it, so parallel creations would not see each other in the
+// area. Each creation therefore counts and reserves its size under a
+// per-user lock, and keeps the reservation until its request ends, by when
+// its .info exists (or it failed and never will). The reservations are this
+// node's: on an area shared by several nodes, creations running at the
+// same instant on two nodes may each miss the other's.
 
 // creations holds, per user, the lock of the pending check and the sizes
 // reserved by the creations under way on this node.
@@ -103,27 +101,22 @@ func (c *creations) creating(r *http.Request) (*http.Request, func()) {
 	}
 }
 
-// pending sums the declared sizes of uid's unfinished uploads on this node:
+// pending sums the declared sizes of uid's unfinished uploads in the area:
 // every part of a concatenation, every whole upload not complete yet, and
 // the creations under way (reserved; their .info, once written, is not
 // counted twice). The caller holds u's lock. Upload ids start with their
 // owner's id, so only the owner's are read.
 func (t *tus) pending(ctx context.Context, uid int64, u *userCreations) (int64, error) {
-	entries, err := os.ReadDir(t.cfg.Dir)
+	ids, err := t.cfg.Area.ids(ctx, strconv.FormatInt(uid, 10)+"-")
 	if err != nil {
-		return 0, fmt.Errorf("list uploads: %w", err)
+		return 0, err
 	}
-	prefix := strconv.FormatInt(uid, 10) + "-"
 	var sum int64
 	for _, size := range u.sizes {
 		sum += size
 	}
-	for _, e := range entries {
-		id, ok := strings.CutSuffix(e.Name(), ".info")
-		if !ok || !strings.HasPrefix(id, prefix) {
-			continue
-		}
-		if _, reserved := u.sizes[id]; reserved {
+	for _, id := range ids {
+		if _, reserved := u.sizes[uploadName(id)]; reserved {
 			continue
 		}
 		info, err := t.info(ctx, id)

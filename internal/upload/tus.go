@@ -5,21 +5,16 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"path"
-	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/tus/tusd/v2/pkg/filestore"
 	"github.com/tus/tusd/v2/pkg/handler"
 	expslog "golang.org/x/exp/slog"
 
@@ -29,7 +24,12 @@ import (
 
 // TusConfig configures the resumable upload endpoint.
 type TusConfig struct {
-	Dir      string        // where unfinished uploads live
+	Area Area // where unfinished uploads live
+	// Locker locks an upload for one request at a time, on every node
+	// that shares the area; nil takes the area's own (flock(2) on disk).
+	// An area on S3 has none: the caller passes one that works across
+	// nodes.
+	Locker   handler.Locker
 	BasePath string        // "/api/v1/uploads/"
 	MaxSize  int64         // per upload
 	Expiry   time.Duration // unfinished uploads expire after this
@@ -52,9 +52,14 @@ type Admitter interface {
 	AdmitTus(ctx context.Context, userID, size, pending int64, whole bool) error
 	// CreateTus creates the video of a whole upload and returns its id.
 	CreateTus(ctx context.Context, authorID int64, uploadID, title, description, visibility string) (int64, error)
-	// FinishTus checks the finished file at path and enqueues the video.
-	FinishTus(ctx context.Context, videoID, authorID int64, path string, size int64) error
+	// FinishTus checks the finished upload and enqueues the video; source
+	// is where ffprobe reads the upload: a local path, or a short-lived
+	// http(s) URL when the area is not on this node's disk.
+	FinishTus(ctx context.Context, videoID, authorID int64, source string, size int64) error
 }
+
+// maxFilenameLen bounds the filename kept from a client's metadata, in bytes.
+const maxFilenameLen = 255
 
 // Metadata keys reel keeps on each upload; a client's own metadata is never
 // stored as is, so it cannot forge them.
@@ -64,21 +69,25 @@ const (
 	metaVideo   = "reel_video"
 )
 
-// NewTus returns the tus 1.0 handler for cfg.BasePath: tusd with a file store
-// and flock(2) locks, extended with reel's ownership rules, the Video-ID header,
-// the expiration extension and the JSON error shape. Creation, creation with
-// upload, termination and concatenation come from tusd; creation with a
-// deferred length is not offered, since uploads are admitted by their size.
+// NewTus returns the tus 1.0 handler for cfg.BasePath: tusd with the area's
+// store and cfg's locker, extended with reel's ownership rules, the Video-ID
+// header, the expiration extension and the JSON error shape. Creation,
+// creation with upload, termination and concatenation come from tusd;
+// creation with a deferred length is not offered, since uploads are
+// admitted by their size.
 func NewTus(cfg TusConfig) (http.Handler, error) {
-	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
-		return nil, fmt.Errorf("upload directory: %w", err)
+	if cfg.Area == nil {
+		return nil, errors.New("tus: no upload area")
+	}
+	if cfg.Locker == nil {
+		cfg.Locker = cfg.Area.defaultLocker()
+	}
+	if cfg.Locker == nil {
+		return nil, errors.New("tus: the upload area needs a locker shared by every node")
 	}
 	composer := handler.NewStoreComposer()
-	store := spaceStore{filestore.New(cfg.Dir)}
-	composer.UseCore(store)
-	composer.UseTerminater(store)
-	composer.UseConcater(store)
-	composer.UseLocker(newLocker(cfg.Dir))
+	cfg.Area.compose(composer)
+	composer.UseLocker(cfg.Locker)
 
 	t := &tus{cfg: cfg, composer: composer}
 	cors := handler.DefaultCorsConfig
@@ -153,6 +162,12 @@ func (t *tus) guard(next http.Handler) http.Handler {
 			return
 		}
 		info, err := t.info(r.Context(), id)
+		if err != nil && !errors.Is(err, handler.ErrNotFound) {
+			// The area did not answer (S3 down): not a missing upload,
+			// which the client would start again instead of resuming.
+			writeHookError(w, r, unavailable(err))
+			return
+		}
 		if err != nil || info.MetaData[metaOwner] != strconv.FormatInt(uid, 10) {
 			// Someone else's upload is answered as missing: its id is not a secret worth confirming.
 			writeJSONError(w, http.StatusNotFound, reel.ENOTFOUND, "no such upload")
@@ -183,7 +198,10 @@ func (t *tus) finishAgain(w http.ResponseWriter, r *http.Request, info handler.F
 	if err == nil {
 		var v *reel.Video
 		if v, err = t.cfg.Videos.FindVideoByID(r.Context(), id, uid); err == nil && v.Status == reel.StatusUploading {
-			err = t.cfg.Publisher.FinishTus(r.Context(), id, uid, info.Storage["Path"], info.Size)
+			var src string
+			if src, err = t.cfg.Area.source(r.Context(), info); err == nil {
+				err = t.cfg.Publisher.FinishTus(r.Context(), id, uid, src, info.Size)
+			}
 		}
 		if err != nil && reel.ErrorCode(err) != reel.ENOTFOUND {
 			writeHookError(w, r, err)
@@ -220,7 +238,13 @@ func (t *tus) preCreate(hook handler.HookEvent) (handler.HTTPResponse, handler.F
 	owner := strconv.FormatInt(uid, 10)
 	meta := handler.MetaData{metaOwner: owner, metaCreated: strconv.FormatInt(time.Now().Unix(), 10)}
 	if name := hook.Upload.MetaData["filename"]; name != "" {
-		meta["filename"] = path.Base(strings.ReplaceAll(name, `\`, "/"))
+		name = path.Base(strings.ReplaceAll(name, `\`, "/"))
+		// No file system names a file longer, and S3 keeps an upload's
+		// metadata in 2 KB of headers.
+		if len(name) > maxFilenameLen {
+			name = strings.ToValidUTF8(name[:maxFilenameLen], "")
+		}
+		meta["filename"] = name
 	}
 	ctx := hook.Context
 	changes := handler.FileInfoChanges{ID: newUploadID(uid), MetaData: meta}
@@ -281,7 +305,11 @@ func (t *tus) preFinish(hook handler.HookEvent) (handler.HTTPResponse, error) {
 		return handler.HTTPResponse{}, fmt.Errorf("upload %s carries no video id", hook.Upload.ID)
 	}
 	owner, _ := strconv.ParseInt(hook.Upload.MetaData[metaOwner], 10, 64)
-	err = t.cfg.Publisher.FinishTus(hook.Context, id, owner, hook.Upload.Storage["Path"], hook.Upload.Size)
+	src, err := t.cfg.Area.source(hook.Context, hook.Upload)
+	if err != nil {
+		return handler.HTTPResponse{}, err
+	}
+	err = t.cfg.Publisher.FinishTus(hook.Context, id, owner, src, hook.Upload.Size)
 	if err != nil && reel.ErrorCode(err) != reel.ENOTFOUND {
 		t.dropDiscarded(hook.Context, id, owner, hook.Upload.ID)
 		return handler.HTTPResponse{}, hookError(err)
@@ -289,18 +317,17 @@ func (t *tus) preFinish(hook handler.HookEvent) (handler.HTTPResponse, error) {
 	return handler.HTTPResponse{Header: handler.HTTPHeader{"Video-ID": hook.Upload.MetaData[metaVideo]}}, nil
 }
 
-// dropDiscarded removes the files of upload id when finishing it was
-// refused and its video deleted (not a video, over the quota): they go
-// now, on the node that holds them, not when a worker runs the video's
-// delete job. A refusal that keeps the video (a full queue) keeps them.
+// dropDiscarded removes upload id when finishing it was refused and its
+// video deleted (not a video, over the quota): it goes now, not when a
+// worker runs the video's delete job. A refusal that keeps the video (a
+// full queue) keeps it.
 func (t *tus) dropDiscarded(ctx context.Context, videoID, owner int64, id string) {
 	ctx = context.WithoutCancel(ctx)
 	if _, err := t.cfg.Videos.FindVideoByID(ctx, videoID, owner); reel.ErrorCode(err) != reel.ENOTFOUND {
 		return
 	}
-	p := filepath.Join(t.cfg.Dir, id)
-	for _, name := range []string{p, p + ".info", p + stopFileName} {
-		_ = os.Remove(name)
+	if err := t.cfg.Area.Remove(ctx, id); err != nil {
+		httperr.Logger(ctx).WarnContext(ctx, "tus: remove a refused upload", "upload_id", id, "err", err)
 	}
 }
 
@@ -350,19 +377,22 @@ func newUploadID(owner int64) string {
 }
 
 // A part of a concatenation may serve one final upload only, and is
-// deleted once it has. The final's creation claims its parts first by
-// renaming each part's info file (atomic: of two finals naming the same
-// part, one wins, on any node sharing the directory); tusd then reads the
-// parts by their data files. After the request the parts are deleted when
+// deleted once it has. The final's creation claims its parts first through
+// the area (Area.claim: of two finals naming the same part, one wins, on
+// any node sharing the area). After the request the parts are deleted when
 // they were copied into the final, and released otherwise.
 
 type claimKey struct{}
 
 type claim struct {
-	owner int64
-	parts []string
-	used  bool
+	owner   int64
+	parts   []string
+	settles []func(used bool)
+	used    bool
 }
+
+// errPartTaken is the claim of a part that another final upload has.
+var errPartTaken = errors.New("the partial upload was already used by another upload")
 
 const (
 	claimedSuffix = ".claimed"
@@ -411,25 +441,26 @@ func (t *tus) concatenate(w http.ResponseWriter, r *http.Request, parts []string
 	seen := map[string]bool{}
 	for _, id := range parts {
 		info, err := t.info(r.Context(), id)
+		if err != nil && !errors.Is(err, handler.ErrNotFound) {
+			writeHookError(w, r, unavailable(err))
+			return
+		}
 		if err != nil || seen[id] || info.MetaData[metaOwner] != strconv.FormatInt(uid, 10) || !info.IsPartial {
 			writeJSONError(w, http.StatusNotFound, reel.ENOTFOUND, "no such partial upload: "+id)
 			return
 		}
 		seen[id] = true
-		infoPath := filepath.Join(t.cfg.Dir, id+".info")
-		// Touched first: the claimed file's time is the claim's, which
-		// the sweep of abandoned claims goes by (ClaimLifetime). A part
-		// that another final claimed meanwhile is not there to touch.
-		now := time.Now()
-		err = os.Chtimes(infoPath, now, now)
-		if err == nil {
-			err = os.Rename(infoPath, infoPath+claimedSuffix)
-		}
-		if err != nil {
+		settle, err := t.cfg.Area.claim(r.Context(), t.cfg.Locker, id)
+		switch {
+		case errors.Is(err, errPartTaken):
 			writeJSONError(w, http.StatusNotFound, reel.ENOTFOUND, "the partial upload "+id+" was already used by another upload")
+			return
+		case err != nil:
+			writeHookError(w, r, err)
 			return
 		}
 		c.parts = append(c.parts, id)
+		c.settles = append(c.settles, settle)
 	}
 	// tusd reads the parts' info before the hooks run: it gets them from
 	// the claimed copies through this request's context.
@@ -439,15 +470,8 @@ func (t *tus) concatenate(w http.ResponseWriter, r *http.Request, parts []string
 // settle deletes the parts a final upload used, and gives back those of a
 // creation that failed before using them.
 func (t *tus) settle(c *claim) {
-	for _, id := range c.parts {
-		p := filepath.Join(t.cfg.Dir, id)
-		if c.used {
-			_ = os.Remove(p)
-			_ = os.Remove(p + ".info" + claimedSuffix)
-			_ = os.Remove(p + stopFileName)
-			continue
-		}
-		_ = os.Rename(p+".info"+claimedSuffix, p+".info")
+	for _, settle := range c.settles {
+		settle(c.used)
 	}
 }
 
@@ -482,127 +506,16 @@ func writeAuthError(w http.ResponseWriter, r *http.Request, err error) {
 	httperr.Write(w, r, err)
 }
 
+// unavailable is a failure of the upload area to answer: 503, for the
+// client to retry, with the cause logged and hidden.
+func unavailable(err error) error {
+	return httperr.Hide(reel.EUNAVAILABLE, fmt.Errorf("tus: upload area: %w", err))
+}
+
 // writeHookError answers err outside tusd, as the hooks' errors are inside.
 func writeHookError(w http.ResponseWriter, r *http.Request, err error) {
 	httperr.Write(w, r, err)
 }
-
-// spaceStore is tusd's file store answering a full disk with 507
-// insufficient_storage instead of a 500. Its uploads are wrapped, so the
-// capabilities that unwrap them to the file store's own type are wrapped too.
-type spaceStore struct{ filestore.FileStore }
-
-type spaceUpload struct{ handler.Upload }
-
-func (s spaceStore) NewUpload(ctx context.Context, info handler.FileInfo) (handler.Upload, error) {
-	u, err := s.FileStore.NewUpload(ctx, info)
-	if err != nil {
-		return nil, spaceError(err)
-	}
-	return spaceUpload{u}, nil
-}
-
-// GetUpload finds an upload, also one claimed by the concatenation being
-// created (its info file renamed; see concatenate).
-func (s spaceStore) GetUpload(ctx context.Context, id string) (handler.Upload, error) {
-	u, err := s.FileStore.GetUpload(ctx, id)
-	if errors.Is(err, handler.ErrNotFound) {
-		if c, _ := ctx.Value(claimKey{}).(*claim); c != nil && slices.Contains(c.parts, id) {
-			return s.claimed(id)
-		}
-	}
-	if err != nil {
-		return nil, err
-	}
-	return spaceUpload{u}, nil
-}
-
-// claimed reads a claimed part through a temporary copy of its info file.
-func (s spaceStore) claimed(id string) (handler.Upload, error) {
-	p := filepath.Join(s.Path, id+".info")
-	b, err := os.ReadFile(p + claimedSuffix)
-	if err != nil {
-		return nil, handler.ErrNotFound
-	}
-	var info handler.FileInfo
-	if err := json.Unmarshal(b, &info); err != nil {
-		return nil, err
-	}
-	// As the file store does: the data file's length is the offset.
-	st, err := os.Stat(info.Storage["Path"])
-	if err != nil {
-		return nil, handler.ErrNotFound
-	}
-	info.Offset = st.Size()
-	return spaceUpload{&claimedUpload{info: info}}, nil
-}
-
-func (s spaceStore) AsTerminatableUpload(u handler.Upload) handler.TerminatableUpload {
-	return s.FileStore.AsTerminatableUpload(u.(spaceUpload).Upload)
-}
-
-func (s spaceStore) AsConcatableUpload(u handler.Upload) handler.ConcatableUpload {
-	return spaceConcat{s.FileStore.AsConcatableUpload(u.(spaceUpload).Upload)}
-}
-
-func (u spaceUpload) WriteChunk(ctx context.Context, offset int64, src io.Reader) (int64, error) {
-	n, err := u.Upload.WriteChunk(ctx, offset, src)
-	return n, spaceError(err)
-}
-
-type spaceConcat struct{ handler.ConcatableUpload }
-
-// ConcatUploads appends the parts' data files, which claimed parts keep.
-func (c spaceConcat) ConcatUploads(ctx context.Context, parts []handler.Upload) error {
-	dst, ok := c.ConcatableUpload.(handler.Upload)
-	if !ok {
-		return errors.New("tus: concatenation target is not an upload")
-	}
-	info, err := dst.GetInfo(ctx)
-	if err != nil {
-		return err
-	}
-	f, err := os.OpenFile(info.Storage["Path"], os.O_WRONLY|os.O_APPEND, 0)
-	if err != nil {
-		return spaceError(err)
-	}
-	for _, p := range parts {
-		pi, err := p.GetInfo(ctx)
-		if err == nil {
-			err = appendFile(f, pi.Storage["Path"])
-		}
-		if err != nil {
-			f.Close()
-			return spaceError(err)
-		}
-	}
-	return spaceError(f.Close())
-}
-
-func appendFile(dst *os.File, src string) error {
-	f, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	_, err = io.Copy(dst, f)
-	return err
-}
-
-// claimedUpload is a claimed part: only its info is read (for its size and
-// data file) before its data is appended.
-type claimedUpload struct {
-	info handler.FileInfo
-}
-
-func (u *claimedUpload) WriteChunk(context.Context, int64, io.Reader) (int64, error) {
-	return 0, handler.ErrNotFound
-}
-func (u *claimedUpload) GetInfo(context.Context) (handler.FileInfo, error) { return u.info, nil }
-func (u *claimedUpload) GetReader(context.Context) (io.ReadCloser, error) {
-	return os.Open(u.info.Storage["Path"])
-}
-func (u *claimedUpload) FinishUpload(context.Context) error { return nil }
 
 func spaceError(err error) error {
 	if err != nil && IsNoSpace(err) {
