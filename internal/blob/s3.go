@@ -562,11 +562,29 @@ func (s *S3) fail(op, key string, err error) error {
 	return fmt.Errorf("blob: %s %s: %w", op, key, s.wrap(err))
 }
 
-func (s *S3) wrap(err error) error {
-	if outage(err) {
-		return &Unavailable{Err: err}
+func (s *S3) wrap(err error) error { return S3Error(err) }
+
+// S3Error classifies err, returned by an S3 client anywhere in reel (the
+// blob store, the tus upload area): an unreachable or overloaded store
+// becomes *Unavailable (503 to clients), anything else is returned as is.
+func S3Error(err error) error {
+	if err != nil && outage(err) {
+		if _, ok := errors.AsType[*Unavailable](err); !ok {
+			return &Unavailable{Err: err}
+		}
 	}
 	return err
+}
+
+// IsS3Code reports whether err is an S3 error with one of codes
+// ("NoSuchKey", "NoSuchUpload", ...).
+func IsS3Code(err error, codes ...string) bool {
+	for _, c := range codes {
+		if isCode(err, c) {
+			return true
+		}
+	}
+	return false
 }
 
 func isNotFound(err error) bool {

@@ -100,6 +100,11 @@ func (w *processWorker) Work(ctx context.Context, job *river.Job[ProcessVideoArg
 		// after a restart or on another node.
 		log.Info("processing interrupted by shutdown; it resumes on the next worker")
 		return river.JobSnooze(time.Second)
+	case errors.As(err, new(*noScratchError)):
+		// Waiting for room is not an attempt: a snooze gives it back.
+		w.report(ctx, id, reel.Processed{Error: ptr(err.Error())})
+		log.Warn("no scratch space for the video; waiting", "err", err)
+		return river.JobSnooze(time.Minute)
 	case isRejection(err):
 		// The file itself is the problem: retrying cannot help.
 		if err := w.reject(ctx, id, reel.ErrorMessage(err)); err != nil {
@@ -290,26 +295,16 @@ func (w *processWorker) original(ctx context.Context, v *reel.Video, work string
 		}
 		key = reel.OriginalKey(v.ID)
 		if path, ok := w.cfg.Uploads.LocalPath(v.UploadID); ok {
-			// On this node's disk: moved into the blob store, never copied.
-			sum, size, err := hashFile(path)
-			if err != nil {
-				return "", fmt.Errorf("read finished upload: %w", err)
-			}
-			if err := w.blobs.PutFile(ctx, key, path); err != nil {
-				return "", fmt.Errorf("store original: %w", err)
-			}
-			_ = w.cfg.Uploads.Remove(ctx, v.UploadID)
-			if err := w.store.SetProcessed(ctx, v.ID, reel.Processed{OriginalKey: key, SizeBytes: size, SHA256: sum}); err != nil {
+			if err := w.moveUpload(ctx, v, key, path); err != nil {
 				return "", err
 			}
 		} else {
 			return w.takeUpload(ctx, v, key, work)
 		}
 	}
-	if local, ok := w.blobs.(blob.Local); ok {
-		return local.LocalPath(key)
-	}
-	// A remote store: ffmpeg reads a local copy.
+	// ffmpeg reads a copy in the job's scratch, never a file of the blob
+	// store: the store may be remote, and on disk its files are the
+	// store's alone (a copy on the same file system is copy_file_range).
 	obj, err := w.blobs.Open(ctx, key)
 	if err != nil {
 		return "", fmt.Errorf("open original: %w", err)
@@ -321,10 +316,54 @@ func (w *processWorker) original(ctx context.Context, v *reel.Video, work string
 		return "", err
 	}
 	defer f.Close()
-	if _, err := io.Copy(f, obj); err != nil {
+	var src io.Reader = obj
+	if obj.File != nil {
+		src = obj.File // *os.File to *os.File: the kernel copies
+	}
+	if _, err := io.Copy(f, src); err != nil {
 		return "", fmt.Errorf("fetch original: %w", err)
 	}
 	return path, f.Close()
+}
+
+// moveUpload moves the finished upload at path, in this node's upload
+// area, into the blob store as v's original at key, hashed on the way. An
+// attempt that died after the move but before recording it left the file
+// in the store and none in the area: the next attempt hashes the stored
+// one and records it, instead of failing on the missing upload forever.
+func (w *processWorker) moveUpload(ctx context.Context, v *reel.Video, key, path string) error {
+	sum, size, err := hashFile(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if sum, size, err = w.hashStored(ctx, key); err != nil {
+			return fmt.Errorf("read finished upload: %w", err)
+		}
+	case err != nil:
+		return fmt.Errorf("read finished upload: %w", err)
+	default:
+		if err := w.blobs.PutFile(ctx, key, path); err != nil {
+			return fmt.Errorf("store original: %w", err)
+		}
+	}
+	if err := w.store.SetProcessed(ctx, v.ID, reel.Processed{OriginalKey: key, SizeBytes: size, SHA256: sum}); err != nil {
+		return err
+	}
+	if err := w.cfg.Uploads.Remove(ctx, v.UploadID); err != nil {
+		w.log.Warn("remove the finished upload's files", "video_id", v.ID, "err", err)
+	}
+	return nil
+}
+
+// hashStored hashes the object at key.
+func (w *processWorker) hashStored(ctx context.Context, key string) (string, int64, error) {
+	obj, err := w.blobs.Open(ctx, key)
+	if err != nil {
+		return "", 0, err
+	}
+	defer obj.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, obj)
+	return hex.EncodeToString(h.Sum(nil)), n, err
 }
 
 // takeUpload streams the finished upload of v from a remote area into the

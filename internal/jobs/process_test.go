@@ -83,6 +83,10 @@ func (s *fakeStore) SetProcessed(_ context.Context, id int64, p reel.Processed) 
 	set(&v.CoverKey, p.CoverKey)
 	set(&v.PlayKey, p.PlayKey)
 	set(&v.HLSKey, p.HLSKey)
+	set(&v.SHA256, p.SHA256)
+	if p.SizeBytes > 0 {
+		v.SizeBytes = p.SizeBytes
+	}
 	if p.Progress != nil {
 		v.Progress = *p.Progress
 	}

@@ -65,7 +65,7 @@ const scratchFactor = 3
 // system of its scratch directory has less than scratchFactor times the
 // original's size free: ffmpeg would fill the disk that other jobs and
 // uploads share, and fail anyway. The error is not the video's fault, so
-// the job is retried later, with the reason shown to the uploader. A size
+// the job waits for room (a snooze), with the reason shown to the uploader. A size
 // that cannot be known is not checked: the attempt then fails on a full
 // disk like any other write.
 func (w *processWorker) checkScratchSpace(ctx context.Context, v *reel.Video, work string) error {
@@ -83,7 +83,16 @@ func (w *processWorker) checkScratchSpace(ctx context.Context, v *reel.Video, wo
 		return nil // unknown on this system
 	}
 	if need := scratchFactor * size; free < need {
-		return fmt.Errorf("not enough scratch space to process it now: %s has %d bytes free, this video needs %d (%d times its original)", w.cfg.WorkDir, free, need, scratchFactor)
+		return &noScratchError{free: free, need: need}
 	}
 	return nil
+}
+
+// noScratchError is a worker without room for a video: not the video's
+// fault, so it waits for room without using up its attempts. The message
+// is shown to the uploader and names no path of the worker.
+type noScratchError struct{ free, need int64 }
+
+func (e *noScratchError) Error() string {
+	return fmt.Sprintf("waiting for a worker with room to process it: %d bytes free, %d needed (%d times the original)", e.free, e.need, scratchFactor)
 }

@@ -14,7 +14,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
-	"github.com/aws/smithy-go"
 	"github.com/tus/tusd/v2/pkg/handler"
 	"github.com/tus/tusd/v2/pkg/s3store"
 
@@ -103,7 +102,7 @@ func (a *s3Area) readInfo(ctx context.Context, name string) (handler.FileInfo, e
 	var info handler.FileInfo
 	out, err := a.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(a.bucket), Key: aws.String(a.key(name) + ".info")})
 	if err != nil {
-		if isS3Code(err, "NoSuchKey", "NotFound") {
+		if blob.IsS3Code(err, "NoSuchKey", "NotFound") {
 			return info, handler.ErrNotFound
 		}
 		return info, fmt.Errorf("read upload %s: %w", name, err)
@@ -223,7 +222,7 @@ func (a *s3Area) Open(ctx context.Context, name string) (io.ReadCloser, error) {
 	}
 	out, err := a.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(a.bucket), Key: aws.String(a.key(name))})
 	if err != nil {
-		if isS3Code(err, "NoSuchKey", "NotFound") {
+		if blob.IsS3Code(err, "NoSuchKey", "NotFound") {
 			return nil, fmt.Errorf("finished upload %s: %w", name, os.ErrNotExist)
 		}
 		return nil, fmt.Errorf("finished upload %s: %w", name, err)
@@ -262,7 +261,7 @@ func (a *s3Area) terminate(ctx context.Context, id string) error {
 	if mp, ok := strings.CutPrefix(id, name+"+"); ok && mp != "" {
 		_, err := a.client.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{
 			Bucket: aws.String(a.bucket), Key: aws.String(a.key(name)), UploadId: aws.String(mp)})
-		if err != nil && !isS3Code(err, "NoSuchUpload", "NoSuchKey", "NotFound") {
+		if err != nil && !blob.IsS3Code(err, "NoSuchUpload", "NoSuchKey", "NotFound") {
 			errs = append(errs, fmt.Errorf("abort upload %s: %w", name, err))
 		}
 	}
@@ -301,7 +300,7 @@ func (a *s3Area) abortMultipart(ctx context.Context, name string, before time.Ti
 				continue
 			}
 			_, err := a.client.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: aws.String(a.bucket), Key: u.Key, UploadId: u.UploadId})
-			if err != nil && !isS3Code(err, "NoSuchUpload") {
+			if err != nil && !blob.IsS3Code(err, "NoSuchUpload") {
 				return n, fmt.Errorf("abort upload %s: %w", un, err)
 			}
 			n++
@@ -384,18 +383,4 @@ func (t s3Terminatable) Terminate(ctx context.Context) error {
 		return err
 	}
 	return t.a.terminate(ctx, info.ID)
-}
-
-// isS3Code reports whether err is an S3 error with one of codes.
-func isS3Code(err error, codes ...string) bool {
-	var api smithy.APIError
-	if !errors.As(err, &api) {
-		return false
-	}
-	for _, c := range codes {
-		if api.ErrorCode() == c {
-			return true
-		}
-	}
-	return false
 }
