@@ -190,8 +190,11 @@ type MediaRevocation struct {
 // Keys of a video's files in the blob store. Everything of video 42 lies
 // under videos/42/, so deleting that prefix removes it all.
 
+// VideosKeyPrefix is the prefix of the files of every video.
+const VideosKeyPrefix = "videos/"
+
 // VideoKeyPrefix is the prefix of every file of video id.
-func VideoKeyPrefix(id int64) string { return fmt.Sprintf("videos/%d/", id) }
+func VideoKeyPrefix(id int64) string { return fmt.Sprintf("%s%d/", VideosKeyPrefix, id) }
 
 // OriginalKey is the uploaded file (publishing may add the container's extension).
 func OriginalKey(id int64) string { return VideoKeyPrefix(id) + "original" }

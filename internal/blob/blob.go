@@ -47,12 +47,6 @@ type Store interface {
 	List(ctx context.Context, prefix string) ([]Info, error)
 }
 
-// Local is the capability of a store whose objects are files on this node:
-// tools such as ffmpeg read them in place instead of from a copy.
-type Local interface {
-	LocalPath(key string) (string, error)
-}
-
 // Info describes a stored object.
 type Info struct {
 	Key     string
@@ -69,6 +63,29 @@ type Info struct {
 // object at key until ttl has passed. Only remote stores have it.
 type Presigner interface {
 	GetURL(ctx context.Context, key string, ttl time.Duration) (string, error)
+}
+
+// Sweeper is the capability of a store in which an interrupted write leaves
+// something behind that is no object, so that neither List nor
+// DeletePrefix's callers see it: S3's incomplete multipart uploads, stored
+// and billed until aborted, which a process killed in the middle of a large
+// Put leaves. AbortStaleUploads removes those under prefix begun before
+// olderThan (a time no write still running can be older than) and returns
+// how many. DeletePrefix removes them too, whatever their age.
+type Sweeper interface {
+	AbortStaleUploads(ctx context.Context, prefix string, olderThan time.Time) (int, error)
+}
+
+// ReadLimiter is the capability of an object's reader (Object's
+// ReadSeekCloser) that fetches the bytes from elsewhere as they are read:
+// the S3 store's. It cannot know how far a caller will read, so it fetches
+// a little at a time; LimitReads tells it that the reads from the current
+// offset go up to end (exclusive) and no further, as a single HTTP range
+// does, so that it fetches that much at once and nothing past it. It is a
+// hint, not a bound: reads past end still work, fetched a little at a time
+// again. Call it before the reads it is about (Seek keeps it).
+type ReadLimiter interface {
+	LimitReads(end int64)
 }
 
 // contentTypes are the types of the objects reel stores, by extension.

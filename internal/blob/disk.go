@@ -29,7 +29,6 @@ type Disk struct {
 	dirOnce sync.Once
 	dirFile *os.File
 	dirErr  error
-	dir     string // absolute path of the root, for LocalPath
 }
 
 var _ Store = (*Disk)(nil)
@@ -59,7 +58,7 @@ func newDisk(root string, now time.Time) (*Disk, error) {
 	if err != nil {
 		return nil, fmt.Errorf("blob: open store directory: %w", err)
 	}
-	d := &Disk{root: r, dir: dir}
+	d := &Disk{root: r}
 	if err := d.removeStaleTemps(now.Add(-staleTemp)); err != nil {
 		r.Close()
 		return nil, err
@@ -73,17 +72,6 @@ func (d *Disk) Close() error {
 		d.dirFile.Close()
 	}
 	return d.root.Close()
-}
-
-// LocalPath returns the file path of key so that tools such as ffmpeg can
-// read an object in place. Unlike the Store methods, whoever opens the path
-// resolves it without the root's protection: use it only for reading objects
-// this process wrote.
-func (d *Disk) LocalPath(key string) (string, error) {
-	if err := ValidKey(key); err != nil {
-		return "", err
-	}
-	return filepath.Join(d.dir, filepath.FromSlash(key)), nil
 }
 
 // Put writes r to a temporary file beside the final name, flushes it to

@@ -78,8 +78,8 @@ func keys(infos []Info) []string {
 }
 
 // TestDiskObjectIsTheFile checks what only the disk store does: Object.File
-// is the stream itself (for sendfile), LocalPath names the file, and the
-// directories are private. The store-independent behaviour is in
+// is the stream itself (for sendfile), the object is the file under the
+// root, and the directories are private. The store-independent behaviour is in
 // contract_test.go.
 func TestDiskObjectIsTheFile(t *testing.T) {
 	d, dir := newTestDisk(t)
@@ -92,12 +92,8 @@ func TestDiskObjectIsTheFile(t *testing.T) {
 	if obj.File == nil || obj.ReadSeekCloser != io.ReadSeekCloser(obj.File) {
 		t.Errorf("the disk store must hand out the *os.File itself, got File=%v stream=%T", obj.File, obj.ReadSeekCloser)
 	}
-	p, err := d.LocalPath("videos/42/cover.jpg")
-	if err != nil || p != filepath.Join(dir, "videos", "42", "cover.jpg") {
-		t.Errorf("LocalPath = %q, %v", p, err)
-	}
-	if b, err := os.ReadFile(p); err != nil || string(b) != "jpeg bytes" {
-		t.Errorf("file at LocalPath: %q, %v", b, err)
+	if b, err := os.ReadFile(filepath.Join(dir, "videos", "42", "cover.jpg")); err != nil || string(b) != "jpeg bytes" {
+		t.Errorf("file under the root: %q, %v", b, err)
 	}
 	for _, sub := range []string{"", "videos", "videos/42"} {
 		st, err := os.Stat(filepath.Join(dir, sub))
@@ -222,7 +218,7 @@ var hostileKeys = []string{
 }
 
 // TestDiskHostileKeys checks what the contract suite cannot see: a hostile
-// key creates nothing on disk, not even a directory, and has no LocalPath.
+// key creates nothing on disk, not even a directory.
 func TestDiskHostileKeys(t *testing.T) {
 	d, dir := newTestDisk(t)
 	ctx := t.Context()
@@ -231,9 +227,6 @@ func TestDiskHostileKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, key := range hostileKeys {
-		if _, err := d.LocalPath(key); !errors.Is(err, ErrInvalidKey) {
-			t.Errorf("LocalPath(%q) = %v, want ErrInvalidKey", key, err)
-		}
 		d.PutFile(ctx, key, local)
 		d.Put(ctx, key, strings.NewReader("x"))
 		d.List(ctx, key+"/")

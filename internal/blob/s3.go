@@ -37,6 +37,7 @@ type S3 struct {
 var (
 	_ Store     = (*S3)(nil)
 	_ Presigner = (*S3)(nil)
+	_ Sweeper   = (*S3)(nil)
 )
 
 const (
@@ -348,8 +349,9 @@ func (u *upload) abort(err error) error {
 }
 
 // Open looks the object up and returns a reader that fetches its bytes only
-// when read, from the current offset: Seek costs nothing, so
-// http.ServeContent can serve any range of an object of any size. Reads
+// when read, from the current offset, in windows (see firstWindow): Seek
+// costs nothing, so http.ServeContent can serve any range of an object of
+// any size. The reader is a ReadLimiter. Reads
 // are pinned to the version found here (If-Match on its ETag): an object
 // replaced meanwhile fails the read instead of mixing two versions. ctx
 // governs the reads too.
@@ -380,14 +382,53 @@ func quoteETag(e *string) string {
 	return etag
 }
 
-// rangeReader reads an object with one ranged GET per run of sequential
-// reads, holding no more than the HTTP body's buffer.
+// The reads of an object fetch it in windows: a ranged GET of the next
+// window, read to its end so that the connection goes back to the pool. A
+// window starts small, so that a player that reads a little and goes away
+// (a seek, a closed tab) costs S3 little more than what it was sent, and
+// doubles while reads go on, so that a whole object takes few requests.
+const (
+	firstWindow = 1 << 20
+	maxWindow   = 16 << 20
+	// drainMax is the most of a window left unread that is read anyway, to
+	// keep its connection: closing a body before its end drops it.
+	drainMax = 64 << 10
+)
+
+// rangeReader reads an object window by window (see firstWindow), holding
+// no more than the HTTP body's buffer. It is a ReadLimiter.
 type rangeReader struct {
-	s    *S3
-	ctx  context.Context
-	info Info
-	off  int64
-	body io.ReadCloser
+	s      *S3
+	ctx    context.Context
+	info   Info
+	off    int64
+	limit  int64 // from LimitReads; 0 when unknown
+	window int64 // the length of the next window
+
+	body    io.ReadCloser
+	bodyEnd int64 // where body's window ends
+}
+
+var _ ReadLimiter = (*rangeReader)(nil)
+
+func (r *rangeReader) LimitReads(end int64) { r.limit = end }
+
+// nextEnd is the end of the window starting at r.off. A range the caller
+// will read to its end (LimitReads) is fetched in one request when it is
+// no longer than a full window; the windows never go past it.
+func (r *rangeReader) nextEnd() int64 {
+	if r.window == 0 {
+		r.window = firstWindow
+	}
+	end := r.off + r.window
+	if r.limit > r.off {
+		if r.limit-r.off <= maxWindow {
+			end = r.limit
+		} else {
+			end = min(end, r.limit)
+		}
+	}
+	return min(end, r.info.Size)
 }
 
 func (r *rangeReader) Read(p []byte) (int, error) {
@@ -398,10 +439,11 @@ func (r *rangeReader) Read(p []byte) (int, error) {
 		return 0, nil
 	}
 	if r.body == nil {
+		end := r.nextEnd()
 		out, err := r.s.client.GetObject(r.ctx, &s3.GetObjectInput{
 			Bucket:  &r.s.bucket,
 			Key:     aws.String(r.s.prefix + r.info.Key),
-			Range:   aws.String("bytes=" + strconv.FormatInt(r.off, 10) + "-"),
+			Range:   aws.String("bytes=" + strconv.FormatInt(r.off, 10) + "-" + strconv.FormatInt(end-1, 10)),
 			IfMatch: aws.String(r.info.ETag),
 		})
 		if err != nil {
@@ -410,16 +452,20 @@ func (r *rangeReader) Read(p []byte) (int, error) {
 			}
 			return 0, r.s.fail("read", r.info.Key, err)
 		}
-		r.body = out.Body
+		r.body, r.bodyEnd = out.Body, end
+		r.window = min(2*r.window, maxWindow)
+	}
+	if left := r.bodyEnd - r.off; int64(len(p)) > left {
+		p = p[:left]
 	}
 	n, err := r.body.Read(p)
 	r.off += int64(n)
 	switch {
-	case err == io.EOF && r.off < r.info.Size:
-		r.closeBody()
-		return n, r.s.fail("read", r.info.Key, io.ErrUnexpectedEOF)
+	case r.off == r.bodyEnd:
+		r.releaseBody()
 	case err == io.EOF:
 		r.closeBody()
+		return n, r.s.fail("read", r.info.Key, io.ErrUnexpectedEOF)
 	case err != nil:
 		r.closeBody()
 		return n, r.s.fail("read", r.info.Key, err)
@@ -441,15 +487,29 @@ func (r *rangeReader) Seek(offset int64, whence int) (int64, error) {
 		return 0, fmt.Errorf("blob: seek %s: negative position %d", r.info.Key, offset)
 	}
 	if offset != r.off {
-		r.closeBody()
+		r.releaseBody()
 		r.off = offset
+		r.window = firstWindow
 	}
 	return offset, nil
 }
 
 func (r *rangeReader) Close() error {
-	r.closeBody()
+	r.releaseBody()
 	return nil
+}
+
+// releaseBody closes the window's body, first reading what is left of it
+// when that is little, so that its connection can serve the next request.
+func (r *rangeReader) releaseBody() {
+	if r.body == nil {
+		return
+	}
+	if r.bodyEnd-r.off <= drainMax {
+		// One more read past the window's last byte sees the body's end.
+		_, _ = io.CopyN(io.Discard, r.body, drainMax+1)
+	}
+	r.closeBody()
 }
 
 func (r *rangeReader) closeBody() {
@@ -470,10 +530,15 @@ func (s *S3) Delete(ctx context.Context, key string) error {
 	return nil
 }
 
-// DeletePrefix deletes the objects under prefix a listed page (at most
-// 1,000 keys, DeleteObjects' limit) at a time.
+// DeletePrefix aborts the multipart uploads under prefix, whose parts are
+// no object but are stored (and billed) all the same, then deletes the
+// objects a listed page (at most 1,000 keys, DeleteObjects' limit) at a
+// time.
 func (s *S3) DeletePrefix(ctx context.Context, prefix string) error {
 	if err := deletablePrefix(prefix); err != nil {
+		return err
+	}
+	if _, err := s.abortUploads(ctx, "delete", prefix, time.Time{}); err != nil {
 		return err
 	}
 	p := s3.NewListObjectsV2Paginator(s.client, &s3.ListObjectsV2Input{Bucket: &s.bucket, Prefix: aws.String(s.prefix + prefix)})
@@ -505,6 +570,81 @@ func (s *S3) DeletePrefix(ctx context.Context, prefix string) error {
 		}
 	}
 	return nil
+}
+
+// AbortStaleUploads aborts the multipart uploads under prefix begun before
+// olderThan: those of a Put whose process died before it could abort them.
+func (s *S3) AbortStaleUploads(ctx context.Context, prefix string, olderThan time.Time) (int, error) {
+	if err := deletablePrefix(prefix); err != nil {
+		return 0, err
+	}
+	if olderThan.IsZero() {
+		return 0, fmt.Errorf("blob: abort uploads under %s: no age given", prefix)
+	}
+	return s.abortUploads(ctx, "abort uploads under", prefix, olderThan)
+}
+
+// uploadsPage is how many multipart uploads one listing asks for (S3's
+// most); tests lower it to see the pages followed.
+var uploadsPage int32 = 1000
+
+// abortUploads aborts the multipart uploads under prefix begun before
+// olderThan, or all of them when it is zero, and returns how many.
+//
+// The listing pages on the key marker alone: versitygw refuses every
+// upload-id-marker, and a key marker skips the uploads of the marker's key
+// left for the next page. So a page whose uploads were all aborted is
+// followed by the same listing again (they are gone from it), and after a
+// page that kept some, the listing resumes after the page's last key but
+// one, so that the last key's uploads are all seen.
+func (s *S3) abortUploads(ctx context.Context, op, prefix string, olderThan time.Time) (int, error) {
+	in := &s3.ListMultipartUploadsInput{Bucket: &s.bucket, Prefix: aws.String(s.prefix + prefix), MaxUploads: aws.Int32(uploadsPage)}
+	n := 0
+	var lastFirst string
+	for {
+		page, err := s.client.ListMultipartUploads(ctx, in)
+		if err != nil {
+			return n, s.fail(op, prefix, err)
+		}
+		kept := 0
+		for _, u := range page.Uploads {
+			// An upload of unknown age may be running: only its age says not.
+			if !olderThan.IsZero() && (u.Initiated == nil || !u.Initiated.Before(olderThan)) {
+				kept++
+				continue
+			}
+			_, err := s.client.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: &s.bucket, Key: u.Key, UploadId: u.UploadId})
+			if err != nil && !isCode(err, "NoSuchUpload") {
+				return n, s.fail(op, prefix, err)
+			}
+			n++
+		}
+		if !aws.ToBool(page.IsTruncated) || len(page.Uploads) == 0 {
+			return n, nil
+		}
+		stuck := fmt.Errorf("blob: %s %s: the listing of multipart uploads does not advance past %q", op, prefix, aws.ToString(in.KeyMarker))
+		if kept == 0 {
+			first := aws.ToString(page.Uploads[0].UploadId)
+			if first == lastFirst {
+				return n, stuck
+			}
+			lastFirst = first
+			continue
+		}
+		lastFirst = ""
+		last := aws.ToString(page.Uploads[len(page.Uploads)-1].Key)
+		marker := last // when the page holds uploads of one key only
+		for i := len(page.Uploads) - 2; i >= 0; i-- {
+			if k := aws.ToString(page.Uploads[i].Key); k != last {
+				marker = k
+				break
+			}
+		}
+		if in.KeyMarker != nil && marker <= *in.KeyMarker {
+			return n, stuck
+		}
+		in.KeyMarker = aws.String(marker)
+	}
 }
 
 // List reads every page of the listing under prefix. Keys that are not

@@ -18,6 +18,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
 	"github.com/reel-video/reel"
 	"github.com/reel-video/reel/internal/blob"
 	"github.com/reel-video/reel/internal/blob/s3test"
@@ -321,4 +324,163 @@ func (r *probeReader) Read(p []byte) (int, error) {
 	clear(p[:n])
 	r.off += n
 	return n, nil
+}
+
+// TestS3ReadsFetchWhatIsRead counts, at a proxy in front of the server,
+// what reading an object fetches: a whole read fetches the object once in
+// a few requests, a range the reader was told about (LimitReads) fetches
+// that range and nothing more, a short read without it at most the first
+// window, and all of them keep reusing one connection.
+func TestS3ReadsFetchWhatIsRead(t *testing.T) {
+	srv := s3test.Start(t)
+	front := srv.Front(t)
+	s, err := blob.NewS3(t.Context(), front.Config("p"), srv.Getenv(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const size, mib = 20 << 20, 1 << 20
+	body := randomBytes(size)
+	if _, err := s.Put(t.Context(), "videos/1/video.mp4", bytes.NewReader(body)); err != nil {
+		t.Fatal(err)
+	}
+	open := func() *blob.Object {
+		t.Helper()
+		obj, err := s.Open(t.Context(), "videos/1/video.mp4")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return obj
+	}
+	readAt := func(obj *blob.Object, off, n int64) {
+		t.Helper()
+		if _, err := obj.Seek(off, io.SeekStart); err != nil {
+			t.Fatal(err)
+		}
+		var got bytes.Buffer
+		if _, err := io.CopyN(&got, obj, n); err != nil || !bytes.Equal(got.Bytes(), body[off:off+n]) {
+			t.Fatalf("read of %d bytes at %d: %v, right bytes: %v", n, off, err, bytes.Equal(got.Bytes(), body[off:off+n]))
+		}
+	}
+
+	obj := open()
+	front.Reset()
+	var all bytes.Buffer
+	if _, err := io.Copy(&all, obj); err != nil || !bytes.Equal(all.Bytes(), body) {
+		t.Fatalf("whole read: %v, right bytes: %v", err, bytes.Equal(all.Bytes(), body))
+	}
+	obj.Close()
+	if gets, fetched, _ := front.Counts(); fetched != size || gets > 6 {
+		t.Errorf("a whole read of %d bytes fetched %d bytes in %d requests", size, fetched, gets)
+	}
+
+	obj = open()
+	front.Reset()
+	for i := range int64(5) {
+		off := i*3*mib + 12345
+		if _, err := obj.Seek(off, io.SeekStart); err != nil {
+			t.Fatal(err)
+		}
+		obj.ReadSeekCloser.(blob.ReadLimiter).LimitReads(off + mib)
+		readAt(obj, off, mib)
+	}
+	obj.Close()
+	if gets, fetched, conns := front.Counts(); fetched != 5*mib || gets != 5 || conns > 1 {
+		t.Errorf("5 told reads of 1 MiB fetched %d bytes in %d requests on %d new connections", fetched, gets, conns)
+	}
+
+	// Untold, a read fetches a window at a time: 1 MiB first.
+	obj = open()
+	front.Reset()
+	for i := range int64(5) {
+		readAt(obj, i*3*mib, mib)
+	}
+	readAt(obj, 17*mib, 100)
+	obj.Close()
+	if gets, fetched, conns := front.Counts(); fetched > 6*mib || gets != 6 || conns > 1 {
+		t.Errorf("6 short reads fetched %d bytes in %d requests on %d new connections", fetched, gets, conns)
+	}
+
+	// A hint is not a bound: reading on past it still reads the object.
+	obj = open()
+	obj.ReadSeekCloser.(blob.ReadLimiter).LimitReads(10)
+	readAt(obj, 0, 3*mib)
+	obj.Close()
+}
+
+// startUpload begins a multipart upload of key (a full bucket key) with one
+// part and leaves it unfinished, as a process killed in the middle of a
+// large Put does.
+func startUpload(t *testing.T, srv *s3test.Server, key string) {
+	t.Helper()
+	c := srv.Client(t)
+	out, err := c.CreateMultipartUpload(t.Context(), &s3.CreateMultipartUploadInput{Bucket: aws.String(srv.Bucket), Key: aws.String(key)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.UploadPart(t.Context(), &s3.UploadPartInput{Bucket: aws.String(srv.Bucket), Key: aws.String(key),
+		UploadId: out.UploadId, PartNumber: aws.Int32(1), Body: strings.NewReader("part")}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestS3DeletePrefixAbortsUploads: the unfinished multipart uploads under
+// the prefix go with its objects, over several pages of the listing, and
+// nothing of another video does.
+func TestS3DeletePrefixAbortsUploads(t *testing.T) {
+	srv := s3test.Start(t)
+	s := newS3(t, srv, "p")
+	blob.SetUploadsPage(t, 2)
+	put(t, s, "videos/1/video.mp4", "x")
+	for _, k := range []string{"p/videos/1/video.mp4", "p/videos/1/hls/720p/seg_00001.m4s", "p/videos/1/hls/720p/seg_00002.m4s",
+		"p/videos/1/hls/720p/seg_00003.m4s", "p/videos/1/cover.jpg", "p/videos/10/video.mp4", "p/videos/2/video.mp4", "videos/1/video.mp4"} {
+		startUpload(t, srv, k)
+	}
+	if err := s.DeletePrefix(t.Context(), "videos/1/"); err != nil {
+		t.Fatal(err)
+	}
+	if left := srv.MultipartUploads(t, ""); !slices.Equal(left, []string{"p/videos/10/video.mp4", "p/videos/2/video.mp4", "videos/1/video.mp4"}) {
+		t.Errorf("multipart uploads left: %q", left)
+	}
+	if left := srv.Keys(t, "p/videos/1/"); len(left) != 0 {
+		t.Errorf("objects left: %q", left)
+	}
+}
+
+// TestS3AbortStaleUploads aborts the uploads under the prefix begun before
+// the cutoff, and no other.
+func TestS3AbortStaleUploads(t *testing.T) {
+	srv := s3test.Start(t)
+	s := newS3(t, srv, "p")
+	blob.SetUploadsPage(t, 2)
+	under := []string{"p/videos/1/video.mp4", "p/videos/1/hls/720p/seg_00001.m4s", "p/videos/2/original", "p/videos/3/cover.jpg"}
+	for _, k := range append(under, "p/uploads/abc", "videos/1/video.mp4") {
+		startUpload(t, srv, k)
+	}
+	// Begun after the cutoff (an hour ago): running, kept.
+	if n, err := s.AbortStaleUploads(t.Context(), "videos/", time.Now().Add(-time.Hour)); err != nil || n != 0 {
+		t.Errorf("sweep of uploads begun before an hour ago = %d, %v", n, err)
+	}
+	if left := srv.MultipartUploads(t, ""); len(left) != 6 {
+		t.Errorf("uploads left after sweeping none: %q", left)
+	}
+	// With the cutoff in the future, every one under the prefix is stale.
+	n, err := s.AbortStaleUploads(t.Context(), "videos/", time.Now().Add(time.Minute))
+	if err != nil || n != len(under) {
+		t.Errorf("sweep = %d, %v, want %d", n, err, len(under))
+	}
+	if left := srv.MultipartUploads(t, ""); !slices.Equal(left, []string{"p/uploads/abc", "videos/1/video.mp4"}) {
+		t.Errorf("uploads left: %q", left)
+	}
+	for _, bad := range []string{"", "videos"} {
+		if _, err := s.AbortStaleUploads(t.Context(), bad, time.Now()); !errors.Is(err, blob.ErrInvalidKey) {
+			t.Errorf("sweep under %q = %v, want ErrInvalidKey", bad, err)
+		}
+	}
+	if _, err := s.AbortStaleUploads(t.Context(), "videos/", time.Time{}); err == nil {
+		t.Errorf("a sweep without a cutoff ran")
+	}
+	srv.Kill()
+	if _, err := s.AbortStaleUploads(t.Context(), "videos/", time.Now()); reel.ErrorCode(err) != reel.EUNAVAILABLE {
+		t.Errorf("sweep with the server down = %v, want unavailable", err)
+	}
 }

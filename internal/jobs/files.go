@@ -50,14 +50,21 @@ type expireUploadsWorker struct {
 	// attempt runs that long.
 	workDir    string
 	scratchAge time.Duration
-	log        *slog.Logger
+	// The writes to blobs that began more than writeAge ago were
+	// interrupted: every write is part of a job attempt, which JobTimeout
+	// ends. Those a killed process left behind unfinished (blob.Sweeper)
+	// are removed.
+	blobs    blob.Store
+	writeAge time.Duration
+	log      *slog.Logger
 }
 
 // Work sweeps stale scratch, deletes videos whose upload did not finish in
 // time, then, through the upload area, any upload older than the expiry
 // that no video waits for: the parts of a concatenated upload, and
 // creations whose video was never stored (Area.Expire); and the upload
-// locks left by nodes that died holding them.
+// locks left by nodes that died holding them; and the unfinished writes of
+// videos' files that a killed worker left in the blob store.
 func (w *expireUploadsWorker) Work(ctx context.Context, job *river.Job[ExpireUploadsArgs]) error {
 	if w.workDir != "" {
 		sweepScratch(w.workDir, w.scratchAge, w.log)
@@ -78,6 +85,15 @@ func (w *expireUploadsWorker) Work(ctx context.Context, job *river.Job[ExpireUpl
 	}
 	if n > 0 || files > 0 || leases > 0 {
 		w.log.Info("expired unfinished uploads", "videos", n, "uploads", files, "lapsed_locks", leases)
+	}
+	if sw, ok := w.blobs.(blob.Sweeper); ok {
+		writes, err := sw.AbortStaleUploads(ctx, reel.VideosKeyPrefix, time.Now().Add(-w.writeAge))
+		if err != nil {
+			return err
+		}
+		if writes > 0 {
+			w.log.Info("aborted interrupted writes to the blob store", "writes", writes)
+		}
 	}
 	return nil
 }

@@ -144,7 +144,38 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		cw.WriteHeader(http.StatusRequestedRangeNotSatisfiable)
 		return
 	}
+	if l, ok := obj.ReadSeekCloser.(blob.ReadLimiter); ok && r.Method == http.MethodGet {
+		if end, ok := singleRangeEnd(r.Header.Get("Range"), obj.Size); ok {
+			l.LimitReads(end)
+		}
+	}
 	http.ServeContent(cw, r, key, obj.ModTime, content)
+}
+
+// singleRangeEnd is where the one range of a Range header with a known end
+// stops (exclusive): "a-b" or the suffix "-n". An open range ("a-") or
+// several are left to the reader, which cannot be told more than a bound
+// for them. A wrong answer costs only fetching, never the answer's bytes:
+// ServeContent still decides what is sent (an If-Range that does not match
+// sends everything), and a ReadLimiter reads past its hint.
+func singleRangeEnd(h string, size int64) (int64, bool) {
+	spec, ok := strings.CutPrefix(h, "bytes=")
+	if !ok || strings.Contains(spec, ",") {
+		return 0, false
+	}
+	first, last, ok := strings.Cut(spec, "-")
+	first, last = strings.TrimSpace(first), strings.TrimSpace(last)
+	if !ok || last == "" {
+		return 0, false
+	}
+	if first == "" { // the last bytes
+		return size, true
+	}
+	n, err := strconv.ParseInt(last, 10, 64)
+	if err != nil || n < 0 {
+		return 0, false
+	}
+	return min(n, size-1) + 1, true
 }
 
 // redirects reports whether r is answered with a redirect to the store.

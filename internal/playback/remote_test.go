@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"mime"
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -411,5 +413,83 @@ func TestRedirectOnS3(t *testing.T) {
 	}
 	if resp, body := f.get(t, master); resp.StatusCode != 200 || !bytes.Equal(body, files["videos/42/hls/master.m3u8"]) || resp.Request.URL.Host != strings.TrimPrefix(f.srv.URL, "http://") {
 		t.Errorf("master: %d from %s", resp.StatusCode, resp.Request.URL)
+	}
+}
+
+// TestS3ProxyFetchesWhatIsSent counts, at a proxy in front of the S3
+// server, what answering fetches: a range fetches that range in one request
+// on a connection that stays open, a whole object is fetched once in a few
+// requests, and several ranges are answered right within a window each.
+func TestS3ProxyFetchesWhatIsSent(t *testing.T) {
+	srv := s3test.Start(t)
+	front := srv.Front(t)
+	store, err := blob.NewS3(t.Context(), front.Config("reel"), srv.Getenv(os.Getenv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const size, mib = 20 << 20, 1 << 20
+	whole := make([]byte, size)
+	for i := range whole {
+		whole[i] = virtualByte(int64(i))
+	}
+	if _, err := store.Put(t.Context(), "videos/42/video.mp4", bytes.NewReader(whole)); err != nil {
+		t.Fatal(err)
+	}
+	f := newFixtureOn(t, store, nil, HandlerOptions{})
+	u := f.signer.SignPath("/media/videos/42/video.mp4")
+
+	// A range longer than the first window: told where it ends, the reader
+	// fetches it at once and exactly.
+	front.Reset()
+	const n = 3 * mib / 2
+	for i := range int64(5) {
+		from := i*3*mib + 777
+		resp, body := f.get(t, u, "Range", fmt.Sprintf("bytes=%d-%d", from, from+n-1))
+		if resp.StatusCode != 206 || !bytes.Equal(body, whole[from:from+n]) {
+			t.Fatalf("range at %d: status %d, %d bytes, right: %v", from, resp.StatusCode, len(body), bytes.Equal(body, whole[from:from+n]))
+		}
+	}
+	if gets, fetched, conns := front.Counts(); fetched != 5*n || gets != 5 || conns > 1 {
+		t.Errorf("5 ranges of %d bytes fetched %d bytes in %d requests on %d new connections", n, fetched, gets, conns)
+	}
+
+	front.Reset()
+	if resp, body := f.get(t, u, "Range", "bytes=-1000"); resp.StatusCode != 206 || !bytes.Equal(body, whole[size-1000:]) {
+		t.Errorf("suffix range: status %d, %d bytes", resp.StatusCode, len(body))
+	}
+	if gets, fetched, _ := front.Counts(); fetched != 1000 || gets != 1 {
+		t.Errorf("the last 1000 bytes fetched %d bytes in %d requests", fetched, gets)
+	}
+
+	front.Reset()
+	if resp, body := f.get(t, u); resp.StatusCode != 200 || !bytes.Equal(body, whole) {
+		t.Errorf("whole: status %d, %d bytes", resp.StatusCode, len(body))
+	}
+	if gets, fetched, _ := front.Counts(); fetched != size || gets > 6 {
+		t.Errorf("the whole object fetched %d bytes in %d requests", fetched, gets)
+	}
+
+	front.Reset()
+	resp, body := f.get(t, u, "Range", "bytes=0-9,10485760-10485859,-5")
+	_, params, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	if resp.StatusCode != 206 || err != nil {
+		t.Fatalf("several ranges: status %d, %q", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	mr := multipart.NewReader(bytes.NewReader(body), params["boundary"])
+	for i, w := range [][2]int{{0, 10}, {10 << 20, 10<<20 + 100}, {size - 5, size}} {
+		part, err := mr.NextPart()
+		if err != nil {
+			t.Fatalf("part %d: %v", i, err)
+		}
+		got, err := io.ReadAll(part)
+		if err != nil || !bytes.Equal(got, whole[w[0]:w[1]]) {
+			t.Errorf("part %d (%s): %d bytes, right: %v", i, part.Header.Get("Content-Range"), len(got), bytes.Equal(got, whole[w[0]:w[1]]))
+		}
+	}
+	if _, err := mr.NextPart(); err != io.EOF {
+		t.Errorf("after the last part: %v", err)
+	}
+	if _, fetched, _ := front.Counts(); fetched > 3*mib {
+		t.Errorf("3 short ranges fetched %d bytes", fetched)
 	}
 }

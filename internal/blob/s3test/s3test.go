@@ -6,11 +6,19 @@ package s3test
 
 import (
 	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"sync/atomic"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/reel-video/reel/internal/blob"
 	"github.com/reel-video/reel/internal/blob/s3server"
 )
 
@@ -91,4 +99,73 @@ func (s *Server) MultipartUploads(t testing.TB, prefix string) []string {
 		keys = append(keys, aws.ToString(u.Key))
 	}
 	return keys
+}
+
+// Front is a proxy in front of a server that counts what clients fetch
+// through it, for tests of how much reading an object costs.
+type Front struct {
+	URL    string
+	server *Server
+	gets   atomic.Int64 // GET requests
+	bytes  atomic.Int64 // bytes of GET answers' bodies read from the server
+	conns  atomic.Int64 // connections clients opened to the proxy
+}
+
+// Front starts a counting proxy to the server, closed when the test ends.
+func (s *Server) Front(t testing.TB) *Front {
+	t.Helper()
+	target, err := url.Parse(s.Endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &Front{server: s}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	proxy.ModifyResponse = func(resp *http.Response) error {
+		if resp.Request.Method == http.MethodGet {
+			f.gets.Add(1)
+			resp.Body = &countingBody{ReadCloser: resp.Body, n: &f.bytes}
+		}
+		return nil
+	}
+	srv := httptest.NewUnstartedServer(proxy)
+	srv.Config.ConnState = func(_ net.Conn, state http.ConnState) {
+		if state == http.StateNew {
+			f.conns.Add(1)
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	f.URL = srv.URL
+	return f
+}
+
+// Config is the server's bucket under prefix, reached through the proxy.
+func (f *Front) Config(prefix string) *blob.S3Config {
+	c := f.server.Config(prefix)
+	c.Endpoint = f.URL
+	return c
+}
+
+// Counts returns the GET requests, the bytes of their answers and the
+// connections opened since the last Reset.
+func (f *Front) Counts() (gets, bytes, conns int64) {
+	return f.gets.Load(), f.bytes.Load(), f.conns.Load()
+}
+
+// Reset sets the counts to zero.
+func (f *Front) Reset() {
+	f.gets.Store(0)
+	f.bytes.Store(0)
+	f.conns.Store(0)
+}
+
+type countingBody struct {
+	io.ReadCloser
+	n *atomic.Int64
+}
+
+func (b *countingBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.n.Add(int64(n))
+	return n, err
 }
