@@ -154,7 +154,7 @@ func benchDelivery(ctx context.Context, o options, dir string, out io.Writer) er
 		ngxSegs = append(ngxSegs, "/"+key)
 	}
 	reelMP4, ngxMP4 := signer.SignPath(playback.Mount+mp4Key), "/"+mp4Key
-	if err := checkDelivery(ctx, store, mp4Key, srv.url, ngx.url, reelSegs[0], ngxSegs[0], reelMP4, ngxMP4, d); err != nil {
+	if err := checkDelivery(ctx, store, mp4Key, srv.url, "nginx", ngx.url, reelSegs[0], ngxSegs[0], reelMP4, ngxMP4, d); err != nil {
 		return err
 	}
 
@@ -196,42 +196,9 @@ func benchDelivery(ctx context.Context, o options, dir string, out io.Writer) er
 		return err
 	}
 
-	// Each load runs o.rounds times on each server, alternating which goes
-	// first, and the best run of each is kept: on a shared machine that
-	// is the figure least disturbed by whatever else ran at the time.
-	sides := []struct{ name, url string }{{"reel", srv.url}, {"nginx", ngx.url}}
+	sides := []loadSide{{"reel", srv.url}, {"nginx", ngx.url}}
 	compare := func(name, kind string, conns []int) error {
-		w := wrk{bin: wrkBin}
-		for _, s := range sides {
-			if _, err := w.run(ctx, s.url, conns[0], d.warmup, script(kind, s.name)); err != nil {
-				return fmt.Errorf("%s: warm-up on %s: %w", name, s.name, err)
-			}
-		}
-		for _, c := range conns {
-			var best [2]wrkResult // reel's, nginx's
-			for round := range o.rounds {
-				for k := range sides {
-					i := (k + round) % len(sides)
-					s := sides[i]
-					r, err := w.run(ctx, s.url, c, d.wrkFor, script(kind, s.name))
-					if err != nil {
-						return fmt.Errorf("%s, %d conns, on %s: %w", name, c, s.name, err)
-					}
-					if r.reqPerSec() > best[i].reqPerSec() {
-						best[i] = r
-					}
-				}
-			}
-			r, n := best[0], best[1]
-			label := fmt.Sprintf("%s, %d conns", name, c)
-			if o.rounds > 1 {
-				label += fmt.Sprintf(", best of %d", o.rounds)
-			}
-			row(out, label+": req/s", fmt.Sprintf("%.0f", r.reqPerSec()), fmt.Sprintf("%.0f nginx", n.reqPerSec()), r.reqPerSec()/n.reqPerSec())
-			row(out, label+": MB/s", fmt.Sprintf("%.0f", r.mbPerSec()), fmt.Sprintf("%.0f nginx", n.mbPerSec()), r.mbPerSec()/n.mbPerSec())
-			row(out, label+": p99", ms(r.p99), ms(n.p99)+" nginx", ratio(r.p99.Seconds(), n.p99.Seconds()))
-		}
-		return nil
+		return compareLoads(ctx, out, o, wrkBin, sides, script, name, kind, conns)
 	}
 	if err := compare(fmt.Sprintf("hls %s segments", size(int64(d.segmentBytes))), "segments", d.segConns); err != nil {
 		return err
@@ -242,6 +209,51 @@ func benchDelivery(ctx context.Context, o options, dir string, out io.Writer) er
 	}
 	_, err = out.Write(slowRows.Bytes())
 	return err
+}
+
+// loadSide is a server under load: reel, or the baseline it is compared with.
+type loadSide struct{ name, url string }
+
+// compareLoads loads reel (sides[0]) and the baseline (sides[1]) with the
+// same requests, the wrk script script(kind, side.name), at each number of
+// connections, and prints their figures side by side. Each load runs
+// o.rounds times on each server, alternating which goes first, and the
+// best run of each is kept: on a shared machine that is the figure least
+// disturbed by whatever else ran at the time.
+func compareLoads(ctx context.Context, out io.Writer, o options, wrkBin string, sides []loadSide, script func(kind, side string) string, name, kind string, conns []int) error {
+	d := o.delivery
+	w := wrk{bin: wrkBin}
+	for _, s := range sides {
+		if _, err := w.run(ctx, s.url, conns[0], d.warmup, script(kind, s.name)); err != nil {
+			return fmt.Errorf("%s: warm-up on %s: %w", name, s.name, err)
+		}
+	}
+	base := sides[1].name
+	for _, c := range conns {
+		var best [2]wrkResult // reel's, the baseline's
+		for round := range o.rounds {
+			for k := range sides {
+				i := (k + round) % len(sides)
+				s := sides[i]
+				r, err := w.run(ctx, s.url, c, d.wrkFor, script(kind, s.name))
+				if err != nil {
+					return fmt.Errorf("%s, %d conns, on %s: %w", name, c, s.name, err)
+				}
+				if r.reqPerSec() > best[i].reqPerSec() {
+					best[i] = r
+				}
+			}
+		}
+		r, n := best[0], best[1]
+		label := fmt.Sprintf("%s, %d conns", name, c)
+		if o.rounds > 1 {
+			label += fmt.Sprintf(", best of %d", o.rounds)
+		}
+		row(out, label+": req/s", fmt.Sprintf("%.0f", r.reqPerSec()), fmt.Sprintf("%.0f %s", n.reqPerSec(), base), r.reqPerSec()/n.reqPerSec())
+		row(out, label+": MB/s", fmt.Sprintf("%.0f", r.mbPerSec()), fmt.Sprintf("%.0f %s", n.mbPerSec(), base), r.mbPerSec()/n.mbPerSec())
+		row(out, label+": p99", ms(r.p99), ms(n.p99)+" "+base, ratio(r.p99.Seconds(), n.p99.Seconds()))
+	}
+	return nil
 }
 
 // ratio is a/b, or 0 (no ratio printed) when b is 0.
@@ -292,9 +304,10 @@ func putRandom(ctx context.Context, store blob.Store, key string, size int64, se
 }
 
 // checkDelivery makes sure the load means what it says before it is run:
-// both servers return the whole segment and exact 1 MiB ranges, and reel
-// refuses the same object without a signature.
-func checkDelivery(ctx context.Context, store blob.Store, mp4Key, reelURL, ngxURL, reelSeg, ngxSeg, reelMP4, ngxMP4 string, d deliveryOptions) error {
+// reel and the baseline (base, at baseURL) return the whole segment and
+// exact 1 MiB ranges of the MP4 at mp4Key in store, and reel refuses the
+// MP4 without a signature.
+func checkDelivery(ctx context.Context, store blob.Store, mp4Key, reelURL, base, baseURL, reelSeg, baseSeg, reelMP4, baseMP4 string, d deliveryOptions) error {
 	obj, err := store.Open(ctx, mp4Key)
 	if err != nil {
 		return err
@@ -315,10 +328,10 @@ func checkDelivery(ctx context.Context, store blob.Store, mp4Key, reelURL, ngxUR
 		size           int64
 	}{
 		{"reel segment", reelURL + reelSeg, "", http.StatusOK, int64(d.segmentBytes)},
-		{"nginx segment", ngxURL + ngxSeg, "", http.StatusOK, int64(d.segmentBytes)},
+		{base + " segment", baseURL + baseSeg, "", http.StatusOK, int64(d.segmentBytes)},
 		{"reel range", reelURL + reelMP4, rng, http.StatusPartialContent, d.rangeBytes},
-		{"nginx range", ngxURL + ngxMP4, rng, http.StatusPartialContent, d.rangeBytes},
-		{"reel unsigned", reelURL + playback.Mount + strings.TrimPrefix(ngxMP4, "/"), "", http.StatusForbidden, -1},
+		{base + " range", baseURL + baseMP4, rng, http.StatusPartialContent, d.rangeBytes},
+		{"reel unsigned", reelURL + playback.Mount + mp4Key, "", http.StatusForbidden, -1},
 	} {
 		req, _ := http.NewRequest("GET", c.url, nil)
 		if c.rng != "" {

@@ -13,6 +13,12 @@
 //     same files from the same disk: whole 4 s HLS segments at 64 and 256
 //     connections, random 1 MiB ranges of a 200 MiB MP4; and 1,000 slow
 //     readers of one MP4 at once, with the servers' peak RSS growth.
+//   - s3: reel on an S3-compatible server (versitygw, started by the bench)
+//     beside the same server used directly: whole HLS segments and random
+//     1 MiB ranges of the MP4 through reel's proxy against presigned GETs
+//     of the same objects, one reader of the whole MP4, and a large tus
+//     upload against the AWS SDK's multipart upload of the same file; with
+//     reel's peak RSS growth for each.
 //   - api: the JSON API loaded with wrk at 64 and 256 connections, each
 //     scenario beside GET /healthz (a trivial JSON handler) on the same
 //     server: the feed's first page anonymously and with a viewer, a video
@@ -30,6 +36,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/reel-video/reel/internal/blob/s3server"
 )
 
 func main() {
@@ -56,7 +64,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	o := options{}
 	fs.StringVar(&o.bin, "bin", "bin/reel", "the reel binary to measure")
 	smoke := fs.Bool("smoke", false, "tiny sizes: checks that every scenario runs, measures nothing worth reading")
-	only := fs.String("only", "upload,ladder,delivery,api", "comma-separated scenarios to run")
+	only := fs.String("only", "upload,ladder,delivery,s3,api", "comma-separated scenarios to run")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -88,6 +96,16 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 			if _, err := exec.LookPath("wrk"); err != nil {
 				return fmt.Errorf("wrk is missing: apt-get install -y wrk")
 			}
+		case "s3":
+			if _, _, err := deliveryTools(); err != nil {
+				return err
+			}
+			if _, err := exec.LookPath("ffmpeg"); err != nil {
+				return fmt.Errorf("ffmpeg is missing: apt-get install -y ffmpeg")
+			}
+			if _, err := s3server.Binary(); err != nil {
+				return err
+			}
 		default:
 			return fmt.Errorf("unknown scenario %q", s)
 		}
@@ -108,6 +126,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 			err = benchLadder(ctx, o, filepath.Join(work, "ladder"), out)
 		case "delivery":
 			err = benchDelivery(ctx, o, filepath.Join(work, "delivery"), out)
+		case "s3":
+			err = benchS3(ctx, o, filepath.Join(work, "s3"), out)
 		case "api":
 			err = benchAPI(ctx, o, filepath.Join(work, "api"), out)
 		default:

@@ -1,190 +1,65 @@
 // Package s3test starts a real S3-compatible server for tests: versitygw in
-// posix mode on a temporary directory, one process per test, so that a test
-// may stop or kill its server without touching anyone else's. versitygw
-// checks SigV4 signatures, so credentials are exercised for real.
+// posix mode on a temporary directory (internal/blob/s3server), one process
+// per test, so that a test may stop or kill its server without touching
+// anyone else's.
 package s3test
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/reel-video/reel/internal/blob"
+	"github.com/reel-video/reel/internal/blob/s3server"
 )
 
 // Version is the versitygw release the tests run (scripts/deps.sh installs it).
-const Version = "v1.8.0"
+const Version = s3server.Version
 
 // Server is one running versitygw with one bucket.
 type Server struct {
-	Endpoint  string // http://127.0.0.1:PORT
-	Bucket    string
-	AccessKey string
-	SecretKey string
-	Dir       string // the posix backend's root; buckets are directories in it
-
-	cmd  *exec.Cmd
-	done chan struct{}
+	*s3server.Server
 }
 
-// Binary returns the path of versitygw: $REEL_TEST_VERSITYGW, then PATH,
-// then GOPATH/bin. Missing, it fails the test with the command that
-// installs it: a skipped S3 test would pass unnoticed.
+// Binary returns the path of versitygw (see s3server.Binary). Missing, it
+// fails the test with the command that installs it: a skipped S3 test
+// would pass unnoticed.
 func Binary(t testing.TB) string {
 	t.Helper()
-	if p := os.Getenv("REEL_TEST_VERSITYGW"); p != "" {
-		return p
+	p, err := s3server.Binary()
+	if err != nil {
+		t.Fatalf("s3test: %v; make test does it", err)
 	}
-	if p, err := exec.LookPath("versitygw"); err == nil {
-		return p
-	}
-	gopath := os.Getenv("GOPATH")
-	if gopath == "" {
-		home, _ := os.UserHomeDir()
-		gopath = filepath.Join(home, "go")
-	}
-	p := filepath.Join(gopath, "bin", "versitygw")
-	if _, err := os.Stat(p); err == nil {
-		return p
-	}
-	t.Fatalf("s3test: versitygw is not installed: run scripts/deps.sh versitygw "+
-		"(go install github.com/versity/versitygw/cmd/versitygw@%s); make test does it", Version)
-	return ""
+	return p
 }
 
 // Start runs a server for the test with a bucket named "reel"; it is
 // killed when the test ends.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	bin := Binary(t)
-	dir := t.TempDir()
-	s := &Server{Bucket: "reel", AccessKey: "reeltestaccess", SecretKey: "reeltestsecret0123456789", Dir: dir}
-	var lastErr error
-	for range 5 { // a port picked free may be taken before versitygw binds it
-		port, err := freePort()
-		if err != nil {
-			t.Fatalf("s3test: %v", err)
-		}
-		if lastErr = s.start(bin, port); lastErr == nil {
-			break
-		}
-	}
-	if lastErr != nil {
-		t.Fatalf("s3test: start versitygw: %v", lastErr)
+	Binary(t)
+	s, err := s3server.Start(t.TempDir())
+	if err != nil {
+		t.Fatalf("s3test: %v", err)
 	}
 	t.Cleanup(s.Kill)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if _, err := s.Client(t).CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(s.Bucket)}); err != nil {
-		t.Fatalf("s3test: create bucket: %v", err)
-	}
-	return s
-}
-
-func (s *Server) start(bin string, port int) error {
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	logf, err := os.Create(filepath.Join(filepath.Dir(s.Dir), fmt.Sprintf("versitygw-%d.log", port)))
-	if err != nil {
-		return err
-	}
-	defer logf.Close()
-	cmd := exec.Command(bin, "--port", addr, "posix", s.Dir)
-	cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY="+s.AccessKey, "ROOT_SECRET_KEY="+s.SecretKey)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	// Killed with the test binary, should it die without cleaning up.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	endpoint := "http://" + addr
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case <-done:
-			log, _ := os.ReadFile(logf.Name())
-			return fmt.Errorf("versitygw exited: %s", strings.TrimSpace(string(log)))
-		default:
-		}
-		resp, err := http.Get(endpoint + "/")
-		if err == nil {
-			resp.Body.Close()
-			s.Endpoint, s.cmd, s.done = endpoint, cmd, done
-			return nil
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	_ = cmd.Process.Kill()
-	<-done
-	return fmt.Errorf("versitygw did not answer at %s", endpoint)
-}
-
-// Kill stops the server at once (SIGKILL), as a crash would.
-func (s *Server) Kill() {
-	if s.cmd == nil {
-		return
-	}
-	_ = s.cmd.Process.Kill()
-	<-s.done
-}
-
-// URL is a REEL_BLOB_URL of the bucket under prefix ("" or "a/b").
-func (s *Server) URL(prefix string) string {
-	q := url.Values{"endpoint": {s.Endpoint}, "region": {"us-east-1"}, "path_style": {"true"}}
-	return "s3://" + s.Bucket + "/" + strings.Trim(prefix, "/") + "?" + q.Encode()
-}
-
-// Env is the AWS environment of the server's credentials, as KEY=VALUE.
-func (s *Server) Env() []string {
-	return []string{"AWS_ACCESS_KEY_ID=" + s.AccessKey, "AWS_SECRET_ACCESS_KEY=" + s.SecretKey, "AWS_REGION=us-east-1"}
-}
-
-// Getenv answers the server's AWS variables, and base for everything else.
-func (s *Server) Getenv(base func(string) string) func(string) string {
-	return func(name string) string {
-		for _, kv := range s.Env() {
-			if k, v, _ := strings.Cut(kv, "="); k == name {
-				return v
-			}
-		}
-		if base == nil {
-			return ""
-		}
-		return base(name)
-	}
-}
-
-// Config is the server's bucket under prefix.
-func (s *Server) Config(prefix string) *blob.S3Config {
-	loc, err := blob.ParseURL(s.URL(prefix), "")
-	if err != nil {
-		panic(err)
-	}
-	return loc.S3
+	return &Server{s}
 }
 
 // Client is an S3 client with the server's credentials, for a test to look
 // at the bucket directly.
 func (s *Server) Client(t testing.TB) *s3.Client {
 	t.Helper()
-	c, err := blob.NewS3Client(context.Background(), s.Config(""), s.Getenv(nil))
+	c, err := s.Server.Client(context.Background())
 	if err != nil {
 		t.Fatalf("s3test: client: %v", err)
 	}
@@ -293,13 +168,4 @@ func (b *countingBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
 	b.n.Add(int64(n))
 	return n, err
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }

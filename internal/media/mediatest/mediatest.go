@@ -47,6 +47,11 @@ var Args = map[string][]string{
 	"long": {"-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30:duration=10",
 		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=10",
 		"-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-c:a", "aac"},
+	// Noise does not compress: 4 s at 480p weigh about 35 MB, an upload
+	// that spans several S3 parts and is still under way when a test cuts it.
+	"heavy": {"-f", "lavfi", "-i", "testsrc2=size=640x480:rate=30:duration=4",
+		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=4",
+		"-vf", "noise=alls=60:allf=t", "-c:v", "libx264", "-preset", "ultrafast", "-crf", "12", "-pix_fmt", "yuv420p", "-c:a", "aac"},
 	"image": {"-f", "lavfi", "-i", "testsrc2=size=320x240", "-frames:v", "1"},
 	// 720p and 30 s: its ladder takes long enough to be interrupted.
 	"slow": {"-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30:duration=30",
