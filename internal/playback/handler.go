@@ -152,23 +152,28 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	http.ServeContent(cw, r, key, obj.ModTime, content)
 }
 
-// singleRangeEnd is where the one range of a Range header with a known end
-// stops (exclusive): "a-b" or the suffix "-n". An open range ("a-") or
-// several are left to the reader, which cannot be told more than a bound
-// for them. A wrong answer costs only fetching, never the answer's bytes:
-// ServeContent still decides what is sent (an If-Range that does not match
-// sends everything), and a ReadLimiter reads past its hint.
+// singleRangeEnd is where the reads of a request with no Range or one range
+// stop (exclusive): the end of the object for no range, an open range
+// ("a-") or the suffix "-n", the range's end for "a-b". Several ranges are
+// left to the reader, which cannot be told more than a bound for them. A
+// wrong answer costs only fetching, never the answer's bytes: ServeContent
+// still decides what is sent (an If-Range that does not match sends
+// everything), and a ReadLimiter reads past its hint. Knowing the end, the
+// reader fetches a whole segment or cover in one request.
 func singleRangeEnd(h string, size int64) (int64, bool) {
+	if h == "" {
+		return size, true
+	}
 	spec, ok := strings.CutPrefix(h, "bytes=")
 	if !ok || strings.Contains(spec, ",") {
 		return 0, false
 	}
 	first, last, ok := strings.Cut(spec, "-")
 	first, last = strings.TrimSpace(first), strings.TrimSpace(last)
-	if !ok || last == "" {
+	if !ok {
 		return 0, false
 	}
-	if first == "" { // the last bytes
+	if first == "" || last == "" { // the last bytes, or from first on
 		return size, true
 	}
 	n, err := strconv.ParseInt(last, 10, 64)

@@ -469,6 +469,28 @@ func TestS3ProxyFetchesWhatIsSent(t *testing.T) {
 		t.Errorf("the whole object fetched %d bytes in %d requests", fetched, gets)
 	}
 
+	// A whole segment (here 1.5 MiB, more than the first window) and the
+	// rest of one from an offset are fetched in one request each.
+	segment := whole[:3*mib/2]
+	if _, err := store.Put(t.Context(), "videos/42/hls/seg.m4s", bytes.NewReader(segment)); err != nil {
+		t.Fatal(err)
+	}
+	su := f.signer.SignPath("/media/videos/42/hls/seg.m4s")
+	for _, rng := range []string{"", "bytes=1000-"} {
+		front.Reset()
+		headers := []string{}
+		want := segment
+		if rng != "" {
+			headers, want = []string{"Range", rng}, segment[1000:]
+		}
+		if resp, body := f.get(t, su, headers...); resp.StatusCode/100 != 2 || !bytes.Equal(body, want) {
+			t.Errorf("segment %q: status %d, %d bytes", rng, resp.StatusCode, len(body))
+		}
+		if gets, fetched, _ := front.Counts(); fetched != int64(len(want)) || gets != 1 {
+			t.Errorf("segment %q fetched %d bytes in %d requests, want %d in 1", rng, fetched, gets, len(want))
+		}
+	}
+
 	front.Reset()
 	resp, body := f.get(t, u, "Range", "bytes=0-9,10485760-10485859,-5")
 	_, params, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
