@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tus/tusd/v2/pkg/filestore"
 	"github.com/tus/tusd/v2/pkg/handler"
 	expslog "golang.org/x/exp/slog"
 
@@ -28,15 +27,22 @@ func TestLeaseLockerTusdAcrossNodes(t *testing.T) {
 		dir := t.TempDir()
 		db := sqltest.OpenDB(t, url)
 		node := func() *httptest.Server {
+			// The store and the locker as NewTus composes them: the disk
+			// area's store, and the lease locker behind the write gate.
+			area, err := NewDiskArea(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
 			composer := handler.NewStoreComposer()
-			filestore.New(dir).UseIn(composer)
-			composer.UseLocker(NewLeaseLocker(sqltest.OpenDB(t, url), LeaseOptions{Renew: 50 * time.Millisecond, Poll: 10 * time.Millisecond}))
+			composeStore(composer, area.store())
+			composer.UseLocker(gated(NewLeaseLocker(sqltest.OpenDB(t, url), LeaseOptions{Renew: 50 * time.Millisecond, Poll: 10 * time.Millisecond})))
 			h, err := handler.NewHandler(handler.Config{BasePath: "/files/", StoreComposer: composer,
 				Logger: expslog.New(expslog.NewTextHandler(io.Discard, nil))})
 			if err != nil {
 				t.Fatal(err)
 			}
-			s := httptest.NewServer(http.StripPrefix("/files/", h))
+			gate := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, withWriteGate(r)) })
+			s := httptest.NewServer(http.StripPrefix("/files/", gate))
 			t.Cleanup(s.Close)
 			return s
 		}

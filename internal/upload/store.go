@@ -95,6 +95,7 @@ func (s classifiedStore) AsConcatableUpload(u handler.Upload) handler.Concatable
 }
 
 func (u classifiedUpload) WriteChunk(ctx context.Context, offset int64, src io.Reader) (int64, error) {
+	beginWrite(ctx) // tusd has stored src: release requests may pass (gate.go)
 	n, err := u.u.WriteChunk(ctx, offset, src)
 	return n, failed(ctx, err)
 }

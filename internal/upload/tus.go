@@ -91,7 +91,7 @@ func NewTus(cfg TusConfig) (http.Handler, error) {
 	store := cfg.Area.store()
 	composer := handler.NewStoreComposer()
 	composeStore(composer, store)
-	composer.UseLocker(cfg.Locker)
+	composer.UseLocker(gated(cfg.Locker))
 
 	t := &tus{cfg: cfg, store: store}
 	cors := handler.DefaultCorsConfig
@@ -129,6 +129,7 @@ type tus struct {
 // expiration extension's headers and turns tusd's text errors into JSON.
 func (t *tus) guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r = withWriteGate(r)
 		jw := &jsonErrorWriter{ResponseWriter: w, r: r}
 		defer jw.finish()
 		w = jw
