@@ -145,24 +145,28 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if l, ok := obj.ReadSeekCloser.(blob.ReadLimiter); ok && r.Method == http.MethodGet {
-		if end, ok := singleRangeEnd(r.Header.Get("Range"), obj.Size); ok {
+		if end, ok := singleRangeEnd(r.Header.Get("Range"), obj.Size, readWhole(key)); ok {
 			l.LimitReads(end)
 		}
 	}
 	http.ServeContent(cw, r, key, obj.ModTime, content)
 }
 
-// singleRangeEnd is where the reads of a request with no Range or one range
-// stop (exclusive): the end of the object for no range, an open range
-// ("a-") or the suffix "-n", the range's end for "a-b". Several ranges are
-// left to the reader, which cannot be told more than a bound for them. A
-// wrong answer costs only fetching, never the answer's bytes: ServeContent
-// still decides what is sent (an If-Range that does not match sends
-// everything), and a ReadLimiter reads past its hint. Knowing the end, the
-// reader fetches a whole segment or cover in one request.
-func singleRangeEnd(h string, size int64) (int64, bool) {
+// singleRangeEnd is where the reads of a request with one range stop
+// (exclusive): the range's end for "a-b", the object's for the suffix
+// "-n"; and, for an object that players read whole (whole), the object's
+// end for no range or an open one ("a-"). A progressive MP4 is not told:
+// a browser opens it with "bytes=0-" and drops the connection after a few
+// KiB to seek, so its reader fetches in windows that grow while it is
+// read. Several ranges are left to the reader, which cannot be told more
+// than a bound for them. A wrong answer costs only fetching, never the
+// answer's bytes: ServeContent still decides what is sent (an If-Range
+// that does not match sends everything), and a ReadLimiter reads past its
+// hint. Knowing the end, the reader fetches a segment, a cover or a range
+// in one request.
+func singleRangeEnd(h string, size int64, whole bool) (int64, bool) {
 	if h == "" {
-		return size, true
+		return size, whole
 	}
 	spec, ok := strings.CutPrefix(h, "bytes=")
 	if !ok || strings.Contains(spec, ",") {
@@ -173,14 +177,27 @@ func singleRangeEnd(h string, size int64) (int64, bool) {
 	if !ok {
 		return 0, false
 	}
-	if first == "" || last == "" { // the last bytes, or from first on
+	if first == "" { // the last bytes
 		return size, true
+	}
+	if last == "" { // from first on
+		return size, whole
 	}
 	n, err := strconv.ParseInt(last, 10, 64)
 	if err != nil || n < 0 {
 		return 0, false
 	}
 	return min(n, size-1) + 1, true
+}
+
+// readWhole reports whether players fetch key's object whole: segments,
+// covers and playlists.
+func readWhole(key string) bool {
+	switch strings.ToLower(path.Ext(key)) {
+	case ".m4s", ".jpg", ".jpeg", ".webp", ".m3u8":
+		return true
+	}
+	return false
 }
 
 // redirects reports whether r is answered with a redirect to the store.

@@ -469,6 +469,27 @@ func TestS3ProxyFetchesWhatIsSent(t *testing.T) {
 		t.Errorf("the whole object fetched %d bytes in %d requests", fetched, gets)
 	}
 
+	// A browser opens a progressive MP4 with "bytes=0-" and drops it after
+	// a few KiB: the store is asked for the first window only, not for the
+	// rest of the file.
+	front.Reset()
+	req, err := http.NewRequest("GET", f.srv.URL+u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Range", "bytes=0-")
+	resp0, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(resp0.Body, make([]byte, 4096)); err != nil || resp0.StatusCode != 206 {
+		t.Fatalf("bytes=0-: status %d, %v", resp0.StatusCode, err)
+	}
+	resp0.Body.Close()
+	if asked := front.Ranges(); len(asked) == 0 || asked[0] != "bytes=0-1048575" {
+		t.Errorf("a bytes=0- read asked the store for %q first, want the first 1 MiB window", asked)
+	}
+
 	// A whole segment (here 1.5 MiB, more than the first window) and the
 	// rest of one from an offset are fetched in one request each.
 	segment := whole[:3*mib/2]

@@ -12,6 +12,8 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -109,6 +111,8 @@ type Front struct {
 	gets   atomic.Int64 // GET requests
 	bytes  atomic.Int64 // bytes of GET answers' bodies read from the server
 	conns  atomic.Int64 // connections clients opened to the proxy
+	mu     sync.Mutex
+	ranges []string // the Range headers of the GETs, in order
 }
 
 // Front starts a counting proxy to the server, closed when the test ends.
@@ -123,6 +127,9 @@ func (s *Server) Front(t testing.TB) *Front {
 	proxy.ModifyResponse = func(resp *http.Response) error {
 		if resp.Request.Method == http.MethodGet {
 			f.gets.Add(1)
+			f.mu.Lock()
+			f.ranges = append(f.ranges, resp.Request.Header.Get("Range"))
+			f.mu.Unlock()
 			resp.Body = &countingBody{ReadCloser: resp.Body, n: &f.bytes}
 		}
 		return nil
@@ -152,11 +159,22 @@ func (f *Front) Counts() (gets, bytes, conns int64) {
 	return f.gets.Load(), f.bytes.Load(), f.conns.Load()
 }
 
+// Ranges are the Range headers of the GETs through the proxy since the
+// last Reset, in order ("" for a GET without one).
+func (f *Front) Ranges() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.ranges)
+}
+
 // Reset sets the counts to zero.
 func (f *Front) Reset() {
 	f.gets.Store(0)
 	f.bytes.Store(0)
 	f.conns.Store(0)
+	f.mu.Lock()
+	f.ranges = nil
+	f.mu.Unlock()
 }
 
 type countingBody struct {
