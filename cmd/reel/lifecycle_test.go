@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/reel-video/reel/internal/media/mediatest"
 )
@@ -79,7 +80,10 @@ func TestDeleteWhileProcessing(t *testing.T) {
 	var v videoJSON
 	r.json(t, &v)
 	path := "/api/v1/videos/" + strconv.FormatInt(v.ID, 10)
-	waitFor(t, "the ladder to start", func() bool {
+	// Probe, covers and the remux of a 30 s clip come first: on two cores
+	// shared with the other packages' ffmpeg runs, that takes more than
+	// waitFor's 10 s.
+	waitForLong(t, "the ladder to start", time.Minute, func() bool {
 		srv.do("GET", path, token, nil).json(t, &v)
 		return v.Progress > 10
 	})
@@ -123,7 +127,10 @@ func TestShutdownDuringTranscode(t *testing.T) {
 	var v videoJSON
 	r.json(t, &v)
 	path := "/api/v1/videos/" + strconv.FormatInt(v.ID, 10)
-	waitFor(t, "the ladder to start", func() bool {
+	// Probe, covers and the remux of a 30 s clip come first: on two cores
+	// shared with the other packages' ffmpeg runs, that takes more than
+	// waitFor's 10 s.
+	waitForLong(t, "the ladder to start", time.Minute, func() bool {
 		srv.do("GET", path, token, nil).json(t, &v)
 		return v.Progress > 10
 	})
