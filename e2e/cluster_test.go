@@ -21,6 +21,7 @@ import (
 	"github.com/reel-video/reel/internal/blob/s3test"
 	"github.com/reel-video/reel/internal/media/mediatest"
 	"github.com/reel-video/reel/internal/sqlstore/sqltest"
+	"github.com/reel-video/reel/internal/testwait"
 )
 
 // reelBin is the reel binary, built once for every test of the package.
@@ -179,13 +180,7 @@ func environ() []string {
 // waitFor polls cond until it holds, failing the test after d.
 func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		<-time.After(100 * time.Millisecond)
-	}
+	testwait.For(t, what, d, 100*time.Millisecond, cond)
 }
 
 // syncBuffer collects a process's output.

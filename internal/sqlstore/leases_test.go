@@ -8,6 +8,7 @@ import (
 
 	"github.com/reel-video/reel/internal/sqlstore"
 	"github.com/reel-video/reel/internal/sqlstore/sqltest"
+	"github.com/reel-video/reel/internal/testwait"
 )
 
 func TestLeaseContract(t *testing.T) {
@@ -107,20 +108,13 @@ func TestLeaseExpiry(t *testing.T) {
 		if ok, err := db.AcquireLease(ctx, "u", "next", time.Minute); ok || err != nil {
 			t.Fatalf("a live lease was taken over: %v, %v", ok, err)
 		}
-		deadline := time.Now().Add(10 * time.Second)
-		for {
+		testwait.For(t, fmt.Sprintf("a lease of %v to be taken over", ttl), 10*time.Second, 20*time.Millisecond, func() bool {
 			ok, err := db.AcquireLease(ctx, "u", "next", time.Minute)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if ok {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("a lease of %v was not taken over in 10 s", ttl)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+			return ok
+		})
 		held, rr, err := db.RenewLease(ctx, "u", "next", time.Minute)
 		if err != nil || !held || rr {
 			t.Errorf("the new holder renews: held %v, release requested %v, %v; want true, false", held, rr, err)

@@ -1,6 +1,8 @@
 package upload
 
 import (
+	"runtime"
+
 	"context"
 	"database/sql"
 	"errors"
@@ -154,7 +156,7 @@ func TestLeaseLockerExclusion(t *testing.T) {
 						most.Store(n)
 					}
 					entries.Add(1)
-					time.Sleep(time.Millisecond) // hold it while others try
+					runtime.Gosched() // let the others try while it is held
 					inside.Add(-1)
 					if err := k.Unlock(); err != nil {
 						t.Errorf("Unlock: %v", err)

@@ -16,6 +16,7 @@ import (
 	expslog "golang.org/x/exp/slog"
 
 	"github.com/reel-video/reel/internal/sqlstore/sqltest"
+	"github.com/reel-video/reel/internal/testwait"
 )
 
 // tusd on two nodes with lease lockers on one database (and, here, one
@@ -94,20 +95,13 @@ func TestLeaseLockerTusdAcrossNodes(t *testing.T) {
 		if _, err := pw.Write(data[:30]); err != nil {
 			t.Fatal(err)
 		}
-		deadline := time.Now().Add(30 * time.Second)
-		for {
+		testwait.For(t, "node A's PATCH to take a lease", 30*time.Second, 10*time.Millisecond, func() bool {
 			var n int
 			if err := db.SQL().QueryRowContext(t.Context(), "SELECT count(*) FROM upload_locks WHERE id = "+firstParam(db.Engine()), id).Scan(&n); err != nil {
 				t.Fatal(err)
 			}
-			if n == 1 {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatal("node A's PATCH took no lease in 30 s")
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+			return n == 1
+		})
 
 		// The client gives up on node A and asks node B where it stands.
 		resp = do("HEAD", b.URL+"/files/"+id, nil)

@@ -1,0 +1,28 @@
+// Package testwait is the one way tests wait for a condition: poll it on a
+// ticker until it holds, failing the test with what was awaited once the
+// deadline passes. A test never sleeps for a guessed time instead.
+package testwait
+
+import (
+	"testing"
+	"time"
+)
+
+// For polls cond every interval until it holds, and fails t after d.
+func For(t testing.TB, what string, d, interval time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.NewTimer(d)
+	defer deadline.Stop()
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for !cond() {
+		select {
+		case <-deadline.C:
+			if cond() {
+				return
+			}
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		case <-tick.C:
+		}
+	}
+}
