@@ -121,10 +121,7 @@ func benchDelivery(ctx context.Context, o options, dir string, out io.Writer) er
 	// On two or more cores, each server runs alone on core 0 and wrk on core
 	// 1: the servers no longer compete with the load generator, which on a
 	// small machine decides the figures more than the servers do.
-	pinned := runtime.NumCPU() >= 2
-	if _, err := exec.LookPath("taskset"); err != nil {
-		pinned = false
-	}
+	pinned := canPin()
 	reelEnv := []string{"REEL_WORKERS=0", "REEL_SECRET=" + benchSecret, "REEL_BLOB_URL=file://" + blobs}
 	if pinned {
 		serverPrefix = []string{"taskset", "-c", "0"}
@@ -132,8 +129,10 @@ func benchDelivery(ctx context.Context, o options, dir string, out io.Writer) er
 		reelEnv = append(reelEnv, "GOMAXPROCS=1")
 		fmt.Fprintln(out, "delivery: each server pinned to core 0 (reel GOMAXPROCS=1, nginx 1 worker, both with 256 KiB send buffers), wrk to core 1")
 	}
-	wrkPinned = pinned
-	defer func() { wrkPinned = false }()
+	if pinned {
+		wrkCore = "1"
+		defer func() { wrkCore = "" }()
+	}
 	srv, err := startServer(o.bin, data, reelEnv...)
 	if err != nil {
 		return err
@@ -385,9 +384,19 @@ function done(summary, latency, requests)
 end
 `
 
-// wrkPinned runs wrk on core 1 with one thread (the delivery scenario's
-// pinned mode).
-var wrkPinned bool
+// wrkCore, when set, runs wrk on that core with one thread (the pinned
+// modes of the delivery and S3 scenarios).
+var wrkCore string
+
+// canPin reports whether a scenario can give its processes cores of their
+// own: on two or more cores, with taskset.
+func canPin() bool {
+	if runtime.NumCPU() < 2 {
+		return false
+	}
+	_, err := exec.LookPath("taskset")
+	return err == nil
+}
 
 // run loads base with conns connections for d, with script. Any response
 // other than 2xx or 3xx and any socket error fail the run: a server
@@ -401,8 +410,8 @@ func (w wrk) run(ctx context.Context, base string, conns int, d time.Duration, s
 	secs := max(int(d/time.Second), 1)
 	args := []string{w.bin, "-t", strconv.Itoa(min(2, conns)), "-c", strconv.Itoa(conns),
 		"-d", strconv.Itoa(secs) + "s", "--timeout", "30s", "-s", script, base}
-	if wrkPinned {
-		args = append([]string{"taskset", "-c", "1"}, args...)
+	if wrkCore != "" {
+		args = append([]string{"taskset", "-c", wrkCore}, args...)
 		args[5] = "1" // -t 1: one thread for its one core
 	}
 	cmd := exec.CommandContext(ctx, args[0], args[1:]...)

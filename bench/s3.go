@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"time"
@@ -48,6 +49,21 @@ func benchS3(ctx context.Context, o options, dir string, out io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(out, "s3: versitygw %s (posix backend) on loopback; reel proxies from it (REEL_MEDIA_DELIVERY=proxy), the baseline reads it with presigned GETs\n", s3server.Version)
+	// On two or more cores, the S3 server and the load generator share core
+	// 0 in every run, and reel has core 1: the store and its clients get
+	// the same CPU whether reel is between them or not, and reel gets a
+	// machine of its own, as a node beside a remote store has. Unpinned,
+	// three processes on two cores measure how they share the CPU more
+	// than what reel's proxy costs.
+	var reelPin []string
+	if canPin() {
+		if err := exec.CommandContext(ctx, "taskset", "-a", "-cp", "0", strconv.Itoa(gw.Pid())).Run(); err != nil {
+			return fmt.Errorf("pin versitygw to core 0: %w", err)
+		}
+		wrkCore, serverPrefix, reelPin = "0", []string{"taskset", "-c", "1"}, []string{"GOMAXPROCS=1"}
+		defer func() { wrkCore, serverPrefix = "", nil }()
+		fmt.Fprintln(out, "s3: versitygw and wrk pinned to core 0 on both sides, reel to core 1 (GOMAXPROCS=1); upload clients unpinned")
+	}
 
 	// The delivery scenario's objects go in through reel's blob store on
 	// the bucket, where reel keeps a video's files; the store also makes
@@ -120,7 +136,7 @@ func benchS3(ctx context.Context, o options, dir string, out io.Writer) error {
 	}
 
 	reelEnv := append([]string{"REEL_WORKERS=0", "REEL_SECRET=" + benchSecret, "REEL_BLOB_URL=" + gw.URL(s3Prefix),
-		"REEL_MEDIA_DELIVERY=proxy", "REEL_MAX_UPLOAD_BYTES=" + strconv.FormatInt(o.uploadBytes+1<<20, 10)}, gw.Env()...)
+		"REEL_MEDIA_DELIVERY=proxy", "REEL_MAX_UPLOAD_BYTES=" + strconv.FormatInt(o.uploadBytes+1<<20, 10)}, append(gw.Env(), reelPin...)...)
 	// Each load gets a fresh reel, whose RSS growth over its idle state is
 	// then that load's alone.
 	fresh := func(name string, load func(srv *server) error) error {
@@ -157,16 +173,28 @@ func benchS3(ctx context.Context, o options, dir string, out io.Writer) error {
 	// One viewer reading the whole MP4: memory must not follow its size.
 	wholeName := fmt.Sprintf("proxy whole %s MP4", size(d.mp4Bytes))
 	err = fresh(wholeName, func(srv *server) error {
-		reelTime, err := timeGet(srv.url+reelMP4, d.mp4Bytes)
+		// What the proxy costs in CPU, beside what the store spends serving
+		// the same bytes directly: the figure the pinned loads above do not
+		// show when reel keeps up.
+		var reelTime, s3Time time.Duration
+		reelCPU, err := cpuDuring(srv.cmd.Process.Pid, func() (err error) {
+			reelTime, err = timeGet(srv.url+reelMP4, d.mp4Bytes)
+			return err
+		})
 		if err != nil {
 			return fmt.Errorf("reel: %w", err)
 		}
-		s3Time, err := timeGet(gw.Endpoint+s3MP4, d.mp4Bytes)
+		s3CPU, err := cpuDuring(gw.Pid(), func() (err error) {
+			s3Time, err = timeGet(gw.Endpoint+s3MP4, d.mp4Bytes)
+			return err
+		})
 		if err != nil {
 			return fmt.Errorf("s3: %w", err)
 		}
 		r, b := mbps(d.mp4Bytes, reelTime), mbps(d.mp4Bytes, s3Time)
 		row(out, "s3 "+wholeName+", 1 conn: MB/s", fmt.Sprintf("%.0f", r), fmt.Sprintf("%.0f s3", b), r/b)
+		gib := float64(d.mp4Bytes) / (1 << 30)
+		row(out, "s3 "+wholeName+": CPU s per GiB sent", fmt.Sprintf("%.2f reel", reelCPU/gib), fmt.Sprintf("%.2f versitygw", s3CPU/gib), 0)
 		return nil
 	})
 	if err != nil {

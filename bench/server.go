@@ -111,6 +111,43 @@ func rssKiB(pid int) int64 {
 	return 0
 }
 
+// cpuSeconds reads the CPU time (user and system) the process has used.
+func cpuSeconds(pid int) (float64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The fields after the command (which may hold spaces) in parentheses:
+	// utime and stime are the 12th and 13th, in clock ticks.
+	_, rest, ok := strings.Cut(string(b), ") ")
+	f := strings.Fields(rest)
+	if !ok || len(f) < 13 {
+		return 0, fmt.Errorf("unexpected /proc/%d/stat: %q", pid, b)
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("unexpected /proc/%d/stat: %q", pid, b)
+	}
+	return float64(utime+stime) / clockTicks, nil
+}
+
+// clockTicks is USER_HZ, the unit of /proc's CPU times: 100 on Linux.
+const clockTicks = 100
+
+// cpuDuring returns the CPU seconds process pid used while fn ran.
+func cpuDuring(pid int, fn func() error) (float64, error) {
+	before, err := cpuSeconds(pid)
+	if err != nil {
+		return 0, err
+	}
+	if err := fn(); err != nil {
+		return 0, err
+	}
+	after, err := cpuSeconds(pid)
+	return after - before, err
+}
+
 // peakRSS samples the server's RSS every 10 ms while fn runs and returns
 // the largest growth over the RSS just before, in MiB.
 func (s *server) peakRSS(fn func() error) (float64, error) {

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path"
 	"strings"
@@ -75,6 +76,33 @@ type Presigner interface {
 type Sweeper interface {
 	AbortStaleUploads(ctx context.Context, prefix string, olderThan time.Time) (int, error)
 }
+
+// SpanOpener is the capability of a store whose Open costs a round trip
+// before any byte is read (S3's, which looks the object up first):
+// OpenSpan opens the object with the read of span already requested, so
+// that serving a range, or a whole segment, is one request to the store.
+// The object is as Open returns it (Info, Seek, reads anywhere); its reader
+// is positioned at the span's first byte, and reads past the span fetch
+// more as they would after Open. A span the object cannot satisfy (it
+// starts past the end) is no error: the object is opened as Open does.
+type SpanOpener interface {
+	OpenSpan(ctx context.Context, key string, span Span) (*Object, error)
+}
+
+// Span is the bytes of an object a reader reads first, named as an HTTP
+// range names them, without knowing the object's size.
+type Span struct {
+	// Start is the first byte; a negative Start means the last -Start
+	// bytes of the object (and End is ignored).
+	Start int64
+	// End is one past the last byte read; ToEnd for the object's end, or
+	// 0 when the caller does not know where it stops reading (the reader
+	// then fetches a little and more as reads go on).
+	End int64
+}
+
+// ToEnd as a Span's End: the reads go to the object's end.
+const ToEnd = math.MaxInt64
 
 // ReadLimiter is the capability of an object's reader (Object's
 // ReadSeekCloser) that fetches the bytes from elsewhere as they are read:

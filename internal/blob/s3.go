@@ -363,6 +363,80 @@ func (s *S3) Open(ctx context.Context, key string) (*Object, error) {
 	return &Object{Info: info, ReadSeekCloser: &rangeReader{s: s, ctx: ctx, info: info}}, nil
 }
 
+var _ SpanOpener = (*S3)(nil)
+
+// OpenSpan is Open without the lookup: the GET of the span's bytes (no
+// Range at all for a whole object) tells the object's size, ETag and
+// modification time, and its body is the reader's first window. Later
+// windows are pinned to that ETag as after Open.
+func (s *S3) OpenSpan(ctx context.Context, key string, span Span) (*Object, error) {
+	if err := s.validKey(key); err != nil {
+		return nil, err
+	}
+	in := &s3.GetObjectInput{Bucket: &s.bucket, Key: aws.String(s.prefix + key)}
+	switch {
+	case span.Start < 0:
+		in.Range = aws.String("bytes=" + strconv.FormatInt(span.Start, 10))
+	case span.Start == 0 && span.End == ToEnd:
+	case span.End == ToEnd:
+		in.Range = aws.String("bytes=" + strconv.FormatInt(span.Start, 10) + "-")
+	case span.End > span.Start:
+		in.Range = aws.String("bytes=" + strconv.FormatInt(span.Start, 10) + "-" + strconv.FormatInt(span.End-1, 10))
+	default: // the end is unknown: the first window
+		in.Range = aws.String("bytes=" + strconv.FormatInt(span.Start, 10) + "-" + strconv.FormatInt(span.Start+firstWindow-1, 10))
+	}
+	out, err := s.client.GetObject(ctx, in)
+	if isCode(err, "InvalidRange") {
+		// Past the end, or an empty object: Open, and the caller answers
+		// from the size it finds (416 for HTTP).
+		return s.Open(ctx, key)
+	}
+	if err != nil {
+		return nil, s.fail("read", key, err)
+	}
+	info := Info{Key: key, ModTime: aws.ToTime(out.LastModified), ETag: quoteETag(out.ETag)}
+	first, last, size, ok := int64(0), aws.ToInt64(out.ContentLength)-1, aws.ToInt64(out.ContentLength), true
+	if cr := aws.ToString(out.ContentRange); cr != "" {
+		first, last, size, ok = parseContentRange(cr)
+	}
+	if !ok || last-first+1 != aws.ToInt64(out.ContentLength) {
+		out.Body.Close()
+		return nil, s.fail("read", key, fmt.Errorf("unexpected answer to a ranged GET: Content-Range %q, Content-Length %d",
+			aws.ToString(out.ContentRange), aws.ToInt64(out.ContentLength)))
+	}
+	info.Size = size
+	r := &rangeReader{s: s, ctx: ctx, info: info, off: first, body: out.Body, bodyOff: first, bodyEnd: last + 1, next: last + 1}
+	r.window = min(2*firstWindow, maxWindow)
+	switch {
+	case span.Start < 0 || span.End == ToEnd:
+		r.limit = size
+	case span.End > span.Start:
+		r.limit = min(span.End, size)
+	}
+	if r.bodyOff == r.bodyEnd {
+		r.releaseBody()
+	}
+	return &Object{Info: info, ReadSeekCloser: r}, nil
+}
+
+// parseContentRange reads "bytes FIRST-LAST/SIZE".
+func parseContentRange(v string) (first, last, size int64, ok bool) {
+	spec, found := strings.CutPrefix(v, "bytes ")
+	rng, total, found2 := strings.Cut(spec, "/")
+	a, b, found3 := strings.Cut(rng, "-")
+	if !found || !found2 || !found3 {
+		return 0, 0, 0, false
+	}
+	var err1, err2, err3 error
+	first, err1 = strconv.ParseInt(a, 10, 64)
+	last, err2 = strconv.ParseInt(b, 10, 64)
+	size, err3 = strconv.ParseInt(total, 10, 64)
+	if err1 != nil || err2 != nil || err3 != nil || first < 0 || last < first || last >= size {
+		return 0, 0, 0, false
+	}
+	return first, last, size, true
+}
+
 func (s *S3) Stat(ctx context.Context, key string) (Info, error) {
 	if err := s.validKey(key); err != nil {
 		return Info{}, err
@@ -396,16 +470,21 @@ const (
 )
 
 // rangeReader reads an object window by window (see firstWindow), holding
-// no more than the HTTP body's buffer. It is a ReadLimiter.
+// no more than the HTTP body's buffer. It is a ReadLimiter. Seek only
+// moves the position: a window already requested is kept until a read
+// shows that it does not start where the reads go on (http.ServeContent
+// seeks to the end and back to learn the size before it reads).
 type rangeReader struct {
 	s      *S3
 	ctx    context.Context
 	info   Info
-	off    int64
+	off    int64 // the position of the next Read
 	limit  int64 // from LimitReads; 0 when unknown
 	window int64 // the length of the next window
+	next   int64 // where the last window requested ends: reads that go on from there keep growing windows
 
 	body    io.ReadCloser
+	bodyOff int64 // the position of body's next byte
 	bodyEnd int64 // where body's window ends
 }
 
@@ -417,7 +496,7 @@ func (r *rangeReader) LimitReads(end int64) { r.limit = end }
 // will read to its end (LimitReads) is fetched in one request when it is
 // no longer than a full window; the windows never go past it.
 func (r *rangeReader) nextEnd() int64 {
-	if r.window == 0 {
+	if r.window == 0 || r.off != r.next {
 		r.window = firstWindow
 	}
 	end := r.off + r.window
@@ -432,6 +511,9 @@ func (r *rangeReader) nextEnd() int64 {
 }
 
 func (r *rangeReader) Read(p []byte) (int, error) {
+	if r.body != nil && r.bodyOff != r.off {
+		r.releaseBody()
+	}
 	if r.off >= r.info.Size {
 		return 0, io.EOF
 	}
@@ -452,16 +534,17 @@ func (r *rangeReader) Read(p []byte) (int, error) {
 			}
 			return 0, r.s.fail("read", r.info.Key, err)
 		}
-		r.body, r.bodyEnd = out.Body, end
+		r.body, r.bodyOff, r.bodyEnd, r.next = out.Body, r.off, end, end
 		r.window = min(2*r.window, maxWindow)
 	}
-	if left := r.bodyEnd - r.off; int64(len(p)) > left {
+	if left := r.bodyEnd - r.bodyOff; int64(len(p)) > left {
 		p = p[:left]
 	}
 	n, err := r.body.Read(p)
 	r.off += int64(n)
+	r.bodyOff += int64(n)
 	switch {
-	case r.off == r.bodyEnd:
+	case r.bodyOff == r.bodyEnd:
 		r.releaseBody()
 	case err == io.EOF:
 		r.closeBody()
@@ -486,11 +569,7 @@ func (r *rangeReader) Seek(offset int64, whence int) (int64, error) {
 	if offset < 0 {
 		return 0, fmt.Errorf("blob: seek %s: negative position %d", r.info.Key, offset)
 	}
-	if offset != r.off {
-		r.releaseBody()
-		r.off = offset
-		r.window = firstWindow
-	}
+	r.off = offset
 	return offset, nil
 }
 
@@ -505,7 +584,7 @@ func (r *rangeReader) releaseBody() {
 	if r.body == nil {
 		return
 	}
-	if r.bodyEnd-r.off <= drainMax {
+	if r.bodyEnd-r.bodyOff <= drainMax {
 		// One more read past the window's last byte sees the body's end.
 		_, _ = io.CopyN(io.Discard, r.body, drainMax+1)
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -404,6 +405,125 @@ func TestS3ReadsFetchWhatIsRead(t *testing.T) {
 	obj.ReadSeekCloser.(blob.ReadLimiter).LimitReads(10)
 	readAt(obj, 0, 3*mib)
 	obj.Close()
+}
+
+// TestS3OpenSpan: an object opened with the span a request reads costs one
+// GET in all, whatever the span, with the object's Info as Stat gives it;
+// the reader keeps that GET's body across the seeks http.ServeContent makes
+// to learn the size, and reads anywhere else as after Open.
+func TestS3OpenSpan(t *testing.T) {
+	srv := s3test.Start(t)
+	front := srv.Front(t)
+	s, err := blob.NewS3(t.Context(), front.Config("p"), srv.Getenv(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const size, mib = 3 << 20, 1 << 20
+	body := randomBytes(size)
+	const key = "videos/1/video.mp4"
+	if _, err := s.Put(t.Context(), key, bytes.NewReader(body)); err != nil {
+		t.Fatal(err)
+	}
+	put(t, s, "videos/1/empty.jpg", "")
+	stat, err := s.Stat(t.Context(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name       string
+		span       blob.Span
+		start, end int64 // the bytes read
+		fetched    int64 // the object's bytes fetched, at most when a body is dropped unread
+		gets       int64
+		requests   int64 // in all, the object's lookups included
+	}{
+		{"whole", blob.Span{End: blob.ToEnd}, 0, size, size, 1, 1},
+		{"from an offset to the end", blob.Span{Start: 1000, End: blob.ToEnd}, 1000, size, size - 1000, 1, 1},
+		{"a range", blob.Span{Start: 5, End: 105}, 5, 105, 100, 1, 1},
+		{"a range past the end", blob.Span{Start: size - 10, End: size + 100}, size - 10, size, 10, 1, 1},
+		{"the last bytes", blob.Span{Start: -1000}, size - 1000, size, 1000, 1, 1},
+		{"more last bytes than there are", blob.Span{Start: -(size + 5)}, 0, size, size, 1, 1},
+		{"no known end, read on", blob.Span{Start: 100}, 100, size, size - 100, 2, 2},
+		// The store refuses the GET (its error is a short XML document),
+		// and the object is looked up; nothing of it is read.
+		{"past the end", blob.Span{Start: size + 5, End: blob.ToEnd}, size, size, 1000, 1, 2},
+		// The window's rest is dropped, not fetched (the last case: what
+		// the proxy was still copying would count in the next one).
+		{"no known end, read a little", blob.Span{Start: 100}, 100, 200, mib, 1, 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			front.Reset()
+			obj, err := s.OpenSpan(t.Context(), key, c.span)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer obj.Close()
+			if obj.Info != stat {
+				t.Errorf("Info %+v, Stat gives %+v", obj.Info, stat)
+			}
+			// What ServeContent does: the size, then the start.
+			if end, err := obj.Seek(0, io.SeekEnd); err != nil || end != size {
+				t.Fatalf("seek to the end: %d, %v", end, err)
+			}
+			if _, err := obj.Seek(c.start, io.SeekStart); err != nil {
+				t.Fatal(err)
+			}
+			got := make([]byte, c.end-c.start)
+			if _, err := io.ReadFull(obj, got); err != nil || !bytes.Equal(got, body[c.start:c.end]) {
+				t.Fatalf("read %d-%d: %v, right bytes: %v", c.start, c.end, err, bytes.Equal(got, body[c.start:c.end]))
+			}
+			obj.Close()
+			gets, fetched, _ := front.Counts()
+			exact := c.end-c.start == c.fetched
+			if gets != c.gets || front.Requests() != c.requests || fetched > c.fetched || exact && fetched != c.fetched {
+				t.Errorf("fetched %d bytes in %d GETs, %d requests in all; want %d bytes (exactly: %v) in %d GETs, %d requests",
+					fetched, gets, front.Requests(), c.fetched, exact, c.gets, c.requests)
+			}
+		})
+	}
+
+	// A span read elsewhere than where it starts drops its body and reads
+	// what is asked for.
+	obj, err := s.OpenSpan(t.Context(), key, blob.Span{Start: 0, End: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := obj.Seek(2*mib, io.SeekStart); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, 10)
+	if _, err := io.ReadFull(obj, got); err != nil || !bytes.Equal(got, body[2*mib:2*mib+10]) {
+		t.Errorf("read elsewhere: %v, right bytes: %v", err, bytes.Equal(got, body[2*mib:2*mib+10]))
+	}
+	obj.Close()
+
+	// Later windows are pinned to the version the span's GET found.
+	obj, err = s.OpenSpan(t.Context(), key, blob.Span{Start: 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	put(t, s, key, "replaced")
+	if _, err := io.Copy(io.Discard, obj); err == nil || !strings.Contains(err.Error(), "replaced") {
+		t.Errorf("reading on past the first window of a replaced object: %v", err)
+	}
+	obj.Close()
+
+	for _, span := range []blob.Span{{End: blob.ToEnd}, {}, {Start: -10}} {
+		obj, err := s.OpenSpan(t.Context(), "videos/1/empty.jpg", span)
+		if err != nil {
+			t.Fatalf("empty object, span %+v: %v", span, err)
+		}
+		if n, err := io.Copy(io.Discard, obj); obj.Size != 0 || n != 0 || err != nil {
+			t.Errorf("empty object, span %+v: size %d, read %d, %v", span, obj.Size, n, err)
+		}
+		obj.Close()
+	}
+	if _, err := s.OpenSpan(t.Context(), "videos/1/missing.mp4", blob.Span{End: blob.ToEnd}); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("missing object: %v", err)
+	}
+	if _, err := s.OpenSpan(t.Context(), "../escape", blob.Span{End: blob.ToEnd}); err == nil {
+		t.Error("a hostile key was opened")
+	}
 }
 
 // startUpload begins a multipart upload of key (a full bucket key) with one

@@ -63,7 +63,10 @@
 // On a remote store (S3) the same ServeContent reads the object through a
 // lazy ranged reader: a Range reads that range, a HEAD or a 304 reads
 // nothing, and memory per connection is a copy buffer whatever the size;
-// ETag and Last-Modified are the store's. With HandlerOptions.Redirect
+// ETag and Last-Modified are the store's. A GET whose bytes the request
+// names (no range or one, no condition) opens the object with their read
+// already asked for (blob.SpanOpener), so that it is one request to the
+// store, not a lookup and then a read. With HandlerOptions.Redirect
 // (REEL_MEDIA_DELIVERY=redirect) a GET of a segment, MP4 or cover is
 // checked exactly as above and then answered 302 to a presigned URL of the
 // store that lives at most MaxRedirectTTL and never past the reel URL; the

@@ -11,6 +11,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/reel-video/reel"
@@ -114,7 +115,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	obj, err := h.store.Open(ctx, key)
+	// "-0" (the last zero bytes) is dropped before the store is asked, so
+	// that the span asked for is what is answered; nothing left is a 416.
+	satisfiable := dropEmptySuffixRanges(r)
+	obj, err := h.open(r, key, satisfiable)
 	if errors.Is(err, fs.ErrNotExist) {
 		writeError(w, r, reel.ENOTFOUND, "media not found")
 		return
@@ -139,55 +143,119 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if obj.File != nil {
 		content = obj.File
 	}
-	cw := &contentErrors{ResponseWriter: w, r: r, size: obj.Size}
-	if !dropEmptySuffixRanges(r) {
+	cw := &contentErrors{ResponseWriter: w, r: r, size: obj.Size, remote: obj.File == nil}
+	if !satisfiable {
 		cw.WriteHeader(http.StatusRequestedRangeNotSatisfiable)
 		return
-	}
-	if l, ok := obj.ReadSeekCloser.(blob.ReadLimiter); ok && r.Method == http.MethodGet {
-		if end, ok := singleRangeEnd(r.Header.Get("Range"), obj.Size, readWhole(key)); ok {
-			l.LimitReads(end)
-		}
 	}
 	http.ServeContent(cw, r, key, obj.ModTime, content)
 }
 
-// singleRangeEnd is where the reads of a request with one range stop
-// (exclusive): the range's end for "a-b", the object's for the suffix
-// "-n"; and, for an object that players read whole (whole), the object's
-// end for no range or an open one ("a-"). A progressive MP4 is not told:
-// a browser opens it with "bytes=0-" and drops the connection after a few
-// KiB to seek, so its reader fetches in windows that grow while it is
-// read. Several ranges are left to the reader, which cannot be told more
-// than a bound for them. A wrong answer costs only fetching, never the
-// answer's bytes: ServeContent still decides what is sent (an If-Range
-// that does not match sends everything), and a ReadLimiter reads past its
-// hint. Knowing the end, the reader fetches a segment, a cover or a range
-// in one request.
-func singleRangeEnd(h string, size int64, whole bool) (int64, bool) {
+// conditionalHeaders are those that can make ServeContent answer without
+// the object's bytes (304, 412) or with other bytes than the Range names
+// (If-Range).
+var conditionalHeaders = []string{"If-Match", "If-None-Match", "If-Modified-Since", "If-Unmodified-Since", "If-Range"}
+
+// open opens key's object for r. On a store whose Open is a round trip of
+// its own (S3), a GET whose bytes are known before the object is (at most
+// one range, no condition) opens with their read already requested
+// (OpenSpan): a segment or a range is one request to the store, not a
+// lookup and then a read. Otherwise the object is opened, and a reader
+// that fetches as it goes is told where the request's bytes end.
+func (h *handler) open(r *http.Request, key string, satisfiable bool) (*blob.Object, error) {
+	ctx := r.Context()
+	span, ok := requestSpan(r, key)
+	ok = ok && satisfiable
+	if so, can := h.store.(blob.SpanOpener); can && ok && !conditional(r) {
+		return so.OpenSpan(ctx, key, span)
+	}
+	obj, err := h.store.Open(ctx, key)
+	if err != nil || !ok {
+		return obj, err
+	}
+	if l, can := obj.ReadSeekCloser.(blob.ReadLimiter); can {
+		if end := spanEnd(span, obj.Size); end > 0 {
+			l.LimitReads(end)
+		}
+	}
+	return obj, nil
+}
+
+func conditional(r *http.Request) bool {
+	for _, h := range conditionalHeaders {
+		if r.Header.Get(h) != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// requestSpan is the bytes a GET with one range, or none, reads: the
+// range "a-b", the suffix "-n", and, for an object that players read whole
+// (segments, covers, playlists), everything from the range's start (or the
+// object's) to its end. A progressive MP4 opened with no end ("bytes=0-")
+// gets a span with no end: a browser opens it so and drops the connection
+// after a few KiB to seek, so its reader fetches in windows that grow
+// while it is read. Several ranges, a malformed one or a HEAD have no
+// span. A wrong span costs only fetching, never the answer's bytes:
+// ServeContent still decides what is sent, and the reader reads wherever
+// it is asked to.
+func requestSpan(r *http.Request, key string) (blob.Span, bool) {
+	if r.Method != http.MethodGet {
+		return blob.Span{}, false
+	}
+	open := blob.Span{}
+	if readWhole(key) {
+		open.End = blob.ToEnd
+	}
+	h := r.Header.Get("Range")
 	if h == "" {
-		return size, whole
+		return open, true
 	}
 	spec, ok := strings.CutPrefix(h, "bytes=")
 	if !ok || strings.Contains(spec, ",") {
-		return 0, false
+		return blob.Span{}, false
 	}
 	first, last, ok := strings.Cut(spec, "-")
 	first, last = strings.TrimSpace(first), strings.TrimSpace(last)
 	if !ok {
-		return 0, false
+		return blob.Span{}, false
 	}
 	if first == "" { // the last bytes
-		return size, true
+		n, err := strconv.ParseInt(last, 10, 64)
+		if err != nil || n <= 0 {
+			return blob.Span{}, false
+		}
+		return blob.Span{Start: -n}, true
 	}
-	if last == "" { // from first on
-		return size, whole
+	start, err := strconv.ParseInt(first, 10, 64)
+	if err != nil || start < 0 {
+		return blob.Span{}, false
 	}
-	n, err := strconv.ParseInt(last, 10, 64)
-	if err != nil || n < 0 {
-		return 0, false
+	if last == "" { // from start on
+		open.Start = start
+		return open, true
 	}
-	return min(n, size-1) + 1, true
+	end, err := strconv.ParseInt(last, 10, 64)
+	if err != nil || end < start {
+		return blob.Span{}, false
+	}
+	if end >= blob.ToEnd-1 { // past any object's end
+		return blob.Span{Start: start, End: blob.ToEnd}, true
+	}
+	return blob.Span{Start: start, End: end + 1}, true
+}
+
+// spanEnd is where the reads of span stop in an object of size bytes
+// (exclusive), or 0 when that is not known.
+func spanEnd(span blob.Span, size int64) int64 {
+	switch {
+	case span.Start < 0 || span.End == blob.ToEnd:
+		return size
+	case span.End > 0:
+		return min(span.End, size)
+	}
+	return 0
 }
 
 // readWhole reports whether players fetch key's object whole: segments,
@@ -265,6 +333,7 @@ type contentErrors struct {
 	http.ResponseWriter
 	r      *http.Request
 	size   int64
+	remote bool // the body is not a file's (see ReadFrom)
 	failed bool
 }
 
@@ -294,12 +363,30 @@ func (w *contentErrors) Write(p []byte) (int, error) {
 	return w.ResponseWriter.Write(p)
 }
 
+// ReadFrom sends the body. A file goes out by sendfile (the server's own
+// ReadFrom). The bytes of a remote object (remote) are copied through a
+// larger buffer than io.Copy's 32 KiB: each write is a system call and a
+// TCP transmit, which on a VM costs more than the copy itself, and which a
+// proxy pays per chunk where a store answering with sendfile pays once.
 func (w *contentErrors) ReadFrom(r io.Reader) (int64, error) {
-	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok && !w.failed {
+	if w.failed {
+		return io.Copy(struct{ io.Writer }{w}, r)
+	}
+	if w.remote {
+		buf := copyBufs.Get().(*[]byte)
+		defer copyBufs.Put(buf)
+		return io.CopyBuffer(struct{ io.Writer }{w.ResponseWriter}, r, *buf)
+	}
+	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok {
 		return rf.ReadFrom(r)
 	}
 	return io.Copy(struct{ io.Writer }{w}, r)
 }
+
+// copyBufs are the buffers remote objects are sent through.
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, copyBufSize); return &b }}
+
+const copyBufSize = 128 << 10
 
 func (w *contentErrors) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 

@@ -41,7 +41,7 @@ func onStores(t *testing.T, opts HandlerOptions, test func(t *testing.T, f *fixt
 }
 
 // newS3Store is a blob.S3 on a private S3-compatible server holding files.
-func newS3Store(t *testing.T, files map[string][]byte) *blob.S3 {
+func newS3Store(t testing.TB, files map[string][]byte) *blob.S3 {
 	t.Helper()
 	srv := s3test.Start(t)
 	store, err := blob.NewS3(t.Context(), srv.Config("reel"), srv.Getenv(os.Getenv))
@@ -201,7 +201,7 @@ func (r *lazyReader) Close() error { return nil }
 
 // A proxied object streams through bounded buffers whatever its size: a
 // range of a 4 GiB object reads that range and nothing else, a HEAD reads
-// nothing, and no reader is ever asked to fill more than a copy buffer.
+// nothing, and no reader is ever asked to fill more than the copy buffer.
 func TestRemoteReadsOnlyWhatIsSent(t *testing.T) {
 	const size = 4 << 30
 	store := newRemoteStore(t, map[string][]byte{})
@@ -232,8 +232,8 @@ func TestRemoteReadsOnlyWhatIsSent(t *testing.T) {
 	if read != n {
 		t.Errorf("a range of %d bytes read %d bytes of the object", n, read)
 	}
-	if maxRead > 64<<10 {
-		t.Errorf("a reader was asked for %d bytes at once: something buffers the object", maxRead)
+	if maxRead > copyBufSize {
+		t.Errorf("a reader was asked for %d bytes at once, more than the copy buffer: something buffers the object", maxRead)
 	}
 }
 
@@ -449,16 +449,49 @@ func TestS3ProxyFetchesWhatIsSent(t *testing.T) {
 			t.Fatalf("range at %d: status %d, %d bytes, right: %v", from, resp.StatusCode, len(body), bytes.Equal(body, whole[from:from+n]))
 		}
 	}
-	if gets, fetched, conns := front.Counts(); fetched != 5*n || gets != 5 || conns > 1 {
-		t.Errorf("5 ranges of %d bytes fetched %d bytes in %d requests on %d new connections", n, fetched, gets, conns)
+	if gets, fetched, conns := front.Counts(); fetched != 5*n || gets != 5 || conns > 1 || front.Requests() != 5 {
+		t.Errorf("5 ranges of %d bytes fetched %d bytes in %d GETs (%d requests) on %d new connections", n, fetched, gets, front.Requests(), conns)
 	}
 
 	front.Reset()
 	if resp, body := f.get(t, u, "Range", "bytes=-1000"); resp.StatusCode != 206 || !bytes.Equal(body, whole[size-1000:]) {
 		t.Errorf("suffix range: status %d, %d bytes", resp.StatusCode, len(body))
 	}
-	if gets, fetched, _ := front.Counts(); fetched != 1000 || gets != 1 {
-		t.Errorf("the last 1000 bytes fetched %d bytes in %d requests", fetched, gets)
+	if gets, fetched, _ := front.Counts(); fetched != 1000 || gets != 1 || front.Requests() != 1 {
+		t.Errorf("the last 1000 bytes fetched %d bytes in %d GETs (%d requests)", fetched, gets, front.Requests())
+	}
+
+	// Conditional requests look the object up first, so that a 304 or a
+	// 412 fetches none of its bytes; an If-Range that does not match still
+	// gets the whole object.
+	resp, _ := f.get(t, u)
+	etag := resp.Header.Get("ETag")
+	if etag == "" {
+		t.Fatal("no ETag on a proxied answer")
+	}
+	front.Reset()
+	if resp, body := f.get(t, u, "If-None-Match", etag); resp.StatusCode != 304 || len(body) != 0 {
+		t.Errorf("If-None-Match: status %d, %d bytes", resp.StatusCode, len(body))
+	}
+	if resp, _ := f.get(t, u, "If-Match", `"other"`); resp.StatusCode != 412 {
+		t.Errorf("If-Match of another version: status %d", resp.StatusCode)
+	}
+	if _, fetched, _ := front.Counts(); fetched != 0 {
+		t.Errorf("304 and 412 fetched %d bytes of the object", fetched)
+	}
+	if resp, body := f.get(t, u, "Range", "bytes=0-99", "If-Range", `"other"`); resp.StatusCode != 200 || !bytes.Equal(body, whole) {
+		t.Errorf("If-Range of another version: status %d, %d bytes", resp.StatusCode, len(body))
+	}
+	if resp, body := f.get(t, u, "Range", "bytes=0-99", "If-Range", etag); resp.StatusCode != 206 || !bytes.Equal(body, whole[:100]) {
+		t.Errorf("If-Range of this version: status %d, %d bytes", resp.StatusCode, len(body))
+	}
+
+	// A range past the end is refused with the object's size, as on disk.
+	for _, rng := range []string{fmt.Sprintf("bytes=%d-", size), fmt.Sprintf("bytes=%d-%d", size+10, size+20)} {
+		resp, _ := f.get(t, u, "Range", rng)
+		if resp.StatusCode != 416 || resp.Header.Get("Content-Range") != fmt.Sprintf("bytes */%d", size) {
+			t.Errorf("%s: status %d, Content-Range %q", rng, resp.StatusCode, resp.Header.Get("Content-Range"))
+		}
 	}
 
 	front.Reset()
@@ -510,8 +543,8 @@ func TestS3ProxyFetchesWhatIsSent(t *testing.T) {
 		if resp, body := f.get(t, su, headers...); resp.StatusCode/100 != 2 || !bytes.Equal(body, want) {
 			t.Errorf("segment %q: status %d, %d bytes", rng, resp.StatusCode, len(body))
 		}
-		if gets, fetched, _ := front.Counts(); fetched != int64(len(want)) || gets != 1 {
-			t.Errorf("segment %q fetched %d bytes in %d requests, want %d in 1", rng, fetched, gets, len(want))
+		if gets, fetched, _ := front.Counts(); fetched != int64(len(want)) || gets != 1 || front.Requests() != 1 {
+			t.Errorf("segment %q fetched %d bytes in %d GETs (%d requests), want %d in 1", rng, fetched, gets, front.Requests(), len(want))
 		}
 	}
 

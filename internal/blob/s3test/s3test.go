@@ -106,13 +106,14 @@ func (s *Server) MultipartUploads(t testing.TB, prefix string) []string {
 // Front is a proxy in front of a server that counts what clients fetch
 // through it, for tests of how much reading an object costs.
 type Front struct {
-	URL    string
-	server *Server
-	gets   atomic.Int64 // GET requests
-	bytes  atomic.Int64 // bytes of GET answers' bodies read from the server
-	conns  atomic.Int64 // connections clients opened to the proxy
-	mu     sync.Mutex
-	ranges []string // the Range headers of the GETs, in order
+	URL      string
+	server   *Server
+	requests atomic.Int64 // requests of any method
+	gets     atomic.Int64 // GET requests
+	bytes    atomic.Int64 // bytes of GET answers' bodies read from the server
+	conns    atomic.Int64 // connections clients opened to the proxy
+	mu       sync.Mutex
+	ranges   []string // the Range headers of the GETs, in order
 }
 
 // Front starts a counting proxy to the server, closed when the test ends.
@@ -125,6 +126,7 @@ func (s *Server) Front(t testing.TB) *Front {
 	f := &Front{server: s}
 	proxy := httputil.NewSingleHostReverseProxy(target)
 	proxy.ModifyResponse = func(resp *http.Response) error {
+		f.requests.Add(1)
 		if resp.Request.Method == http.MethodGet {
 			f.gets.Add(1)
 			f.mu.Lock()
@@ -159,6 +161,10 @@ func (f *Front) Counts() (gets, bytes, conns int64) {
 	return f.gets.Load(), f.bytes.Load(), f.conns.Load()
 }
 
+// Requests returns the requests of any method (GET, HEAD, ...) since the
+// last Reset.
+func (f *Front) Requests() int64 { return f.requests.Load() }
+
 // Ranges are the Range headers of the GETs through the proxy since the
 // last Reset, in order ("" for a GET without one).
 func (f *Front) Ranges() []string {
@@ -169,6 +175,7 @@ func (f *Front) Ranges() []string {
 
 // Reset sets the counts to zero.
 func (f *Front) Reset() {
+	f.requests.Store(0)
 	f.gets.Store(0)
 	f.bytes.Store(0)
 	f.conns.Store(0)
