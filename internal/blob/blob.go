@@ -15,6 +15,7 @@ import (
 	"math"
 	"os"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -96,13 +97,43 @@ type Span struct {
 	// bytes of the object (and End is ignored).
 	Start int64
 	// End is one past the last byte read; ToEnd for the object's end, or
-	// 0 when the caller does not know where it stops reading (the reader
-	// then fetches a little and more as reads go on).
+	// 0 (anything not past Start) when the caller does not know where it
+	// stops reading: the reader then fetches a little, and more as reads
+	// go on.
 	End int64
 }
 
 // ToEnd as a Span's End: the reads go to the object's end.
 const ToEnd = math.MaxInt64
+
+// Limit is where the reads of s stop in an object of size bytes
+// (exclusive), or 0 when that is not known.
+func (s Span) Limit(size int64) int64 {
+	switch {
+	case s.Start < 0 || s.End == ToEnd:
+		return size
+	case s.End > s.Start:
+		return min(s.End, size)
+	}
+	return 0
+}
+
+// rangeHeader is the HTTP Range that asks for s ("" for a whole object);
+// a span with no known end asks for window bytes.
+func (s Span) rangeHeader(window int64) string {
+	from := strconv.FormatInt(s.Start, 10)
+	switch {
+	case s.Start < 0:
+		return "bytes=" + from // "-N", the last N bytes
+	case s.Start == 0 && s.End == ToEnd:
+		return ""
+	case s.End == ToEnd || s.End <= s.Start && s.Start > ToEnd-window:
+		return "bytes=" + from + "-"
+	case s.End > s.Start:
+		return "bytes=" + from + "-" + strconv.FormatInt(s.End-1, 10)
+	}
+	return "bytes=" + from + "-" + strconv.FormatInt(s.Start+window-1, 10)
+}
 
 // ReadLimiter is the capability of an object's reader (Object's
 // ReadSeekCloser) that fetches the bytes from elsewhere as they are read:

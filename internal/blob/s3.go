@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"net"
+	"net/http"
 	"os"
 	"slices"
 	"strconv"
@@ -368,25 +369,19 @@ var _ SpanOpener = (*S3)(nil)
 // OpenSpan is Open without the lookup: the GET of the span's bytes (no
 // Range at all for a whole object) tells the object's size, ETag and
 // modification time, and its body is the reader's first window. Later
-// windows are pinned to that ETag as after Open.
+// windows are pinned to that ETag as after Open. An answer that does not
+// say what it holds as expected (a 416, no length, a whole object for a
+// range) falls back to Open: the caller gets the right answer either way.
 func (s *S3) OpenSpan(ctx context.Context, key string, span Span) (*Object, error) {
 	if err := s.validKey(key); err != nil {
 		return nil, err
 	}
 	in := &s3.GetObjectInput{Bucket: &s.bucket, Key: aws.String(s.prefix + key)}
-	switch {
-	case span.Start < 0:
-		in.Range = aws.String("bytes=" + strconv.FormatInt(span.Start, 10))
-	case span.Start == 0 && span.End == ToEnd:
-	case span.End == ToEnd:
-		in.Range = aws.String("bytes=" + strconv.FormatInt(span.Start, 10) + "-")
-	case span.End > span.Start:
-		in.Range = aws.String("bytes=" + strconv.FormatInt(span.Start, 10) + "-" + strconv.FormatInt(span.End-1, 10))
-	default: // the end is unknown: the first window
-		in.Range = aws.String("bytes=" + strconv.FormatInt(span.Start, 10) + "-" + strconv.FormatInt(span.Start+firstWindow-1, 10))
+	if h := span.rangeHeader(firstWindow); h != "" {
+		in.Range = aws.String(h)
 	}
 	out, err := s.client.GetObject(ctx, in)
-	if isCode(err, "InvalidRange") {
+	if isCode(err, "InvalidRange") || httpStatus(err) == http.StatusRequestedRangeNotSatisfiable {
 		// Past the end, or an empty object: Open, and the caller answers
 		// from the size it finds (416 for HTTP).
 		return s.Open(ctx, key)
@@ -394,25 +389,18 @@ func (s *S3) OpenSpan(ctx context.Context, key string, span Span) (*Object, erro
 	if err != nil {
 		return nil, s.fail("read", key, err)
 	}
-	info := Info{Key: key, ModTime: aws.ToTime(out.LastModified), ETag: quoteETag(out.ETag)}
-	first, last, size, ok := int64(0), aws.ToInt64(out.ContentLength)-1, aws.ToInt64(out.ContentLength), true
-	if cr := aws.ToString(out.ContentRange); cr != "" {
+	length, cr := out.ContentLength, aws.ToString(out.ContentRange)
+	first, last, size, ok := int64(0), aws.ToInt64(length)-1, aws.ToInt64(length), true
+	if cr != "" {
 		first, last, size, ok = parseContentRange(cr)
 	}
-	if !ok || last-first+1 != aws.ToInt64(out.ContentLength) {
+	if length == nil || in.Range != nil && cr == "" || !ok || last-first+1 != *length {
 		out.Body.Close()
-		return nil, s.fail("read", key, fmt.Errorf("unexpected answer to a ranged GET: Content-Range %q, Content-Length %d",
-			aws.ToString(out.ContentRange), aws.ToInt64(out.ContentLength)))
+		return s.Open(ctx, key)
 	}
-	info.Size = size
-	r := &rangeReader{s: s, ctx: ctx, info: info, off: first, body: out.Body, bodyOff: first, bodyEnd: last + 1, next: last + 1}
-	r.window = min(2*firstWindow, maxWindow)
-	switch {
-	case span.Start < 0 || span.End == ToEnd:
-		r.limit = size
-	case span.End > span.Start:
-		r.limit = min(span.End, size)
-	}
+	info := Info{Key: key, Size: size, ModTime: aws.ToTime(out.LastModified), ETag: quoteETag(out.ETag)}
+	r := &rangeReader{s: s, ctx: ctx, info: info, off: first, limit: span.Limit(size),
+		body: out.Body, bodyOff: first, bodyEnd: last + 1, next: last + 1, window: min(2*firstWindow, maxWindow)}
 	if r.bodyOff == r.bodyEnd {
 		r.releaseBody()
 	}
@@ -475,6 +463,11 @@ const (
 // shows that it does not start where the reads go on (http.ServeContent
 // seeks to the end and back to learn the size before it reads).
 type rangeReader struct {
+	// mu makes Close safe while a Read runs: http.ServeContent reads
+	// several ranges from a goroutine that can outlive it.
+	mu     sync.Mutex
+	closed bool
+
 	s      *S3
 	ctx    context.Context
 	info   Info
@@ -490,7 +483,11 @@ type rangeReader struct {
 
 var _ ReadLimiter = (*rangeReader)(nil)
 
-func (r *rangeReader) LimitReads(end int64) { r.limit = end }
+func (r *rangeReader) LimitReads(end int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.limit = end
+}
 
 // nextEnd is the end of the window starting at r.off. A range the caller
 // will read to its end (LimitReads) is fetched in one request when it is
@@ -511,6 +508,11 @@ func (r *rangeReader) nextEnd() int64 {
 }
 
 func (r *rangeReader) Read(p []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return 0, fmt.Errorf("blob: read %s: %w", r.info.Key, fs.ErrClosed)
+	}
 	if r.body != nil && r.bodyOff != r.off {
 		r.releaseBody()
 	}
@@ -533,6 +535,11 @@ func (r *rangeReader) Read(p []byte) (int, error) {
 				return 0, fmt.Errorf("blob: read %s: the object was replaced while it was read: %w", r.info.Key, err)
 			}
 			return 0, r.s.fail("read", r.info.Key, err)
+		}
+		// A store that ignored the Range would send other bytes than these.
+		if first, last, _, ok := parseContentRange(aws.ToString(out.ContentRange)); !ok || first != r.off || last != end-1 {
+			out.Body.Close()
+			return 0, r.s.fail("read", r.info.Key, fmt.Errorf("asked for bytes %d-%d, got Content-Range %q", r.off, end-1, aws.ToString(out.ContentRange)))
 		}
 		r.body, r.bodyOff, r.bodyEnd, r.next = out.Body, r.off, end, end
 		r.window = min(2*r.window, maxWindow)
@@ -557,6 +564,8 @@ func (r *rangeReader) Read(p []byte) (int, error) {
 }
 
 func (r *rangeReader) Seek(offset int64, whence int) (int64, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	switch whence {
 	case io.SeekStart:
 	case io.SeekCurrent:
@@ -574,6 +583,9 @@ func (r *rangeReader) Seek(offset int64, whence int) (int64, error) {
 }
 
 func (r *rangeReader) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.closed = true
 	r.releaseBody()
 	return nil
 }

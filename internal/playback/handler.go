@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/textproto"
 	"path"
 	"strconv"
 	"strings"
@@ -174,7 +175,7 @@ func (h *handler) open(r *http.Request, key string, satisfiable bool) (*blob.Obj
 		return obj, err
 	}
 	if l, can := obj.ReadSeekCloser.(blob.ReadLimiter); can {
-		if end := spanEnd(span, obj.Size); end > 0 {
+		if end := span.Limit(obj.Size); end > 0 {
 			l.LimitReads(end)
 		}
 	}
@@ -216,8 +217,9 @@ func requestSpan(r *http.Request, key string) (blob.Span, bool) {
 	if !ok || strings.Contains(spec, ",") {
 		return blob.Span{}, false
 	}
-	first, last, ok := strings.Cut(spec, "-")
-	first, last = strings.TrimSpace(first), strings.TrimSpace(last)
+	// Trimmed as net/http trims the parts of a range (ASCII blanks).
+	first, last, ok := strings.Cut(textproto.TrimString(spec), "-")
+	first, last = textproto.TrimString(first), textproto.TrimString(last)
 	if !ok {
 		return blob.Span{}, false
 	}
@@ -244,18 +246,6 @@ func requestSpan(r *http.Request, key string) (blob.Span, bool) {
 		return blob.Span{Start: start, End: blob.ToEnd}, true
 	}
 	return blob.Span{Start: start, End: end + 1}, true
-}
-
-// spanEnd is where the reads of span stop in an object of size bytes
-// (exclusive), or 0 when that is not known.
-func spanEnd(span blob.Span, size int64) int64 {
-	switch {
-	case span.Start < 0 || span.End == blob.ToEnd:
-		return size
-	case span.End > 0:
-		return min(span.End, size)
-	}
-	return 0
 }
 
 // readWhole reports whether players fetch key's object whole: segments,
@@ -312,8 +302,8 @@ func dropEmptySuffixRanges(r *http.Request) bool {
 	for _, part := range strings.Split(spec, ",") {
 		// Read the number as net/http does (spaces trimmed, strconv), so that
 		// "- 0", "-+0" and "-00" are caught as well.
-		digits, suffix := strings.CutPrefix(strings.TrimSpace(part), "-")
-		if n, err := strconv.ParseInt(strings.TrimSpace(digits), 10, 64); suffix && err == nil && n == 0 {
+		digits, suffix := strings.CutPrefix(textproto.TrimString(part), "-")
+		if n, err := strconv.ParseInt(textproto.TrimString(digits), 10, 64); suffix && err == nil && n == 0 {
 			continue
 		}
 		kept = append(kept, part)
