@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Makes the prerequisites of `make run` and `make test` true on a Debian
 # machine, installing what is missing when run as root, or stopping with the
-# exact command to run otherwise. Usage: scripts/deps.sh go|ffmpeg|fonts|postgres|nginx|wrk|versitygw...
+# exact command to run otherwise. Usage: scripts/deps.sh go|ffmpeg|fonts|postgres|nginx|wrk|versitygw|redis...
 # `postgres` prints the export line of a reachable test database on stdout;
 # everything else goes to stderr.
 set -euo pipefail
@@ -61,6 +61,13 @@ need_versitygw() {
 	say "installing versitygw $versitygw_version (go install)"
 	GOBIN="$gobin" go install "github.com/versity/versitygw/cmd/versitygw@$versitygw_version" >&2 ||
 		die "could not build versitygw: run  go install github.com/versity/versitygw/cmd/versitygw@$versitygw_version"
+}
+
+# need_redis: redis-server, which the shared-state tests start one of per
+# test (internal/shared/redistest) so that they can kill and restart it;
+# the machine's own Redis is never touched.
+need_redis() {
+	command -v redis-server >/dev/null || [ -x /usr/bin/redis-server ] || apt_install redis-server
 }
 
 need_wrk() {
@@ -128,6 +135,7 @@ for need in "$@"; do
 	nginx) need_nginx ;;
 	wrk) need_wrk ;;
 	versitygw) need_versitygw ;;
+	redis) need_redis ;;
 	*) die "unknown prerequisite $need" ;;
 	esac
 done

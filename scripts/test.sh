@@ -6,10 +6,12 @@ cd "$(dirname "$0")/.."
 
 # fonts: reel seed burns titles into its clips; nginx and wrk: the benchmark
 # smoke test (bench/) measures against them; versitygw: the S3-compatible
-# server of the blob store's S3 tests.
-scripts/deps.sh go ffmpeg fonts nginx wrk versitygw
+# server of the blob store's S3 tests; redis-server: the shared-state tests
+# start their own.
+scripts/deps.sh go ffmpeg fonts nginx wrk versitygw redis
 # The S3 tests (internal/blob/s3test) start versitygw from GOPATH/bin.
 export REEL_TEST_VERSITYGW="$(go env GOPATH)/bin/versitygw"
+export REEL_TEST_REDIS_SERVER="$(command -v redis-server || echo /usr/bin/redis-server)"
 # A failed assignment stops the script (set -e); eval "$(...)" alone would not.
 pg=$(scripts/deps.sh postgres)
 eval "$pg"

@@ -17,11 +17,13 @@ import (
 	"github.com/reel-video/reel/internal/account"
 	"github.com/reel-video/reel/internal/auth"
 	"github.com/reel-video/reel/internal/blob"
+	"github.com/reel-video/reel/internal/breaker"
 	"github.com/reel-video/reel/internal/cache"
 	"github.com/reel-video/reel/internal/config"
 	"github.com/reel-video/reel/internal/httpapi"
 	"github.com/reel-video/reel/internal/playback"
 	"github.com/reel-video/reel/internal/publish"
+	"github.com/reel-video/reel/internal/shared"
 	"github.com/reel-video/reel/internal/upload"
 )
 
@@ -63,6 +65,14 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 			log.Warn("purge expired sessions", "err", err)
 		}
 	})
+	metrics := httpapi.NewMetrics()
+	// Shared state (REEL_REDIS_URL), behind a breaker: while Redis is away
+	// every part of it falls back to this node's own state.
+	state, err := openShared(ctx, cfg, breaker.NewMetrics(metrics.Registry), log)
+	if err != nil {
+		return err
+	}
+	defer state.Close()
 	signer := playback.NewSigner(b.secret, previous, cfg.URLTTL)
 	// Revocations outlive every URL they revoke by a minute of clock skew.
 	revocations := playback.NewRevocations(b.db, signer.MaxLifetime()+time.Minute, log)
@@ -138,7 +148,6 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 	}
 	log.Info("media delivery", "mode", cfg.MediaDelivery)
 
-	metrics := httpapi.NewMetrics()
 	handler, err := httpapi.NewServer(httpapi.Deps{
 		Logger:   log,
 		Metrics:  metrics,
@@ -149,6 +158,9 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 			{Name: "blob_store", Check: b.blobsReady, Kind: b.blobsKind()},
 			{Name: "queue", Check: b.queue.Ready},
 			{Name: "disk", Check: diskReady(publisher, b.db.Dir()), Advisory: true, Problem: "low"},
+			// Without Redis the node serves from local state: degraded
+			// across nodes, but ready.
+			{Name: "shared_state", Check: state.Ping, Kind: state.Kind(), Advisory: true, Problem: "unavailable"},
 		},
 		RequestTimeout: cfg.RequestTimeout,
 		TrustedProxies: cfg.TrustedProxies,
@@ -388,4 +400,19 @@ func diskReady(publisher *publish.Publisher, dbDir string) func(context.Context)
 	return func(ctx context.Context) error {
 		return errors.Join(publisher.DiskReady(ctx), db.DiskReady(ctx))
 	}
+}
+
+// openShared connects to REEL_REDIS_URL; without it the shared state is
+// this process's own (a nil *shared.Redis).
+func openShared(ctx context.Context, cfg *config.Config, breakers *breaker.Metrics, log *slog.Logger) (*shared.Redis, error) {
+	if cfg.RedisURL == "" {
+		log.Info("shared state", "kind", "local")
+		return nil, nil
+	}
+	r, err := shared.Open(ctx, cfg.RedisURL, shared.Options{Metrics: breakers, Log: log})
+	if err != nil {
+		return nil, err
+	}
+	log.Info("shared state", "kind", "redis", "addr", r.Client.Options().Addr)
+	return r, nil
 }

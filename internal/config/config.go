@@ -24,6 +24,7 @@ import (
 
 	"github.com/reel-video/reel/internal/auth"
 	"github.com/reel-video/reel/internal/blob"
+	"github.com/reel-video/reel/internal/shared"
 )
 
 // Prefix starts the name of every environment variable reel reads.
@@ -38,6 +39,7 @@ type Config struct {
 	DataDir           string        `env:"DATA_DIR" envDefault:"./data" doc:"directory for everything the embedded defaults keep"`
 	BlobURL           string        `env:"BLOB_URL" doc:"where videos are stored: file://PATH or s3://BUCKET/PREFIX?endpoint=URL&region=R&path_style=true|false, with credentials from the standard AWS_* variables or shared files (default file://$REEL_DATA_DIR/blobs)"`
 	MediaDelivery     string        `env:"MEDIA_DELIVERY" envDefault:"proxy" doc:"how media on S3 reaches players: proxy (reel streams it) or redirect (302 to a short-lived presigned URL; playlists are always served by reel)"`
+	RedisURL          string        `env:"REDIS_URL" doc:"redis://[user:password@]host:port[/db] or rediss://... (TLS): caches, rate limits, view counts, revocations and live events shared by every node; unset keeps them in this process, as for one node"`
 	DatabaseURL       string        `env:"DATABASE_URL" doc:"sqlite://PATH or postgres://user:pass@host:5432/db?sslmode=disable (default sqlite://$REEL_DATA_DIR/reel.db)"`
 	PublicURL         string        `env:"PUBLIC_URL" doc:"base of absolute URLs handed to clients (default: derived from the request)"`
 	AllowedHosts      []string      `env:"ALLOWED_HOSTS" doc:"comma-separated Host values believed when REEL_PUBLIC_URL is unset: NAME (any port), NAME:PORT or *.DOMAIN (default: localhost, 127.0.0.1, [::1] and the machine's host name)"`
@@ -282,6 +284,12 @@ func (c *Config) validate() error {
 		// Refused rather than quietly proxied: an operator who asks for
 		// redirects expects the media traffic off reel's nodes.
 		bad("MEDIA_DELIVERY", c.MediaDelivery, "redirect needs the blobs on S3 (REEL_BLOB_URL=s3://...); a disk store can only be served by reel (proxy)")
+	}
+	if c.RedisURL != "" {
+		if _, err := shared.ParseURL(c.RedisURL); err != nil {
+			// The URL may hold a password: name the variable, not the value.
+			errs = append(errs, fmt.Errorf("%sREDIS_URL: %s", Prefix, err))
+		}
 	}
 	if err := checkDatabaseURL(c.DatabaseURL); err != nil {
 		// The URL may hold a password: name the variable, not the value.
