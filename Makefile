@@ -28,7 +28,7 @@ test:
 
 # Measures reel beside baselines in one run (see bench/main.go); minutes.
 bench: build
-	@scripts/deps.sh ffmpeg nginx wrk versitygw
+	@scripts/deps.sh ffmpeg nginx wrk versitygw redis
 	$(GO) run ./bench -bin $(BIN)
 
 clean:

@@ -69,7 +69,27 @@ type apiData struct {
 // add their group's deadline, body limit, gzip (wrk asks for none) and
 // authentication. The server logs at warn, so that neither side writes an
 // access log line per request.
+//
+// The scenarios run twice, on fresh data each time: with the embedded
+// default (every cache and limit in the process) and with REEL_REDIS_URL
+// naming a Redis the bench starts on loopback, as several nodes would run;
+// the rows of the second are marked "redis".
 func benchAPI(ctx context.Context, o options, dir string, out io.Writer) error {
+	if err := benchAPIOn(ctx, o, filepath.Join(dir, "local"), out, ""); err != nil {
+		return err
+	}
+	rdb, err := startRedis(filepath.Join(dir, "redis"))
+	if err != nil {
+		return err
+	}
+	defer rdb.stop()
+	fmt.Fprintf(out, "api: the same scenarios with REEL_REDIS_URL (redis-server %s on loopback)\n", rdb.version)
+	return benchAPIOn(ctx, o, filepath.Join(dir, "redis"), out, rdb.url)
+}
+
+// benchAPIOn runs the API scenarios on a fresh server, with Redis at
+// redisURL unless it is empty.
+func benchAPIOn(ctx context.Context, o options, dir string, out io.Writer, redisURL string) error {
 	a := o.api
 	wrkBin, err := exec.LookPath("wrk")
 	if err != nil {
@@ -84,8 +104,12 @@ func benchAPI(ctx context.Context, o options, dir string, out io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("seed: %w", err)
 	}
-	srv, err := startServer(o.bin, data, "REEL_WORKERS=0", "REEL_SECRET="+apiSecret,
-		"REEL_DATABASE_URL="+dbURL, "REEL_LOG_LEVEL=warn")
+	env := []string{"REEL_WORKERS=0", "REEL_SECRET=" + apiSecret, "REEL_DATABASE_URL=" + dbURL, "REEL_LOG_LEVEL=warn"}
+	kind := ""
+	if redisURL != "" {
+		env, kind = append(env, "REEL_REDIS_URL="+redisURL), "redis: "
+	}
+	srv, err := startServer(o.bin, data, env...)
 	if err != nil {
 		return err
 	}
@@ -121,7 +145,9 @@ func benchAPI(ctx context.Context, o options, dir string, out io.Writer) error {
 	// Whoever likes a video of the page, after the mix: its likers and the viewer.
 	everyone := append([]string{viewerToken}, likerTokens...)
 
-	fmt.Fprintf(out, "%s\n", "api: baseline GET /healthz ({\"status\":\"ok\"}) on the same server through the same global middleware; server at REEL_LOG_LEVEL=warn (no access log lines)")
+	if redisURL == "" {
+		fmt.Fprintf(out, "%s\n", "api: baseline GET /healthz ({\"status\":\"ok\"}) on the same server through the same global middleware; server at REEL_LOG_LEVEL=warn (no access log lines)")
+	}
 	w := wrk{bin: wrkBin}
 	scenarios := []struct {
 		name, script string
@@ -152,7 +178,7 @@ func benchAPI(ctx context.Context, o options, dir string, out io.Writer) error {
 			if err != nil {
 				return fmt.Errorf("%s, %d conns: %w", s.name, c, err)
 			}
-			label := fmt.Sprintf("%s, %d conns", s.name, c)
+			label := fmt.Sprintf("%s%s, %d conns", kind, s.name, c)
 			row(out, label+": req/s", fmt.Sprintf("%.0f", r.reqPerSec()), fmt.Sprintf("%.0f healthz", base.reqPerSec()), ratio(r.reqPerSec(), base.reqPerSec()))
 			row(out, label+": p50", ms(r.p50), ms(base.p50)+" healthz", ratio(r.p50.Seconds(), base.p50.Seconds()))
 			row(out, label+": p99", ms(r.p99), ms(base.p99)+" healthz", ratio(r.p99.Seconds(), base.p99.Seconds()))

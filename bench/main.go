@@ -96,6 +96,9 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 			if _, err := exec.LookPath("wrk"); err != nil {
 				return fmt.Errorf("wrk is missing: apt-get install -y wrk")
 			}
+			if _, err := exec.LookPath("redis-server"); err != nil {
+				return fmt.Errorf("redis-server is missing: apt-get install -y redis-server")
+			}
 		case "s3":
 			if _, _, err := deliveryTools(); err != nil {
 				return err
