@@ -176,6 +176,17 @@ func (b *Breaker) Done(err error) {
 	}
 }
 
+// Skip ends a call Allow let through without an outcome: one that never
+// reached the dependency (this process was too busy to send it), which
+// says nothing of its health.
+func (b *Breaker) Skip() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.state == HalfOpen {
+		b.trial = false
+	}
+}
+
 // Do calls fn when the breaker allows it and records its outcome; it
 // returns ErrOpen without calling fn otherwise.
 func (b *Breaker) Do(fn func() error) error {

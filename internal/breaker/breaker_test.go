@@ -51,7 +51,16 @@ func TestBreaker(t *testing.T) {
 	if b.State() != Open || b.Allow() {
 		t.Fatalf("failed trial: state %v", b.State())
 	}
+	// A trial that never reached the dependency frees the trial slot and
+	// decides nothing.
 	now = now.Add(2 * time.Second)
+	if !b.Allow() {
+		t.Fatal("no trial after the period")
+	}
+	b.Skip()
+	if b.State() != HalfOpen {
+		t.Fatalf("skipped trial: state %v", b.State())
+	}
 	if err := b.Do(ok); err != nil || b.State() != Closed {
 		t.Fatalf("successful trial: %v, state %v", err, b.State())
 	}

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"runtime"
 	"strings"
 	"time"
 
@@ -76,6 +77,10 @@ func Open(ctx context.Context, rawURL string, o Options) (*Redis, error) {
 	}
 	opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = dialTimeout, ioTimeout, ioTimeout
 	opts.PoolTimeout = ioTimeout
+	// Every API request may make a call (rate limits, cache marks): a pool
+	// the size of go-redis's default (10 per CPU) makes bursts wait for a
+	// connection, and a wait is no sign of Redis failing.
+	opts.PoolSize = max(opts.PoolSize, 64, 16*runtime.GOMAXPROCS(0))
 	// The breaker decides when to try again; retries inside a call would
 	// only hold the request longer.
 	opts.MaxRetries = -1
@@ -114,6 +119,12 @@ func (r *Redis) Do(ctx context.Context, fn func(ctx context.Context, c *redis.Cl
 		return fmt.Errorf("%w: %w", ErrUnavailable, breaker.ErrOpen)
 	}
 	err := fn(ctx, r.Client)
+	if errors.Is(err, redis.ErrPoolTimeout) {
+		// Every connection was busy: this node is loaded, Redis may be
+		// fine. The caller falls back; the breaker learns nothing.
+		r.breaker.Skip()
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
 	if failure(ctx, err) {
 		r.breaker.Done(err)
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
@@ -133,8 +144,7 @@ func failure(ctx context.Context, err error) bool {
 		return false
 	}
 	var ne net.Error
-	if errors.As(err, &ne) || errors.Is(err, redis.ErrClosed) || errors.Is(err, redis.ErrPoolTimeout) ||
-		errors.Is(err, context.DeadlineExceeded) {
+	if errors.As(err, &ne) || errors.Is(err, redis.ErrClosed) || errors.Is(err, context.DeadlineExceeded) {
 		return true
 	}
 	// Redis's own errors ("LOADING", "BUSY", "READONLY", "MASTERDOWN",
