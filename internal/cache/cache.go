@@ -6,11 +6,20 @@
 // (otter's loader deduplicates), entries live a short, jittered TTL, and
 // the store reports changes (SetOnVideoChange) so this node drops what
 // changed at once; other nodes see it when their TTL ends.
+//
+// While the database cannot answer (an EUNAVAILABLE error, or a load that
+// ran out of time), the last good copy of a card or of the feed's first
+// page is served for up to staleFor after it was read, to callers that can
+// say so: their context carries a mark (WithStaleMark) that records the
+// copy's age, and the HTTP layer turns it into a header. A caller without
+// the mark gets the error, so nothing is ever served stale silently.
 package cache
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -42,6 +51,20 @@ type Cache struct {
 	generation atomic.Uint64 // bumped whenever the feed pages are dropped
 	cards      *otter.Cache[int64, *reel.Video]
 	feed       *otter.Cache[int, feedPage] // first pages, by limit
+
+	// The last good copies, kept staleFor after each successful load (the
+	// same bounds in entries as the fresh caches), read only while the
+	// database is unavailable. They share the fresh caches' values: a
+	// cached video is never modified, requests get copies (copyVideo).
+	staleFor  time.Duration
+	goodCards *otter.Cache[int64, stamped[*reel.Video]]
+	goodFeed  *otter.Cache[int, stamped[feedPage]]
+}
+
+// stamped is a value with the time it was read from the store.
+type stamped[V any] struct {
+	v  V
+	at time.Time
 }
 
 // feedPage holds ids only: the videos themselves come from the cards, so a
@@ -52,11 +75,23 @@ type feedPage struct {
 }
 
 // New caches s's reads for ttl to 1.5×ttl (the jitter keeps entries loaded
-// together from expiring together).
-func New(s Store, ttl time.Duration, maxCards int) *Cache {
+// together from expiring together), and keeps the last good copy of each
+// for staleFor, to serve while the database is unavailable (0: never).
+func New(s Store, ttl time.Duration, maxCards int, staleFor time.Duration) *Cache {
 	jitter := func() time.Duration { return ttl + rand.N(ttl/2+1) }
+	// otter needs a positive expiry; with staleFor 0 nothing is read back.
+	keep := max(staleFor, time.Millisecond)
 	return &Cache{
-		Store: s,
+		Store:    s,
+		staleFor: staleFor,
+		goodCards: otter.Must(&otter.Options[int64, stamped[*reel.Video]]{
+			MaximumSize:      maxCards,
+			ExpiryCalculator: otter.ExpiryWriting[int64, stamped[*reel.Video]](keep),
+		}),
+		goodFeed: otter.Must(&otter.Options[int, stamped[feedPage]]{
+			MaximumSize:      64,
+			ExpiryCalculator: otter.ExpiryWriting[int, stamped[feedPage]](keep),
+		}),
 		cards: otter.Must(&otter.Options[int64, *reel.Video]{
 			MaximumSize: maxCards,
 			ExpiryCalculator: otter.ExpiryWritingFunc(func(otter.Entry[int64, *reel.Video]) time.Duration {
@@ -75,10 +110,17 @@ func New(s Store, ttl time.Duration, maxCards int) *Cache {
 // VideoChanged drops what the cache holds of a video; lists says whether the
 // change can move it in or out of lists (status, visibility, block, delete)
 // rather than only change its counts. The store calls it.
+//
+// A change of counts keeps the last good copy (an outage may serve it with
+// old counts: it says it is stale); a change that can hide the video drops
+// it, so that no outage serves a video that was blocked, made private or
+// deleted, nor a page that lists it.
 func (c *Cache) VideoChanged(id int64, lists bool) {
 	c.cards.Invalidate(id)
 	if lists {
 		c.generation.Add(1)
+		c.goodCards.Invalidate(id)
+		c.goodFeed.InvalidateAll()
 		c.feed.InvalidateAll()
 	}
 }
@@ -99,10 +141,18 @@ func (c *Cache) FeedGeneration() uint64 { return c.generation.Load() }
 // this viewer.
 func (c *Cache) FindVideoByID(ctx context.Context, id, viewerID int64) (*reel.Video, error) {
 	card, err := c.cards.Get(ctx, id, otter.LoaderFunc[int64, *reel.Video](func(ctx context.Context, id int64) (*reel.Video, error) {
-		return c.Store.VideoCard(ctx, id)
+		v, err := c.Store.VideoCard(ctx, id)
+		if err == nil {
+			c.keepCard(v)
+		}
+		return v, err
 	}))
 	if err != nil {
-		return nil, err
+		good, ok := staleCopy(ctx, c, err, c.goodCards, id)
+		if !ok {
+			return nil, err
+		}
+		card = good
 	}
 	v := copyVideo(card)
 	if err := c.Store.CanSee(ctx, v, viewerID); err != nil {
@@ -126,16 +176,33 @@ func (c *Cache) Feed(ctx context.Context, viewerID int64, p reel.Page) ([]*reel.
 		for i, v := range videos {
 			ids[i] = v.ID
 			c.cards.SetIfAbsent(v.ID, v)
+			c.keepCard(v)
 		}
-		return feedPage{ids, next}, nil
+		page := feedPage{ids, next}
+		if c.staleFor > 0 {
+			c.goodFeed.Set(limit, stamped[feedPage]{page, time.Now()})
+		}
+		return page, nil
 	}))
 	if err != nil {
-		return nil, "", err
+		good, ok := staleCopy(ctx, c, err, c.goodFeed, p.Limit)
+		if !ok {
+			return nil, "", err
+		}
+		page = good
 	}
 	// Cards that expired or changed are loaded again, all in one go.
-	cards, err := c.cards.BulkGet(ctx, page.ids, otter.BulkLoaderFunc[int64, *reel.Video](c.Store.VideoCards))
+	cards, err := c.cards.BulkGet(ctx, page.ids, otter.BulkLoaderFunc[int64, *reel.Video](func(ctx context.Context, ids []int64) (map[int64]*reel.Video, error) {
+		cards, err := c.Store.VideoCards(ctx, ids)
+		for _, v := range cards {
+			c.keepCard(v)
+		}
+		return cards, err
+	}))
 	if err != nil {
-		return nil, "", err
+		if cards, err = c.staleCards(ctx, err, page.ids); err != nil {
+			return nil, "", err
+		}
 	}
 	videos := make([]*reel.Video, 0, len(page.ids))
 	for _, id := range page.ids {
@@ -145,6 +212,112 @@ func (c *Cache) Feed(ctx context.Context, viewerID int64, p reel.Page) ([]*reel.
 		}
 	}
 	return videos, page.next, c.Store.ViewerFlags(ctx, viewerID, videos...)
+}
+
+// keepCard keeps v as the last good copy of its card.
+func (c *Cache) keepCard(v *reel.Video) {
+	if c.staleFor > 0 {
+		c.goodCards.Set(v.ID, stamped[*reel.Video]{v, time.Now()})
+	}
+}
+
+// staleCards returns the cards of ids for a feed page served while the
+// store failed with err: the fresh ones, else their last good copies. A
+// card with neither (its video was hidden since, or its copy evicted) is
+// left out, as a deleted video is.
+func (c *Cache) staleCards(ctx context.Context, err error, ids []int64) (map[int64]*reel.Video, error) {
+	if !c.mayServeStale(ctx, err) {
+		return nil, err
+	}
+	cards := make(map[int64]*reel.Video, len(ids))
+	for _, id := range ids {
+		if v, ok := c.cards.GetIfPresent(id); ok {
+			cards[id] = v
+		} else if v, ok := lastGood(ctx, c.staleFor, c.goodCards, id); ok {
+			cards[id] = v
+		}
+	}
+	return cards, nil
+}
+
+// mayServeStale reports whether a read that failed with err may be served
+// from a last good copy: the database is unavailable (it said so, or did
+// not answer in time) and the caller can tell its client (WithStaleMark).
+func (c *Cache) mayServeStale(ctx context.Context, err error) bool {
+	if c.staleFor <= 0 || markOf(ctx) == nil {
+		return false
+	}
+	return reel.ErrorCode(err) == reel.EUNAVAILABLE || errors.Is(err, context.DeadlineExceeded)
+}
+
+// staleCopy returns the last good copy of key for a read that failed with
+// err, when mayServeStale allows it (see lastGood).
+func staleCopy[K comparable, V any](ctx context.Context, c *Cache, err error, good *otter.Cache[K, stamped[V]], key K) (V, bool) {
+	if !c.mayServeStale(ctx, err) {
+		var zero V
+		return zero, false
+	}
+	return lastGood(ctx, c.staleFor, good, key)
+}
+
+// lastGood returns the copy of key in good when it is at most staleFor old
+// (otter's expiry is not exact to the moment), and records its age in the
+// mark of ctx.
+func lastGood[K comparable, V any](ctx context.Context, staleFor time.Duration, good *otter.Cache[K, stamped[V]], key K) (V, bool) {
+	s, ok := good.GetIfPresent(key)
+	if age := time.Since(s.at); ok && age <= staleFor {
+		markOf(ctx).record(age)
+		return s.v, true
+	}
+	var zero V
+	return zero, false
+}
+
+// StaleMark records that an answer was made of copies kept while the
+// database was unavailable, and the age of the oldest of them.
+type StaleMark struct {
+	mu  sync.Mutex
+	age time.Duration
+	set bool
+}
+
+func (m *StaleMark) record(age time.Duration) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.set = true
+	m.age = max(m.age, age)
+}
+
+// Age returns the age of the oldest stale copy the answer used; false when
+// it used none.
+func (m *StaleMark) Age() (time.Duration, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.age, m.set
+}
+
+type markKey struct{}
+
+// WithStaleMark returns ctx carrying a new mark, and the mark: reads under
+// ctx may then be served from last good copies while the database is
+// unavailable, and say so in the mark.
+func WithStaleMark(ctx context.Context) (context.Context, *StaleMark) {
+	m := &StaleMark{}
+	return context.WithValue(ctx, markKey{}, m), m
+}
+
+// StaleAge returns what the mark of ctx recorded (StaleMark.Age); false
+// when ctx has no mark or no stale copy was used.
+func StaleAge(ctx context.Context) (time.Duration, bool) {
+	if m := markOf(ctx); m != nil {
+		return m.Age()
+	}
+	return 0, false
+}
+
+func markOf(ctx context.Context) *StaleMark {
+	m, _ := ctx.Value(markKey{}).(*StaleMark)
+	return m
 }
 
 // copyVideo copies what a request may change: the video, its author and

@@ -51,7 +51,7 @@ func setup(t *testing.T, url string, ttl time.Duration) *fixture {
 	db := sqltest.OpenDB(t, url)
 	db.SetQueue(fakeQueue{})
 	f := &fixture{db: db, store: &countingStore{DB: db}}
-	f.cache = cache.New(f.store, ttl, 1000)
+	f.cache = cache.New(f.store, ttl, 1000, 0)
 	db.SetOnVideoChange(f.cache.VideoChanged)
 	ctx := t.Context()
 	f.a, _ = db.CreateUser(ctx, "a", "h")
