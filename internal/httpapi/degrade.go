@@ -16,26 +16,42 @@ import (
 // (shed), and a read the cache can answer while the database is down is
 // served stale, saying so.
 
-// shed refuses API requests beyond max in flight on this node with an
-// immediate 503 unavailable and Retry-After, instead of letting them queue
-// for the database until their deadline: a client retries elsewhere or
-// later, and the requests already admitted keep their pace. max 0 admits
-// everything. Only the routes that carry it count: uploads and event
-// streams are long-lived and bounded by limits of their own (the probe
-// gate, the upload queue, the stream cap), and media and health checks
-// must keep answering while the API is saturated.
-func (s *server) shed(max int) gin.HandlerFunc {
-	if max <= 0 {
-		return func(c *gin.Context) { c.Next() }
+// shedder refuses API requests beyond a number in flight on this node with
+// an immediate 503 unavailable and Retry-After, instead of letting them
+// queue for the database until their deadline: a client retries elsewhere
+// or later, and the requests already admitted keep their pace. Only the
+// routes that carry its middleware count: uploads and event streams are
+// long-lived and bounded by limits of their own (the probe gate, the upload
+// queue, the stream cap), and media and health checks must keep answering
+// while the API is saturated.
+type shedder struct {
+	slots   chan struct{} // nil: no limit
+	metrics *Metrics
+}
+
+// newShedder admits max requests at once; max 0 admits everything.
+func newShedder(max int, m *Metrics) *shedder {
+	s := &shedder{metrics: m}
+	if max > 0 {
+		s.slots = make(chan struct{}, max)
 	}
-	slots := make(chan struct{}, max)
+	return s
+}
+
+// admit counts a route's requests against the one limit of the node; a
+// request over it is answered by refuse (the error shape of its API).
+func (s *shedder) admit(refuse func(*gin.Context, error)) gin.HandlerFunc {
 	return func(c *gin.Context) {
+		if s.slots == nil {
+			c.Next()
+			return
+		}
 		select {
-		case slots <- struct{}{}:
-			defer func() { <-slots }()
+		case s.slots <- struct{}{}:
+			defer func() { <-s.slots }()
 			c.Next()
 		default:
-			s.Metrics.shed.Inc()
+			s.metrics.shed.Inc()
 			refuse(c, overloaded{reel.Errorf(reel.EUNAVAILABLE, "the server is busy; try again shortly")})
 		}
 	}
