@@ -131,7 +131,7 @@ func expectFresh(t *testing.T, r response) {
 func expectShowsVideo(t *testing.T, r response, id int64) {
 	t.Helper()
 	var body struct {
-		ID        int64 `json:"id"`
+		ID        int64                `json:"id"`
 		Videos    []struct{ ID int64 } `json:"videos"`
 		VideoList []struct{ ID int64 } `json:"video_list"`
 	}
