@@ -19,6 +19,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -140,13 +141,19 @@ func (c *Cache) FeedGeneration() uint64 { return c.generation.Load() }
 // FindVideoByID serves the card from the cache, checked and flagged for
 // this viewer.
 func (c *Cache) FindVideoByID(ctx context.Context, id, viewerID int64) (*reel.Video, error) {
-	card, err := c.cards.Get(ctx, id, otter.LoaderFunc[int64, *reel.Video](func(ctx context.Context, id int64) (*reel.Video, error) {
-		v, err := c.Store.VideoCard(ctx, id)
-		if err == nil {
-			c.keepCard(v)
-		}
-		return v, err
-	}))
+	card, hit := c.cards.GetIfPresent(id)
+	var err error
+	if !hit {
+		card, err = bounded(ctx, hasCopy(ctx, c, c.goodCards, id), func(ctx context.Context) (*reel.Video, error) {
+			return c.cards.Get(ctx, id, otter.LoaderFunc[int64, *reel.Video](func(ctx context.Context, id int64) (*reel.Video, error) {
+				v, err := c.Store.VideoCard(ctx, id)
+				if err == nil {
+					c.keepCard(v)
+				}
+				return v, err
+			}))
+		})
+	}
 	if err != nil {
 		good, ok := staleCopy(ctx, c, err, c.goodCards, id)
 		if !ok {
@@ -167,7 +174,54 @@ func (c *Cache) Feed(ctx context.Context, viewerID int64, p reel.Page) ([]*reel.
 	if p.Cursor != "" {
 		return c.Store.Feed(ctx, viewerID, p)
 	}
-	page, err := c.feed.Get(ctx, p.Limit, otter.LoaderFunc[int, feedPage](func(ctx context.Context, limit int) (feedPage, error) {
+	page, hit := c.feed.GetIfPresent(p.Limit)
+	var err error
+	if !hit {
+		page, err = bounded(ctx, hasCopy(ctx, c, c.goodFeed, p.Limit), func(ctx context.Context) (feedPage, error) {
+			return c.loadFeedPage(ctx, p.Limit)
+		})
+	}
+	if err != nil {
+		good, ok := staleCopy(ctx, c, err, c.goodFeed, p.Limit)
+		if !ok {
+			return nil, "", err
+		}
+		page = good
+	}
+	// Cards that expired or changed are loaded again, all in one go.
+	// Only a load may be slow: cards all in memory skip bounded's goroutine.
+	someMissing := slices.ContainsFunc(page.ids, func(id int64) bool {
+		_, ok := c.cards.GetIfPresent(id)
+		return !ok
+	})
+	cards, err := bounded(ctx, someMissing && c.mayServeStale(ctx, errSlow), func(ctx context.Context) (map[int64]*reel.Video, error) {
+		return c.cards.BulkGet(ctx, page.ids, otter.BulkLoaderFunc[int64, *reel.Video](func(ctx context.Context, ids []int64) (map[int64]*reel.Video, error) {
+			cards, err := c.Store.VideoCards(ctx, ids)
+			for _, v := range cards {
+				c.keepCard(v)
+			}
+			return cards, err
+		}))
+	})
+	if err != nil {
+		if cards, err = c.staleCards(ctx, err, page.ids); err != nil {
+			return nil, "", err
+		}
+	}
+	videos := make([]*reel.Video, 0, len(page.ids))
+	for _, id := range page.ids {
+		// A video deleted since the page was cached is simply left out.
+		if card, ok := cards[id]; ok {
+			videos = append(videos, copyVideo(card))
+		}
+	}
+	return videos, page.next, c.Store.ViewerFlags(ctx, viewerID, videos...)
+}
+
+// loadFeedPage reads the feed's first page of limit videos through the
+// cache (one load for concurrent misses), keeping its cards.
+func (c *Cache) loadFeedPage(ctx context.Context, limit int) (feedPage, error) {
+	return c.feed.Get(ctx, limit, otter.LoaderFunc[int, feedPage](func(ctx context.Context, limit int) (feedPage, error) {
 		videos, next, err := c.Store.FeedPage(ctx, reel.Page{Limit: limit})
 		if err != nil {
 			return feedPage{}, err
@@ -184,34 +238,6 @@ func (c *Cache) Feed(ctx context.Context, viewerID int64, p reel.Page) ([]*reel.
 		}
 		return page, nil
 	}))
-	if err != nil {
-		good, ok := staleCopy(ctx, c, err, c.goodFeed, p.Limit)
-		if !ok {
-			return nil, "", err
-		}
-		page = good
-	}
-	// Cards that expired or changed are loaded again, all in one go.
-	cards, err := c.cards.BulkGet(ctx, page.ids, otter.BulkLoaderFunc[int64, *reel.Video](func(ctx context.Context, ids []int64) (map[int64]*reel.Video, error) {
-		cards, err := c.Store.VideoCards(ctx, ids)
-		for _, v := range cards {
-			c.keepCard(v)
-		}
-		return cards, err
-	}))
-	if err != nil {
-		if cards, err = c.staleCards(ctx, err, page.ids); err != nil {
-			return nil, "", err
-		}
-	}
-	videos := make([]*reel.Video, 0, len(page.ids))
-	for _, id := range page.ids {
-		// A video deleted since the page was cached is simply left out.
-		if card, ok := cards[id]; ok {
-			videos = append(videos, copyVideo(card))
-		}
-	}
-	return videos, page.next, c.Store.ViewerFlags(ctx, viewerID, videos...)
 }
 
 // keepCard keeps v as the last good copy of its card.
@@ -238,6 +264,62 @@ func (c *Cache) staleCards(ctx context.Context, err error, ids []int64) (map[int
 		}
 	}
 	return cards, nil
+}
+
+// SlowRead is how long a read that has a last good copy to fall back on
+// waits for the database: past it the copy is served (marked), so that a
+// database that hangs rather than refuses degrades the reads the cache
+// holds instead of holding them until their deadline. Reads take
+// milliseconds when the database is well.
+const SlowRead = time.Second
+
+// errSlow is how bounded reports a load past SlowRead.
+var errSlow = reel.Errorf(reel.EUNAVAILABLE, "the database is slow to answer; try again shortly")
+
+// bounded runs load; when the caller has a copy to fall back on
+// (fallback), it waits at most SlowRead and then answers errSlow, leaving
+// the load to finish for the next readers (otter shares it): the load keeps
+// the caller's deadline, not its cancellation.
+func bounded[V any](ctx context.Context, fallback bool, load func(context.Context) (V, error)) (V, error) {
+	if !fallback {
+		return load(ctx)
+	}
+	lctx, cancel := context.WithoutCancel(ctx), context.CancelFunc(func() {})
+	if d, ok := ctx.Deadline(); ok {
+		lctx, cancel = context.WithDeadline(lctx, d)
+	}
+	type result struct {
+		v   V
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		defer cancel()
+		v, err := load(lctx)
+		done <- result{v, err}
+	}()
+	timer := time.NewTimer(SlowRead)
+	defer timer.Stop()
+	select {
+	case r := <-done:
+		return r.v, r.err
+	case <-timer.C:
+		var zero V
+		return zero, errSlow
+	case <-ctx.Done():
+		var zero V
+		return zero, ctx.Err()
+	}
+}
+
+// hasCopy reports whether a read of key could fall back on a last good
+// copy in good.
+func hasCopy[K comparable, V any](ctx context.Context, c *Cache, good *otter.Cache[K, stamped[V]], key K) bool {
+	if !c.mayServeStale(ctx, errSlow) {
+		return false
+	}
+	s, ok := good.GetIfPresent(key)
+	return ok && time.Since(s.at) <= c.staleFor
 }
 
 // mayServeStale reports whether a read that failed with err may be served

@@ -29,12 +29,17 @@ type countingStore struct {
 	*sqlstore.DB
 	cards, feeds atomic.Int32
 	down         atomic.Bool
+	hang         atomic.Bool // loads wait for their context to end
 }
 
 var errDown = reel.Errorf(reel.EUNAVAILABLE, "the database is unreachable; try again shortly")
 
 func (s *countingStore) VideoCard(ctx context.Context, id int64) (*reel.Video, error) {
 	s.cards.Add(1)
+	if s.hang.Load() {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
 	if s.down.Load() {
 		return nil, errDown
 	}
@@ -50,6 +55,10 @@ func (s *countingStore) VideoCards(ctx context.Context, ids []int64) (map[int64]
 
 func (s *countingStore) FeedPage(ctx context.Context, p reel.Page) ([]*reel.Video, string, error) {
 	s.feeds.Add(1)
+	if s.hang.Load() {
+		<-ctx.Done()
+		return nil, "", ctx.Err()
+	}
 	if s.down.Load() {
 		return nil, "", errDown
 	}
@@ -330,5 +339,40 @@ func TestStaleCopiesExpire(t *testing.T) {
 	off.store.down.Store(true)
 	if _, _, err := off.cache.Feed(ctx, 0, reel.Page{Limit: 20}); reel.ErrorCode(err) != reel.EUNAVAILABLE {
 		t.Errorf("feed with staleFor 0: %v, want the database's error", err)
+	}
+}
+
+// A database that hangs instead of refusing: a read with a last good copy
+// waits SlowRead for it, then is served the copy, marked, well before its
+// deadline; a read without a mark waits for the database.
+func TestStaleWhileDatabaseHangs(t *testing.T) {
+	f := setupStale(t, sqltest.SQLiteURL(t), time.Nanosecond, time.Hour)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	fresh, _ := cache.WithStaleMark(ctx)
+	if _, _, err := f.cache.Feed(fresh, 0, reel.Page{Limit: 20}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.cache.FindVideoByID(fresh, f.videos[0].ID, 0); err != nil {
+		t.Fatal(err)
+	}
+	f.store.hang.Store(true)
+	staleCtx, mark := cache.WithStaleMark(ctx)
+	if videos, _, err := f.cache.Feed(staleCtx, 0, reel.Page{Limit: 20}); err != nil || len(videos) != 3 {
+		t.Errorf("feed while the database hangs: %d videos, %v", len(videos), err)
+	}
+	if _, err := f.cache.FindVideoByID(staleCtx, f.videos[0].ID, 0); err != nil {
+		t.Errorf("card while the database hangs: %v", err)
+	}
+	if _, stale := mark.Age(); !stale {
+		t.Error("answers served while the database hangs are not marked")
+	}
+	if err := ctx.Err(); err != nil {
+		t.Errorf("the reads waited for their deadline: %v", err)
+	}
+	short, cancelShort := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	defer cancelShort()
+	if _, err := f.cache.FindVideoByID(short, f.videos[0].ID, 0); err == nil {
+		t.Error("a read without a stale mark was served while the database hangs")
 	}
 }
