@@ -53,9 +53,9 @@ type Cache struct {
 	cards      *otter.Cache[int64, *reel.Video]
 	feed       *otter.Cache[int, feedPage] // first pages, by limit
 
-	// The last good copies, kept staleFor after each successful load (the
-	// same bounds in entries as the fresh caches), read only while the
-	// database is unavailable. They share the fresh caches' values: a
+	// The last good copies, kept staleFor after each successful load (at
+	// most maxStaleCards cards and the fresh cache's number of pages), read
+	// only while the database is unavailable. They share the fresh caches' values: a
 	// cached video is never modified, requests get copies (copyVideo).
 	staleFor  time.Duration
 	goodCards *otter.Cache[int64, stamped[*reel.Video]]
@@ -75,6 +75,12 @@ type feedPage struct {
 	next string
 }
 
+// maxStaleCards bounds the last good copies of cards: they live minutes
+// (REEL_STALE_FOR) where fresh cards live seconds, so they would otherwise
+// hold every card read in that time. Ten thousand cover the feed's pages
+// and the most read cards, which otter's policy (TinyLFU) keeps.
+const maxStaleCards = 10_000
+
 // New caches s's reads for ttl to 1.5×ttl (the jitter keeps entries loaded
 // together from expiring together), and keeps the last good copy of each
 // for staleFor, to serve while the database is unavailable (0: never).
@@ -86,7 +92,7 @@ func New(s Store, ttl time.Duration, maxCards int, staleFor time.Duration) *Cach
 		Store:    s,
 		staleFor: staleFor,
 		goodCards: otter.Must(&otter.Options[int64, stamped[*reel.Video]]{
-			MaximumSize:      maxCards,
+			MaximumSize:      min(maxCards, maxStaleCards),
 			ExpiryCalculator: otter.ExpiryWriting[int64, stamped[*reel.Video]](keep),
 		}),
 		goodFeed: otter.Must(&otter.Options[int, stamped[feedPage]]{
