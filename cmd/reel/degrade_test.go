@@ -108,7 +108,7 @@ func TestStaleReadsWhileDatabaseHangsPostgres(t *testing.T) {
 	srv := startServer(t, map[string]string{
 		"REEL_DATABASE_URL":    dbURL.String(),
 		"REEL_STALE_FOR":       "5m",
-		"REEL_REQUEST_TIMEOUT": "2s",
+		"REEL_REQUEST_TIMEOUT": "3s",
 	})
 	alice, bob := register(t, srv, "alice"), register(t, srv, "bob")
 	v := readyVideo(t, srv, alice.token, "public")

@@ -192,7 +192,13 @@ func (c *Cache) Feed(ctx context.Context, viewerID int64, p reel.Page) ([]*reel.
 		if !ok {
 			return nil, "", err
 		}
-		page = good
+		// The database just failed this request: its cards come from
+		// the copies too, without waiting for it a second time.
+		cards, err := c.staleCards(ctx, err, good.ids)
+		if err != nil {
+			return nil, "", err
+		}
+		return c.feedVideos(ctx, viewerID, good, cards)
 	}
 	// Cards that expired or changed are loaded again, all in one go.
 	// Only a load may be slow: cards all in memory skip bounded's goroutine.
@@ -214,6 +220,11 @@ func (c *Cache) Feed(ctx context.Context, viewerID int64, p reel.Page) ([]*reel.
 			return nil, "", err
 		}
 	}
+	return c.feedVideos(ctx, viewerID, page, cards)
+}
+
+// feedVideos is the page made of cards, copied and flagged for viewerID.
+func (c *Cache) feedVideos(ctx context.Context, viewerID int64, page feedPage, cards map[int64]*reel.Video) ([]*reel.Video, string, error) {
 	videos := make([]*reel.Video, 0, len(page.ids))
 	for _, id := range page.ids {
 		// A video deleted since the page was cached is simply left out.
