@@ -129,8 +129,9 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 	}
 
 	// Hot reads (video cards, the feed's first page) come from memory; the
-	// store tells the cache what changed.
-	cached := cache.New(b.db, cacheTTL, 100_000)
+	// store tells the cache what changed. While the database is down, their
+	// last good copies are served for REEL_STALE_FOR, marked.
+	cached := cache.New(b.db, cacheTTL, 100_000, cfg.StaleFor)
 	b.db.SetOnVideoChange(cached.VideoChanged)
 	// A revocation made on another node also drops this node's copy of the
 	// video, so its new visibility shows here as soon as its URLs stop.
@@ -163,6 +164,7 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 			{Name: "shared_state", Check: state.Ping, Kind: state.Kind(), Advisory: true, Problem: "unavailable"},
 		},
 		RequestTimeout: cfg.RequestTimeout,
+		MaxInFlight:    cfg.MaxInFlight,
 		TrustedProxies: cfg.TrustedProxies,
 		Videos:         cached,
 		Playback:       b.db,

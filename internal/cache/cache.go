@@ -6,11 +6,21 @@
 // (otter's loader deduplicates), entries live a short, jittered TTL, and
 // the store reports changes (SetOnVideoChange) so this node drops what
 // changed at once; other nodes see it when their TTL ends.
+//
+// While the database cannot answer (an EUNAVAILABLE error, or a load that
+// ran out of time), the last good copy of a card or of the feed's first
+// page is served for up to staleFor after it was read, to callers that can
+// say so: their context carries a mark (WithStaleMark) that records the
+// copy's age, and the HTTP layer turns it into a header. A caller without
+// the mark gets the error, so nothing is ever served stale silently.
 package cache
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -42,6 +52,20 @@ type Cache struct {
 	generation atomic.Uint64 // bumped whenever the feed pages are dropped
 	cards      *otter.Cache[int64, *reel.Video]
 	feed       *otter.Cache[int, feedPage] // first pages, by limit
+
+	// The last good copies, kept staleFor after each successful load (at
+	// most maxStaleCards cards and the fresh cache's number of pages), read
+	// only while the database is unavailable. They share the fresh caches' values: a
+	// cached video is never modified, requests get copies (copyVideo).
+	staleFor  time.Duration
+	goodCards *otter.Cache[int64, stamped[*reel.Video]]
+	goodFeed  *otter.Cache[int, stamped[feedPage]]
+}
+
+// stamped is a value with the time it was read from the store.
+type stamped[V any] struct {
+	v  V
+	at time.Time
 }
 
 // feedPage holds ids only: the videos themselves come from the cards, so a
@@ -51,12 +75,30 @@ type feedPage struct {
 	next string
 }
 
+// maxStaleCards bounds the last good copies of cards: they live minutes
+// (REEL_STALE_FOR) where fresh cards live seconds, so they would otherwise
+// hold every card read in that time. Ten thousand cover the feed's pages
+// and the most read cards, which otter's policy (TinyLFU) keeps.
+const maxStaleCards = 10_000
+
 // New caches s's reads for ttl to 1.5×ttl (the jitter keeps entries loaded
-// together from expiring together).
-func New(s Store, ttl time.Duration, maxCards int) *Cache {
+// together from expiring together), and keeps the last good copy of each
+// for staleFor, to serve while the database is unavailable (0: never).
+func New(s Store, ttl time.Duration, maxCards int, staleFor time.Duration) *Cache {
 	jitter := func() time.Duration { return ttl + rand.N(ttl/2+1) }
+	// otter needs a positive expiry; with staleFor 0 nothing is read back.
+	keep := max(staleFor, time.Millisecond)
 	return &Cache{
-		Store: s,
+		Store:    s,
+		staleFor: staleFor,
+		goodCards: otter.Must(&otter.Options[int64, stamped[*reel.Video]]{
+			MaximumSize:      min(maxCards, maxStaleCards),
+			ExpiryCalculator: otter.ExpiryWriting[int64, stamped[*reel.Video]](keep),
+		}),
+		goodFeed: otter.Must(&otter.Options[int, stamped[feedPage]]{
+			MaximumSize:      64,
+			ExpiryCalculator: otter.ExpiryWriting[int, stamped[feedPage]](keep),
+		}),
 		cards: otter.Must(&otter.Options[int64, *reel.Video]{
 			MaximumSize: maxCards,
 			ExpiryCalculator: otter.ExpiryWritingFunc(func(otter.Entry[int64, *reel.Video]) time.Duration {
@@ -75,10 +117,17 @@ func New(s Store, ttl time.Duration, maxCards int) *Cache {
 // VideoChanged drops what the cache holds of a video; lists says whether the
 // change can move it in or out of lists (status, visibility, block, delete)
 // rather than only change its counts. The store calls it.
+//
+// A change of counts keeps the last good copy (an outage may serve it with
+// old counts: it says it is stale); a change that can hide the video drops
+// it, so that no outage serves a video that was blocked, made private or
+// deleted, nor a page that lists it.
 func (c *Cache) VideoChanged(id int64, lists bool) {
 	c.cards.Invalidate(id)
 	if lists {
 		c.generation.Add(1)
+		c.goodCards.Invalidate(id)
+		c.goodFeed.InvalidateAll()
 		c.feed.InvalidateAll()
 	}
 }
@@ -98,11 +147,25 @@ func (c *Cache) FeedGeneration() uint64 { return c.generation.Load() }
 // FindVideoByID serves the card from the cache, checked and flagged for
 // this viewer.
 func (c *Cache) FindVideoByID(ctx context.Context, id, viewerID int64) (*reel.Video, error) {
-	card, err := c.cards.Get(ctx, id, otter.LoaderFunc[int64, *reel.Video](func(ctx context.Context, id int64) (*reel.Video, error) {
-		return c.Store.VideoCard(ctx, id)
-	}))
+	card, hit := c.cards.GetIfPresent(id)
+	var err error
+	if !hit {
+		card, err = bounded(ctx, hasCopy(ctx, c, c.goodCards, id), func(ctx context.Context) (*reel.Video, error) {
+			return c.cards.Get(ctx, id, otter.LoaderFunc[int64, *reel.Video](func(ctx context.Context, id int64) (*reel.Video, error) {
+				v, err := c.Store.VideoCard(ctx, id)
+				if err == nil {
+					c.keepCard(v)
+				}
+				return v, err
+			}))
+		})
+	}
 	if err != nil {
-		return nil, err
+		good, ok := staleCopy(ctx, c, err, c.goodCards, id)
+		if !ok {
+			return nil, err
+		}
+		card = good
 	}
 	v := copyVideo(card)
 	if err := c.Store.CanSee(ctx, v, viewerID); err != nil {
@@ -117,26 +180,51 @@ func (c *Cache) Feed(ctx context.Context, viewerID int64, p reel.Page) ([]*reel.
 	if p.Cursor != "" {
 		return c.Store.Feed(ctx, viewerID, p)
 	}
-	page, err := c.feed.Get(ctx, p.Limit, otter.LoaderFunc[int, feedPage](func(ctx context.Context, limit int) (feedPage, error) {
-		videos, next, err := c.Store.FeedPage(ctx, reel.Page{Limit: limit})
-		if err != nil {
-			return feedPage{}, err
-		}
-		ids := make([]int64, len(videos))
-		for i, v := range videos {
-			ids[i] = v.ID
-			c.cards.SetIfAbsent(v.ID, v)
-		}
-		return feedPage{ids, next}, nil
-	}))
+	page, hit := c.feed.GetIfPresent(p.Limit)
+	var err error
+	if !hit {
+		page, err = bounded(ctx, hasCopy(ctx, c, c.goodFeed, p.Limit), func(ctx context.Context) (feedPage, error) {
+			return c.loadFeedPage(ctx, p.Limit)
+		})
+	}
 	if err != nil {
-		return nil, "", err
+		good, ok := staleCopy(ctx, c, err, c.goodFeed, p.Limit)
+		if !ok {
+			return nil, "", err
+		}
+		// The database just failed this request: its cards come from
+		// the copies too, without waiting for it a second time.
+		cards, err := c.staleCards(ctx, err, good.ids)
+		if err != nil {
+			return nil, "", err
+		}
+		return c.feedVideos(ctx, viewerID, good, cards)
 	}
 	// Cards that expired or changed are loaded again, all in one go.
-	cards, err := c.cards.BulkGet(ctx, page.ids, otter.BulkLoaderFunc[int64, *reel.Video](c.Store.VideoCards))
+	// Only a load may be slow: cards all in memory skip bounded's goroutine.
+	someMissing := slices.ContainsFunc(page.ids, func(id int64) bool {
+		_, ok := c.cards.GetIfPresent(id)
+		return !ok
+	})
+	cards, err := bounded(ctx, someMissing && c.mayServeStale(ctx, errSlow), func(ctx context.Context) (map[int64]*reel.Video, error) {
+		return c.cards.BulkGet(ctx, page.ids, otter.BulkLoaderFunc[int64, *reel.Video](func(ctx context.Context, ids []int64) (map[int64]*reel.Video, error) {
+			cards, err := c.Store.VideoCards(ctx, ids)
+			for _, v := range cards {
+				c.keepCard(v)
+			}
+			return cards, err
+		}))
+	})
 	if err != nil {
-		return nil, "", err
+		if cards, err = c.staleCards(ctx, err, page.ids); err != nil {
+			return nil, "", err
+		}
 	}
+	return c.feedVideos(ctx, viewerID, page, cards)
+}
+
+// feedVideos is the page made of cards, copied and flagged for viewerID.
+func (c *Cache) feedVideos(ctx context.Context, viewerID int64, page feedPage, cards map[int64]*reel.Video) ([]*reel.Video, string, error) {
 	videos := make([]*reel.Video, 0, len(page.ids))
 	for _, id := range page.ids {
 		// A video deleted since the page was cached is simply left out.
@@ -145,6 +233,190 @@ func (c *Cache) Feed(ctx context.Context, viewerID int64, p reel.Page) ([]*reel.
 		}
 	}
 	return videos, page.next, c.Store.ViewerFlags(ctx, viewerID, videos...)
+}
+
+// loadFeedPage reads the feed's first page of limit videos through the
+// cache (one load for concurrent misses), keeping its cards.
+func (c *Cache) loadFeedPage(ctx context.Context, limit int) (feedPage, error) {
+	return c.feed.Get(ctx, limit, otter.LoaderFunc[int, feedPage](func(ctx context.Context, limit int) (feedPage, error) {
+		videos, next, err := c.Store.FeedPage(ctx, reel.Page{Limit: limit})
+		if err != nil {
+			return feedPage{}, err
+		}
+		ids := make([]int64, len(videos))
+		for i, v := range videos {
+			ids[i] = v.ID
+			c.cards.SetIfAbsent(v.ID, v)
+			c.keepCard(v)
+		}
+		page := feedPage{ids, next}
+		if c.staleFor > 0 {
+			c.goodFeed.Set(limit, stamped[feedPage]{page, time.Now()})
+		}
+		return page, nil
+	}))
+}
+
+// keepCard keeps v as the last good copy of its card.
+func (c *Cache) keepCard(v *reel.Video) {
+	if c.staleFor > 0 {
+		c.goodCards.Set(v.ID, stamped[*reel.Video]{v, time.Now()})
+	}
+}
+
+// staleCards returns the cards of ids for a feed page served while the
+// store failed with err: the fresh ones, else their last good copies. A
+// card with neither (its video was hidden since, or its copy evicted) is
+// left out, as a deleted video is.
+func (c *Cache) staleCards(ctx context.Context, err error, ids []int64) (map[int64]*reel.Video, error) {
+	if !c.mayServeStale(ctx, err) {
+		return nil, err
+	}
+	cards := make(map[int64]*reel.Video, len(ids))
+	for _, id := range ids {
+		if v, ok := c.cards.GetIfPresent(id); ok {
+			cards[id] = v
+		} else if v, ok := lastGood(ctx, c.staleFor, c.goodCards, id); ok {
+			cards[id] = v
+		}
+	}
+	return cards, nil
+}
+
+// SlowRead is how long a read that has a last good copy to fall back on
+// waits for the database: past it the copy is served (marked), so that a
+// database that hangs rather than refuses degrades the reads the cache
+// holds instead of holding them until their deadline. Reads take
+// milliseconds when the database is well.
+const SlowRead = time.Second
+
+// errSlow is how bounded reports a load past SlowRead.
+var errSlow = reel.Errorf(reel.EUNAVAILABLE, "the database is slow to answer; try again shortly")
+
+// bounded runs load; when the caller has a copy to fall back on
+// (fallback), it waits at most SlowRead and then answers errSlow, leaving
+// the load to finish for the next readers (otter shares it): the load keeps
+// the caller's deadline, not its cancellation.
+func bounded[V any](ctx context.Context, fallback bool, load func(context.Context) (V, error)) (V, error) {
+	if !fallback {
+		return load(ctx)
+	}
+	lctx, cancel := context.WithoutCancel(ctx), context.CancelFunc(func() {})
+	if d, ok := ctx.Deadline(); ok {
+		lctx, cancel = context.WithDeadline(lctx, d)
+	}
+	type result struct {
+		v   V
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		defer cancel()
+		v, err := load(lctx)
+		done <- result{v, err}
+	}()
+	timer := time.NewTimer(SlowRead)
+	defer timer.Stop()
+	select {
+	case r := <-done:
+		return r.v, r.err
+	case <-timer.C:
+		var zero V
+		return zero, errSlow
+	case <-ctx.Done():
+		var zero V
+		return zero, ctx.Err()
+	}
+}
+
+// hasCopy reports whether a read of key could fall back on a last good
+// copy in good.
+func hasCopy[K comparable, V any](ctx context.Context, c *Cache, good *otter.Cache[K, stamped[V]], key K) bool {
+	if !c.mayServeStale(ctx, errSlow) {
+		return false
+	}
+	s, ok := good.GetIfPresent(key)
+	return ok && time.Since(s.at) <= c.staleFor
+}
+
+// mayServeStale reports whether a read that failed with err may be served
+// from a last good copy: the database is unavailable (it said so, or did
+// not answer in time) and the caller can tell its client (WithStaleMark).
+func (c *Cache) mayServeStale(ctx context.Context, err error) bool {
+	if c.staleFor <= 0 || markOf(ctx) == nil {
+		return false
+	}
+	return reel.ErrorCode(err) == reel.EUNAVAILABLE || errors.Is(err, context.DeadlineExceeded)
+}
+
+// staleCopy returns the last good copy of key for a read that failed with
+// err, when mayServeStale allows it (see lastGood).
+func staleCopy[K comparable, V any](ctx context.Context, c *Cache, err error, good *otter.Cache[K, stamped[V]], key K) (V, bool) {
+	if !c.mayServeStale(ctx, err) {
+		var zero V
+		return zero, false
+	}
+	return lastGood(ctx, c.staleFor, good, key)
+}
+
+// lastGood returns the copy of key in good when it is at most staleFor old
+// (otter's expiry is not exact to the moment), and records its age in the
+// mark of ctx.
+func lastGood[K comparable, V any](ctx context.Context, staleFor time.Duration, good *otter.Cache[K, stamped[V]], key K) (V, bool) {
+	s, ok := good.GetIfPresent(key)
+	if age := time.Since(s.at); ok && age <= staleFor {
+		markOf(ctx).record(age)
+		return s.v, true
+	}
+	var zero V
+	return zero, false
+}
+
+// StaleMark records that an answer was made of copies kept while the
+// database was unavailable, and the age of the oldest of them.
+type StaleMark struct {
+	mu  sync.Mutex
+	age time.Duration
+	set bool
+}
+
+func (m *StaleMark) record(age time.Duration) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.set = true
+	m.age = max(m.age, age)
+}
+
+// Age returns the age of the oldest stale copy the answer used; false when
+// it used none.
+func (m *StaleMark) Age() (time.Duration, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.age, m.set
+}
+
+type markKey struct{}
+
+// WithStaleMark returns ctx carrying a new mark, and the mark: reads under
+// ctx may then be served from last good copies while the database is
+// unavailable, and say so in the mark.
+func WithStaleMark(ctx context.Context) (context.Context, *StaleMark) {
+	m := &StaleMark{}
+	return context.WithValue(ctx, markKey{}, m), m
+}
+
+// StaleAge returns what the mark of ctx recorded (StaleMark.Age); false
+// when ctx has no mark or no stale copy was used.
+func StaleAge(ctx context.Context) (time.Duration, bool) {
+	if m := markOf(ctx); m != nil {
+		return m.Age()
+	}
+	return 0, false
+}
+
+func markOf(ctx context.Context) *StaleMark {
+	m, _ := ctx.Value(markKey{}).(*StaleMark)
+	return m
 }
 
 // copyVideo copies what a request may change: the video, its author and

@@ -12,6 +12,7 @@ import (
 	"github.com/reel-video/reel/internal/cache"
 	"github.com/reel-video/reel/internal/sqlstore"
 	"github.com/reel-video/reel/internal/sqlstore/sqltest"
+	"github.com/reel-video/reel/internal/testwait"
 )
 
 type fakeQueue struct{}
@@ -22,19 +23,45 @@ func (fakeQueue) CancelTx(context.Context, *sql.Tx, int64) error                
 func (fakeQueue) Waiting(context.Context) (int, error)                              { return 0, nil }
 func (fakeQueue) WaitingTx(context.Context, *sql.Tx) (int, error)                   { return 0, nil }
 
-// countingStore counts the loads that reach the database.
+// countingStore counts the loads that reach the database; while down, the
+// loads fail as an unreachable database's do.
 type countingStore struct {
 	*sqlstore.DB
 	cards, feeds atomic.Int32
+	down         atomic.Bool
+	hang         atomic.Bool // loads wait for their context to end
 }
+
+var errDown = reel.Errorf(reel.EUNAVAILABLE, "the database is unreachable; try again shortly")
 
 func (s *countingStore) VideoCard(ctx context.Context, id int64) (*reel.Video, error) {
 	s.cards.Add(1)
+	if s.hang.Load() {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	if s.down.Load() {
+		return nil, errDown
+	}
 	return s.DB.VideoCard(ctx, id)
+}
+
+func (s *countingStore) VideoCards(ctx context.Context, ids []int64) (map[int64]*reel.Video, error) {
+	if s.down.Load() {
+		return nil, errDown
+	}
+	return s.DB.VideoCards(ctx, ids)
 }
 
 func (s *countingStore) FeedPage(ctx context.Context, p reel.Page) ([]*reel.Video, string, error) {
 	s.feeds.Add(1)
+	if s.hang.Load() {
+		<-ctx.Done()
+		return nil, "", ctx.Err()
+	}
+	if s.down.Load() {
+		return nil, "", errDown
+	}
 	return s.DB.FeedPage(ctx, p)
 }
 
@@ -47,11 +74,16 @@ type fixture struct {
 }
 
 func setup(t *testing.T, url string, ttl time.Duration) *fixture {
+	return setupStale(t, url, ttl, 0)
+}
+
+// setupStale keeps the last good copies for staleFor.
+func setupStale(t *testing.T, url string, ttl, staleFor time.Duration) *fixture {
 	t.Helper()
 	db := sqltest.OpenDB(t, url)
 	db.SetQueue(fakeQueue{})
 	f := &fixture{db: db, store: &countingStore{DB: db}}
-	f.cache = cache.New(f.store, ttl, 1000)
+	f.cache = cache.New(f.store, ttl, 1000, staleFor)
 	db.SetOnVideoChange(f.cache.VideoChanged)
 	ctx := t.Context()
 	f.a, _ = db.CreateUser(ctx, "a", "h")
@@ -197,5 +229,150 @@ func TestTTLCoversOtherNodes(t *testing.T) {
 			t.Fatal("the cached card never expired")
 		}
 		<-time.After(10 * time.Millisecond)
+	}
+}
+
+// While the database is unavailable, the last good copies of the feed's
+// first page and of cards are served to callers that can say so, with
+// their age; a change that hides a video drops them; callers without a
+// mark get the error.
+func TestStaleWhileDatabaseUnavailable(t *testing.T) {
+	sqltest.Engines(t, func(t *testing.T, url string) {
+		// A TTL of a nanosecond: every read goes to the store.
+		f := setupStale(t, url, time.Nanosecond, time.Hour)
+		ctx := t.Context()
+		fresh, mark := cache.WithStaleMark(ctx)
+		if videos, _, err := f.cache.Feed(fresh, 0, reel.Page{Limit: 20}); err != nil || len(videos) != 3 {
+			t.Fatalf("feed: %d videos, %v", len(videos), err)
+		}
+		if _, err := f.cache.FindVideoByID(fresh, f.videos[0].ID, 0); err != nil {
+			t.Fatal(err)
+		}
+		if _, stale := mark.Age(); stale {
+			t.Error("answers read from the database are marked stale")
+		}
+
+		f.store.down.Store(true)
+		if _, err := f.cache.FindVideoByID(ctx, f.videos[0].ID, 0); reel.ErrorCode(err) != reel.EUNAVAILABLE {
+			t.Errorf("a caller without a stale mark: %v, want the database's error", err)
+		}
+		if _, _, err := f.cache.Feed(ctx, 0, reel.Page{Limit: 20}); reel.ErrorCode(err) != reel.EUNAVAILABLE {
+			t.Errorf("feed for a caller without a stale mark: %v, want the database's error", err)
+		}
+		staleCtx, mark := cache.WithStaleMark(ctx)
+		v, err := f.cache.FindVideoByID(staleCtx, f.videos[0].ID, 0)
+		if err != nil || v.ID != f.videos[0].ID {
+			t.Fatalf("card while the database is down: %v, %v", v, err)
+		}
+		if age, stale := mark.Age(); !stale || age < 0 || age > time.Hour {
+			t.Errorf("card served stale: mark %v %v", age, stale)
+		}
+		staleCtx, mark = cache.WithStaleMark(ctx)
+		if videos, _, err := f.cache.Feed(staleCtx, 0, reel.Page{Limit: 20}); err != nil || len(videos) != 3 {
+			t.Errorf("feed while the database is down: %d videos, %v", len(videos), err)
+		}
+		if _, stale := mark.Age(); !stale {
+			t.Error("feed served stale is not marked")
+		}
+		// A page of another size was never read: nothing to serve.
+		if _, _, err := f.cache.Feed(staleCtx, 0, reel.Page{Limit: 5}); reel.ErrorCode(err) != reel.EUNAVAILABLE {
+			t.Errorf("a page never read: %v, want the database's error", err)
+		}
+
+		// A block (made through a connection that still works) drops the
+		// copies that would show the video.
+		if err := f.db.SetBlocked(ctx, f.videos[1].ID, true); err != nil {
+			t.Fatal(err)
+		}
+		staleCtx, _ = cache.WithStaleMark(ctx)
+		if _, err := f.cache.FindVideoByID(staleCtx, f.videos[1].ID, 0); reel.ErrorCode(err) != reel.EUNAVAILABLE {
+			t.Errorf("the card of a video blocked since: %v, want the database's error", err)
+		}
+		if _, _, err := f.cache.Feed(staleCtx, 0, reel.Page{Limit: 20}); reel.ErrorCode(err) != reel.EUNAVAILABLE {
+			t.Errorf("a feed page that listed a video blocked since: %v, want the database's error", err)
+		}
+		// A change of counts keeps the copy.
+		if err := f.db.Like(ctx, f.b.ID, f.videos[0].ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.cache.FindVideoByID(staleCtx, f.videos[0].ID, 0); err != nil {
+			t.Errorf("a card whose counts changed is no longer served stale: %v", err)
+		}
+
+		// Back: fresh answers, unmarked.
+		f.store.down.Store(false)
+		fresh, mark = cache.WithStaleMark(ctx)
+		if videos, _, err := f.cache.Feed(fresh, 0, reel.Page{Limit: 20}); err != nil || len(videos) != 2 {
+			t.Errorf("feed after the outage: %d videos, %v", len(videos), err)
+		}
+		if _, stale := mark.Age(); stale {
+			t.Error("the feed after the outage is marked stale")
+		}
+	})
+}
+
+// A last good copy older than staleFor is not served.
+func TestStaleCopiesExpire(t *testing.T) {
+	f := setupStale(t, sqltest.SQLiteURL(t), time.Nanosecond, 50*time.Millisecond)
+	ctx, _ := cache.WithStaleMark(t.Context())
+	if _, _, err := f.cache.Feed(ctx, 0, reel.Page{Limit: 20}); err != nil {
+		t.Fatal(err)
+	}
+	f.store.down.Store(true)
+	if _, _, err := f.cache.Feed(ctx, 0, reel.Page{Limit: 20}); err != nil {
+		t.Fatalf("feed right after the database went down: %v", err)
+	}
+	var err error
+	testwait.For(t, "the stale feed to be refused", 10*time.Second, 10*time.Millisecond, func() bool {
+		_, _, err = f.cache.Feed(ctx, 0, reel.Page{Limit: 20})
+		return err != nil
+	})
+	if reel.ErrorCode(err) != reel.EUNAVAILABLE {
+		t.Errorf("feed past staleFor: %v, want the database's error", err)
+	}
+
+	// With staleFor 0, nothing is kept.
+	off := setupStale(t, sqltest.SQLiteURL(t), time.Nanosecond, 0)
+	if _, _, err := off.cache.Feed(ctx, 0, reel.Page{Limit: 20}); err != nil {
+		t.Fatal(err)
+	}
+	off.store.down.Store(true)
+	if _, _, err := off.cache.Feed(ctx, 0, reel.Page{Limit: 20}); reel.ErrorCode(err) != reel.EUNAVAILABLE {
+		t.Errorf("feed with staleFor 0: %v, want the database's error", err)
+	}
+}
+
+// A database that hangs instead of refusing: a read with a last good copy
+// waits SlowRead for it, then is served the copy, marked, well before its
+// deadline; a read without a mark waits for the database.
+func TestStaleWhileDatabaseHangs(t *testing.T) {
+	f := setupStale(t, sqltest.SQLiteURL(t), time.Nanosecond, time.Hour)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	fresh, _ := cache.WithStaleMark(ctx)
+	if _, _, err := f.cache.Feed(fresh, 0, reel.Page{Limit: 20}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.cache.FindVideoByID(fresh, f.videos[0].ID, 0); err != nil {
+		t.Fatal(err)
+	}
+	f.store.hang.Store(true)
+	staleCtx, mark := cache.WithStaleMark(ctx)
+	if videos, _, err := f.cache.Feed(staleCtx, 0, reel.Page{Limit: 20}); err != nil || len(videos) != 3 {
+		t.Errorf("feed while the database hangs: %d videos, %v", len(videos), err)
+	}
+	if _, err := f.cache.FindVideoByID(staleCtx, f.videos[0].ID, 0); err != nil {
+		t.Errorf("card while the database hangs: %v", err)
+	}
+	if _, stale := mark.Age(); !stale {
+		t.Error("answers served while the database hangs are not marked")
+	}
+	if err := ctx.Err(); err != nil {
+		t.Errorf("the reads waited for their deadline: %v", err)
+	}
+	short, cancelShort := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	defer cancelShort()
+	if _, err := f.cache.FindVideoByID(short, f.videos[0].ID, 0); err == nil {
+		t.Error("a read without a stale mark was served while the database hangs")
 	}
 }

@@ -71,6 +71,8 @@ type Config struct {
 	URLTTL            time.Duration `env:"URL_TTL" envDefault:"6h" doc:"lifetime of signed media URLs"`
 	PreviousSecret    string        `env:"PREVIOUS_SECRET" doc:"the secret before a rotation: tokens and media URLs it signed keep working until they expire"`
 	URLBindClient     bool          `env:"URL_BIND_CLIENT" envDefault:"false" doc:"bind each media URL to the client address it was handed to (defeats shared CDN caching)"`
+	StaleFor          time.Duration `env:"STALE_FOR" envDefault:"5m" doc:"while the database is unavailable, the anonymous feed's first page and video cards are served from the last copy read, marked with Age and Cache-Status, if it is at most this old; 0 turns it off"`
+	MaxInFlight       int           `env:"MAX_INFLIGHT" envDefault:"1024" doc:"API requests (/api/v1 and /douyin, not uploads, event streams, media or health) this node serves at once; over it they get 503 with Retry-After at once; 0 for no limit"`
 	SendBuffer        int           `env:"SEND_BUFFER" envDefault:"262144" doc:"socket send buffer of client connections, in bytes; 0 lets the kernel autotune it"`
 }
 
@@ -310,6 +312,12 @@ func (c *Config) validate() error {
 	}
 	if c.SendBuffer < 0 {
 		bad("SEND_BUFFER", c.SendBuffer, "must be 0 (kernel autotuning) or a number of bytes")
+	}
+	if c.StaleFor < 0 {
+		bad("STALE_FOR", c.StaleFor, "must be 0 (off) or a duration such as 5m")
+	}
+	if c.MaxInFlight < 0 {
+		bad("MAX_INFLIGHT", c.MaxInFlight, "must be 0 (no limit) or more")
 	}
 	if c.MaxQueued < 0 {
 		bad("MAX_QUEUED", c.MaxQueued, "must be 0 (no limit) or more")

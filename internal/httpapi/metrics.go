@@ -17,6 +17,7 @@ type Metrics struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	inFlight prometheus.Gauge
+	shed     prometheus.Counter
 }
 
 // NewMetrics registers the HTTP and Go runtime metrics.
@@ -36,11 +37,15 @@ func NewMetrics() *Metrics {
 			Name: "reel_http_requests_in_flight",
 			Help: "HTTP requests being served now.",
 		}),
+		shed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "reel_http_requests_shed_total",
+			Help: "API requests refused with 503 because the node had REEL_MAX_INFLIGHT in flight.",
+		}),
 	}
 	m.Registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.requests, m.latency, m.inFlight,
+		m.requests, m.latency, m.inFlight, m.shed,
 	)
 	return m
 }

@@ -21,8 +21,11 @@ func (s *server) routes(e *gin.Engine) {
 	e.GET("/readyz", s.handleReadyz())
 	e.GET("/metrics", gin.WrapH(s.Metrics.Handler()))
 
-	// Ordinary JSON API: bounded in time and body size.
-	api := e.Group("/api/v1", s.deadline(s.RequestTimeout), limitBody(MaxJSONBody), gzipJSON(gzipMinSize), s.authenticate())
+	// Ordinary JSON API: bounded in number (shed), in time and body size;
+	// the reads the cache holds may be served stale while the database is
+	// down (degrade.go).
+	shed := newShedder(s.MaxInFlight, s.Metrics)
+	api := e.Group("/api/v1", shed.admit(refuse), serveStale(), s.deadline(s.RequestTimeout), limitBody(MaxJSONBody), gzipJSON(gzipMinSize), s.authenticate())
 	api.POST("/users", s.handleRegister())
 	api.POST("/sessions", s.handleLogin())
 	api.GET("/me", s.requireUser(), s.handleMe())
@@ -70,7 +73,7 @@ func (s *server) routes(e *gin.Engine) {
 	// Douyin-compatible API (docs/api.md): the same services in that API's
 	// shapes, every answer HTTP 200 with a status_code (package douyin).
 	dy := s.douyinDeps()
-	dyAPI := e.Group("/douyin", s.deadline(s.RequestTimeout), gzipJSON(gzipMinSize))
+	dyAPI := e.Group("/douyin", shed.admit(douyin.Refuse(dy)), serveStale(), s.deadline(s.RequestTimeout), gzipJSON(gzipMinSize))
 	dyAPI.GET("/feed/", douyin.Feed(dy))
 	dyAPI.POST("/user/register/", douyin.Register(dy))
 	dyAPI.POST("/user/login/", douyin.Login(dy))

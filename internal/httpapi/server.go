@@ -31,6 +31,9 @@ type Deps struct {
 	Ready []ReadyCheck
 	// RequestTimeout bounds an ordinary API request end to end.
 	RequestTimeout time.Duration
+	// MaxInFlight is how many API requests this node serves at once; the
+	// ones over it are shed (503). 0: no limit.
+	MaxInFlight int
 	// TrustedProxies are the addresses whose X-Forwarded-For is believed;
 	// empty means the client address is the connection's peer.
 	TrustedProxies []string

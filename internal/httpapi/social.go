@@ -72,7 +72,11 @@ func (s *server) handleFeed() gin.HandlerFunc {
 				writeError(c, err)
 				return
 			}
-			encoded.Set(key, body)
+			// A stale answer is made again each time: it must say how
+			// stale it is, and give way as soon as the database is back.
+			if !isStale(c) {
+				encoded.Set(key, body)
+			}
 		}
 		c.Data(http.StatusOK, "application/json; charset=utf-8", body)
 	}

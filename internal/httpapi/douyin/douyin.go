@@ -189,6 +189,17 @@ func (a *api) fail(c *gin.Context, err error) {
 	a.failWith(c, err, func(st Status) any { return st })
 }
 
+// Refuse answers err in this API's shape to a request stopped before its
+// handler (a request shed by the node's concurrency limit) and ends the
+// chain.
+func Refuse(d Deps) func(c *gin.Context, err error) {
+	a := newAPI(d)
+	return func(c *gin.Context, err error) {
+		a.fail(c, err)
+		c.Abort()
+	}
+}
+
 // failWith answers err as fail does, with the body answer builds around
 // the head, for answers whose fields are present also on failure.
 func (a *api) failWith(c *gin.Context, err error, answer func(Status) any) {
