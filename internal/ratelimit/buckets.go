@@ -46,12 +46,15 @@ type FallbackBuckets struct {
 	Redis *RedisBuckets
 }
 
+// Take spends on Redis, or locally when Redis did not answer
+// (shared.ErrUnavailable; any other error is treated the same rather than
+// failing the request). It never fails.
 func (f *FallbackBuckets) Take(ctx context.Context, at time.Time, key string, r Rate) (Result, error) {
 	res, err := f.Redis.Take(ctx, at, key, r)
-	if errors.Is(err, shared.ErrUnavailable) {
+	if err != nil {
 		return f.Local.Take(ctx, at, key, r)
 	}
-	return res, err
+	return res, nil
 }
 
 // LocalBuckets keeps the buckets in this process, at most MaxKeys of them

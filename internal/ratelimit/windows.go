@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"maps"
 	"slices"
 	"strconv"
@@ -52,35 +51,40 @@ func NewWindows(r *shared.Redis, opts LocalOptions) *FallbackWindows {
 }
 
 // FallbackWindows uses Redis and, while it is unavailable, the local store.
+// It never fails: a limit is no reason for a request to fail.
 type FallbackWindows struct {
 	Local *LocalWindows
 	Redis *RedisWindows
 }
 
+// Take counts on Redis, or locally when Redis did not answer
+// (shared.ErrUnavailable; any other error, which Redis should never give,
+// is treated the same rather than failing the request).
 func (f *FallbackWindows) Take(ctx context.Context, at time.Time, keys ...Keyed) (Event, time.Duration, error) {
 	ev, wait, err := f.Redis.Take(ctx, at, keys...)
-	if errors.Is(err, shared.ErrUnavailable) {
+	if err != nil {
 		return f.Local.Take(ctx, at, keys...)
 	}
-	return ev, wait, err
+	return ev, wait, nil
 }
 
+// Remove takes ev back from the store that counted it. If Redis does not
+// answer now, the event stays counted until it leaves its window: it errs
+// towards limiting.
 func (f *FallbackWindows) Remove(ctx context.Context, key string, ev Event) error {
 	if ev.ID == "" {
 		return f.Local.Remove(ctx, key, ev)
 	}
-	return f.Redis.Remove(ctx, key, ev)
+	_ = f.Redis.Remove(ctx, key, ev)
+	return nil
 }
 
 // Forget forgets key in both stores: an attempt counted locally during an
 // outage is as much the key's as one counted on Redis.
 func (f *FallbackWindows) Forget(ctx context.Context, key string) error {
 	_ = f.Local.Forget(ctx, key)
-	err := f.Redis.Forget(ctx, key)
-	if errors.Is(err, shared.ErrUnavailable) {
-		return nil
-	}
-	return err
+	_ = f.Redis.Forget(ctx, key)
+	return nil
 }
 
 // Sweep forgets the local events that left their windows.
@@ -187,6 +191,13 @@ func (w *LocalWindows) Len() (events, keys int) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.total, len(w.logs)
+}
+
+// Keys returns the keys remembered, for tests of what is kept.
+func (w *LocalWindows) Keys() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Collect(maps.Keys(w.logs))
 }
 
 func (w *LocalWindows) prune(key string, per time.Duration, now time.Time) []time.Time {
