@@ -17,6 +17,8 @@ type Metrics struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	inFlight prometheus.Gauge
+	// rateLimited counts requests refused by an API budget (ratelimit.go).
+	rateLimited *prometheus.CounterVec
 }
 
 // NewMetrics registers the HTTP and Go runtime metrics.
@@ -36,11 +38,15 @@ func NewMetrics() *Metrics {
 			Name: "reel_http_requests_in_flight",
 			Help: "HTTP requests being served now.",
 		}),
+		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "reel_rate_limited_total",
+			Help: "API requests refused with 429 because their client's budget was spent, by budget.",
+		}, []string{"budget"}),
 	}
 	m.Registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.requests, m.latency, m.inFlight,
+		m.requests, m.latency, m.inFlight, m.rateLimited,
 	)
 	return m
 }

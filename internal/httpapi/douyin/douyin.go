@@ -189,6 +189,11 @@ func (a *api) fail(c *gin.Context, err error) {
 	a.failWith(c, err, func(st Status) any { return st })
 }
 
+// Fail answers err in this API's shape (HTTP 200 with status_code and
+// status_msg, Retry-After by the rule of every route), for middleware that
+// refuses a Douyin request before its handler runs (the API rate limits).
+func Fail(c *gin.Context, err error) { (&api{}).fail(c, err) }
+
 // failWith answers err as fail does, with the body answer builds around
 // the head, for answers whose fields are present also on failure.
 func (a *api) failWith(c *gin.Context, err error, answer func(Status) any) {
