@@ -23,8 +23,8 @@ import (
 	"github.com/caarlos0/env/v11"
 
 	"github.com/reel-video/reel/internal/auth"
-	"github.com/reel-video/reel/internal/ratelimit"
 	"github.com/reel-video/reel/internal/blob"
+	"github.com/reel-video/reel/internal/ratelimit"
 	"github.com/reel-video/reel/internal/shared"
 )
 

@@ -73,13 +73,3 @@ func ParseRate(s string) (Rate, error) {
 	}
 	return Rate{N: count, Per: d}, nil
 }
-
-// ceilSeconds rounds d up to whole seconds, at least one: Retry-After counts
-// seconds, and rounding down would invite a retry that is refused again.
-func ceilSeconds(d time.Duration) time.Duration {
-	s := d.Truncate(time.Second)
-	if s < d {
-		s += time.Second
-	}
-	return max(s, time.Second)
-}
