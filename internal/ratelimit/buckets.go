@@ -88,10 +88,12 @@ func (l *LocalBuckets) Take(_ context.Context, at time.Time, key string, r Rate)
 	b, _ := l.cache.ComputeIfAbsent(key, func() (*localBucket, bool) {
 		return &localBucket{lim: rate.NewLimiter(rate.Every(interval), r.N), per: r.Per}, false
 	})
-	res := b.lim.ReserveN(at, 1)
-	if d := res.DelayFrom(at); d > 0 {
-		res.CancelAt(at)
-		return Result{RetryAfter: d, Reset: fullIn(b.lim, at, r.N, interval)}, nil
+	// AllowN spends nothing when it refuses (a reservation taken and
+	// cancelled would hold the token meanwhile from concurrent requests).
+	if !b.lim.AllowN(at, 1) {
+		missing := 1 - b.lim.TokensAt(at)
+		return Result{RetryAfter: max(time.Duration(missing*float64(interval)), time.Nanosecond),
+			Reset: fullIn(b.lim, at, r.N, interval)}, nil
 	}
 	return Result{Allowed: true, Remaining: max(int(math.Floor(b.lim.TokensAt(at))), 0),
 		Reset: fullIn(b.lim, at, r.N, interval)}, nil
