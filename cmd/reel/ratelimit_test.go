@@ -58,9 +58,15 @@ func TestAPIRateLimits(t *testing.T) {
 	expectLimited(t, srv.do("GET", "/api/v1/feed", "", nil), "reads", `"reads";q=3;w=3600`)
 	// The same address on /douyin: the same reads budget, refused as
 	// Douyin answers (code 9), with the same headers.
-	d := dy{t, srv}
-	m := d.get("/douyin/feed/", nil)
+	dr := srv.do("GET", "/douyin/feed/", "", nil)
+	var m map[string]any
+	dr.json(t, &m)
 	expectCode(t, "a Douyin read over the budget", m, 9)
+	if dr.StatusCode != http.StatusOK || dr.Header.Get("Retry-After") == "" || dr.Header.Get("RateLimit-Policy") != `"reads";q=3;w=3600` {
+		t.Errorf("Douyin refusal: %d, Retry-After %q, RateLimit-Policy %q", dr.StatusCode, dr.Header.Get("Retry-After"), dr.Header.Get("RateLimit-Policy"))
+	}
+	// Media is not an API route: a bad media URL is still 403, not 429.
+	expect(t, srv.do("GET", "/media/v/1/nothing.mp4", "", nil), http.StatusForbidden, "forbidden")
 	// Health is never limited.
 	for range 5 {
 		expect(t, srv.do("GET", "/healthz", "", nil), http.StatusOK, "")
@@ -158,4 +164,32 @@ func TestRateLimitsAcrossNodes(t *testing.T) {
 	if remaining, _ := rateLimitHeader(t, r, "reads"); remaining != 8 {
 		t.Errorf("node B after the restart: r=%d, want 8 (the bucket A spent from)", remaining)
 	}
+}
+
+// TestUploadRateLimit: creating a tus upload spends the uploads budget of
+// its user; the PATCHes of an upload spend nothing.
+func TestUploadRateLimit(t *testing.T) {
+	srv := startServer(t, map[string]string{"REEL_API_UPLOAD_LIMIT": "1/1h", "REEL_WORKERS": "0"})
+	token := signUp(t, srv, "uploader")
+	loc, _ := createUpload(t, srv, token, 1000)
+	for off := 0; off < 500; off += 100 {
+		resp := tusReq(t, "PATCH", loc, token, make([]byte, 100), "Upload-Offset", strconv.Itoa(off))
+		if resp.StatusCode != http.StatusNoContent {
+			t.Fatalf("PATCH at %d: %d", off, resp.StatusCode)
+		}
+		if h := resp.Header.Get("RateLimit"); h != "" {
+			t.Errorf("a PATCH was counted: RateLimit %q", h)
+		}
+	}
+	resp := tusReq(t, "POST", srv.URL+"/api/v1/uploads/", token, nil, "Upload-Length", "1000",
+		"Upload-Metadata", tusMetadata("filename", "clip.mp4"))
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" ||
+		resp.Header.Get("RateLimit-Policy") != `"uploads";q=1;w=3600` || resp.Header.Get("RateLimit") == "" {
+		t.Errorf("second upload in the hour: %d, Retry-After %q, RateLimit-Policy %q, RateLimit %q", resp.StatusCode,
+			resp.Header.Get("Retry-After"), resp.Header.Get("RateLimit-Policy"), resp.Header.Get("RateLimit"))
+	}
+	// The multipart route spends the same budget.
+	expect(t, srv.do("POST", "/api/v1/videos", token, nil), http.StatusTooManyRequests, "rate_limited")
+	// Another user has a budget of their own.
+	createUpload(t, srv, signUp(t, srv, "neighbour"), 1000)
 }
