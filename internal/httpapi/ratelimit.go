@@ -99,8 +99,14 @@ func (s *server) limitRate(which func(*http.Request) budget, user func(*gin.Cont
 		if uid := user(c); uid != 0 {
 			key = b.String() + ":u:" + strconv.FormatInt(uid, 10)
 		}
-		// The fallback buckets never fail (ratelimit.FallbackBuckets).
-		res, _ := s.RateLimits.Buckets.Take(c.Request.Context(), time.Now(), "api:"+key, r)
+		res, err := s.RateLimits.Buckets.Take(c.Request.Context(), time.Now(), "api:"+key, r)
+		if err != nil {
+			// Only a store without a fallback fails (serve uses
+			// ratelimit.FallbackBuckets, which never does): a limit that
+			// cannot be counted is no reason to refuse the request.
+			c.Next()
+			return
+		}
 		h := c.Writer.Header()
 		h.Set("RateLimit-Policy", fmt.Sprintf("%q;q=%d;w=%d", b.String(), r.N, ceilSecs(r.Per)))
 		if res.Allowed {
@@ -111,7 +117,7 @@ func (s *server) limitRate(which func(*http.Request) budget, user func(*gin.Cont
 		// t is when one more request is allowed: a client that waits for
 		// the whole bucket to refill would wait far longer than it must.
 		h.Set("RateLimit", fmt.Sprintf("%q;r=0;t=%d", b.String(), ceilSecs(res.RetryAfter)))
-		err := &account.LimitedError{
+		refusal := &account.LimitedError{
 			Err: reel.Errorf(reel.ERATELIMITED, "too many %s from this client, retry in %d s", b.String(),
 				ceilSecs(res.RetryAfter)),
 			RetryAfter: res.RetryAfter,
@@ -120,11 +126,11 @@ func (s *server) limitRate(which func(*http.Request) budget, user func(*gin.Cont
 		s.Metrics.rateLimited.WithLabelValues(b.String()).Inc()
 		if isDouyin(c) {
 			closeUnreadBody(c)
-			douyin.Fail(c, err)
+			douyin.Fail(c, refusal)
 			c.Abort()
 			return
 		}
-		refuse(c, err)
+		refuse(c, refusal)
 	}
 }
 
