@@ -23,6 +23,7 @@ import (
 	"github.com/reel-video/reel/internal/httpapi"
 	"github.com/reel-video/reel/internal/playback"
 	"github.com/reel-video/reel/internal/publish"
+	"github.com/reel-video/reel/internal/ratelimit"
 	"github.com/reel-video/reel/internal/shared"
 	"github.com/reel-video/reel/internal/upload"
 )
@@ -49,22 +50,6 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 	}
 	tokens := auth.NewTokens(b.secret, cfg.TokenTTL)
 	tokens.AcceptPrevious(previous)
-	signupRate, loginRate, loginAddrRate := cfg.Limits()
-	accounts := account.New(account.Config{
-		Users:    b.db,
-		Sessions: b.db,
-		// Each hash holds its memory cost while it runs: bound them to the CPUs.
-		Passwords: auth.NewHasher(auth.DefaultParams, max(2, runtime.NumCPU())),
-		Tokens:    tokens,
-		Logins:    auth.NewLoginLimiter(loginRate, loginAddrRate, auth.LimiterOptions{}),
-		Signups:   auth.NewSignupLimiter(signupRate, auth.LimiterOptions{}),
-	})
-	go sweepEvery(ctx, time.Minute, accounts.Sweep)
-	go sweepEvery(ctx, sessionPurge, func() {
-		if _, err := accounts.PurgeExpired(ctx); err != nil && ctx.Err() == nil {
-			log.Warn("purge expired sessions", "err", err)
-		}
-	})
 	metrics := httpapi.NewMetrics()
 	// Shared state (REEL_REDIS_URL), behind a breaker: while Redis is away
 	// every part of it falls back to this node's own state.
@@ -73,6 +58,24 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 		return err
 	}
 	defer state.Close()
+	signupRate, loginRate, loginAddrRate := cfg.Limits()
+	// Sign-up and login limits hold for the cluster when Redis is shared.
+	limits := auth.LimiterOptions{Shared: state}
+	accounts := account.New(account.Config{
+		Users:    b.db,
+		Sessions: b.db,
+		// Each hash holds its memory cost while it runs: bound them to the CPUs.
+		Passwords: auth.NewHasher(auth.DefaultParams, max(2, runtime.NumCPU())),
+		Tokens:    tokens,
+		Logins:    auth.NewLoginLimiter(loginRate, loginAddrRate, limits),
+		Signups:   auth.NewSignupLimiter(signupRate, limits),
+	})
+	go sweepEvery(ctx, time.Minute, accounts.Sweep)
+	go sweepEvery(ctx, sessionPurge, func() {
+		if _, err := accounts.PurgeExpired(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("purge expired sessions", "err", err)
+		}
+	})
 	signer := playback.NewSigner(b.secret, previous, cfg.URLTTL)
 	// Revocations outlive every URL they revoke by a minute of clock skew.
 	revocations := playback.NewRevocations(b.db, signer.MaxLifetime()+time.Minute, log)
@@ -179,6 +182,7 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 		AllowedHosts:   cfg.AllowedHosts,
 		MaxUploadBytes: cfg.MaxUploadBytes,
 		IncomingDir:    b.dirs.incoming,
+		RateLimits:     apiLimits(cfg, state),
 	})
 	if err != nil {
 		return err
@@ -417,4 +421,12 @@ func openShared(ctx context.Context, cfg *config.Config, breakers *breaker.Metri
 	}
 	log.Info("shared state", "kind", "redis", "addr", r.Client.Options().Addr)
 	return r, nil
+}
+
+// apiLimits are the API budgets of REEL_API_*_LIMIT, on the shared Redis
+// when there is one (per cluster), else per node.
+func apiLimits(cfg *config.Config, state *shared.Redis) httpapi.RateLimits {
+	reads, writes, uploads := cfg.APILimits()
+	return httpapi.RateLimits{Buckets: ratelimit.NewBuckets(state, ratelimit.LocalOptions{}),
+		Reads: reads, Writes: writes, Uploads: uploads}
 }

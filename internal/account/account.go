@@ -125,14 +125,14 @@ func (s *Service) Register(ctx context.Context, username, password, addr string)
 	if err := reel.ValidateCredentials(username, password); err != nil {
 		return nil, err
 	}
-	ticket, retry, ok := s.cfg.Signups.Allow(addr)
+	ticket, retry, ok := s.cfg.Signups.Allow(ctx, addr)
 	if !ok {
 		return nil, limited(retry, "sign-ups from this address")
 	}
 	// Failures that are the server's, not the client's, give the unit back.
 	serverFault := func(err error) error {
 		if code := reel.ErrorCode(err); code == reel.EINTERNAL || code == reel.EUNAVAILABLE {
-			s.cfg.Signups.Undo(ticket)
+			s.cfg.Signups.Undo(ctx, ticket)
 		}
 		return err
 	}
@@ -197,7 +197,7 @@ func (s *Service) checkPassword(ctx context.Context, username, password, addr, w
 	if !tooLong {
 		key = reel.UsernameKey(username)
 	}
-	attempt, retry, ok := s.cfg.Logins.Allow(addr, key)
+	attempt, retry, ok := s.cfg.Logins.Allow(ctx, addr, key)
 	if !ok {
 		return nil, limited(retry, what)
 	}
@@ -215,13 +215,13 @@ func (s *Service) checkPassword(ctx context.Context, username, password, addr, w
 	}
 	if err != nil {
 		// The store or the hasher failed, not the client: no failure counts.
-		s.cfg.Logins.Cancel(attempt)
+		s.cfg.Logins.Cancel(ctx, attempt)
 		return nil, err
 	}
 	if !match {
 		return nil, wrong // the attempt Allow counted stays counted
 	}
-	s.cfg.Logins.Succeeded(attempt)
+	s.cfg.Logins.Succeeded(ctx, attempt)
 	return creds, nil
 }
 

@@ -1,90 +1,50 @@
 package auth
 
 import (
-	"errors"
-	"fmt"
-	"maps"
-	"slices"
-	"strconv"
-	"strings"
-	"sync"
+	"context"
 	"time"
 
 	"github.com/reel-video/reel/internal/clientaddr"
+	"github.com/reel-video/reel/internal/ratelimit"
+	"github.com/reel-video/reel/internal/shared"
 )
 
 // Rate is a limit of at most N events in any window of length Per. The zero
 // Rate (N == 0) is no limit at all.
-type Rate struct {
-	N   int
-	Per time.Duration
-}
-
-// Off reports whether r limits nothing.
-func (r Rate) Off() bool { return r.N == 0 }
-
-// String writes r the way ParseRate reads it.
-func (r Rate) String() string {
-	if r.Off() {
-		return "0"
-	}
-	return strconv.Itoa(r.N) + "/" + r.Per.String()
-}
+type Rate = ratelimit.Rate
 
 // MaxRateN bounds N: a limit above it is no limit, and each counted event
 // costs memory while it is inside the window.
-const MaxRateN = 1_000_000
+const MaxRateN = ratelimit.MaxRateN
 
 // ParseRate reads "N/DURATION" (at most N in any DURATION, such as 20/1h or
-// 5/15m) or "0" (off). N is 1 to MaxRateN and DURATION a positive Go
-// duration; anything else is an error that says what is expected.
-func ParseRate(s string) (Rate, error) {
-	if strings.TrimSpace(s) == "0" {
-		return Rate{}, nil
-	}
-	want := errors.New("must be N/DURATION, such as 20/1h (at most 20 in any hour), or 0 for no limit")
-	n, per, ok := strings.Cut(strings.TrimSpace(s), "/")
-	if !ok {
-		return Rate{}, want
-	}
-	count, err := strconv.Atoi(n)
-	if err != nil {
-		return Rate{}, want
-	}
-	if count < 1 || count > MaxRateN {
-		if count == 0 {
-			return Rate{}, errors.New("must have N of at least 1 in N/DURATION; write 0 alone for no limit")
-		}
-		return Rate{}, fmt.Errorf("must have N from 1 to %d in N/DURATION", MaxRateN)
-	}
-	d, err := time.ParseDuration(per)
-	if err != nil {
-		return Rate{}, want
-	}
-	if d <= 0 {
-		return Rate{}, errors.New("must have a positive DURATION in N/DURATION")
-	}
-	return Rate{N: count, Per: d}, nil
-}
+// 5/15m) or "0" (off).
+func ParseRate(s string) (Rate, error) { return ratelimit.ParseRate(s) }
 
 // LimiterOptions are what NewLoginLimiter and NewSignupLimiter take besides
 // their rates. Zero fields take the defaults.
 type LimiterOptions struct {
-	// MaxEvents bounds the events remembered, over all keys: each costs a
-	// few bytes while it is inside its window. Default: 1,000,000.
+	// Shared is the Redis the nodes share (nil: none). With it the limits
+	// hold for the cluster: failures spread over nodes count together.
+	// While it is unavailable each node counts in its own memory.
+	Shared *shared.Redis
+	// MaxEvents bounds the events remembered in memory, over all keys:
+	// each costs a few bytes while it is inside its window. Default:
+	// 1,000,000.
 	MaxEvents int
 	// Now is the clock; tests replace it. Default: time.Now.
 	Now func() time.Time
 }
 
 func (o LimiterOptions) withDefaults() LimiterOptions {
-	if o.MaxEvents <= 0 {
-		o.MaxEvents = 1_000_000
-	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
 	return o
+}
+
+func (o LimiterOptions) windows() *ratelimit.FallbackWindows {
+	return ratelimit.NewWindows(o.Shared, ratelimit.LocalOptions{MaxEvents: o.MaxEvents})
 }
 
 // maxNameLen caps how much of a username is remembered, so the memory bound
@@ -103,25 +63,26 @@ const maxNameLen = 160
 //
 // Allow counts an attempt before the password is checked, so concurrent
 // attempts cannot all slip through before any is counted; Succeeded takes a
-// successful one back. It is safe for concurrent use.
+// successful one back. It is safe for concurrent use. The windows are on
+// Redis when LimiterOptions.Shared is set (package ratelimit), so that the
+// limits hold for the cluster.
 type LoginLimiter struct {
-	mu   sync.Mutex
-	pair *window // key: username key, NUL, address key
-	addr *window // key: address key
-	opts LimiterOptions
+	w          *ratelimit.FallbackWindows
+	pair, addr Rate
+	opts       LimiterOptions
 }
 
 // Attempt is a login attempt that LoginLimiter.Allow counted.
 type Attempt struct {
-	pair, addr string
-	at         time.Time
+	pair, addr string // window keys; "" when that limit is off
+	ev         ratelimit.Event
 }
 
 // NewLoginLimiter returns a LoginLimiter allowing perPair failures per
 // username and address and perAddr failures per address.
 func NewLoginLimiter(perPair, perAddr Rate, opts LimiterOptions) *LoginLimiter {
 	opts = opts.withDefaults()
-	return &LoginLimiter{pair: newWindow(perPair), addr: newWindow(perAddr), opts: opts}
+	return &LoginLimiter{w: opts.windows(), pair: perPair, addr: perAddr, opts: opts}
 }
 
 // Allow reports whether a login for the user with usernameKey (see
@@ -129,19 +90,30 @@ func NewLoginLimiter(perPair, perAddr Rate, opts LimiterOptions) *LoginLimiter {
 // failure until Succeeded says otherwise. If either limit is reached it
 // counts nothing, and retryAfter is how long until both allow an attempt, in
 // whole seconds and at least one, ready for a Retry-After header.
-func (l *LoginLimiter) Allow(addr, usernameKey string) (a Attempt, retryAfter time.Duration, ok bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	a = Attempt{addr: clientaddr.Key(addr), at: l.opts.Now()}
-	if a.addr != "" {
-		a.pair = truncate(usernameKey) + "\x00" + a.addr
+func (l *LoginLimiter) Allow(ctx context.Context, addr, usernameKey string) (a Attempt, retryAfter time.Duration, ok bool) {
+	key := clientaddr.Key(addr)
+	// A client whose address is unknown is not limited: one budget shared
+	// by all such clients would let any of them lock out the rest.
+	if key == "" {
+		return Attempt{}, 0, true
 	}
-	if wait := max(l.pair.wait(a.pair, a.at), l.addr.wait(a.addr, a.at)); wait > 0 {
+	var keys []ratelimit.Keyed
+	if !l.pair.Off() {
+		a.pair = "login:pair:" + truncate(usernameKey) + "\x00" + key
+		keys = append(keys, ratelimit.Keyed{Key: a.pair, Rate: l.pair})
+	}
+	if !l.addr.Off() {
+		a.addr = "login:addr:" + key
+		keys = append(keys, ratelimit.Keyed{Key: a.addr, Rate: l.addr})
+	}
+	if len(keys) == 0 {
+		return Attempt{}, 0, true
+	}
+	ev, wait, _ := l.w.Take(ctx, l.opts.Now(), keys...) // the fallback never fails
+	if wait > 0 {
 		return Attempt{}, ceilSeconds(wait), false
 	}
-	l.pair.add(a.pair, a.at)
-	l.addr.add(a.addr, a.at)
-	l.bound()
+	a.ev = ev
 	return a, 0, true
 }
 
@@ -150,195 +122,79 @@ func (l *LoginLimiter) Allow(addr, usernameKey string) (a Attempt, retryAfter ti
 // and the pair forgets its failures: the owner has proven who they are on
 // this address. The address keeps its other failures, or an attacker could
 // sign in to their own account between guesses to reset them.
-func (l *LoginLimiter) Succeeded(a Attempt) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.addr.remove(a.addr, a.at)
-	l.pair.forget(a.pair)
+func (l *LoginLimiter) Succeeded(ctx context.Context, a Attempt) {
+	// A client that hangs up now has still proven its password.
+	ctx = context.WithoutCancel(ctx)
+	if a.addr != "" {
+		_ = l.w.Remove(ctx, a.addr, a.ev)
+	}
+	if a.pair != "" {
+		_ = l.w.Forget(ctx, a.pair)
+	}
 }
 
 // Cancel takes back an attempt that was never judged because the server
 // failed (the store or the hasher): it is no failure of the client's.
-func (l *LoginLimiter) Cancel(a Attempt) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.addr.remove(a.addr, a.at)
-	l.pair.remove(a.pair, a.at)
-}
-
-// Sweep forgets the events that left their windows. The server calls it
-// periodically so memory follows the current rate of failures, not its peak.
-func (l *LoginLimiter) Sweep() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.opts.Now()
-	l.pair.sweep(now)
-	l.addr.sweep(now)
-}
-
-func (l *LoginLimiter) bound() {
-	if l.pair.total+l.addr.total <= l.opts.MaxEvents {
-		return
+func (l *LoginLimiter) Cancel(ctx context.Context, a Attempt) {
+	ctx = context.WithoutCancel(ctx) // the server's failure, whatever the client does
+	for _, k := range []string{a.addr, a.pair} {
+		if k != "" {
+			_ = l.w.Remove(ctx, k, a.ev)
+		}
 	}
-	now := l.opts.Now()
-	l.pair.sweep(now)
-	l.addr.sweep(now)
-	// Still over: each window gives up its stalest keys until the two hold
-	// a tenth less than the bound, so a flood pays for the sort rarely.
-	keep := l.opts.MaxEvents - l.opts.MaxEvents/10
-	l.pair.evict(keep / 2)
-	l.addr.evict(keep - l.pair.total)
 }
+
+// Sweep forgets the events that left their windows in memory. The server
+// calls it periodically so memory follows the current rate of failures,
+// not its peak (Redis expires its keys itself).
+func (l *LoginLimiter) Sweep() { l.w.Sweep(l.opts.Now()) }
 
 // SignupLimiter limits sign-ups per client address (REEL_SIGNUP_LIMIT).
 type SignupLimiter struct {
-	mu   sync.Mutex
-	w    *window
+	w    *ratelimit.FallbackWindows
+	rate Rate
 	opts LimiterOptions
 }
 
 // Signup is a sign-up that SignupLimiter.Allow counted.
 type Signup struct {
-	addr string
-	at   time.Time
+	key string // "" when nothing was counted
+	ev  ratelimit.Event
 }
 
 // NewSignupLimiter returns a SignupLimiter allowing perAddr sign-ups per
 // client address.
 func NewSignupLimiter(perAddr Rate, opts LimiterOptions) *SignupLimiter {
-	return &SignupLimiter{w: newWindow(perAddr), opts: opts.withDefaults()}
+	opts = opts.withDefaults()
+	return &SignupLimiter{w: opts.windows(), rate: perAddr, opts: opts}
 }
 
 // Allow counts a sign-up from addr, or reports how long until one is
 // allowed (whole seconds, at least one).
-func (l *SignupLimiter) Allow(addr string) (s Signup, retryAfter time.Duration, ok bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	s = Signup{addr: clientaddr.Key(addr), at: l.opts.Now()}
-	if wait := l.w.wait(s.addr, s.at); wait > 0 {
+func (l *SignupLimiter) Allow(ctx context.Context, addr string) (s Signup, retryAfter time.Duration, ok bool) {
+	key := clientaddr.Key(addr)
+	if key == "" || l.rate.Off() { // unknown addresses: see LoginLimiter.Allow
+		return Signup{}, 0, true
+	}
+	s.key = "signup:" + key
+	ev, wait, _ := l.w.Take(ctx, l.opts.Now(), ratelimit.Keyed{Key: s.key, Rate: l.rate})
+	if wait > 0 {
 		return Signup{}, ceilSeconds(wait), false
 	}
-	l.w.add(s.addr, s.at)
-	if l.w.total > l.opts.MaxEvents {
-		l.w.sweep(s.at)
-		l.w.evict(l.opts.MaxEvents - l.opts.MaxEvents/10)
-	}
+	s.ev = ev
 	return s, 0, true
 }
 
 // Undo takes back a sign-up that the server could not carry out for reasons
 // of its own (too busy to hash the password).
-func (l *SignupLimiter) Undo(s Signup) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.w.remove(s.addr, s.at)
+func (l *SignupLimiter) Undo(ctx context.Context, s Signup) {
+	if s.key != "" {
+		_ = l.w.Remove(context.WithoutCancel(ctx), s.key, s.ev)
+	}
 }
 
 // Sweep forgets the sign-ups that left their windows.
-func (l *SignupLimiter) Sweep() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.w.sweep(l.opts.Now())
-}
-
-// window is a sliding-window log: for each key, the times of its events
-// still inside the window, oldest first. A new event is allowed while fewer
-// than rate.N are inside (now-rate.Per, now], which is exactly "at most N in
-// any Per" (a token bucket would allow bursts of up to 2N). The owner locks.
-type window struct {
-	rate   Rate
-	events map[string][]time.Time
-	total  int
-}
-
-func newWindow(r Rate) *window { return &window{rate: r, events: map[string][]time.Time{}} }
-
-// wait returns how long until key may have another event; 0 means now.
-// The empty key, a client whose address is unknown, is not limited: one
-// budget shared by all such clients would let any of them lock out the rest.
-func (w *window) wait(key string, now time.Time) time.Duration {
-	if w.rate.Off() || key == "" {
-		return 0
-	}
-	ev := w.prune(key, now)
-	if len(ev) < w.rate.N {
-		return 0
-	}
-	// The event that must leave the window for one more to fit.
-	return max(ev[len(ev)-w.rate.N].Add(w.rate.Per).Sub(now), time.Nanosecond)
-}
-
-func (w *window) add(key string, at time.Time) {
-	if w.rate.Off() || key == "" {
-		return
-	}
-	w.events[key] = append(w.events[key], at)
-	w.total++
-}
-
-// remove takes back one event of key at exactly at, if it is still there.
-func (w *window) remove(key string, at time.Time) {
-	ev := w.events[key]
-	for i := len(ev) - 1; i >= 0; i-- {
-		if ev[i].Equal(at) {
-			w.set(key, slices.Delete(ev, i, i+1))
-			return
-		}
-	}
-}
-
-func (w *window) forget(key string) { w.set(key, nil) }
-
-// prune drops the events of key that left the window and returns the rest.
-func (w *window) prune(key string, now time.Time) []time.Time {
-	ev := w.events[key]
-	cut := now.Add(-w.rate.Per)
-	i := 0
-	for i < len(ev) && !ev[i].After(cut) {
-		i++
-	}
-	if i > 0 {
-		ev = ev[i:]
-		w.set(key, ev)
-	}
-	return ev
-}
-
-// set replaces the events of key, keeping total and dropping empty keys.
-func (w *window) set(key string, ev []time.Time) {
-	w.total += len(ev) - len(w.events[key])
-	if len(ev) == 0 {
-		delete(w.events, key)
-		return
-	}
-	w.events[key] = ev
-}
-
-func (w *window) sweep(now time.Time) {
-	for key := range w.events {
-		w.prune(key, now)
-	}
-}
-
-// evict forgets whole keys, those whose latest event is oldest first, until
-// at most keep events remain: they are the ones nearest to being allowed
-// anyway, so a flood of fresh keys does not wipe out an address that many
-// failures have just limited.
-func (w *window) evict(keep int) {
-	if w.total <= keep {
-		return
-	}
-	keys := slices.SortedFunc(maps.Keys(w.events), func(a, b string) int {
-		ea, eb := w.events[a], w.events[b]
-		return ea[len(ea)-1].Compare(eb[len(eb)-1])
-	})
-	for _, k := range keys {
-		if w.total <= keep {
-			return
-		}
-		w.forget(k)
-	}
-}
+func (l *SignupLimiter) Sweep() { l.w.Sweep(l.opts.Now()) }
 
 func truncate(s string) string {
 	if len(s) > maxNameLen {

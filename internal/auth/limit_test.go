@@ -7,7 +7,24 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/reel-video/reel/internal/shared"
+	"github.com/reel-video/reel/internal/shared/redistest"
 )
+
+// onEachStore runs test with the windows in memory (r nil) and on Redis:
+// the limits mean the same on both.
+func onEachStore(t *testing.T, test func(t *testing.T, r *shared.Redis)) {
+	t.Run("local", func(t *testing.T) { test(t, nil) })
+	t.Run("redis", func(t *testing.T) {
+		r, err := shared.Open(t.Context(), redistest.Start(t).URL, shared.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { r.Close() })
+		test(t, r)
+	})
+}
 
 // fakeClock is a clock the test moves by hand.
 type fakeClock struct {
@@ -63,7 +80,7 @@ func TestParseRate(t *testing.T) {
 // allow makes one attempt that must be let through and then fails.
 func allow(t *testing.T, l *LoginLimiter, addr, user string) Attempt {
 	t.Helper()
-	a, wait, ok := l.Allow(addr, user)
+	a, wait, ok := l.Allow(t.Context(), addr, user)
 	if !ok {
 		t.Fatalf("Allow(%q, %q) refused, retry after %v", addr, user, wait)
 	}
@@ -73,96 +90,108 @@ func allow(t *testing.T, l *LoginLimiter, addr, user string) Attempt {
 // At most N in any window: the N+1st attempt waits until the oldest of the
 // last N leaves the window, not a token's refill interval.
 func TestLoginLimiterWindow(t *testing.T) {
-	clock := newFakeClock()
-	l := NewLoginLimiter(Rate{N: 3, Per: time.Minute}, Rate{}, LimiterOptions{Now: clock.Now})
-	allow(t, l, "192.0.2.1", "alice")
-	clock.Advance(10 * time.Second)
-	allow(t, l, "192.0.2.1", "alice")
-	allow(t, l, "192.0.2.1", "alice")
-	_, wait, ok := l.Allow("192.0.2.1", "alice")
-	if ok || wait != 50*time.Second {
-		t.Fatalf("fourth attempt in a minute: ok %v, retry after %v; want refused for 50s", ok, wait)
-	}
-	clock.Advance(50*time.Second - time.Millisecond)
-	if _, _, ok := l.Allow("192.0.2.1", "alice"); ok {
-		t.Fatal("allowed before the first attempt left the window")
-	}
-	clock.Advance(time.Millisecond)
-	allow(t, l, "192.0.2.1", "alice")
-	// Now the window holds attempts at 10s, 10s and 60s: the next is at 70s.
-	if _, wait, ok := l.Allow("192.0.2.1", "alice"); ok || wait != 10*time.Second {
-		t.Errorf("after sliding: ok %v, retry after %v; want 10s", ok, wait)
-	}
+	onEachStore(t, func(t *testing.T, r *shared.Redis) {
+		clock := newFakeClock()
+		l := NewLoginLimiter(Rate{N: 3, Per: time.Minute}, Rate{}, LimiterOptions{Shared: r, Now: clock.Now})
+		allow(t, l, "192.0.2.1", "alice")
+		clock.Advance(10 * time.Second)
+		allow(t, l, "192.0.2.1", "alice")
+		allow(t, l, "192.0.2.1", "alice")
+		_, wait, ok := l.Allow(t.Context(), "192.0.2.1", "alice")
+		if ok || wait != 50*time.Second {
+			t.Fatalf("fourth attempt in a minute: ok %v, retry after %v; want refused for 50s", ok, wait)
+		}
+		clock.Advance(50*time.Second - time.Millisecond)
+		if _, _, ok := l.Allow(t.Context(), "192.0.2.1", "alice"); ok {
+			t.Fatal("allowed before the first attempt left the window")
+		}
+		clock.Advance(time.Millisecond)
+		allow(t, l, "192.0.2.1", "alice")
+		// Now the window holds attempts at 10s, 10s and 60s: the next is at 70s.
+		if _, wait, ok := l.Allow(t.Context(), "192.0.2.1", "alice"); ok || wait != 10*time.Second {
+			t.Errorf("after sliding: ok %v, retry after %v; want 10s", ok, wait)
+		}
+	})
 }
 
 // Nobody can lock another user out: any number of failures against alice
 // from other addresses leaves her own address its whole budget.
 func TestLoginLimiterNoLockout(t *testing.T) {
-	clock := newFakeClock()
-	l := NewLoginLimiter(Rate{N: 5, Per: 15 * time.Minute}, Rate{N: 20, Per: 15 * time.Minute}, LimiterOptions{Now: clock.Now})
-	for i := range 200 {
-		addr := fmt.Sprintf("198.51.100.%d", i)
+	onEachStore(t, func(t *testing.T, r *shared.Redis) {
+		clock := newFakeClock()
+		l := NewLoginLimiter(Rate{N: 5, Per: 15 * time.Minute}, Rate{N: 20, Per: 15 * time.Minute}, LimiterOptions{Shared: r, Now: clock.Now})
+		for i := range 200 {
+			addr := fmt.Sprintf("198.51.100.%d", i)
+			for range 5 {
+				allow(t, l, addr, "alice")
+			}
+			if _, _, ok := l.Allow(t.Context(), addr, "alice"); ok {
+				t.Fatalf("sixth failure from %s allowed", addr)
+			}
+		}
+		// Alice's own address: all five attempts, and her right password.
+		for range 4 {
+			allow(t, l, "203.0.113.9", "alice")
+		}
+		l.Succeeded(t.Context(), allow(t, l, "203.0.113.9", "alice"))
+		// Her success reset her pair: five more chances on her address.
 		for range 5 {
-			allow(t, l, addr, "alice")
+			allow(t, l, "203.0.113.9", "alice")
 		}
-		if _, _, ok := l.Allow(addr, "alice"); ok {
-			t.Fatalf("sixth failure from %s allowed", addr)
-		}
-	}
-	// Alice's own address: all five attempts, and her right password.
-	for range 4 {
-		allow(t, l, "203.0.113.9", "alice")
-	}
-	l.Succeeded(allow(t, l, "203.0.113.9", "alice"))
-	// Her success reset her pair: five more chances on her address.
-	for range 5 {
-		allow(t, l, "203.0.113.9", "alice")
-	}
+	})
 }
 
 // One address spraying many usernames hits the address limit.
 func TestLoginLimiterAddressLimit(t *testing.T) {
-	clock := newFakeClock()
-	l := NewLoginLimiter(Rate{N: 5, Per: time.Minute}, Rate{N: 20, Per: time.Minute}, LimiterOptions{Now: clock.Now})
-	for i := range 20 {
-		allow(t, l, "192.0.2.1", fmt.Sprintf("user%d", i))
-	}
-	if _, wait, ok := l.Allow("192.0.2.1", "fresh"); ok || wait != time.Minute {
-		t.Errorf("21st failure from one address: ok %v, retry %v; want refused for 1m", ok, wait)
-	}
-	// Another address is not affected, nor is the username from it.
-	allow(t, l, "192.0.2.2", "fresh")
-	// A refused attempt counts nothing: after the window it is all back.
-	clock.Advance(time.Minute)
-	for i := range 20 {
-		allow(t, l, "192.0.2.1", fmt.Sprintf("other%d", i))
-	}
+	onEachStore(t, func(t *testing.T, r *shared.Redis) {
+		clock := newFakeClock()
+		l := NewLoginLimiter(Rate{N: 5, Per: time.Minute}, Rate{N: 20, Per: time.Minute}, LimiterOptions{Shared: r, Now: clock.Now})
+		for i := range 20 {
+			allow(t, l, "192.0.2.1", fmt.Sprintf("user%d", i))
+		}
+		if _, wait, ok := l.Allow(t.Context(), "192.0.2.1", "fresh"); ok || wait != time.Minute {
+			t.Errorf("21st failure from one address: ok %v, retry %v; want refused for 1m", ok, wait)
+		}
+		// Another address is not affected, nor is the username from it.
+		allow(t, l, "192.0.2.2", "fresh")
+		// A refused attempt counts nothing: after the window it is all back.
+		clock.Advance(time.Minute)
+		for i := range 20 {
+			allow(t, l, "192.0.2.1", fmt.Sprintf("other%d", i))
+		}
+	})
 }
 
 // A success gives the address back only its own attempt: an attacker who
 // signs in to their own account between guesses gains nothing.
 func TestLoginLimiterSuccessRefundsOnlyItself(t *testing.T) {
-	clock := newFakeClock()
-	l := NewLoginLimiter(Rate{N: 5, Per: time.Minute}, Rate{N: 3, Per: time.Minute}, LimiterOptions{Now: clock.Now})
-	allow(t, l, "192.0.2.1", "victim1")
-	allow(t, l, "192.0.2.1", "victim2")
-	for range 10 {
-		l.Succeeded(allow(t, l, "192.0.2.1", "mallory"))
-	}
-	allow(t, l, "192.0.2.1", "victim3")
-	if _, _, ok := l.Allow("192.0.2.1", "victim4"); ok {
-		t.Error("successes in between refunded the address's failures")
-	}
+	onEachStore(t, func(t *testing.T, r *shared.Redis) {
+		clock := newFakeClock()
+		l := NewLoginLimiter(Rate{N: 5, Per: time.Minute}, Rate{N: 3, Per: time.Minute}, LimiterOptions{Shared: r, Now: clock.Now})
+		allow(t, l, "192.0.2.1", "victim1")
+		allow(t, l, "192.0.2.1", "victim2")
+		for range 10 {
+			l.Succeeded(t.Context(), allow(t, l, "192.0.2.1", "mallory"))
+		}
+		allow(t, l, "192.0.2.1", "victim3")
+		if _, _, ok := l.Allow(t.Context(), "192.0.2.1", "victim4"); ok {
+			t.Error("successes in between refunded the address's failures")
+		}
+	})
 }
 
 func TestLoginLimiterCancel(t *testing.T) {
-	l := NewLoginLimiter(Rate{N: 1, Per: time.Hour}, Rate{N: 1, Per: time.Hour}, LimiterOptions{})
-	for range 3 {
-		l.Cancel(allow(t, l, "192.0.2.1", "alice"))
-	}
-	if l.pair.total+l.addr.total != 0 {
-		t.Error("cancelled attempts are still counted")
-	}
+	onEachStore(t, func(t *testing.T, r *shared.Redis) {
+		l := NewLoginLimiter(Rate{N: 1, Per: time.Hour}, Rate{N: 1, Per: time.Hour}, LimiterOptions{Shared: r})
+		for range 3 {
+			l.Cancel(t.Context(), allow(t, l, "192.0.2.1", "alice"))
+		}
+		// Three attempts under a limit of one: each was taken back.
+		allow(t, l, "192.0.2.1", "alice")
+		if _, _, ok := l.Allow(t.Context(), "192.0.2.1", "alice"); ok {
+			t.Error("a second attempt not cancelled was allowed under a limit of one")
+		}
+	})
 }
 
 func TestLoginLimiterOff(t *testing.T) {
@@ -170,51 +199,53 @@ func TestLoginLimiterOff(t *testing.T) {
 	for range 10_000 {
 		allow(t, l, "192.0.2.1", "alice")
 	}
-	if l.pair.total+l.addr.total != 0 {
+	if n, _ := l.w.Local.Len(); n != 0 {
 		t.Error("a limit that is off remembers events")
 	}
 }
 
 func TestSignupLimiter(t *testing.T) {
-	clock := newFakeClock()
-	l := NewSignupLimiter(Rate{N: 2, Per: time.Hour}, LimiterOptions{Now: clock.Now})
-	s, _, ok := l.Allow("192.0.2.1")
-	if !ok {
-		t.Fatal("first sign-up refused")
-	}
-	l.Undo(s) // the server was too busy: it does not count
-	for range 2 {
-		if _, _, ok := l.Allow("192.0.2.1"); !ok {
-			t.Fatal("sign-up within the limit refused")
+	onEachStore(t, func(t *testing.T, r *shared.Redis) {
+		clock := newFakeClock()
+		l := NewSignupLimiter(Rate{N: 2, Per: time.Hour}, LimiterOptions{Shared: r, Now: clock.Now})
+		s, _, ok := l.Allow(t.Context(), "192.0.2.1")
+		if !ok {
+			t.Fatal("first sign-up refused")
 		}
-	}
-	if _, wait, ok := l.Allow("192.0.2.1"); ok || wait != time.Hour {
-		t.Errorf("third sign-up in an hour: ok %v, retry %v", ok, wait)
-	}
-	if _, _, ok := l.Allow("192.0.2.2"); !ok {
-		t.Error("another address was refused")
-	}
-	// IPv6 clients are their /64.
-	if _, _, ok := l.Allow("2001:db8::1"); !ok {
-		t.Fatal("refused")
-	}
-	if _, _, ok := l.Allow("[2001:db8::2]:4000"); !ok {
-		t.Fatal("refused")
-	}
-	if _, _, ok := l.Allow("2001:db8::ffff"); ok {
-		t.Error("a third address of the same /64 got a budget of its own")
-	}
-	// Unknown addresses are not limited (one budget for all would let one
-	// of them lock out the others).
-	for range 5 {
-		if _, _, ok := l.Allow(""); !ok {
-			t.Fatal("empty address limited")
+		l.Undo(t.Context(), s) // the server was too busy: it does not count
+		for range 2 {
+			if _, _, ok := l.Allow(t.Context(), "192.0.2.1"); !ok {
+				t.Fatal("sign-up within the limit refused")
+			}
 		}
-	}
-	clock.Advance(time.Hour)
-	if _, _, ok := l.Allow("192.0.2.1"); !ok {
-		t.Error("still refused after the window")
-	}
+		if _, wait, ok := l.Allow(t.Context(), "192.0.2.1"); ok || wait != time.Hour {
+			t.Errorf("third sign-up in an hour: ok %v, retry %v", ok, wait)
+		}
+		if _, _, ok := l.Allow(t.Context(), "192.0.2.2"); !ok {
+			t.Error("another address was refused")
+		}
+		// IPv6 clients are their /64.
+		if _, _, ok := l.Allow(t.Context(), "2001:db8::1"); !ok {
+			t.Fatal("refused")
+		}
+		if _, _, ok := l.Allow(t.Context(), "[2001:db8::2]:4000"); !ok {
+			t.Fatal("refused")
+		}
+		if _, _, ok := l.Allow(t.Context(), "2001:db8::ffff"); ok {
+			t.Error("a third address of the same /64 got a budget of its own")
+		}
+		// Unknown addresses are not limited (one budget for all would let one
+		// of them lock out the others).
+		for range 5 {
+			if _, _, ok := l.Allow(t.Context(), ""); !ok {
+				t.Fatal("empty address limited")
+			}
+		}
+		clock.Advance(time.Hour)
+		if _, _, ok := l.Allow(t.Context(), "192.0.2.1"); !ok {
+			t.Error("still refused after the window")
+		}
+	})
 }
 
 // Memory is bounded by MaxEvents whatever a flood of addresses and names
@@ -225,18 +256,18 @@ func TestLoginLimiterMaxEvents(t *testing.T) {
 	for i := range 5000 {
 		clock.Advance(time.Millisecond)
 		allow(t, l, fmt.Sprintf("10.0.%d.%d", i/256, i%256), strings.Repeat("x", 10_000))
-		if n := l.pair.total + l.addr.total; n > 1000 {
+		if n, _ := l.w.Local.Len(); n > 1000 {
 			t.Fatalf("%d events remembered, over the bound of 1000", n)
 		}
 	}
-	for key := range l.pair.events {
+	for _, key := range l.w.Local.Keys() {
 		if len(key) > maxNameLen+60 {
 			t.Fatalf("a key of %d bytes is remembered", len(key))
 		}
 	}
 	// The latest addresses are still limited.
 	allow(t, l, "10.0.19.135", "y")
-	if _, _, ok := l.Allow("10.0.19.135", "z"); ok {
+	if _, _, ok := l.Allow(t.Context(), "10.0.19.135", "z"); ok {
 		t.Error("the most recent address lost its failures to eviction")
 	}
 }
@@ -249,25 +280,34 @@ func TestLoginLimiterSweep(t *testing.T) {
 	}
 	clock.Advance(time.Minute)
 	l.Sweep()
-	if len(l.pair.events) != 0 || len(l.addr.events) != 0 || l.pair.total+l.addr.total != 0 {
-		t.Errorf("after the window, %d pair and %d address keys remain", len(l.pair.events), len(l.addr.events))
+	if n, keys := l.w.Local.Len(); n != 0 || keys != 0 {
+		t.Errorf("after the window, %d events of %d keys remain", n, keys)
 	}
 }
 
 // Concurrent attempts cannot slip past the limit before any is counted.
 func TestLoginLimiterConcurrent(t *testing.T) {
-	l := NewLoginLimiter(Rate{N: 5, Per: time.Hour}, Rate{N: 100, Per: time.Hour}, LimiterOptions{})
-	var allowed atomic.Int64
-	var wg sync.WaitGroup
-	for range 50 {
-		wg.Go(func() {
-			if _, _, ok := l.Allow("192.0.2.1", "alice"); ok {
-				allowed.Add(1)
-			}
-		})
-	}
-	wg.Wait()
-	if n := allowed.Load(); n != 5 {
-		t.Errorf("%d of 50 concurrent attempts allowed, want exactly 5", n)
-	}
+	onEachStore(t, func(t *testing.T, r *shared.Redis) {
+		l := NewLoginLimiter(Rate{N: 5, Per: time.Hour}, Rate{N: 100, Per: time.Hour}, LimiterOptions{Shared: r})
+		var allowed atomic.Int64
+		var wg sync.WaitGroup
+		// Ten at a time: more than the Redis client's pool (10 per CPU)
+		// would wait for a connection, and a wait past its timeout counts
+		// as Redis failing, which sends the rest to the local fallback by
+		// design (each node then limits on its own).
+		sem := make(chan struct{}, 10)
+		for range 50 {
+			wg.Go(func() {
+				sem <- struct{}{}
+				defer func() { <-sem }()
+				if _, _, ok := l.Allow(t.Context(), "192.0.2.1", "alice"); ok {
+					allowed.Add(1)
+				}
+			})
+		}
+		wg.Wait()
+		if n := allowed.Load(); n != 5 {
+			t.Errorf("%d of 50 concurrent attempts allowed, want exactly 5", n)
+		}
+	})
 }

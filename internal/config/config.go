@@ -24,6 +24,7 @@ import (
 
 	"github.com/reel-video/reel/internal/auth"
 	"github.com/reel-video/reel/internal/blob"
+	"github.com/reel-video/reel/internal/ratelimit"
 	"github.com/reel-video/reel/internal/shared"
 )
 
@@ -55,6 +56,9 @@ type Config struct {
 	SignupLimit       string        `env:"SIGNUP_LIMIT" envDefault:"20/1h" doc:"sign-ups per client address: N/DURATION (at most N in any DURATION), or 0 for no limit"`
 	LoginLimit        string        `env:"LOGIN_LIMIT" envDefault:"5/5m" doc:"failed logins per username and client address: N/DURATION, or 0 for no limit"`
 	LoginAddrLimit    string        `env:"LOGIN_ADDR_LIMIT" envDefault:"20/5m" doc:"failed logins per client address, whatever the username: N/DURATION, or 0 for no limit"`
+	APIReadLimit      string        `env:"API_READ_LIMIT" envDefault:"3000/1m" doc:"API reads (GET, HEAD) per signed-in user, or per client address when signed out: a token bucket of N refilled at N per DURATION, or 0 for no limit"`
+	APIWriteLimit     string        `env:"API_WRITE_LIMIT" envDefault:"600/1m" doc:"API writes (POST, PUT, PATCH, DELETE) per user or client address: N/DURATION token bucket, or 0 for no limit"`
+	APIUploadLimit    string        `env:"API_UPLOAD_LIMIT" envDefault:"120/1h" doc:"uploads created (POST /api/v1/videos, tus POST /api/v1/uploads, Douyin publish) per user or client address: N/DURATION token bucket, or 0 for no limit"`
 	RequestTimeout    time.Duration `env:"REQUEST_TIMEOUT" envDefault:"30s" doc:"deadline of an API request (uploads and media have their own)"`
 	ReadHeaderTimeout time.Duration `env:"READ_HEADER_TIMEOUT" envDefault:"10s" doc:"time a client has to send request headers"`
 	IdleTimeout       time.Duration `env:"IDLE_TIMEOUT" envDefault:"120s" doc:"how long an idle keep-alive connection stays open"`
@@ -218,6 +222,15 @@ func (c *Config) Limits() (signup, login, loginAddr auth.Rate) {
 	return signup, login, loginAddr
 }
 
+// APILimits returns REEL_API_READ_LIMIT, REEL_API_WRITE_LIMIT and
+// REEL_API_UPLOAD_LIMIT, which Load has validated.
+func (c *Config) APILimits() (reads, writes, uploads ratelimit.Rate) {
+	reads, _ = ratelimit.ParseRate(c.APIReadLimit)
+	writes, _ = ratelimit.ParseRate(c.APIWriteLimit)
+	uploads, _ = ratelimit.ParseRate(c.APIUploadLimit)
+	return reads, writes, uploads
+}
+
 // TLS reports whether the server should speak HTTPS.
 func (c *Config) TLS() bool { return c.TLSCert != "" }
 
@@ -336,6 +349,14 @@ func (c *Config) validate() error {
 	for name, v := range map[string]string{"SIGNUP_LIMIT": c.SignupLimit, "LOGIN_LIMIT": c.LoginLimit, "LOGIN_ADDR_LIMIT": c.LoginAddrLimit} {
 		if _, err := auth.ParseRate(v); err != nil {
 			bad(name, v, err.Error())
+		}
+	}
+	// The RateLimit-Policy header states the window in whole seconds.
+	for name, v := range map[string]string{"API_READ_LIMIT": c.APIReadLimit, "API_WRITE_LIMIT": c.APIWriteLimit, "API_UPLOAD_LIMIT": c.APIUploadLimit} {
+		if r, err := ratelimit.ParseRate(v); err != nil {
+			bad(name, v, err.Error())
+		} else if !r.Off() && (r.Per < time.Second || r.Per%time.Second != 0) {
+			bad(name, v, "must have a DURATION of whole seconds, at least 1s, in N/DURATION")
 		}
 	}
 	if c.MaxUploadBytes <= 0 {

@@ -178,6 +178,34 @@ func TestLimits(t *testing.T) {
 	}
 }
 
+// The API budgets are N/DURATION token buckets or 0 (off), with a window of
+// whole seconds: the RateLimit-Policy header states it in seconds.
+func TestAPILimits(t *testing.T) {
+	c, _, err := load(t, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reads, writes, uploads := c.APILimits()
+	if reads.String() != "3000/1m0s" || writes.String() != "600/1m0s" || uploads.String() != "120/1h0m0s" {
+		t.Errorf("default API limits %v %v %v", reads, writes, uploads)
+	}
+	c, _, err = load(t, nil, map[string]string{"REEL_API_READ_LIMIT": "0", "REEL_API_WRITE_LIMIT": "10/90s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reads, writes, _ := c.APILimits(); !reads.Off() || writes.N != 10 || writes.Per != 90*time.Second {
+		t.Errorf("API limits %+v %+v", reads, writes)
+	}
+	for _, name := range []string{"REEL_API_READ_LIMIT", "REEL_API_WRITE_LIMIT", "REEL_API_UPLOAD_LIMIT"} {
+		for _, bad := range []string{"20", "x/1m", "0/1m", "20/500ms", "20/1500ms", "off"} {
+			_, _, err := load(t, nil, map[string]string{name: bad})
+			if err == nil || !strings.Contains(err.Error(), name+": invalid value") || !strings.Contains(err.Error(), "N/DURATION") {
+				t.Errorf("%s=%q: error %v, want one naming the variable and N/DURATION", name, bad, err)
+			}
+		}
+	}
+}
+
 func TestUnknown(t *testing.T) {
 	got := Unknown([]string{"REEL_ADDR=:1", "REEL_ADRR=:2", "PATH=/bin", "REEL_TEST_POSTGRES_URL=x", "REEL_WORKRES=2"})
 	if strings.Join(got, ",") != "REEL_ADRR,REEL_WORKRES" {

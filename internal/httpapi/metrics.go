@@ -18,6 +18,8 @@ type Metrics struct {
 	latency  *prometheus.HistogramVec
 	inFlight prometheus.Gauge
 	shed     prometheus.Counter
+	// rateLimited counts requests refused by an API budget (ratelimit.go).
+	rateLimited *prometheus.CounterVec
 }
 
 // NewMetrics registers the HTTP and Go runtime metrics.
@@ -41,11 +43,15 @@ func NewMetrics() *Metrics {
 			Name: "reel_http_requests_shed_total",
 			Help: "API requests refused with 503 because the node had REEL_MAX_INFLIGHT in flight.",
 		}),
+		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "reel_rate_limited_total",
+			Help: "API requests refused with 429 because their client's budget was spent, by budget.",
+		}, []string{"budget"}),
 	}
 	m.Registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.requests, m.latency, m.inFlight, m.shed,
+		m.requests, m.latency, m.inFlight, m.shed, m.rateLimited,
 	)
 	return m
 }

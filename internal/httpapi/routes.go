@@ -23,9 +23,11 @@ func (s *server) routes(e *gin.Engine) {
 
 	// Ordinary JSON API: bounded in number (shed), in time and body size;
 	// the reads the cache holds may be served stale while the database is
-	// down (degrade.go).
+	// down (degrade.go); counted against the reads or writes budget of its
+	// user or address (ratelimit.go).
 	shed := newShedder(s.MaxInFlight, s.Metrics)
-	api := e.Group("/api/v1", shed.admit(refuse), serveStale(), s.deadline(s.RequestTimeout), limitBody(MaxJSONBody), gzipJSON(gzipMinSize), s.authenticate())
+	api := e.Group("/api/v1", shed.admit(refuse), serveStale(), s.deadline(s.RequestTimeout), limitBody(MaxJSONBody), gzipJSON(gzipMinSize), s.authenticate(),
+		s.limitRate(byMethod, signedIn))
 	api.POST("/users", s.handleRegister())
 	api.POST("/sessions", s.handleLogin())
 	api.GET("/me", s.requireUser(), s.handleMe())
@@ -61,11 +63,12 @@ func (s *server) routes(e *gin.Engine) {
 	// Long-lived streams: uploads may take hours and event streams minutes,
 	// so they are bounded by inactivity instead of a total deadline.
 	stream := e.Group("/api/v1", s.streaming(uploadIdle), s.authenticate())
-	stream.POST("/videos", s.requireUser(), s.handleUploadVideo())
-	stream.GET("/videos/:id/events", s.capStreams(), s.handleVideoEvents())
+	stream.POST("/videos", s.requireUser(), s.limitRate(always(uploads), signedIn), s.handleUploadVideo())
+	stream.GET("/videos/:id/events", s.limitRate(always(reads), signedIn), s.capStreams(), s.handleVideoEvents())
 	// tusd routes and authenticates uploads itself (upload.NewTus); its
 	// upload URLs get the base of every absolute URL.
-	tus := e.Group("/api/v1", s.streaming(uploadIdle))
+	// Creating an upload spends the uploads budget; its PATCHes are free.
+	tus := e.Group("/api/v1", s.streaming(uploadIdle), s.limitRate(byUploadMethod, s.tokenUser("")))
 	tusHandler := gin.WrapH(s.base.withBaseLocation(s.Tus))
 	tus.Any("/uploads", tusHandler)
 	tus.Any("/uploads/*path", tusHandler)
@@ -73,7 +76,12 @@ func (s *server) routes(e *gin.Engine) {
 	// Douyin-compatible API (docs/api.md): the same services in that API's
 	// shapes, every answer HTTP 200 with a status_code (package douyin).
 	dy := s.douyinDeps()
-	dyAPI := e.Group("/douyin", shed.admit(douyin.Refuse(dy)), serveStale(), s.deadline(s.RequestTimeout), gzipJSON(gzipMinSize))
+	refuseDouyin := func(c *gin.Context, err error) {
+		douyin.Fail(c, err)
+		c.Abort()
+	}
+	dyAPI := e.Group("/douyin", shed.admit(refuseDouyin), serveStale(), s.deadline(s.RequestTimeout), gzipJSON(gzipMinSize),
+		s.limitRate(byMethod, s.tokenUser("token")))
 	dyAPI.GET("/feed/", douyin.Feed(dy))
 	dyAPI.POST("/user/register/", douyin.Register(dy))
 	dyAPI.POST("/user/login/", douyin.Login(dy))
@@ -90,7 +98,7 @@ func (s *server) routes(e *gin.Engine) {
 	dyAPI.POST("/message/action/", douyin.MessageAction(dy))
 	dyAPI.GET("/message/chat/", douyin.MessageChat(dy))
 	// Uploads are bounded by inactivity, as on /api/v1.
-	e.Group("/douyin", s.streaming(uploadIdle)).POST("/publish/action/", douyin.Publish(dy))
+	e.Group("/douyin", s.streaming(uploadIdle), s.limitRate(always(uploads), s.tokenUser(""))).POST("/publish/action/", douyin.Publish(dy))
 
 	// Media: signed URLs, Range, sendfile (playback.NewHandler). A download
 	// may take long on a slow link, but not forever.

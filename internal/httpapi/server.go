@@ -58,6 +58,9 @@ type Deps struct {
 	AllowedHosts   []string
 	MaxUploadBytes int64
 	IncomingDir    string // multipart uploads land here before the blob store
+	// RateLimits are the API budgets (ratelimit.go); optional: the zero
+	// value limits nothing.
+	RateLimits RateLimits
 }
 
 // Limits that are part of the hardening of the server.

@@ -95,7 +95,8 @@ func NewTus(cfg TusConfig) (http.Handler, error) {
 
 	t := &tus{cfg: cfg, store: store}
 	cors := handler.DefaultCorsConfig
-	cors.ExposeHeaders += ", Video-ID, Upload-Expires, X-Request-ID"
+	// The rate-limit fields tell a browser client when to create again.
+	cors.ExposeHeaders += ", Video-ID, Upload-Expires, X-Request-ID, Retry-After, RateLimit, RateLimit-Policy"
 	cors.AllowHeaders += ", Idempotency-Key"
 	h, err := handler.NewHandler(handler.Config{
 		BasePath:      cfg.BasePath,

@@ -189,16 +189,11 @@ func (a *api) fail(c *gin.Context, err error) {
 	a.failWith(c, err, func(st Status) any { return st })
 }
 
-// Refuse answers err in this API's shape to a request stopped before its
-// handler (a request shed by the node's concurrency limit) and ends the
-// chain.
-func Refuse(d Deps) func(c *gin.Context, err error) {
-	a := newAPI(d)
-	return func(c *gin.Context, err error) {
-		a.fail(c, err)
-		c.Abort()
-	}
-}
+// Fail answers err in this API's shape (HTTP 200 with status_code and
+// status_msg, Retry-After by the rule of every route), for middleware that
+// refuses a Douyin request before its handler runs (the node's concurrency
+// limit, the API rate limits).
+func Fail(c *gin.Context, err error) { (&api{}).fail(c, err) }
 
 // failWith answers err as fail does, with the body answer builds around
 // the head, for answers whose fields are present also on failure.
