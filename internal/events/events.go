@@ -31,6 +31,27 @@ const (
 	TypeVideoStatus = "video_status" // one of the user's videos changed status
 )
 
+// The data of the events that carry no domain type of their own
+// (a message carries a reel.Message, a comment a reel.Comment).
+type (
+	// Like: UserID liked VideoID.
+	Like struct {
+		VideoID int64 `json:"video_id"`
+		UserID  int64 `json:"user_id"`
+	}
+	// Follow: UserID followed the user.
+	Follow struct {
+		UserID int64 `json:"user_id"`
+	}
+	// VideoStatus: the video's status is now Status (Error says why a
+	// failed one failed).
+	VideoStatus struct {
+		VideoID int64  `json:"video_id"`
+		Status  string `json:"status"`
+		Error   string `json:"error,omitempty"`
+	}
+)
+
 // Event is one thing that happened to a user.
 type Event struct {
 	ID     string          `json:"id"`
