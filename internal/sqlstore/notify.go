@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"sync/atomic"
-
 )
 
 // NotifyFunc hears of what happened to a user (a message to them, a like
