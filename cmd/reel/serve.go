@@ -136,6 +136,7 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 	// video, so its new visibility shows here as soon as its URLs stop.
 	revocations.OnChange(func(id int64) { cached.VideoChanged(id, true) })
 	go revocations.Run(ctx, revocationRefresh, revocationPrune)
+	liveEvents := openEvents(ctx, state, b.db, log)
 
 	media := playback.HandlerOptions{Logger: log, Allowed: revocations.Allowed}
 	if cfg.MediaDelivery == "redirect" {
@@ -177,6 +178,7 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 		AllowedHosts:   cfg.AllowedHosts,
 		MaxUploadBytes: cfg.MaxUploadBytes,
 		IncomingDir:    b.dirs.incoming,
+		Events:         liveEvents,
 	})
 	if err != nil {
 		return err

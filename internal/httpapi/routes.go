@@ -60,6 +60,7 @@ func (s *server) routes(e *gin.Engine) {
 	stream := e.Group("/api/v1", s.streaming(uploadIdle), s.authenticate())
 	stream.POST("/videos", s.requireUser(), s.handleUploadVideo())
 	stream.GET("/videos/:id/events", s.capStreams(), s.handleVideoEvents())
+	stream.GET("/events", s.requireUser(), s.capStreams(), s.handleEvents())
 	// tusd routes and authenticates uploads itself (upload.NewTus); its
 	// upload URLs get the base of every absolute URL.
 	tus := e.Group("/api/v1", s.streaming(uploadIdle))
