@@ -46,7 +46,7 @@ func (s *server) handleEvents() gin.HandlerFunc {
 			lastID = c.Query("last_event_id")
 		}
 		if len(lastID) > 100 {
-			writeError(c, reel.Invalid(map[string]string{"Last-Event-ID": "must be the id of an event this stream sent"}))
+			writeError(c, reel.Errorf(reel.EBADREQUEST, "Last-Event-ID (or last_event_id) must be the id of an event this stream sent, at most 100 characters"))
 			return
 		}
 		ctx := c.Request.Context()
