@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -34,11 +35,11 @@ type eventStream struct {
 func openStream(t *testing.T, srv *instance, token, lastID string, byQuery bool) *eventStream {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	url := srv.URL + "/api/v1/events"
+	target := srv.URL + "/api/v1/events"
 	if byQuery && lastID != "" {
-		url += "?last_event_id=" + lastID
+		target += "?last_event_id=" + url.QueryEscape(lastID)
 	}
-	req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
+	req, _ := http.NewRequestWithContext(ctx, "GET", target, nil)
 	req.Header.Set("Authorization", "Bearer "+token)
 	if !byQuery && lastID != "" {
 		req.Header.Set("Last-Event-ID", lastID)
@@ -152,6 +153,10 @@ func TestUserEvents(t *testing.T) {
 	sb := openStream(t, srv, bo.token, "", false)
 	sendMessage(t, srv, ann, bo.id, "hi bo")
 	sb.expectEvent(t, "message", map[string]any{"text": "hi bo"})
+	// The Douyin chat, still polled, feeds the same stream.
+	q := url.Values{"token": {bo.token}, "to_user_id": {fmt.Sprint(ann.id)}, "action_type": {"1"}, "content": {"through douyin"}}
+	expect(t, srv.do("POST", "/douyin/message/action/?"+q.Encode(), "", nil), http.StatusOK, "")
+	last = s.expectEvent(t, "message", map[string]any{"from_user_id": bo.id, "text": "through douyin"})
 	s.close()
 
 	// Offline, ann misses two messages; reconnecting with the last id she

@@ -22,7 +22,15 @@ type Local struct {
 	lastMS int64
 	seq    int64
 	users  map[int64]*userState
+	// delivered counts events toward the next sweep of every window.
+	delivered int
 }
+
+// sweepEvery is how many events pass between two sweeps of every user's
+// window: a user who got events and never looks again is let go within
+// that many events after their window's age (one pass over the users
+// held, who are those with events younger than the age or streams open).
+const sweepEvery = 1024
 
 type userState struct {
 	window []Event // oldest first, at most opts.Events
@@ -98,6 +106,12 @@ func (l *Local) deliverLocked(e Event) {
 		}
 	}
 	l.pruneLocked(e.UserID, u)
+	if l.delivered++; l.delivered >= sweepEvery {
+		l.delivered = 0
+		for id, u := range l.users {
+			l.pruneLocked(id, u)
+		}
+	}
 }
 
 // pruneLocked drops the events older than the window's age, and the user
