@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/reel-video/reel/internal/media/mediatest"
 	"github.com/reel-video/reel/internal/shared/redistest"
 	"github.com/reel-video/reel/internal/sqlstore/sqltest"
 	"github.com/reel-video/reel/internal/testwait"
@@ -258,4 +259,35 @@ func TestEventsAcrossNodes(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestWorkerStatusEvents: a separate "reel worker" publishes its videos'
+// status changes through Redis to the streams of serve.
+func TestWorkerStatusEvents(t *testing.T) {
+	redis := redistest.Start(t)
+	env := map[string]string{"REEL_DATA_DIR": t.TempDir(), "REEL_WORKERS": "0", "REEL_REDIS_URL": redis.URL}
+	srv := startServer(t, env)
+	ann := register(t, srv, "ann")
+	s := openStream(t, srv, ann.token, "", false)
+	r := uploadMultipart(t, srv, ann.token, mediatest.Clip(t, "noaudio"), nil, false)
+	expect(t, r, http.StatusAccepted, "")
+	var v videoJSON
+	r.json(t, &v)
+	s.expectEvent(t, "video_status", map[string]any{"video_id": v.ID, "status": "processing"})
+
+	workerEnv := map[string]string{"REEL_WORKERS": "1"}
+	for k, val := range env {
+		if k != "REEL_WORKERS" {
+			workerEnv[k] = val
+		}
+	}
+	startCommand(t, "worker", workerEnv)
+	select {
+	case e, ok := <-s.events:
+		if !ok || e.Type != "video_status" || e.Data["status"] != "ready" || fmt.Sprint(e.Data["video_id"]) != fmt.Sprint(v.ID) {
+			t.Fatalf("after the worker: %+v", e)
+		}
+	case <-time.After(2 * time.Minute):
+		t.Fatal("no status event from the worker within 2 minutes")
+	}
 }
