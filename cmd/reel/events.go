@@ -17,7 +17,8 @@ const publishTimeout = time.Second
 // openEvents returns the bus of the users' live events (GET /api/v1/events)
 // and makes the store publish to it: through Redis when there is one, so
 // that a stream held on any node hears what any node (or worker) did, and
-// in-process otherwise.
+// in-process otherwise. The bus closes its streams when ctx (the process's:
+// cancelled by SIGTERM) ends.
 func openEvents(ctx context.Context, state *shared.Redis, db *sqlstore.DB, log *slog.Logger) events.Bus {
 	var bus events.Bus
 	if state == nil {
@@ -25,6 +26,12 @@ func openEvents(ctx context.Context, state *shared.Redis, db *sqlstore.DB, log *
 	} else {
 		bus = events.NewRedis(ctx, state, events.Options{}, log)
 	}
+	// At shutdown the streams end first, so that their clients reconnect
+	// to another node instead of holding the drain until its deadline.
+	go func() {
+		<-ctx.Done()
+		bus.Close()
+	}()
 	db.SetOnNotify(func(ctx context.Context, userID int64, typ string, data any) {
 		ctx, cancel := context.WithTimeout(ctx, publishTimeout)
 		defer cancel()

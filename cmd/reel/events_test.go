@@ -291,3 +291,21 @@ func TestWorkerStatusEvents(t *testing.T) {
 		t.Fatal("no status event from the worker within 2 minutes")
 	}
 }
+
+// TestEventsEndAtShutdown: a node shutting down ends its users' streams
+// (their clients reconnect elsewhere with Last-Event-ID) instead of
+// holding its drain until the deadline, which here is ten minutes.
+func TestEventsEndAtShutdown(t *testing.T) {
+	srv := startServer(t, map[string]string{"REEL_SHUTDOWN_TIMEOUT": "10m"})
+	ann := register(t, srv, "ann")
+	s := openStream(t, srv, ann.token, "", false)
+	if err := srv.stop(); err != nil {
+		t.Fatal(err)
+	}
+	for e := range s.events {
+		t.Errorf("an event at shutdown: %+v", e)
+	}
+	if strings.Contains(srv.stderr.String(), "drain incomplete") {
+		t.Errorf("the drain did not complete:\n%s", srv.stderr)
+	}
+}

@@ -105,6 +105,11 @@ type Bus interface {
 	// id of the last event the client saw ("" for none): the events after
 	// it in the window are in Replay, and C carries the later ones.
 	Subscribe(ctx context.Context, userID int64, lastID string) (*Subscription, error)
+	// Close ends every subscription (their C is closed, as for a lagging
+	// one) and refuses new ones with ErrClosed: a node shutting down sends
+	// its streams' clients to reconnect elsewhere, with Last-Event-ID,
+	// instead of holding its drain until its deadline. Publish still works.
+	Close()
 }
 
 // Subscription is one stream's view of a user's events.
@@ -133,6 +138,9 @@ func (s *Subscription) Fresh(e Event) bool { return !s.seen[e.ID] }
 
 // Close ends the subscription.
 func (s *Subscription) Close() { s.cancel() }
+
+// ErrClosed is Subscribe's answer once the bus is closed.
+var ErrClosed = errors.New("events: the bus is closed (the node is shutting down)")
 
 // ErrLagged is what a stream reports when its subscription was dropped.
 var ErrLagged = errors.New("events: the stream fell too far behind")

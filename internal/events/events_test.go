@@ -3,6 +3,7 @@ package events_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -181,6 +182,23 @@ func busContract(t *testing.T, newBus func(*testing.T) events.Bus) {
 		s2, _ := b.Subscribe(t.Context(), 5, "")
 		defer s2.Close()
 		quiet(t, b, s2, 5)
+	})
+	t.Run("closing ends the subscriptions", func(t *testing.T) {
+		b := newBus(t)
+		s, _ := b.Subscribe(t.Context(), 9, "")
+		b.Close()
+		if _, ok := <-s.C; ok {
+			t.Fatal("a subscription outlived Close")
+		}
+		s.Close()
+		if _, err := b.Subscribe(t.Context(), 9, ""); !errors.Is(err, events.ErrClosed) {
+			t.Fatalf("Subscribe after Close: %v", err)
+		}
+		// What in-flight requests publish meanwhile is kept.
+		sent := publish(t, b, 9, 1)
+		if sent[0].ID == "" {
+			t.Fatal("no id after Close")
+		}
 	})
 	t.Run("ids grow", func(t *testing.T) {
 		b := newBus(t)

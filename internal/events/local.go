@@ -24,6 +24,7 @@ type Local struct {
 	users  map[int64]*userState
 	// delivered counts events toward the next sweep of every window.
 	delivered int
+	closed    bool
 }
 
 // sweepEvery is how many events pass between two sweeps of every user's
@@ -38,8 +39,7 @@ type userState struct {
 }
 
 type localSub struct {
-	ch     chan Event
-	closed bool
+	ch chan Event
 }
 
 // NewLocal returns an in-process bus.
@@ -101,7 +101,6 @@ func (l *Local) deliverLocked(e Event) {
 			// to hold the publisher or grow without bound: its client
 			// reconnects and replays from its last id.
 			delete(u.subs, s)
-			s.closed = true
 			close(s.ch)
 		}
 	}
@@ -133,16 +132,32 @@ func (l *Local) pruneLocked(userID int64, u *userState) {
 
 // Subscribe implements Bus.
 func (l *Local) Subscribe(_ context.Context, userID int64, lastID string) (*Subscription, error) {
-	s, _ := l.subscribe(userID, lastID)
-	return s, nil
+	s, _, err := l.subscribe(userID, lastID)
+	return s, err
+}
+
+// Close implements Bus.
+func (l *Local) Close() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.closed = true
+	for _, u := range l.users {
+		for s := range u.subs {
+			delete(u.subs, s)
+			close(s.ch)
+		}
+	}
 }
 
 // subscribe registers a subscription and reads the window in one step, so
 // that no event falls between the two. found reports whether lastID was
 // in this node's window.
-func (l *Local) subscribe(userID int64, lastID string) (*Subscription, bool) {
+func (l *Local) subscribe(userID int64, lastID string) (*Subscription, bool, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.closed {
+		return nil, false, ErrClosed
+	}
 	u := l.users[userID]
 	if u == nil {
 		u = &userState{subs: map[*localSub]struct{}{}}
@@ -178,5 +193,5 @@ func (l *Local) subscribe(userID int64, lastID string) (*Subscription, bool) {
 	for _, e := range sub.Replay {
 		sub.seen[e.ID] = true
 	}
-	return sub, found
+	return sub, found, nil
 }

@@ -134,13 +134,16 @@ func (b *Redis) Publish(ctx context.Context, userID int64, typ string, data any)
 // Redis when lastID is one of its ids; otherwise (Redis away or restarted
 // empty, an id made while it was away) from what this node saw.
 func (b *Redis) Subscribe(ctx context.Context, userID int64, lastID string) (*Subscription, error) {
-	sub, foundLocally := b.local.subscribe(userID, lastID)
+	sub, foundLocally, err := b.local.subscribe(userID, lastID)
+	if err != nil {
+		return nil, err
+	}
 	var (
 		found  bool
 		replay []Event
 		head   string
 	)
-	err := b.r.Do(ctx, func(ctx context.Context, c *redis.Client) error {
+	err = b.r.Do(ctx, func(ctx context.Context, c *redis.Client) error {
 		pipe := c.Pipeline()
 		var at, after *redis.XMessageSliceCmd
 		if redisID(lastID) {
@@ -193,6 +196,9 @@ func (b *Redis) Subscribe(ctx context.Context, userID int64, lastID string) (*Su
 	}
 	return sub, nil
 }
+
+// Close implements Bus.
+func (b *Redis) Close() { b.local.Close() }
 
 // redisID reports whether id has the shape of a Redis stream id
 // ("<ms>-<seq>"); the ids this package makes itself end in ".<node>".

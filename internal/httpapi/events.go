@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -51,6 +52,9 @@ func (s *server) handleEvents() gin.HandlerFunc {
 		}
 		ctx := c.Request.Context()
 		sub, err := s.Events.Subscribe(ctx, viewerID(c), lastID)
+		if errors.Is(err, events.ErrClosed) {
+			err = reel.Errorf(reel.EUNAVAILABLE, "this node is shutting down: reconnect")
+		}
 		if err != nil {
 			writeError(c, err)
 			return
@@ -108,8 +112,9 @@ func (s *server) handleEvents() gin.HandlerFunc {
 				}
 			case e, ok := <-sub.C:
 				if !ok {
-					// Dropped for lagging: ending the stream makes the
-					// client reconnect and replay from its last id.
+					// Dropped for lagging, or the node is shutting down:
+					// ending the stream makes the client reconnect (to
+					// another node) and replay from its last id.
 					return
 				}
 				if sub.Fresh(e) && !send(e) {
