@@ -125,9 +125,16 @@ func sendMessage(t *testing.T, srv *instance, from user, to int64, text string) 
 // TestUserEvents: the signed-in user's stream carries their videos' status,
 // likes, comments, follows and messages; a reconnect with Last-Event-ID
 // (header or parameter) gets exactly what was missed; an unknown id gets a
-// reset; streams are capped per user.
+// reset; streams are capped per user. On the in-process bus and on Redis.
 func TestUserEvents(t *testing.T) {
-	srv := startServer(t, nil)
+	t.Run("local", func(t *testing.T) { userEvents(t, nil) })
+	t.Run("redis", func(t *testing.T) {
+		userEvents(t, map[string]string{"REEL_REDIS_URL": redistest.Start(t).URL})
+	})
+}
+
+func userEvents(t *testing.T, env map[string]string) {
+	srv := startServer(t, env)
 	ann, bo := register(t, srv, "ann"), register(t, srv, "bob")
 	s := openStream(t, srv, ann.token, "", false)
 
