@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/reel-video/reel/internal/events"
 	"github.com/reel-video/reel/internal/shared"
 	"github.com/reel-video/reel/internal/sqlstore"
@@ -19,12 +21,13 @@ const publishTimeout = time.Second
 // that a stream held on any node hears what any node (or worker) did, and
 // in-process otherwise. The bus closes its streams when ctx (the process's:
 // cancelled by SIGTERM) ends.
-func openEvents(ctx context.Context, state *shared.Redis, db *sqlstore.DB, log *slog.Logger) events.Bus {
+func openEvents(ctx context.Context, state *shared.Redis, db *sqlstore.DB, reg prometheus.Registerer, log *slog.Logger) events.Bus {
+	opts := events.Options{Metrics: events.NewMetrics(reg)}
 	var bus events.Bus
 	if state == nil {
-		bus = events.NewLocal(events.Options{})
+		bus = events.NewLocal(opts)
 	} else {
-		bus = events.NewRedis(ctx, state, events.Options{}, log)
+		bus = events.NewRedis(ctx, state, opts, log)
 	}
 	// At shutdown the streams end first, so that their clients reconnect
 	// to another node instead of holding the drain until its deadline.

@@ -42,7 +42,7 @@ func runWorker(ctx context.Context, args []string, env *environment) error {
 	}
 	defer b.closeWithin(ctx, cfg.ShutdownTimeout, log)
 	if state != nil {
-		openEvents(ctx, state, b.db, log)
+		openEvents(ctx, state, b.db, metrics.Registry, log)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", metrics.Handler())

@@ -71,6 +71,8 @@ type Options struct {
 	// it is dropped as lagging (default 64): a stream that cannot keep up
 	// ends, and its client reconnects and replays from its last id.
 	Buffer int
+	// Metrics, when set, count what the bus does (NewMetrics).
+	Metrics *Metrics
 }
 
 // The default replay window: enough for a phone that lost its network for

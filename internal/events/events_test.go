@@ -5,8 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/reel-video/reel/internal/events"
 	"github.com/reel-video/reel/internal/shared"
@@ -292,5 +296,42 @@ func TestRedisKilled(t *testing.T) {
 	defer r.Close()
 	if r.Reset || ids(r.Replay) != last.ID+" " {
 		t.Fatalf("replay on b after the restart: reset %v %s", r.Reset, ids(r.Replay))
+	}
+}
+
+// TestMetrics: publications by way, open subscriptions, resumes by result.
+func TestMetrics(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	b := events.NewLocal(events.Options{Metrics: events.NewMetrics(reg)})
+	s, _ := b.Subscribe(t.Context(), 1, "")
+	e := publish(t, b, 1, 1)[0]
+	r, _ := b.Subscribe(t.Context(), 1, "unknown")
+	r2, _ := b.Subscribe(t.Context(), 1, e.ID)
+	r.Close()
+	r.Close() // twice counts once
+	want := `
+# HELP reel_event_resumes_total Subscriptions made with a Last-Event-ID, by result: replayed, or reset (the id was outside the replay window).
+# TYPE reel_event_resumes_total counter
+reel_event_resumes_total{result="replayed"} 1
+reel_event_resumes_total{result="reset"} 1
+# HELP reel_event_subscriptions Open subscriptions to users' live events on this node (GET /api/v1/events streams).
+# TYPE reel_event_subscriptions gauge
+reel_event_subscriptions 2
+# HELP reel_events_published_total Live events published, by way: redis (to every node) or local (this node only: no Redis, or Redis away).
+# TYPE reel_events_published_total counter
+reel_events_published_total{via="local"} 1
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want)); err != nil {
+		t.Error(err)
+	}
+	s.Close()
+	r2.Close()
+	zero := `
+# HELP reel_event_subscriptions Open subscriptions to users' live events on this node (GET /api/v1/events streams).
+# TYPE reel_event_subscriptions gauge
+reel_event_subscriptions 0
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(zero), "reel_event_subscriptions"); err != nil {
+		t.Errorf("after closing all: %v", err)
 	}
 }

@@ -59,6 +59,7 @@ func (l *Local) Publish(_ context.Context, userID int64, typ string, data any) (
 	defer l.mu.Unlock()
 	e := Event{ID: l.nextID(), UserID: userID, Type: typ, Data: raw}
 	l.deliverLocked(e)
+	l.opts.Metrics.publishedVia("local")
 	return e, nil
 }
 
@@ -133,6 +134,9 @@ func (l *Local) pruneLocked(userID int64, u *userState) {
 // Subscribe implements Bus.
 func (l *Local) Subscribe(_ context.Context, userID int64, lastID string) (*Subscription, error) {
 	s, _, err := l.subscribe(userID, lastID)
+	if err == nil {
+		l.opts.Metrics.resumed(s, lastID)
+	}
 	return s, err
 }
 
@@ -168,13 +172,18 @@ func (l *Local) subscribe(userID int64, lastID string) (*Subscription, bool, err
 	ls := &localSub{ch: make(chan Event, l.opts.Buffer)}
 	u.subs[ls] = struct{}{}
 	sub := &Subscription{C: ls.ch, seen: map[string]bool{}}
+	l.opts.Metrics.subscribed(+1)
+	var once sync.Once
 	sub.cancel = func() {
-		l.mu.Lock()
-		defer l.mu.Unlock()
-		if u := l.users[userID]; u != nil {
-			delete(u.subs, ls)
-			l.pruneLocked(userID, u)
-		}
+		once.Do(func() {
+			l.opts.Metrics.subscribed(-1)
+			l.mu.Lock()
+			defer l.mu.Unlock()
+			if u := l.users[userID]; u != nil {
+				delete(u.subs, ls)
+				l.pruneLocked(userID, u)
+			}
+		})
 	}
 	if n := len(u.window); n > 0 {
 		sub.Head = u.window[n-1].ID

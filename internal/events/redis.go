@@ -127,6 +127,7 @@ func (b *Redis) Publish(ctx context.Context, userID int64, typ string, data any)
 		return b.local.Publish(ctx, userID, typ, raw)
 	}
 	b.local.deliver(e)
+	b.opts.Metrics.publishedVia("redis")
 	return e, nil
 }
 
@@ -179,11 +180,13 @@ func (b *Redis) Subscribe(ctx context.Context, userID int64, lastID string) (*Su
 		if !errors.Is(err, shared.ErrUnavailable) {
 			b.log.Warn("events: cannot read the replay window from Redis; replaying this node's", "err", err)
 		}
+		b.opts.Metrics.resumed(sub, lastID)
 		return sub, nil
 	case lastID == "" || foundLocally && !found:
 		if head != "" && sub.Head == "" {
 			sub.Head = head
 		}
+		b.opts.Metrics.resumed(sub, lastID)
 		return sub, nil
 	}
 	sub.Replay, sub.Reset = replay, !found
@@ -194,6 +197,7 @@ func (b *Redis) Subscribe(ctx context.Context, userID int64, lastID string) (*Su
 	for _, e := range replay {
 		sub.seen[e.ID] = true
 	}
+	b.opts.Metrics.resumed(sub, lastID)
 	return sub, nil
 }
 
