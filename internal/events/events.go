@@ -129,14 +129,21 @@ type Subscription struct {
 
 	// C carries the live events; it is closed when the subscription
 	// lagged (more than Options.Buffer undelivered events) and was dropped.
-	C      <-chan Event
-	seen   map[string]bool
+	C    <-chan Event
+	seen map[string]bool
+	// after, when set, is the Redis id the replay started after: a live
+	// event up to it (one that reached this node's pub/sub late, after
+	// the client saw it on another node) is no news.
+	after  string
 	cancel func()
 }
 
-// Fresh reports whether a live event was not already in Replay: an event
-// published while a subscription was being made may reach it both ways.
-func (s *Subscription) Fresh(e Event) bool { return !s.seen[e.ID] }
+// Fresh reports whether a live event is news to the client: not already
+// in Replay (an event published while a subscription was being made may
+// reach it both ways), nor at or before the id it resumed from.
+func (s *Subscription) Fresh(e Event) bool {
+	return !s.seen[e.ID] && (s.after == "" || !redisID(e.ID) || !redisIDAtOrBefore(e.ID, s.after))
+}
 
 // Close ends the subscription.
 func (s *Subscription) Close() { s.cancel() }

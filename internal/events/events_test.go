@@ -237,6 +237,28 @@ func TestRedisAcrossNodes(t *testing.T) {
 	}
 }
 
+// TestLateDelivery: an event that reaches a node's pub/sub only after a
+// client, which saw it elsewhere, resumed from it there is not sent again.
+func TestLateDelivery(t *testing.T) {
+	srv := redistest.Start(t)
+	a := redisBus(t, srv)
+	sent := publish(t, a, 10, 2)
+	s, _ := a.Subscribe(t.Context(), 10, sent[1].ID)
+	defer s.Close()
+	if s.Reset || len(s.Replay) != 0 {
+		t.Fatalf("from the newest id: %+v", s)
+	}
+	for _, e := range sent {
+		if s.Fresh(e) {
+			t.Errorf("%s, seen before the resume point, is fresh", e.ID)
+		}
+	}
+	later := publish(t, a, 10, 1)[0]
+	if !s.Fresh(later) {
+		t.Errorf("%s, after the resume point, is not fresh", later.ID)
+	}
+}
+
 // TestRedisKilled: with Redis killed, each node keeps delivering and
 // replaying the events made on it; once Redis is back, events cross
 // nodes again.

@@ -197,6 +197,9 @@ func (b *Redis) Subscribe(ctx context.Context, userID int64, lastID string) (*Su
 	for _, e := range replay {
 		sub.seen[e.ID] = true
 	}
+	if found {
+		sub.after = lastID
+	}
 	b.opts.Metrics.resumed(sub, lastID)
 	return sub, nil
 }
@@ -211,6 +214,21 @@ func redisID(id string) bool {
 	_, err1 := strconv.ParseUint(ms, 10, 64)
 	_, err2 := strconv.ParseUint(seq, 10, 64)
 	return ok && err1 == nil && err2 == nil
+}
+
+// redisIDAtOrBefore reports whether the Redis id a is at or before b
+// (both checked by redisID): ids order by milliseconds, then sequence.
+func redisIDAtOrBefore(a, b string) bool {
+	am, as, _ := strings.Cut(a, "-")
+	bm, bs, _ := strings.Cut(b, "-")
+	amn, _ := strconv.ParseUint(am, 10, 64)
+	bmn, _ := strconv.ParseUint(bm, 10, 64)
+	if amn != bmn {
+		return amn < bmn
+	}
+	asn, _ := strconv.ParseUint(as, 10, 64)
+	bsn, _ := strconv.ParseUint(bs, 10, 64)
+	return asn <= bsn
 }
 
 func fromStream(m redis.XMessage) (Event, error) {
