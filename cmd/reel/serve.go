@@ -140,6 +140,7 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 	// video, so its new visibility shows here as soon as its URLs stop.
 	revocations.OnChange(func(id int64) { cached.VideoChanged(id, true) })
 	go revocations.Run(ctx, revocationRefresh, revocationPrune)
+	liveEvents := openEvents(ctx, state, b.db, metrics.Registry, log)
 
 	media := playback.HandlerOptions{Logger: log, Allowed: revocations.Allowed}
 	if cfg.MediaDelivery == "redirect" {
@@ -183,6 +184,7 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 		MaxUploadBytes: cfg.MaxUploadBytes,
 		IncomingDir:    b.dirs.incoming,
 		RateLimits:     apiLimits(cfg, state),
+		Events:         liveEvents,
 	})
 	if err != nil {
 		return err

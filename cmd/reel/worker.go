@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/reel-video/reel/internal/breaker"
 	"github.com/reel-video/reel/internal/config"
 	"github.com/reel-video/reel/internal/httpapi"
 )
@@ -25,13 +26,24 @@ func runWorker(ctx context.Context, args []string, env *environment) error {
 	ctx, stop := startProcess(ctx, log, env)
 	defer stop()
 
+	metrics := httpapi.NewMetrics()
+	// The status changes of this worker's jobs reach the users' event
+	// streams (GET /api/v1/events) through Redis only: without it serve's
+	// in-process bus is out of reach, and clients follow a video through
+	// GET /api/v1/videos/{id}/events, which reads the database.
+	state, err := openShared(ctx, cfg, breaker.NewMetrics(metrics.Registry), log)
+	if err != nil {
+		return err
+	}
+	defer state.Close() // after the jobs drained (deferred below)
 	b, err := openBackend(ctx, cfg, env.getenv, log, cfg.Workers)
 	if err != nil {
 		return err
 	}
 	defer b.closeWithin(ctx, cfg.ShutdownTimeout, log)
-
-	metrics := httpapi.NewMetrics()
+	if state != nil {
+		openEvents(ctx, state, b.db, metrics.Registry, log)
+	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", metrics.Handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {

@@ -65,6 +65,7 @@ func (s *server) routes(e *gin.Engine) {
 	stream := e.Group("/api/v1", s.streaming(uploadIdle), s.authenticate())
 	stream.POST("/videos", s.requireUser(), s.limitRate(always(uploads), signedIn), s.handleUploadVideo())
 	stream.GET("/videos/:id/events", s.limitRate(always(reads), signedIn), s.capStreams(), s.handleVideoEvents())
+	stream.GET("/events", s.requireUser(), s.limitRate(always(reads), signedIn), s.capStreams(), s.handleEvents())
 	// tusd routes and authenticates uploads itself (upload.NewTus); its
 	// upload URLs get the base of every absolute URL.
 	// Creating an upload spends the uploads budget; its PATCHes are free.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/reel-video/reel"
 	"github.com/reel-video/reel/internal/account"
+	"github.com/reel-video/reel/internal/events"
 	"github.com/reel-video/reel/internal/httpapi/douyin"
 	"github.com/reel-video/reel/internal/playback"
 	"github.com/reel-video/reel/internal/publish"
@@ -61,6 +62,9 @@ type Deps struct {
 	// RateLimits are the API budgets (ratelimit.go); optional: the zero
 	// value limits nothing.
 	RateLimits RateLimits
+	// Events carries the users' live events (GET /api/v1/events); nil is
+	// a bus of this server's own, which nothing publishes to.
+	Events events.Bus
 }
 
 // Limits that are part of the hardening of the server.
@@ -100,6 +104,9 @@ func NewServer(d Deps) (http.Handler, error) {
 	base, err := newPublicBase(d.PublicURL, d.AllowedHosts, d.TrustedProxies)
 	if err != nil {
 		return nil, err
+	}
+	if d.Events == nil {
+		d.Events = events.NewLocal(events.Options{})
 	}
 	s := &server{Deps: d, log: d.Logger, base: base, streams: newStreamLimiter()}
 	s.routes(e)

@@ -12,9 +12,10 @@ import (
 )
 
 // Caps on the event streams (text/event-stream) one client may hold open on
-// a node at once. A stream holds a connection, a goroutine and a database
-// poll a second for up to an hour, so without a cap one client could hold
-// thousands; a player or an upload page needs one or two.
+// a node at once, those of videos and the user's own (GET /api/v1/events)
+// together. A stream holds a connection, a goroutine and a database poll a
+// second (a video's) or a subscription (the user's) for up to an hour, so
+// without a cap one client could hold thousands; an app needs one or two.
 const (
 	MaxStreamsPerAddress = 8
 	MaxStreamsPerUser    = 8

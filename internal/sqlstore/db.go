@@ -46,6 +46,7 @@ type DB struct {
 	// onVideoChange, when set, hears of every change to a video (see SetOnVideoChange).
 	onVideoChange func(id int64, lists bool)
 	onRevoked     revokedHook // see SetOnMediaRevoked
+	notify        notifyHook  // see SetOnNotify
 	writer        *bun.DB
 	reader        *bun.DB
 }

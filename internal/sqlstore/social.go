@@ -10,6 +10,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/reel-video/reel"
+	"github.com/reel-video/reel/internal/events"
 )
 
 var _ reel.SocialService = (*DB)(nil)
@@ -22,8 +23,9 @@ var _ reel.SocialService = (*DB)(nil)
 // Like records userID's like of videoID.
 func (db *DB) Like(ctx context.Context, userID, videoID int64) error {
 	defer db.changed(videoID, false)
-	return db.writer.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		author, err := visibleVideoAuthor(ctx, tx, videoID, userID)
+	var author int64 // set once a like was inserted
+	err := db.writer.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		owner, err := visibleVideoAuthor(ctx, tx, videoID, userID)
 		if err != nil {
 			return err
 		}
@@ -38,8 +40,13 @@ func (db *DB) Like(ctx context.Context, userID, videoID int64) error {
 		if n, _ := res.RowsAffected(); n == 0 {
 			return nil
 		}
+		author = owner
 		return bump(ctx, tx, +1, "videos", "like_count", videoID, "users", "like_count", userID, "users", "liked_count", author)
 	})
+	if err == nil && author != 0 && author != userID {
+		db.notifyUser(ctx, author, events.TypeLike, events.Like{VideoID: videoID, UserID: userID})
+	}
+	return err
 }
 
 // Unlike removes userID's like of videoID, if any.
@@ -82,9 +89,10 @@ func (db *DB) AddComment(ctx context.Context, userID, videoID int64, text string
 	// The commenter is read inside the transaction: once it commits, the
 	// answer must not depend on another query that could fail.
 	var author userRow
+	var owner int64
 	defer db.changed(videoID, false)
-	err := db.writer.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		if _, err := visibleVideoAuthor(ctx, tx, videoID, userID); err != nil {
+	err := db.writer.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) (err error) {
+		if owner, err = visibleVideoAuthor(ctx, tx, videoID, userID); err != nil {
 			return err
 		}
 		if _, err := tx.NewInsert().Model(row).Returning("id").Exec(ctx); err != nil {
@@ -99,7 +107,11 @@ func (db *DB) AddComment(ctx context.Context, userID, videoID int64, text string
 		return nil, err
 	}
 	// As usersByID would give it: is_following is false for oneself.
-	return row.comment(author.user()), nil
+	c := row.comment(author.user())
+	if owner != userID {
+		db.notifyUser(ctx, owner, events.TypeComment, c)
+	}
+	return c, nil
 }
 
 // DeleteComment removes a comment; its author and the video's owner may.
@@ -176,7 +188,8 @@ func (db *DB) Follow(ctx context.Context, followerID, followeeID int64) error {
 	if followerID == followeeID {
 		return reel.Invalid(map[string]string{"user": "you cannot follow yourself"})
 	}
-	return db.writer.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	inserted := false
+	err := db.writer.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		if err := userExists(ctx, tx, followeeID); err != nil {
 			return err
 		}
@@ -188,8 +201,13 @@ func (db *DB) Follow(ctx context.Context, followerID, followeeID int64) error {
 		if n, _ := res.RowsAffected(); n == 0 {
 			return nil
 		}
+		inserted = true
 		return bump(ctx, tx, +1, "users", "following_count", followerID, "users", "follower_count", followeeID)
 	})
+	if err == nil && inserted {
+		db.notifyUser(ctx, followeeID, events.TypeFollow, events.Follow{UserID: followerID})
+	}
+	return err
 }
 
 // Unfollow removes the follow, if any.
@@ -278,7 +296,9 @@ func (db *DB) SendMessage(ctx context.Context, fromID, toID int64, text string) 
 	if _, err := db.writer.NewInsert().Model(row).Returning("id").Exec(ctx); err != nil {
 		return nil, fmt.Errorf("send message: %w", err)
 	}
-	return row.message(), nil
+	m := row.message()
+	db.notifyUser(ctx, toID, events.TypeMessage, m)
+	return m, nil
 }
 
 // Conversation returns the messages between a and b after afterID, oldest first.

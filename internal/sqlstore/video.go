@@ -13,6 +13,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/reel-video/reel"
+	"github.com/reel-video/reel/internal/events"
 )
 
 var _ reel.VideoService = (*DB)(nil)
@@ -178,6 +179,7 @@ func (db *DB) FinishUpload(ctx context.Context, id int64, originalKey string, si
 		return nil, err
 	}
 	db.changed(id, false)
+	db.notifyUser(ctx, row.AuthorID, events.TypeVideoStatus, events.VideoStatus{VideoID: id, Status: reel.StatusProcessing})
 	// As FindVideoByID would give it to the author: an uploading video has
 	// no likes, no progress, and nobody follows themself.
 	v := row.video()
@@ -535,6 +537,13 @@ func (db *DB) SetProcessed(ctx context.Context, id int64, p reel.Processed) erro
 		return err
 	}
 	db.changed(id, p.Status != "")
+	if p.Status != "" {
+		st := events.VideoStatus{VideoID: id, Status: p.Status}
+		if p.Error != nil {
+			st.Error = *p.Error
+		}
+		db.notifyUser(ctx, authorID, events.TypeVideoStatus, st)
+	}
 	return nil
 }
 
