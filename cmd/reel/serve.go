@@ -81,6 +81,7 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 		return fmt.Errorf("load media revocations: %w", err)
 	}
 	views := playback.NewViews(b.db.AddViews, log)
+	views.Share(state) // one count per viewer across the nodes
 	viewsCtx, stopViews := context.WithCancel(ctx)
 	viewsDone := make(chan struct{})
 	go func() {
