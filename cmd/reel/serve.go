@@ -73,10 +73,16 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 		return err
 	}
 	defer state.Close()
+	// Sign-outs, blocks, visibility changes and deletions reach the other
+	// nodes through pub/sub at once; their polls and TTLs stay the fallback.
+	broadcast := shared.NewBroadcast(state, log)
+	accounts.Share(broadcast)
+	accounts.Listen(ctx, nil)
 	signer := playback.NewSigner(b.secret, previous, cfg.URLTTL)
 	// Revocations outlive every URL they revoke by a minute of clock skew.
 	revocations := playback.NewRevocations(b.db, signer.MaxLifetime()+time.Minute, log)
-	b.db.SetOnMediaRevoked(revocations.Apply)
+	b.db.SetOnMediaRevoked(revocations.Committed(broadcast))
+	revocations.Listen(ctx, broadcast, nil)
 	if err := revocations.Refresh(ctx); err != nil {
 		return fmt.Errorf("load media revocations: %w", err)
 	}
