@@ -24,6 +24,7 @@ import (
 	"github.com/reel-video/reel/internal/playback"
 	"github.com/reel-video/reel/internal/publish"
 	"github.com/reel-video/reel/internal/shared"
+	"github.com/reel-video/reel/internal/sqlstore"
 	"github.com/reel-video/reel/internal/upload"
 )
 
@@ -142,6 +143,7 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 	// A revocation made on another node also drops this node's copy of the
 	// video, so its new visibility shows here as soon as its URLs stop.
 	revocations.OnChange(func(id int64) { cached.VideoChanged(id, true) })
+	reads := sharedReads(cached, state, b.db, log)
 	go revocations.Run(ctx, revocationRefresh, revocationPrune)
 
 	media := playback.HandlerOptions{Logger: log, Allowed: revocations.Allowed}
@@ -171,9 +173,9 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 		},
 		RequestTimeout: cfg.RequestTimeout,
 		TrustedProxies: cfg.TrustedProxies,
-		Videos:         cached,
+		Videos:         reads,
 		Playback:       b.db,
-		Social:         cached,
+		Social:         reads,
 		Views:          views,
 		BindClientIP:   cfg.URLBindClient,
 		Tus:            tus,
@@ -407,6 +409,22 @@ func diskReady(publisher *publish.Publisher, dbDir string) func(context.Context)
 	return func(ctx context.Context) error {
 		return errors.Join(publisher.DiskReady(ctx), db.DiskReady(ctx))
 	}
+}
+
+// sharedReads makes the cache coherent across the nodes sharing Redis: the
+// store's changes are marked there, and every request checks its copies
+// against the marks. Without Redis it is the cache itself.
+func sharedReads(cached *cache.Cache, state *shared.Redis, db *sqlstore.DB, log *slog.Logger) interface {
+	reel.VideoService
+	reel.SocialService
+} {
+	if state == nil {
+		return cached
+	}
+	coherent := cache.Share(cached, cache.NewVersions(state), cacheTTL, 100_000, log)
+	db.SetOnVideoChange(coherent.VideoChanged)
+	db.SetOnUserChange(coherent.UsersChanged)
+	return coherent
 }
 
 // openShared connects to REEL_REDIS_URL; without it the shared state is

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/reel-video/reel/internal/breaker"
+	"github.com/reel-video/reel/internal/cache"
 	"github.com/reel-video/reel/internal/config"
 	"github.com/reel-video/reel/internal/httpapi"
 )
@@ -32,6 +34,18 @@ func runWorker(ctx context.Context, args []string, env *environment) error {
 	defer b.closeWithin(ctx, cfg.ShutdownTimeout, log)
 
 	metrics := httpapi.NewMetrics()
+	// With Redis, what the jobs change (a video ready, its author's count)
+	// is marked there, so the serving nodes' caches see it at once.
+	state, err := openShared(ctx, cfg, breaker.NewMetrics(metrics.Registry), log)
+	if err != nil {
+		return err
+	}
+	defer state.Close()
+	if state != nil {
+		versions := cache.NewVersions(state)
+		b.db.SetOnVideoChange(versions.VideoChanged)
+		b.db.SetOnUserChange(versions.UsersChanged)
+	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", metrics.Handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {

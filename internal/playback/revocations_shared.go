@@ -40,5 +40,6 @@ func (r *Revocations) Listen(ctx context.Context, b *shared.Broadcast, ready cha
 			return
 		}
 		r.Apply(rev)
+		r.log.Debug("media revocation received", "video", rev.VideoID)
 	}, ready)
 }
