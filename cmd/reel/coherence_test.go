@@ -160,5 +160,3 @@ func TestSharedStateAcrossNodes(t *testing.T) {
 		}
 	})
 }
-
-
