@@ -288,3 +288,60 @@ func inFeed(t *testing.T, n *node, id int64) bool {
 	}
 	return false
 }
+
+// TestCoherentUnderConcurrentReads: while readers keep b's copies busy
+// (loads under way that a request may join), every answer b gives after a
+// write through a has returned shows that write.
+func TestCoherentUnderConcurrentReads(t *testing.T) {
+	url := sqltest.SQLiteURL(t)
+	srv := redistest.Start(t)
+	a := newNode(t, url, quietRedis(t, srv.URL))
+	b := newNode(t, url, quietRedis(t, srv.URL))
+	w := populate(t, a.db)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	v := w.videos[0]
+	done := make(chan struct{})
+	for range 4 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for ctx.Err() == nil {
+				b.reads.FindVideoByID(ctx, v.ID, 0)
+				b.reads.Feed(ctx, 0, reel.Page{Limit: 10})
+				b.reads.FeedGeneration()
+			}
+		}()
+	}
+	for i := range 100 {
+		var err error
+		want := int64(1 - i%2)
+		if want == 1 {
+			err = a.db.Like(t.Context(), w.b.ID, v.ID)
+		} else {
+			err = a.db.Unlike(t.Context(), w.b.ID, v.ID)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		card, err := b.reads.FindVideoByID(t.Context(), v.ID, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, _, err := b.reads.Feed(t.Context(), 0, reel.Page{Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, fv := range page {
+			if fv.ID == v.ID && (fv.LikeCount != want || fv.Author.LikedCount != want) {
+				t.Fatalf("write %d: b's feed shows %d likes, author %d received, want %d", i, fv.LikeCount, fv.Author.LikedCount, want)
+			}
+		}
+		if card.LikeCount != want || card.Author.LikedCount != want {
+			t.Fatalf("write %d: b's card shows %d likes, author %d received, want %d", i, card.LikeCount, card.Author.LikedCount, want)
+		}
+	}
+	cancel()
+	for range 4 {
+		<-done
+	}
+}
