@@ -2,6 +2,7 @@ package shared
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"time"
 
@@ -66,6 +67,9 @@ func (b *Broadcast) listen(ctx context.Context, channel string, fn func([]byte),
 		// missed while the connection holds.
 		if _, err := ps.Receive(ctx); err != nil {
 			ps.Close()
+			if errors.Is(err, redis.ErrClosed) {
+				return // the node is shutting down
+			}
 			if !lost && ctx.Err() == nil {
 				lost = true
 				b.log.Warn("pub/sub unavailable: changes of other nodes arrive through the fallback until it is back", "channel", channel, "err", err)
