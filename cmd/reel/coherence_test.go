@@ -5,9 +5,12 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/reel-video/reel/internal/media/mediatest"
 	"github.com/reel-video/reel/internal/shared/redistest"
 	"github.com/reel-video/reel/internal/sqlstore/sqltest"
+	"github.com/reel-video/reel/internal/testwait"
 )
 
 // TestSharedStateAcrossNodes runs two nodes on one database and one Redis:
@@ -157,6 +160,71 @@ func TestSharedStateAcrossNodes(t *testing.T) {
 		c2.do("GET", videoPath, "", nil).json(t, &counted)
 		if counted.ViewCount != 1 {
 			t.Errorf("view_count %d after one viewer's views through both nodes, want 1", counted.ViewCount)
+		}
+	})
+}
+
+// TestWorkerChangesReachServeCaches: a video a separate worker makes ready
+// is in the serving node's cached anonymous feed in the first request
+// after it is ready: the worker marks its changes in Redis too. The feed is
+// read all along, so that the node always holds a page from before.
+func TestWorkerChangesReachServeCaches(t *testing.T) {
+	sqltest.Engines(t, func(t *testing.T, dbURL string) {
+		redis := redistest.Start(t)
+		env := map[string]string{"REEL_DATABASE_URL": dbURL, "REEL_DATA_DIR": t.TempDir(),
+			"REEL_REDIS_URL": redis.URL, "REEL_WORKERS": "0"}
+		srv := startServer(t, env)
+		token := signUp(t, srv, "split")
+		feedHas := func(id int64) bool {
+			var feed struct{ Videos []videoJSON }
+			srv.do("GET", "/api/v1/feed", "", nil).json(t, &feed)
+			for _, v := range feed.Videos {
+				if v.ID == id {
+					return true
+				}
+			}
+			return false
+		}
+		r := uploadMultipart(t, srv, token, mediatest.Clip(t, "noaudio"), nil, false)
+		expect(t, r, http.StatusAccepted, "")
+		var v videoJSON
+		r.json(t, &v)
+		stop := make(chan struct{})
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for {
+				select {
+				case <-stop:
+					return
+				case <-time.After(20 * time.Millisecond):
+					resp, err := http.Get(srv.URL + "/api/v1/feed")
+					if err == nil {
+						resp.Body.Close()
+					}
+				}
+			}
+		}()
+		// The status is read from the database itself, every few
+		// milliseconds: the feed is asked right after the commit, well
+		// inside the TTL of the node's page.
+		db := sqltest.OpenDB(t, dbURL)
+		startCommand(t, "worker", with(env, map[string]string{"REEL_WORKERS": "1"}))
+		testwait.For(t, "the worker to make the video ready", 3*time.Minute, 5*time.Millisecond, func() bool {
+			got, err := db.VideoForJob(t.Context(), v.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Status == "failed" {
+				t.Fatalf("video failed: %s", got.Error)
+			}
+			return got.Status == "ready"
+		})
+		ready := feedHas(v.ID)
+		close(stop)
+		<-done
+		if !ready {
+			t.Error("the video the worker made ready is not in the node's next feed")
 		}
 	})
 }
