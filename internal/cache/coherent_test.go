@@ -4,6 +4,9 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -343,5 +346,76 @@ func TestCoherentUnderConcurrentReads(t *testing.T) {
 	cancel()
 	for range 4 {
 		<-done
+	}
+}
+
+// gatedStore holds its first VideoCards load after the database has
+// answered, until released: a load under way that predates a change.
+type gatedStore struct {
+	*sqlstore.DB
+	once     sync.Once
+	loaded   chan struct{}
+	released chan struct{}
+}
+
+func (g *gatedStore) VideoCards(ctx context.Context, ids []int64) (map[int64]*reel.Video, error) {
+	cards, err := g.DB.VideoCards(ctx, ids)
+	g.once.Do(func() {
+		close(g.loaded)
+		<-g.released
+	})
+	return cards, err
+}
+
+// TestCoherentLoadJoinedAcrossAChange: a request on b that begins after a
+// write through a has returned, while b is still loading the card from
+// before the write (a load it joins, or whose result it then finds
+// cached), answers with the write: the copy's tag predates the marks the
+// request read, so it is dropped and loaded again.
+func TestCoherentLoadJoinedAcrossAChange(t *testing.T) {
+	url := sqltest.SQLiteURL(t)
+	srv := redistest.Start(t)
+	a := newNode(t, url, quietRedis(t, srv.URL))
+	w := populate(t, a.db)
+	gated := &gatedStore{DB: sqltest.OpenDB(t, url), loaded: make(chan struct{}), released: make(chan struct{})}
+	b := cache.Share(cache.New(gated, time.Minute, 1000), cache.NewVersions(quietRedis(t, srv.URL)), time.Minute, 1000, nil)
+	ctx := t.Context()
+	v := w.videos[0]
+
+	first := make(chan error, 1)
+	go func() { _, err := b.FindVideoByID(ctx, v.ID, 0); first <- err }()
+	<-gated.loaded // the card, with no like, is read and held
+	if err := a.db.Like(ctx, w.b.ID, v.ID); err != nil {
+		t.Fatal(err)
+	}
+	mgets := func() int {
+		info, err := srv.Client(t).Info(ctx, "commandstats").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, rest, _ := strings.Cut(info, "cmdstat_mget:calls=")
+		n, _ := strconv.Atoi(strings.SplitN(rest, ",", 2)[0])
+		return n
+	}
+	before := mgets()
+	type answer struct {
+		v   *reel.Video
+		err error
+	}
+	second := make(chan answer, 1)
+	go func() { got, err := b.FindVideoByID(ctx, v.ID, 0); second <- answer{got, err} }()
+	// The second request has read the marks (with the like) while the
+	// old load is still held.
+	testwait.For(t, "the second request to read the marks", 10*time.Second, time.Millisecond, func() bool { return mgets() > before })
+	close(gated.released)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	got := <-second
+	if got.err != nil {
+		t.Fatal(got.err)
+	}
+	if got.v.LikeCount != 1 || got.v.Author.LikedCount != 1 {
+		t.Errorf("a request begun after the like got %d likes (author received %d), want 1", got.v.LikeCount, got.v.Author.LikedCount)
 	}
 }
