@@ -25,6 +25,7 @@ import (
 	"github.com/reel-video/reel/internal/publish"
 	"github.com/reel-video/reel/internal/ratelimit"
 	"github.com/reel-video/reel/internal/shared"
+	"github.com/reel-video/reel/internal/sqlstore"
 	"github.com/reel-video/reel/internal/upload"
 )
 
@@ -76,14 +77,21 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 			log.Warn("purge expired sessions", "err", err)
 		}
 	})
+	// Sign-outs, blocks, visibility changes and deletions reach the other
+	// nodes through pub/sub at once; their polls and TTLs stay the fallback.
+	broadcast := shared.NewBroadcast(state, log)
+	accounts.Share(broadcast)
+	accounts.Listen(ctx, nil)
 	signer := playback.NewSigner(b.secret, previous, cfg.URLTTL)
 	// Revocations outlive every URL they revoke by a minute of clock skew.
 	revocations := playback.NewRevocations(b.db, signer.MaxLifetime()+time.Minute, log)
-	b.db.SetOnMediaRevoked(revocations.Apply)
+	b.db.SetOnMediaRevoked(revocations.Committed(broadcast))
+	revocations.Listen(ctx, broadcast, nil)
 	if err := revocations.Refresh(ctx); err != nil {
 		return fmt.Errorf("load media revocations: %w", err)
 	}
 	views := playback.NewViews(b.db.AddViews, log)
+	views.Share(state) // one count per viewer across the nodes
 	viewsCtx, stopViews := context.WithCancel(ctx)
 	viewsDone := make(chan struct{})
 	go func() {
@@ -139,6 +147,7 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 	// A revocation made on another node also drops this node's copy of the
 	// video, so its new visibility shows here as soon as its URLs stop.
 	revocations.OnChange(func(id int64) { cached.VideoChanged(id, true) })
+	reads := sharedReads(cached, state, b.db, log)
 	go revocations.Run(ctx, revocationRefresh, revocationPrune)
 	liveEvents := openEvents(ctx, state, b.db, metrics.Registry, log)
 
@@ -170,9 +179,9 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 		RequestTimeout: cfg.RequestTimeout,
 		MaxInFlight:    cfg.MaxInFlight,
 		TrustedProxies: cfg.TrustedProxies,
-		Videos:         cached,
+		Videos:         reads,
 		Playback:       b.db,
-		Social:         cached,
+		Social:         reads,
 		Views:          views,
 		BindClientIP:   cfg.URLBindClient,
 		Tus:            tus,
@@ -408,6 +417,22 @@ func diskReady(publisher *publish.Publisher, dbDir string) func(context.Context)
 	return func(ctx context.Context) error {
 		return errors.Join(publisher.DiskReady(ctx), db.DiskReady(ctx))
 	}
+}
+
+// sharedReads makes the cache coherent across the nodes sharing Redis: the
+// store's changes are marked there, and every request checks its copies
+// against the marks. Without Redis it is the cache itself.
+func sharedReads(cached *cache.Cache, state *shared.Redis, db *sqlstore.DB, log *slog.Logger) interface {
+	reel.VideoService
+	reel.SocialService
+} {
+	if state == nil {
+		return cached
+	}
+	coherent := cache.Share(cached, cache.NewVersions(state), cacheTTL, 100_000, log)
+	db.SetOnVideoChange(coherent.VideoChanged)
+	db.SetOnUserChange(coherent.UsersChanged)
+	return coherent
 }
 
 // openShared connects to REEL_REDIS_URL; without it the shared state is

@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/reel-video/reel/internal/breaker"
+	"github.com/reel-video/reel/internal/cache"
 	"github.com/reel-video/reel/internal/config"
 	"github.com/reel-video/reel/internal/httpapi"
 )
@@ -43,6 +44,11 @@ func runWorker(ctx context.Context, args []string, env *environment) error {
 	defer b.closeWithin(ctx, cfg.ShutdownTimeout, log)
 	if state != nil {
 		openEvents(ctx, state, b.db, metrics.Registry, log)
+		// What the jobs change (a video ready, its author's count) is
+		// marked in Redis, so the serving nodes' caches see it at once.
+		versions := cache.NewVersions(state)
+		b.db.SetOnVideoChange(versions.VideoChanged)
+		b.db.SetOnUserChange(versions.UsersChanged)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", metrics.Handler())

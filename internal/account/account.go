@@ -14,6 +14,7 @@ import (
 
 	"github.com/reel-video/reel"
 	"github.com/reel-video/reel/internal/auth"
+	"github.com/reel-video/reel/internal/shared"
 )
 
 // Hasher is the part of auth.Hasher this package uses; tests count hashes
@@ -49,6 +50,8 @@ const DefaultRevocationTTL = time.Second
 type Service struct {
 	cfg   Config
 	cache *sessionCache
+	// broadcast, when set, tells the other nodes of ended sessions (see Share).
+	broadcast *shared.Broadcast
 }
 
 // New returns a Service for cfg.
@@ -295,6 +298,7 @@ func (s *Service) SignOut(ctx context.Context, p Principal) error {
 		return err
 	}
 	s.cache.ended(p.SessionID, s.cfg.Now())
+	s.announce(endedMessage{Session: p.SessionID})
 	return nil
 }
 
@@ -305,6 +309,7 @@ func (s *Service) SignOutEverywhere(ctx context.Context, userID int64) error {
 		return err
 	}
 	s.cache.dropUser(userID, "")
+	s.announce(endedMessage{User: userID})
 	return nil
 }
 
@@ -341,6 +346,7 @@ func (s *Service) ChangePassword(ctx context.Context, p Principal, oldPassword, 
 		return err
 	}
 	s.cache.dropUser(p.UserID, p.SessionID)
+	s.announce(endedMessage{User: p.UserID, Keep: p.SessionID})
 	return nil
 }
 

@@ -49,6 +49,9 @@ type DB struct {
 	notify        notifyHook  // see SetOnNotify
 	writer        *bun.DB
 	reader        *bun.DB
+
+	// onUserChange, when set, hears of every change to users' rows (see SetOnUserChange).
+	onUserChange func(ids []int64)
 }
 
 // Open connects to sqlite://path/to/file.db (relative, or absolute with three

@@ -20,6 +20,7 @@ var _ reel.PlaybackService = (*DB)(nil)
 // MediaRevocations), and it changes what the author's video_count shows.
 func (db *DB) SetBlocked(ctx context.Context, videoID int64, blocked bool) error {
 	var rev reel.MediaRevocation
+	var authorID int64
 	err := db.writer.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		var row struct {
 			AuthorID   int64 `bun:"author_id"`
@@ -37,12 +38,14 @@ func (db *DB) SetBlocked(ctx context.Context, videoID int64, blocked bool) error
 		if err := db.revokeTx(ctx, tx, &rev); err != nil {
 			return err
 		}
+		authorID = row.AuthorID
 		return db.recountListedTx(ctx, tx, row.AuthorID)
 	})
 	if err != nil {
 		return err
 	}
 	db.changed(videoID, true)
+	db.usersChanged(authorID)
 	db.revoked(rev)
 	return nil
 }

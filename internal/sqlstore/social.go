@@ -23,9 +23,10 @@ var _ reel.SocialService = (*DB)(nil)
 // Like records userID's like of videoID.
 func (db *DB) Like(ctx context.Context, userID, videoID int64) error {
 	defer db.changed(videoID, false)
-	var author int64 // set once a like was inserted
-	err := db.writer.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		owner, err := visibleVideoAuthor(ctx, tx, videoID, userID)
+	var owner, author int64 // the video's author; author is set once a like was inserted
+	defer func() { db.usersChanged(userID, owner) }()
+	err := db.writer.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) (err error) {
+		owner, err = visibleVideoAuthor(ctx, tx, videoID, userID)
 		if err != nil {
 			return err
 		}
@@ -52,8 +53,10 @@ func (db *DB) Like(ctx context.Context, userID, videoID int64) error {
 // Unlike removes userID's like of videoID, if any.
 func (db *DB) Unlike(ctx context.Context, userID, videoID int64) error {
 	defer db.changed(videoID, false)
-	return db.writer.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		author, err := visibleVideoAuthor(ctx, tx, videoID, userID)
+	var author int64
+	defer func() { db.usersChanged(userID, author) }()
+	return db.writer.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) (err error) {
+		author, err = visibleVideoAuthor(ctx, tx, videoID, userID)
 		if err != nil {
 			return err
 		}
@@ -188,6 +191,7 @@ func (db *DB) Follow(ctx context.Context, followerID, followeeID int64) error {
 	if followerID == followeeID {
 		return reel.Invalid(map[string]string{"user": "you cannot follow yourself"})
 	}
+	defer db.usersChanged(followerID, followeeID)
 	inserted := false
 	err := db.writer.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		if err := userExists(ctx, tx, followeeID); err != nil {
@@ -215,6 +219,7 @@ func (db *DB) Unfollow(ctx context.Context, followerID, followeeID int64) error 
 	if followerID == followeeID {
 		return reel.Invalid(map[string]string{"user": "you cannot follow yourself"})
 	}
+	defer db.usersChanged(followerID, followeeID)
 	return db.writer.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		if err := userExists(ctx, tx, followeeID); err != nil {
 			return err

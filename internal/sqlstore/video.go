@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -47,6 +48,24 @@ func (db *DB) changed(id int64, lists bool) {
 	}
 }
 
+// SetOnUserChange registers fn to hear, after the commit, of every change
+// to what a user's row shows (their counts, as embedded in video cards and
+// profiles): caches of video cards keep their authors as fresh as their
+// profiles with it. Set it before serving.
+func (db *DB) SetOnUserChange(fn func(ids []int64)) { db.onUserChange = fn }
+
+// usersChanged reports ids (zeros left out) to SetOnUserChange's fn.
+// Reporting a user whose change did not commit costs only a reload.
+func (db *DB) usersChanged(ids ...int64) {
+	if db.onUserChange == nil {
+		return
+	}
+	ids = slices.DeleteFunc(slices.Clone(ids), func(id int64) bool { return id == 0 })
+	if len(ids) > 0 {
+		db.onUserChange(ids)
+	}
+}
+
 // SetQueue connects the job queue. It must be called before videos are
 // created; it is separate from Open because the queue needs the open database.
 func (db *DB) SetQueue(q Queue) { db.queue = q }
@@ -81,6 +100,10 @@ func (db *DB) CreateVideo(ctx context.Context, v *reel.Video) error {
 		return err
 	}
 	v.ID, v.CreatedAt = row.ID, now
+	if row.Status == reel.StatusReady {
+		db.changed(row.ID, true)
+		db.usersChanged(row.AuthorID)
+	}
 	return nil
 }
 
@@ -320,6 +343,7 @@ func (db *DB) UpdateVideo(ctx context.Context, id, actorID int64, upd reel.Video
 		return nil, err
 	}
 	db.changed(id, true)
+	db.usersChanged(v.AuthorID)
 	db.revoked(rev)
 	// The answer is what was read before plus the change, and the media
 	// generation and block the statement returned: a query after the
@@ -347,7 +371,9 @@ func (db *DB) DeleteVideo(ctx context.Context, id, actorID int64) (err error) {
 	}
 	defer db.changed(id, true)
 	var rev reel.MediaRevocation
+	var touched []int64 // the author and the likers, whose counts change
 	defer func() {
+		db.usersChanged(touched...)
 		if err == nil {
 			db.revoked(rev)
 		}
@@ -364,7 +390,7 @@ func (db *DB) DeleteVideo(ctx context.Context, id, actorID int64) (err error) {
 		if row.AuthorID != actorID && !actor.IsAdmin {
 			return reel.Errorf(reel.EFORBIDDEN, "only the author or an administrator may delete video %d", id)
 		}
-		if rev, err = db.removeVideoTx(ctx, tx, id, row.AuthorID); err != nil {
+		if rev, touched, err = db.removeVideoTx(ctx, tx, id, row.AuthorID); err != nil {
 			return err
 		}
 		if db.queue == nil {
@@ -392,33 +418,34 @@ func (db *DB) DeleteVideo(ctx context.Context, id, actorID int64) (err error) {
 // recorded as a media revocation, returned for the caller to apply after the
 // commit: the files are removed later, by a job, and their URLs must stop
 // working now.
-func (db *DB) removeVideoTx(ctx context.Context, tx bun.Tx, id, authorID int64) (reel.MediaRevocation, error) {
+func (db *DB) removeVideoTx(ctx context.Context, tx bun.Tx, id, authorID int64) (reel.MediaRevocation, []int64, error) {
 	rev := reel.MediaRevocation{VideoID: id, Deleted: true}
 	if db.engine == EnginePostgres {
 		if _, err := tx.NewRaw("SELECT id FROM videos WHERE id = ? FOR UPDATE", id).Exec(ctx); err != nil {
-			return rev, fmt.Errorf("lock video %d: %w", id, err)
+			return rev, nil, fmt.Errorf("lock video %d: %w", id, err)
 		}
 	}
 	var likers []int64
 	if err := tx.NewRaw("DELETE FROM likes WHERE video_id = ? RETURNING user_id", id).Scan(ctx, &likers); err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return rev, fmt.Errorf("delete likes of video %d: %w", id, err)
+		return rev, nil, fmt.Errorf("delete likes of video %d: %w", id, err)
 	}
 	if len(likers) > 0 {
 		if _, err := tx.NewUpdate().Table("users").Set("like_count = like_count - 1").Where("id IN (?)", bun.List(likers)).Exec(ctx); err != nil {
-			return rev, fmt.Errorf("uncount likes of video %d: %w", id, err)
+			return rev, nil, fmt.Errorf("uncount likes of video %d: %w", id, err)
 		}
 	}
 	if _, err := tx.NewUpdate().Table("users").Set("liked_count = liked_count - ?", len(likers)).
 		Where("id = ?", authorID).Exec(ctx); err != nil {
-		return rev, fmt.Errorf("uncount video %d: %w", id, err)
+		return rev, nil, fmt.Errorf("uncount video %d: %w", id, err)
 	}
 	if _, err := tx.NewDelete().Model((*videoRow)(nil)).Where("id = ?", id).Exec(ctx); err != nil {
-		return rev, fmt.Errorf("delete video %d: %w", id, err)
+		return rev, nil, fmt.Errorf("delete video %d: %w", id, err)
 	}
 	if err := db.recountListedTx(ctx, tx, authorID); err != nil {
-		return rev, err
+		return rev, nil, err
 	}
-	return rev, db.revokeTx(ctx, tx, &rev)
+	// The users whose counts changed, for SetOnUserChange after the commit.
+	return rev, append(likers, authorID), db.revokeTx(ctx, tx, &rev)
 }
 
 // ListUserVideos lists userID's videos, newest first. Others see only the
@@ -538,6 +565,7 @@ func (db *DB) SetProcessed(ctx context.Context, id int64, p reel.Processed) erro
 	}
 	db.changed(id, p.Status != "")
 	if p.Status != "" {
+		db.usersChanged(authorID)
 		st := events.VideoStatus{VideoID: id, Status: p.Status}
 		if p.Error != nil {
 			st.Error = *p.Error
@@ -563,12 +591,13 @@ func (db *DB) ExpireUploads(ctx context.Context, before time.Time) (int, error) 
 	}
 	for _, r := range rows {
 		var rev reel.MediaRevocation
+		var touched []int64
 		err := db.writer.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 			still, err := tx.NewSelect().Model((*videoRow)(nil)).Where("id = ? AND status = ?", r.ID, reel.StatusUploading).Exists(ctx)
 			if err != nil || !still {
 				return err // or finished at the last moment
 			}
-			if rev, err = db.removeVideoTx(ctx, tx, r.ID, r.AuthorID); err != nil {
+			if rev, touched, err = db.removeVideoTx(ctx, tx, r.ID, r.AuthorID); err != nil {
 				return err
 			}
 			upload := ""
@@ -581,6 +610,7 @@ func (db *DB) ExpireUploads(ctx context.Context, before time.Time) (int, error) 
 			return 0, fmt.Errorf("expire upload of video %d: %w", r.ID, err)
 		}
 		db.changed(r.ID, true)
+		db.usersChanged(touched...)
 		db.revoked(rev)
 	}
 	return len(rows), nil

@@ -1,0 +1,329 @@
+package cache
+
+import (
+	"context"
+	"hash/fnv"
+	"log/slog"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"github.com/maypok86/otter/v2"
+
+	"github.com/reel-video/reel"
+)
+
+// Coherent is a Cache whose copies agree with the changes of every node
+// sharing its Versions (Redis): a like, a follow, a comment, an edit, a
+// block or a deletion committed on any node shows in this node's very next
+// answer, and the author embedded in a card is as fresh as their profile.
+//
+// Each copy (a card, a first feed page) carries a tag: the marks read
+// before it was loaded (see Versions). A request reads the current marks
+// of what it will serve in one MGET, drops the copies whose tags differ,
+// lets the Cache serve (loading again what it dropped), and checks the
+// copies it served once more: a copy that another request was loading
+// when this one began (otter lets a request join a load under way) may
+// predate a change this request must see; it is dropped and the answer
+// made again. A copy whose load began after the request did is always
+// fresh enough for it (loads counts them).
+//
+// While Redis is unavailable the Cache serves as on one node: short TTLs,
+// and the changes of this node at once.
+type Coherent struct {
+	*Cache
+	versions *Versions
+	log      *slog.Logger
+
+	loads    atomic.Uint64 // loads begun; each tag and request records it at its start
+	changes  atomic.Uint64 // copies found stale or changed here (FeedGeneration)
+	lastSeen atomic.Uint64 // hash of the marks FeedGeneration last read
+	cardTags *otter.Cache[*reel.Video, cardTag]
+	pageTags *otter.Cache[int, pageTag] // by limit, as the Cache keeps pages
+	authors  *otter.Cache[int64, int64] // video → author, to read an author's mark before a load
+}
+
+// cardTag is what a card was loaded at.
+type cardTag struct {
+	load uint64
+	// known is false when the marks were not read before the load (Redis
+	// was away, or the card came with its feed page): the card is fresh
+	// only for requests that began before its load.
+	known, authorKnown   bool
+	epoch, video, author string
+}
+
+// pageTag is what a first feed page was loaded at, with the page itself:
+// a page equal to it carries its tag.
+type pageTag struct {
+	load        uint64
+	known       bool
+	epoch, feed string
+	ids         []int64
+	next        string
+}
+
+// Share makes c coherent across the nodes sharing versions: it reads
+// through c's store, tagging each load, and serves through c. ttl is c's
+// (tags outlive the copies they describe). Without Redis, serve c itself:
+// nothing here would be used.
+func Share(c *Cache, versions *Versions, ttl time.Duration, maxCards int, log *slog.Logger) *Coherent {
+	if log == nil {
+		log = slog.Default()
+	}
+	k := &Coherent{
+		Cache: c, versions: versions, log: log,
+		cardTags: otter.Must(&otter.Options[*reel.Video, cardTag]{
+			MaximumSize:      maxCards,
+			ExpiryCalculator: otter.ExpiryWriting[*reel.Video, cardTag](2 * ttl),
+		}),
+		pageTags: otter.Must(&otter.Options[int, pageTag]{MaximumSize: 64}),
+		authors:  otter.Must(&otter.Options[int64, int64]{MaximumSize: maxCards}),
+	}
+	c.Store = &taggingStore{Store: c.Store, k: k}
+	return k
+}
+
+// VideoChanged is the store's hook (SetOnVideoChange): this node's copies
+// are dropped at once and the change is marked for the other nodes.
+func (k *Coherent) VideoChanged(id int64, lists bool) {
+	k.Cache.VideoChanged(id, lists)
+	k.changes.Add(1)
+	k.versions.VideoChanged(id, lists)
+}
+
+// UsersChanged is the store's hook (SetOnUserChange): the cards of these
+// authors are stale on every node, this one included, from their marks.
+func (k *Coherent) UsersChanged(ids []int64) {
+	k.changes.Add(1)
+	k.versions.UsersChanged(ids)
+}
+
+// FindVideoByID is the Cache's, with the card checked against the marks.
+func (k *Coherent) FindVideoByID(ctx context.Context, id, viewerID int64) (*reel.Video, error) {
+	start := k.loads.Load()
+	m, err := k.check(ctx, []int64{id})
+	if err != nil {
+		return k.Cache.FindVideoByID(ctx, id, viewerID)
+	}
+	v, err := k.Cache.FindVideoByID(ctx, id, viewerID)
+	if k.cardFresh(id, start, m) {
+		return v, err
+	}
+	k.drop(id)
+	return k.Cache.FindVideoByID(ctx, id, viewerID)
+}
+
+// Feed is the Cache's, with the first page and its cards checked against
+// the marks.
+func (k *Coherent) Feed(ctx context.Context, viewerID int64, p reel.Page) ([]*reel.Video, string, error) {
+	if p.Cursor != "" {
+		return k.Cache.Feed(ctx, viewerID, p)
+	}
+	start := k.loads.Load()
+	page, hasPage := k.feed.GetIfPresent(p.Limit)
+	m, err := k.check(ctx, page.ids)
+	if err != nil {
+		return k.Cache.Feed(ctx, viewerID, p)
+	}
+	if hasPage && !k.pageFresh(p.Limit, page, start, m) {
+		k.dropPage(p.Limit)
+	}
+	videos, next, err := k.Cache.Feed(ctx, viewerID, p)
+	if err != nil {
+		return videos, next, err
+	}
+	stale := false
+	if page, ok := k.feed.GetIfPresent(p.Limit); ok && !k.pageFresh(p.Limit, page, start, m) {
+		k.dropPage(p.Limit)
+		stale = true
+	}
+	for _, v := range videos {
+		if !k.cardFresh(v.ID, start, m) {
+			k.drop(v.ID)
+			stale = true
+		}
+	}
+	if stale {
+		return k.Cache.Feed(ctx, viewerID, p)
+	}
+	return videos, next, nil
+}
+
+// FeedGeneration changes whenever anything the cached first pages show may
+// have changed on any node: it reads their marks (one MGET), drops what is
+// stale, and moves on when the marks differ from the last read. An answer
+// encoded under one generation (the anonymous feed's) is thus never served
+// after a change.
+func (k *Coherent) FeedGeneration() uint64 {
+	start := k.loads.Load()
+	var ids []int64
+	for _, page := range k.feed.All() {
+		ids = append(ids, page.ids...)
+	}
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	m, err := k.check(context.Background(), ids)
+	if err != nil {
+		// Local state only: the Cache's generation, and every change
+		// made here.
+		k.lastSeen.Store(0)
+		return k.Cache.FeedGeneration() + k.changes.Load()
+	}
+	for limit, page := range k.feed.All() {
+		if !k.pageFresh(limit, page, start, m) {
+			k.dropPage(limit)
+		}
+	}
+	if h := m.hash(ids); k.lastSeen.Swap(h) != h {
+		k.changes.Add(1)
+	}
+	return k.Cache.FeedGeneration() + k.changes.Load()
+}
+
+// check reads the marks of ids and of their known authors, and drops the
+// cached cards among ids whose tags differ from them.
+func (k *Coherent) check(ctx context.Context, ids []int64) (marks, error) {
+	authors := make([]int64, 0, len(ids))
+	for _, id := range ids {
+		if a, ok := k.authors.GetIfPresent(id); ok && !slices.Contains(authors, a) {
+			authors = append(authors, a)
+		}
+	}
+	start := k.loads.Load()
+	m, err := k.versions.read(ctx, ids, authors)
+	if err != nil {
+		return m, err
+	}
+	for _, id := range ids {
+		if _, ok := k.cards.GetIfPresent(id); ok && !k.cardFresh(id, start, m) {
+			k.drop(id)
+		}
+	}
+	return m, nil
+}
+
+// cardFresh reports whether the cached card of id (if any) may be served
+// to a request that began at start and read m.
+func (k *Coherent) cardFresh(id int64, start uint64, m marks) bool {
+	card, ok := k.cards.GetIfPresent(id)
+	if !ok {
+		return true // nothing cached: what was served was loaded for it
+	}
+	t, ok := k.cardTags.GetIfPresent(card)
+	if !ok {
+		return false
+	}
+	if t.load > start {
+		return true
+	}
+	video, hasVideo := m.videos[id]
+	author, hasAuthor := m.users[card.AuthorID]
+	return t.known && t.authorKnown && hasVideo && hasAuthor &&
+		t.epoch == m.epoch && t.video == video && t.author == author
+}
+
+// pageFresh is cardFresh for the cached first page of limit.
+func (k *Coherent) pageFresh(limit int, page feedPage, start uint64, m marks) bool {
+	t, ok := k.pageTags.GetIfPresent(limit)
+	if !ok || !slices.Equal(t.ids, page.ids) || t.next != page.next {
+		return false
+	}
+	return t.load > start || (t.known && t.epoch == m.epoch && t.feed == m.feed)
+}
+
+func (k *Coherent) drop(id int64) {
+	k.cards.Invalidate(id)
+	k.changes.Add(1)
+}
+
+func (k *Coherent) dropPage(limit int) {
+	k.feed.Invalidate(limit)
+	k.changes.Add(1)
+}
+
+// hash sums up the marks read for ids, for FeedGeneration.
+func (m marks) hash(ids []int64) uint64 {
+	h := fnv.New64a()
+	write := func(s string) { h.Write([]byte(s)); h.Write([]byte{0}) }
+	write(m.epoch)
+	write(m.feed)
+	for _, id := range ids {
+		write(m.videos[id])
+	}
+	users := make([]int64, 0, len(m.users))
+	for id := range m.users {
+		users = append(users, id)
+	}
+	slices.Sort(users)
+	for _, id := range users {
+		write(m.users[id])
+	}
+	return h.Sum64()
+}
+
+// taggingStore is the Cache's store under a Coherent: each load reads the
+// marks of what it loads first, and tags what it loaded with them.
+type taggingStore struct {
+	Store
+	k *Coherent
+}
+
+func (s *taggingStore) VideoCard(ctx context.Context, id int64) (*reel.Video, error) {
+	cards, err := s.VideoCards(ctx, []int64{id})
+	if err != nil {
+		return nil, err
+	}
+	if v, ok := cards[id]; ok {
+		return v, nil
+	}
+	// The one-card query says what is missing in its own words.
+	return s.Store.VideoCard(ctx, id)
+}
+
+func (s *taggingStore) VideoCards(ctx context.Context, ids []int64) (map[int64]*reel.Video, error) {
+	load := s.k.loads.Add(1)
+	var authors []int64
+	for _, id := range ids {
+		if a, ok := s.k.authors.GetIfPresent(id); ok && !slices.Contains(authors, a) {
+			authors = append(authors, a)
+		}
+	}
+	m, merr := s.k.versions.read(ctx, ids, authors)
+	cards, err := s.Store.VideoCards(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range cards {
+		s.k.tag(v, load, m, merr == nil)
+	}
+	return cards, nil
+}
+
+func (s *taggingStore) FeedPage(ctx context.Context, p reel.Page) ([]*reel.Video, string, error) {
+	load := s.k.loads.Add(1)
+	m, merr := s.k.versions.read(ctx, nil, nil)
+	videos, next, err := s.Store.FeedPage(ctx, p)
+	if err != nil {
+		return videos, next, err
+	}
+	ids := make([]int64, len(videos))
+	for i, v := range videos {
+		ids[i] = v.ID
+		// Their marks were not read: fresh for the request under way only.
+		s.k.tag(v, load, marks{}, false)
+	}
+	if p.Cursor == "" {
+		s.k.pageTags.Set(p.Limit, pageTag{load: load, known: merr == nil, epoch: m.epoch, feed: m.feed, ids: ids, next: next})
+	}
+	return videos, next, nil
+}
+
+func (k *Coherent) tag(v *reel.Video, load uint64, m marks, known bool) {
+	t := cardTag{load: load, known: known, epoch: m.epoch, video: m.videos[v.ID]}
+	if a, ok := m.users[v.AuthorID]; ok && known {
+		t.author, t.authorKnown = a, true
+	}
+	k.cardTags.Set(v, t)
+	k.authors.Set(v.ID, v.AuthorID)
+}
