@@ -38,7 +38,7 @@ type node struct {
 func newNode(t *testing.T, url string, r *shared.Redis) *node {
 	db := sqltest.OpenDB(t, url)
 	db.SetQueue(fakeQueue{})
-	c := cache.New(db, time.Minute, 1000)
+	c := cache.New(db, time.Minute, 1000, 0)
 	n := &node{db: db, reads: c}
 	db.SetOnVideoChange(c.VideoChanged)
 	if r != nil {
@@ -378,7 +378,7 @@ func TestCoherentLoadJoinedAcrossAChange(t *testing.T) {
 	a := newNode(t, url, quietRedis(t, srv.URL))
 	w := populate(t, a.db)
 	gated := &gatedStore{DB: sqltest.OpenDB(t, url), loaded: make(chan struct{}), released: make(chan struct{})}
-	b := cache.Share(cache.New(gated, time.Minute, 1000), cache.NewVersions(quietRedis(t, srv.URL)), time.Minute, 1000, nil)
+	b := cache.Share(cache.New(gated, time.Minute, 1000, 0), cache.NewVersions(quietRedis(t, srv.URL)), time.Minute, 1000, nil)
 	ctx := t.Context()
 	v := w.videos[0]
 
