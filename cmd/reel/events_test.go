@@ -229,34 +229,43 @@ func TestEventsAcrossNodes(t *testing.T) {
 	first := onB.expectEvent(t, "message", map[string]any{"text": "through a"})
 	onA.expectEvent(t, "message", map[string]any{"text": "through a"})
 	sendMessage(t, b, bo, ann.id, "through b")
-	onB.expectEvent(t, "message", map[string]any{"text": "through b"})
-	onA.expectEvent(t, "message", map[string]any{"text": "through b"})
+	lastB := onB.expectEvent(t, "message", map[string]any{"text": "through b"}).ID
+	lastA := onA.expectEvent(t, "message", map[string]any{"text": "through b"}).ID
 	// B replays from Redis what A published.
 	r := openStream(t, b, ann.token, first.ID, false)
 	r.expectEvent(t, "message", map[string]any{"text": "through b"})
 	r.close()
 
 	redis.Kill()
-	// No request fails, and each node's streams hear that node's events.
+	// Each node ends its streams when it loses its subscription (what other
+	// nodes publish from then on would not reach them); a client resumes
+	// from the last id it saw, and hears that node's events. No request
+	// fails.
+	onB.waitEnded(t)
+	onA.waitEnded(t)
+	onB = openStream(t, b, ann.token, lastB, false)
+	onA = openStream(t, a, ann.token, lastA, false)
 	sendMessage(t, b, bo, ann.id, "b while Redis is down")
 	onB.expectEvent(t, "message", map[string]any{"text": "b while Redis is down"})
 	sendMessage(t, a, bo, ann.id, "a while Redis is down")
 	onA.expectEvent(t, "message", map[string]any{"text": "a while Redis is down"})
 
 	redis.Restart()
-	// Once A's breaker lets it use Redis again and B has resubscribed, a
-	// message through A reaches B's stream (earlier tries may not: B
-	// hears them on its next reconnect only if Redis kept them).
+	// Once A's breaker lets it use Redis again and B has resubscribed (and
+	// ended the streams opened meanwhile), a message through A reaches a
+	// stream on B.
 	n := 0
 	testwait.For(t, "a message through A to reach B after Redis restarted", 30*time.Second, 200*time.Millisecond, func() bool {
 		n++
 		text := fmt.Sprintf("after the restart %d", n)
+		s := openStream(t, b, ann.token, "", false)
+		defer s.close()
 		sendMessage(t, a, bo, ann.id, text)
 		for {
 			select {
-			case e, ok := <-onB.events:
+			case e, ok := <-s.events:
 				if !ok {
-					t.Fatal("B's stream ended")
+					return false // ended as B resubscribed: try again
 				}
 				if e.Type == "message" && e.Data["text"] == text {
 					return true
@@ -266,6 +275,22 @@ func TestEventsAcrossNodes(t *testing.T) {
 			}
 		}
 	})
+}
+
+// waitEnded reads the stream until the server ends it.
+func (s *eventStream) waitEnded(t *testing.T) {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case _, ok := <-s.events:
+			if !ok {
+				return
+			}
+		case <-deadline:
+			t.Fatal("the event stream was not ended within 10 s")
+		}
+	}
 }
 
 // TestWorkerStatusEvents: a separate "reel worker" publishes its videos'

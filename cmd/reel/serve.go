@@ -39,6 +39,14 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 	ctx, stop := startProcess(ctx, log, env)
 	defer stop()
 
+	metrics := httpapi.NewMetrics()
+	// Shared state (REEL_REDIS_URL), behind a breaker: while Redis is away
+	// every part of it falls back to this node's own state.
+	state, err := openShared(ctx, cfg, breaker.NewMetrics(metrics.Registry), log)
+	if err != nil {
+		return err
+	}
+	defer state.Close() // after the embedded jobs drained (deferred below)
 	b, err := openBackend(ctx, cfg, env.getenv, log, cfg.Workers)
 	if err != nil {
 		return err
@@ -51,14 +59,6 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 	}
 	tokens := auth.NewTokens(b.secret, cfg.TokenTTL)
 	tokens.AcceptPrevious(previous)
-	metrics := httpapi.NewMetrics()
-	// Shared state (REEL_REDIS_URL), behind a breaker: while Redis is away
-	// every part of it falls back to this node's own state.
-	state, err := openShared(ctx, cfg, breaker.NewMetrics(metrics.Registry), log)
-	if err != nil {
-		return err
-	}
-	defer state.Close()
 	signupRate, loginRate, loginAddrRate := cfg.Limits()
 	// Sign-up and login limits hold for the cluster when Redis is shared.
 	limits := auth.LimiterOptions{Shared: state}
@@ -86,7 +86,6 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 	// Revocations outlive every URL they revoke by a minute of clock skew.
 	revocations := playback.NewRevocations(b.db, signer.MaxLifetime()+time.Minute, log)
 	b.db.SetOnMediaRevoked(revocations.Committed(broadcast))
-	revocations.Listen(ctx, broadcast, nil)
 	if err := revocations.Refresh(ctx); err != nil {
 		return fmt.Errorf("load media revocations: %w", err)
 	}
@@ -147,6 +146,8 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 	// A revocation made on another node also drops this node's copy of the
 	// video, so its new visibility shows here as soon as its URLs stop.
 	revocations.OnChange(func(id int64) { cached.VideoChanged(id, true) })
+	// Listening starts once the hooks it calls are set.
+	revocations.Listen(ctx, broadcast, nil)
 	reads := sharedReads(cached, state, b.db, log)
 	go revocations.Run(ctx, revocationRefresh, revocationPrune)
 	liveEvents := openEvents(ctx, state, b.db, metrics.Registry, log)

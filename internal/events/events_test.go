@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -259,9 +258,11 @@ func TestLateDelivery(t *testing.T) {
 	}
 }
 
-// TestRedisKilled: with Redis killed, each node keeps delivering and
-// replaying the events made on it; once Redis is back, events cross
-// nodes again.
+// TestRedisKilled: when a node loses its subscription its streams end, so
+// that their clients resume (and would replay what the gap hid); with
+// Redis killed, each node keeps delivering and replaying the events made on
+// it; once Redis is back, the streams that were open meanwhile end again
+// and events cross nodes again, the missed ones replayed from Redis.
 func TestRedisKilled(t *testing.T) {
 	srv := redistest.Start(t)
 	a, b := redisBus(t, srv), redisBus(t, srv)
@@ -270,7 +271,11 @@ func TestRedisKilled(t *testing.T) {
 	onB, _ := b.Subscribe(t.Context(), 8, "")
 	defer onB.Close()
 	srv.Kill()
+	ended(t, onA)
+	ended(t, onB)
 
+	onA, _ = a.Subscribe(t.Context(), 8, "")
+	defer onA.Close()
 	sent := publish(t, a, 8, 3)
 	for _, want := range sent {
 		if got := next(t, onA); got.ID != want.ID {
@@ -282,42 +287,58 @@ func TestRedisKilled(t *testing.T) {
 		t.Fatalf("replay on a while Redis is down: reset %v %s", r.Reset, ids(r.Replay))
 	}
 	r.Close()
+	onB, _ = b.Subscribe(t.Context(), 8, "")
+	defer onB.Close()
 
 	srv.Restart()
-	// Once a's breaker lets it try again and b's subscription is back,
-	// an event published on a reaches b.
-	n, lastProbe := 0, ""
+	// b's subscription is back: the stream opened while it was away ends.
+	ended(t, onB)
+	// Once a's breaker lets it try again, an event published on a reaches
+	// a stream on b, and b replays it from Redis.
+	var got events.Event
+	var probe events.Event
 	testwait.For(t, "an event from a to reach b after the restart", 20*time.Second, 100*time.Millisecond, func() bool {
-		n++
-		e, err := a.Publish(t.Context(), 8, "probe", map[string]int{"n": n})
+		var err error
+		probe, err = a.Publish(t.Context(), 8, "probe", nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		lastProbe = e.ID
-		for {
-			select {
-			case got := <-onB.C:
-				if got.ID == e.ID {
-					return true
-				}
-			case <-time.After(100 * time.Millisecond):
-				return false
-			}
+		s, err := b.Subscribe(t.Context(), 8, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		last, err := a.Publish(t.Context(), 8, events.TypeFollow, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case got = <-s.C:
+			return got.ID == last.ID
+		case <-time.After(100 * time.Millisecond):
+			return false
 		}
 	})
-	// b replays from Redis what a published after the restart.
-	probe := fmt.Sprint(n)
-	last, err := a.Publish(t.Context(), 8, events.TypeFollow, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := next(t, onB); got.ID != last.ID {
-		t.Fatalf("after the restart (%s probes): %s, want %s", probe, got.ID, last.ID)
-	}
-	r, _ = b.Subscribe(t.Context(), 8, lastProbe)
+	r, _ = b.Subscribe(t.Context(), 8, probe.ID)
 	defer r.Close()
-	if r.Reset || ids(r.Replay) != last.ID+" " {
-		t.Fatalf("replay on b after the restart: reset %v %s", r.Reset, ids(r.Replay))
+	if r.Reset || ids(r.Replay) != got.ID+" " {
+		t.Fatalf("replay on b after the restart: reset %v %s, want %s", r.Reset, ids(r.Replay), got.ID)
+	}
+}
+
+// ended waits for the subscription to be ended by its bus.
+func ended(t *testing.T, s *events.Subscription) {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case _, ok := <-s.C:
+			if !ok {
+				return
+			}
+		case <-deadline:
+			t.Fatal("the subscription was not ended within 10 s")
+		}
 	}
 }
 

@@ -145,6 +145,20 @@ func (l *Local) Close() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.closed = true
+	l.endLocked()
+}
+
+// EndSubscriptions ends every subscription open now (their C is closed) and
+// keeps taking new ones: after this node may have missed events of other
+// nodes (its Redis subscription was lost), its clients reconnect and
+// replay what they missed from the shared window (Last-Event-ID).
+func (l *Local) EndSubscriptions() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.endLocked()
+}
+
+func (l *Local) endLocked() {
 	for _, u := range l.users {
 		for s := range u.subs {
 			delete(u.subs, s)

@@ -22,6 +22,9 @@ import (
 // the writes that made them.
 const channel = shared.Prefix + "events"
 
+// startWait bounds how long NewRedis waits for its subscription.
+const startWait = 2 * time.Second
+
 // streamKey is a user's replay window: a Redis stream trimmed to
 // Options.Events entries, expiring Options.Age after its last event.
 func streamKey(userID int64) string {
@@ -53,7 +56,11 @@ type Redis struct {
 }
 
 // NewRedis returns a bus on r and starts its subscription, which ends with
-// ctx; go-redis reconnects and resubscribes it after Redis failed.
+// ctx. The subscription is shared.Broadcast's, which resubscribes after
+// Redis failed and says when messages may have been missed: then every
+// stream open on this node is ended, so that its client reconnects with
+// Last-Event-ID and replays the gap from the user's window in Redis
+// (a stream that silently skipped events would never know to).
 func NewRedis(ctx context.Context, r *shared.Redis, o Options, log *slog.Logger) *Redis {
 	if log == nil {
 		log = slog.Default()
@@ -61,29 +68,18 @@ func NewRedis(ctx context.Context, r *shared.Redis, o Options, log *slog.Logger)
 	local := NewLocal(o)
 	b := &Redis{r: r, local: local, opts: local.opts, node: local.tag, log: log}
 	ready := make(chan struct{})
-	go b.run(ctx, ready)
-	<-ready
-	return b
-}
-
-func (b *Redis) run(ctx context.Context, ready chan<- struct{}) {
-	// The subscription records its channel even when Redis does not
-	// answer yet, and subscribes again on every reconnection.
-	ps := b.r.Client.Subscribe(ctx, channel)
-	defer ps.Close()
-	msgs := ps.Channel(redis.WithChannelHealthCheckInterval(time.Second))
-	close(ready)
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case m, ok := <-msgs:
-			if !ok {
-				return
-			}
-			b.receive(m.Payload)
-		}
+	shared.NewBroadcast(r, log).SubscribeGaps(ctx, strings.TrimPrefix(channel, shared.Prefix),
+		func(p []byte) { b.receive(string(p)) }, local.EndSubscriptions, ready)
+	// Started subscribed, so that no event of another node published after
+	// this returns is missed; a Redis that does not answer yet does not hold
+	// the start (the subscription follows when it does, and ends the
+	// streams opened meanwhile).
+	select {
+	case <-ready:
+	case <-time.After(startWait):
+	case <-ctx.Done():
 	}
+	return b
 }
 
 // receive hands an event published by another node to this node's streams.

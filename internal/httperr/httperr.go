@@ -308,6 +308,13 @@ func ClientGone(r *http.Request, err error) bool {
 		return false
 	}
 	if errors.Is(r.Context().Err(), context.Canceled) {
+		// Past the request's deadline, a cancelled context is the timeout
+		// itself: the connection's read deadline (set to the same bound)
+		// makes net/http cancel the request when it passes, which can come
+		// first. The client is still there, and gets the timeout's 503.
+		if dl, ok := r.Context().Deadline(); ok && !time.Now().Before(dl) {
+			return false
+		}
 		return true
 	}
 	var op *net.OpError

@@ -47,19 +47,30 @@ func (b *Broadcast) Publish(ctx context.Context, channel string, payload []byte)
 // the order messages arrive; it must be quick. ready, when not nil, is
 // closed once the first subscription is confirmed (tests wait for it).
 func (b *Broadcast) Subscribe(ctx context.Context, channel string, fn func(payload []byte), ready chan<- struct{}) {
+	b.SubscribeGaps(ctx, channel, fn, nil, ready)
+}
+
+// SubscribeGaps is Subscribe for a subscriber that must know when it may
+// have missed messages: gap, when not nil, is called (on the subscription's
+// goroutine) when the subscription is lost and again once it is back, since
+// whatever was published in between never arrives.
+func (b *Broadcast) SubscribeGaps(ctx context.Context, channel string, fn func(payload []byte), gap func(), ready chan<- struct{}) {
 	if b == nil || b.r == nil {
 		if ready != nil {
 			close(ready)
 		}
 		return
 	}
-	go b.listen(ctx, Prefix+channel, fn, ready)
+	if gap == nil {
+		gap = func() {}
+	}
+	go b.listen(ctx, Prefix+channel, fn, gap, ready)
 }
 
 // resubscribeWait is how long a lost subscription waits before trying again.
 const resubscribeWait = 200 * time.Millisecond
 
-func (b *Broadcast) listen(ctx context.Context, channel string, fn func([]byte), ready chan<- struct{}) {
+func (b *Broadcast) listen(ctx context.Context, channel string, fn func([]byte), gap func(), ready chan<- struct{}) {
 	lost := false
 	for ctx.Err() == nil {
 		ps := b.r.Client.Subscribe(ctx, channel)
@@ -83,6 +94,7 @@ func (b *Broadcast) listen(ctx context.Context, channel string, fn func([]byte),
 		if lost {
 			lost = false
 			b.log.Info("pub/sub back", "channel", channel)
+			gap()
 		}
 		if ready != nil {
 			close(ready)
@@ -90,6 +102,9 @@ func (b *Broadcast) listen(ctx context.Context, channel string, fn func([]byte),
 		}
 		b.receive(ctx, ps, fn)
 		ps.Close()
+		if ctx.Err() == nil {
+			gap()
+		}
 	}
 }
 

@@ -125,6 +125,12 @@ func (r *Redis) Do(ctx context.Context, fn func(ctx context.Context, c *redis.Cl
 		r.breaker.Skip()
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
+	if err != nil && ctx.Err() != nil {
+		// The caller gave up (its client went away): nothing learnt of
+		// Redis either way.
+		r.breaker.Skip()
+		return err
+	}
 	if failure(ctx, err) {
 		r.breaker.Done(err)
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -44,14 +45,14 @@ type DB struct {
 	// userQuota caps a user's kept originals in FinishUpload (SetUserQuota); 0: no cap.
 	userQuota int64
 	// onVideoChange, when set, hears of every change to a video (see SetOnVideoChange).
-	onVideoChange func(id int64, lists bool)
+	onVideoChange atomic.Pointer[func(id int64, lists bool)]
 	onRevoked     revokedHook // see SetOnMediaRevoked
 	notify        notifyHook  // see SetOnNotify
 	writer        *bun.DB
 	reader        *bun.DB
 
 	// onUserChange, when set, hears of every change to users' rows (see SetOnUserChange).
-	onUserChange func(ids []int64)
+	onUserChange atomic.Pointer[func(ids []int64)]
 }
 
 // Open connects to sqlite://path/to/file.db (relative, or absolute with three

@@ -39,30 +39,32 @@ func (db *DB) SetMaxQueued(n int) { db.maxQueued = n }
 // SetOnVideoChange registers fn to hear of every committed change to a
 // video: lists is true when the change can move it in or out of lists
 // (status, visibility, block, delete), false when only its content or
-// counts changed. Caches use it. Set it before serving.
-func (db *DB) SetOnVideoChange(fn func(id int64, lists bool)) { db.onVideoChange = fn }
+// counts changed. Caches use it. It may be set while jobs already run (the
+// queue starts with the store), hence the atomic.
+func (db *DB) SetOnVideoChange(fn func(id int64, lists bool)) { db.onVideoChange.Store(&fn) }
 
 func (db *DB) changed(id int64, lists bool) {
-	if db.onVideoChange != nil {
-		db.onVideoChange(id, lists)
+	if fn := db.onVideoChange.Load(); fn != nil && *fn != nil {
+		(*fn)(id, lists)
 	}
 }
 
 // SetOnUserChange registers fn to hear, after the commit, of every change
 // to what a user's row shows (their counts, as embedded in video cards and
 // profiles): caches of video cards keep their authors as fresh as their
-// profiles with it. Set it before serving.
-func (db *DB) SetOnUserChange(fn func(ids []int64)) { db.onUserChange = fn }
+// profiles with it. It may be set while jobs already run.
+func (db *DB) SetOnUserChange(fn func(ids []int64)) { db.onUserChange.Store(&fn) }
 
 // usersChanged reports ids (zeros left out) to SetOnUserChange's fn.
 // Reporting a user whose change did not commit costs only a reload.
 func (db *DB) usersChanged(ids ...int64) {
-	if db.onUserChange == nil {
+	fn := db.onUserChange.Load()
+	if fn == nil || *fn == nil {
 		return
 	}
 	ids = slices.DeleteFunc(slices.Clone(ids), func(id int64) bool { return id == 0 })
 	if len(ids) > 0 {
-		db.onUserChange(ids)
+		(*fn)(ids)
 	}
 }
 
