@@ -94,6 +94,44 @@ func TestStaleReadsWhileDatabaseCutPostgres(t *testing.T) {
 	expectNoServerErrors(t, srv)
 }
 
+// TestStaleReadsWhileDatabaseHangsPostgres makes PostgreSQL hang instead
+// of refusing (connections accepted, never answered): the reads wait for
+// the database until their deadline (REEL_REQUEST_TIMEOUT), then are
+// served from the last good copies, marked, rather than answered 503.
+func TestStaleReadsWhileDatabaseHangsPostgres(t *testing.T) {
+	dbURL, err := url.Parse(sqltest.PostgresURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := startProxy(t, dbURL.Host)
+	dbURL.Host = proxy.addr
+	srv := startServer(t, map[string]string{
+		"REEL_DATABASE_URL":    dbURL.String(),
+		"REEL_STALE_FOR":       "5m",
+		"REEL_REQUEST_TIMEOUT": "2s",
+	})
+	alice, bob := register(t, srv, "alice"), register(t, srv, "bob")
+	v := readyVideo(t, srv, alice.token, "public")
+	feed, card := "/api/v1/feed", fmt.Sprintf("/api/v1/videos/%d", v.ID)
+	for _, path := range []string{feed, card} {
+		expect(t, srv.do("GET", path, "", nil), http.StatusOK, "")
+	}
+
+	proxy.stall()
+	for _, path := range []string{feed, card} {
+		expectShowsVideo(t, waitStale(t, srv, path), v.ID)
+	}
+	expectUnavailable(t, srv.do("PUT", card+"/like", alice.token, nil))
+
+	proxy.unstall()
+	expectRecovery(t, srv, alice, bob)
+	waitForLong(t, "the feed to be answered fresh", 60*time.Second, func() bool {
+		r := srv.do("GET", feed, "", nil)
+		return r.StatusCode == http.StatusOK && r.Header.Get("Cache-Status") == ""
+	})
+	expectNoServerErrors(t, srv)
+}
+
 // waitStale polls path until it is served from a stale copy (the fresh
 // cache may answer for its short TTL first); every answer meanwhile must be
 // a 200. It checks the marks of the stale answer and returns it.

@@ -364,9 +364,10 @@ type tcpProxy struct {
 	target string
 	addr   string
 
-	mu    sync.Mutex
-	ln    net.Listener // nil while cut
-	conns map[net.Conn]struct{}
+	mu      sync.Mutex
+	ln      net.Listener // nil while cut
+	conns   map[net.Conn]struct{}
+	stalled bool // connections are accepted and never answered
 }
 
 func startProxy(t *testing.T, target string) *tcpProxy {
@@ -397,6 +398,18 @@ func (p *tcpProxy) serve(ln net.Listener) {
 }
 
 func (p *tcpProxy) forward(client net.Conn) {
+	p.mu.Lock()
+	stalled := p.stalled
+	p.mu.Unlock()
+	if stalled {
+		// Accepted, never answered: a server that hangs.
+		if p.track(client) {
+			defer p.untrack(client)
+			_, _ = io.Copy(io.Discard, client)
+		}
+		client.Close()
+		return
+	}
 	server, err := net.DialTimeout("tcp", p.target, 5*time.Second)
 	if err != nil {
 		client.Close()
@@ -444,6 +457,11 @@ func (p *tcpProxy) cut() {
 		p.ln.Close()
 		p.ln = nil
 	}
+	p.resetLocked()
+}
+
+// resetLocked resets every connection through the proxy (RST, not FIN).
+func (p *tcpProxy) resetLocked() {
 	for c := range p.conns {
 		if tc, ok := c.(*net.TCPConn); ok {
 			_ = tc.SetLinger(0)
@@ -451,6 +469,25 @@ func (p *tcpProxy) cut() {
 		c.Close()
 	}
 	clear(p.conns)
+}
+
+// stall makes the server hang instead of going away: the open connections
+// are reset, and new ones are accepted but never answered, as when the
+// server is overloaded or the network drops packets.
+func (p *tcpProxy) stall() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.stalled = true
+	p.resetLocked()
+}
+
+// unstall ends a stall: the hung connections are reset, new ones reach the
+// server again.
+func (p *tcpProxy) unstall() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.stalled = false
+	p.resetLocked()
 }
 
 func (p *tcpProxy) restore() {

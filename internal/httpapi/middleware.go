@@ -179,16 +179,44 @@ func limitBody(max int64) gin.HandlerFunc {
 // it would hold the connection (net/http reads an unread body before
 // answering), and no global ReadTimeout or WriteTimeout can be used: those
 // would cut long uploads and downloads, whose routes set their own.
+//
+// The read deadline covers the body only, and is lifted once the body has
+// been read to its end: from then on net/http reads the connection in the
+// background to notice the client leaving, and a read deadline passing
+// there (a handler slower than d) would cancel the connection's context,
+// and with it every later request on that keep-alive connection.
 func connDeadlines(d time.Duration) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		now := time.Now()
 		rc := http.NewResponseController(c.Writer)
 		// Errors mean the connection cannot take deadlines (a test recorder).
-		_ = rc.SetReadDeadline(now.Add(d))
+		if c.Request.Body != nil && c.Request.Body != http.NoBody {
+			_ = rc.SetReadDeadline(now.Add(d))
+			c.Request.Body = &bodyDeadline{ReadCloser: c.Request.Body, rc: rc}
+		} else {
+			_ = rc.SetReadDeadline(time.Time{})
+		}
 		// The write deadline leaves room to send the error of a timed-out handler.
 		_ = rc.SetWriteDeadline(now.Add(d + 5*time.Second))
 		c.Next()
 	}
+}
+
+// bodyDeadline lifts the connection's read deadline when the body ends
+// (see connDeadlines).
+type bodyDeadline struct {
+	io.ReadCloser
+	rc   *http.ResponseController
+	done bool
+}
+
+func (b *bodyDeadline) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err == io.EOF && !b.done {
+		b.done = true
+		_ = b.rc.SetReadDeadline(time.Time{})
+	}
+	return n, err
 }
 
 // deadline bounds an API request's work: its context ends after d.
