@@ -125,9 +125,11 @@ func testUnfinishedUploadsExpire(t *testing.T, base map[string]string, s *s3test
 	if err := srv.stop(); err != nil {
 		t.Fatal(err)
 	}
-	// The expiry job runs at start, then every ten minutes.
+	// The expiry job runs at start, then every ten minutes; under the load
+	// of the whole suite the queue may take more than waitFor's bound to
+	// run it.
 	srv = startServer(t, env)
-	waitFor(t, "the expired video to be deleted", func() bool {
+	waitForLong(t, "the expired video to be deleted", time.Minute, func() bool {
 		return srv.do("GET", fmt.Sprintf("/api/v1/videos/%d", id), token, nil).StatusCode == http.StatusNotFound
 	})
 	waitFor(t, "the expired upload's files to be deleted", func() bool {
