@@ -127,20 +127,7 @@ func TestSessionsEndAcrossNodesRedis(t *testing.T) {
 			if err := a.SignOut(ctx, p); err != nil {
 				t.Fatal(err)
 			}
-			return testwaitBriefly(func() bool { return !works(b, tok) })
+			return testwait.Until(500*time.Millisecond, 5*time.Millisecond, func() bool { return !works(b, tok) })
 		})
 	})
-}
-
-// testwaitBriefly polls cond for up to half a second: long enough for a
-// message on loopback, short enough to try the next one.
-func testwaitBriefly(cond func() bool) bool {
-	deadline := time.Now().Add(500 * time.Millisecond)
-	for time.Now().Before(deadline) {
-		if cond() {
-			return true
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	return cond()
 }

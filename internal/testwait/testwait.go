@@ -11,6 +11,14 @@ import (
 // For polls cond every interval until it holds, and fails t after d.
 func For(t testing.TB, what string, d, interval time.Duration, cond func() bool) {
 	t.Helper()
+	if !Until(d, interval, cond) {
+		t.Fatalf("timed out after %v waiting for %s", d, what)
+	}
+}
+
+// Until polls cond every interval until it holds or d has passed, and
+// reports whether it held: for a test that tries again when a wait fails.
+func Until(d, interval time.Duration, cond func() bool) bool {
 	deadline := time.NewTimer(d)
 	defer deadline.Stop()
 	tick := time.NewTicker(interval)
@@ -18,11 +26,9 @@ func For(t testing.TB, what string, d, interval time.Duration, cond func() bool)
 	for !cond() {
 		select {
 		case <-deadline.C:
-			if cond() {
-				return
-			}
-			t.Fatalf("timed out after %v waiting for %s", d, what)
+			return cond()
 		case <-tick.C:
 		}
 	}
+	return true
 }
