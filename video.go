@@ -207,3 +207,57 @@ func PlayKey(id int64) string { return VideoKeyPrefix(id) + "play.mp4" }
 
 // HLSKeyPrefix holds the master playlist, the variant playlists and their segments.
 func HLSKeyPrefix(id int64) string { return VideoKeyPrefix(id) + "hls/" }
+
+// ViewerFlags are what a signed-in viewer's answers about some videos
+// depend on beyond the videos themselves, as read at one moment: which of
+// the videos they like and where they stopped in them, which of the
+// authors they follow, their own video count (an author sees their own
+// videos counted, not only the listed ones) and whether they are an
+// administrator. Every video and author asked about has an entry in Liked
+// and Following (false when not liked or followed), so that a cache knows
+// what it was asked and what not.
+type ViewerFlags struct {
+	ViewerID  int64
+	Admin     bool
+	Liked     map[int64]bool  // video → liked
+	Positions map[int64]int64 // video → resume position, when there is one
+	Following map[int64]bool  // author → followed
+	OwnVideos int64           // when the viewer is among the authors asked about
+}
+
+// NewViewerFlags returns the flags of viewerID for videoIDs by authorIDs,
+// all false, for a store to fill.
+func NewViewerFlags(viewerID int64, videoIDs, authorIDs []int64) *ViewerFlags {
+	f := &ViewerFlags{ViewerID: viewerID, Liked: make(map[int64]bool, len(videoIDs)),
+		Positions: map[int64]int64{}, Following: make(map[int64]bool, len(authorIDs))}
+	for _, id := range videoIDs {
+		f.Liked[id] = false
+	}
+	for _, id := range authorIDs {
+		f.Following[id] = false
+	}
+	return f
+}
+
+// Knows reports whether f was read for v (its video and its author).
+func (f *ViewerFlags) Knows(v *Video) bool {
+	if _, ok := f.Liked[v.ID]; !ok {
+		return false
+	}
+	_, ok := f.Following[v.AuthorID]
+	return ok
+}
+
+// Apply sets the flags on videos, whose authors are loaded.
+func (f *ViewerFlags) Apply(videos ...*Video) {
+	for _, v := range videos {
+		v.IsLiked = f.Liked[v.ID]
+		v.ResumePositionMS = f.Positions[v.ID]
+		if a := v.Author; a != nil {
+			a.IsFollowing = f.Following[a.ID]
+			if a.ID == f.ViewerID {
+				a.VideoCount = f.OwnVideos
+			}
+		}
+	}
+}

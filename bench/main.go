@@ -65,6 +65,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.StringVar(&o.bin, "bin", "bin/reel", "the reel binary to measure")
 	smoke := fs.Bool("smoke", false, "tiny sizes: checks that every scenario runs, measures nothing worth reading")
 	only := fs.String("only", "upload,ladder,delivery,s3,api", "comma-separated scenarios to run")
+	apiFor := fs.Duration("api-for", 0, "the length of each API wrk run (0: the mode's), for a quicker look while working")
+	apiConns := fs.Int("api-conns", 0, "run the API scenarios at this one connection count only (0: the mode's)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -73,6 +75,12 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if *smoke {
 		o.uploadBytes, o.clipSize, o.clipSeconds, o.rounds = 16<<20, "640x360", 2, 1
 		o.delivery, o.api = smokeDelivery(), smokeAPI()
+	}
+	if *apiFor > 0 {
+		o.api.wrkFor = *apiFor
+	}
+	if *apiConns > 0 {
+		o.api.conns = []int{*apiConns}
 	}
 	o.scenarios = strings.Split(*only, ",")
 	if _, err := os.Stat(o.bin); err != nil {

@@ -143,6 +143,7 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 	// last good copies are served for REEL_STALE_FOR, marked.
 	cached := cache.New(b.db, cacheTTL, 100_000, cfg.StaleFor)
 	b.db.SetOnVideoChange(cached.VideoChanged)
+	b.db.SetOnUserChange(cached.UsersChanged)
 	// A revocation made on another node also drops this node's copy of the
 	// video, so its new visibility shows here as soon as its URLs stop.
 	revocations.OnChange(func(id int64) { cached.VideoChanged(id, true) })

@@ -37,8 +37,8 @@ type Store interface {
 	VideoCard(ctx context.Context, id int64) (*reel.Video, error)
 	// CanSee answers ENOTFOUND when viewerID may not see v.
 	CanSee(ctx context.Context, v *reel.Video, viewerID int64) error
-	// ViewerFlags sets viewerID's flags on videos.
-	ViewerFlags(ctx context.Context, viewerID int64, videos ...*reel.Video) error
+	// ReadViewerFlags reads viewerID's flags for videoIDs by authorIDs.
+	ReadViewerFlags(ctx context.Context, viewerID int64, videoIDs, authorIDs []int64) (*reel.ViewerFlags, error)
 	// FeedPage is Feed without a viewer's flags.
 	FeedPage(ctx context.Context, p reel.Page) ([]*reel.Video, string, error)
 	// VideoCards are the cards of those of ids that exist, in a fixed
@@ -60,6 +60,8 @@ type Cache struct {
 	staleFor  time.Duration
 	goodCards *otter.Cache[int64, stamped[*reel.Video]]
 	goodFeed  *otter.Cache[int, stamped[feedPage]]
+
+	viewers viewerFlags // each signed-in viewer's flags (viewer.go)
 }
 
 // stamped is a value with the time it was read from the store.
@@ -88,7 +90,7 @@ func New(s Store, ttl time.Duration, maxCards int, staleFor time.Duration) *Cach
 	jitter := func() time.Duration { return ttl + rand.N(ttl/2+1) }
 	// otter needs a positive expiry; with staleFor 0 nothing is read back.
 	keep := max(staleFor, time.Millisecond)
-	return &Cache{
+	c := &Cache{
 		Store:    s,
 		staleFor: staleFor,
 		goodCards: otter.Must(&otter.Options[int64, stamped[*reel.Video]]{
@@ -112,6 +114,13 @@ func New(s Store, ttl time.Duration, maxCards int, staleFor time.Duration) *Cach
 			}),
 		}),
 	}
+	c.viewers.copies = otter.Must(&otter.Options[int64, viewerCopy]{
+		MaximumSize: maxCards,
+		ExpiryCalculator: otter.ExpiryWritingFunc(func(otter.Entry[int64, viewerCopy]) time.Duration {
+			return jitter()
+		}),
+	})
+	return c
 }
 
 // VideoChanged drops what the cache holds of a video; lists says whether the
@@ -171,7 +180,7 @@ func (c *Cache) FindVideoByID(ctx context.Context, id, viewerID int64) (*reel.Vi
 	if err := c.Store.CanSee(ctx, v, viewerID); err != nil {
 		return nil, err
 	}
-	return v, c.Store.ViewerFlags(ctx, viewerID, v)
+	return v, c.applyFlags(ctx, viewerID, v)
 }
 
 // Feed serves the first page from the cache; later pages, which few read
@@ -232,7 +241,7 @@ func (c *Cache) feedVideos(ctx context.Context, viewerID int64, page feedPage, c
 			videos = append(videos, copyVideo(card))
 		}
 	}
-	return videos, page.next, c.Store.ViewerFlags(ctx, viewerID, videos...)
+	return videos, page.next, c.applyFlags(ctx, viewerID, videos...)
 }
 
 // loadFeedPage reads the feed's first page of limit videos through the

@@ -81,7 +81,48 @@ func Share(c *Cache, versions *Versions, ttl time.Duration, maxCards int, log *s
 		authors:  otter.Must(&otter.Options[int64, int64]{MaximumSize: maxCards}),
 	}
 	c.Store = &taggingStore{Store: c.Store, k: k}
+	c.viewers.tagRead, c.viewers.fresh = k.tagFlags, k.flagsFresh
 	return k
+}
+
+// request is what a request read of the marks, for the viewer's flags.
+type request struct {
+	start uint64
+	m     marks
+}
+
+type requestKey struct{}
+
+// withRequest returns ctx carrying what the request read.
+func withRequest(ctx context.Context, start uint64, m marks) context.Context {
+	return context.WithValue(ctx, requestKey{}, &request{start, m})
+}
+
+// tagFlags tags a read of viewerID's flags that begins now with the
+// viewer's mark as the request read it, before the read.
+func (k *Coherent) tagFlags(ctx context.Context, viewerID int64) flagTag {
+	t := flagTag{load: k.loads.Add(1)}
+	if r, ok := ctx.Value(requestKey{}).(*request); ok {
+		t.mark, t.known = r.m.users[viewerID]
+		t.epoch = r.m.epoch
+	}
+	return t
+}
+
+// flagsFresh reports whether flags tagged t may be served to the request
+// of ctx: read after it began, or under the viewer's current mark. A
+// request that could not read the marks (Redis away) has the Cache's own
+// rules only.
+func (k *Coherent) flagsFresh(ctx context.Context, viewerID int64, t flagTag) bool {
+	r, ok := ctx.Value(requestKey{}).(*request)
+	if !ok {
+		return true
+	}
+	if t.load > r.start {
+		return true
+	}
+	mark, known := r.m.users[viewerID]
+	return t.known && known && t.epoch == r.m.epoch && t.mark == mark
 }
 
 // VideoChanged is the store's hook (SetOnVideoChange): this node's copies
@@ -95,6 +136,7 @@ func (k *Coherent) VideoChanged(id int64, lists bool) {
 // UsersChanged is the store's hook (SetOnUserChange): the cards of these
 // authors are stale on every node, this one included, from their marks.
 func (k *Coherent) UsersChanged(ids []int64) {
+	k.Cache.UsersChanged(ids)
 	k.changes.Add(1)
 	k.versions.UsersChanged(ids)
 }
@@ -102,10 +144,11 @@ func (k *Coherent) UsersChanged(ids []int64) {
 // FindVideoByID is the Cache's, with the card checked against the marks.
 func (k *Coherent) FindVideoByID(ctx context.Context, id, viewerID int64) (*reel.Video, error) {
 	start := k.loads.Load()
-	m, err := k.check(ctx, []int64{id})
+	m, err := k.check(ctx, []int64{id}, viewerID)
 	if err != nil {
 		return k.Cache.FindVideoByID(ctx, id, viewerID)
 	}
+	ctx = withRequest(ctx, start, m)
 	v, err := k.Cache.FindVideoByID(ctx, id, viewerID)
 	if k.cardFresh(id, start, m) {
 		return v, err
@@ -122,10 +165,11 @@ func (k *Coherent) Feed(ctx context.Context, viewerID int64, p reel.Page) ([]*re
 	}
 	start := k.loads.Load()
 	page, hasPage := k.feed.GetIfPresent(p.Limit)
-	m, err := k.check(ctx, page.ids)
+	m, err := k.check(ctx, page.ids, viewerID)
 	if err != nil {
 		return k.Cache.Feed(ctx, viewerID, p)
 	}
+	ctx = withRequest(ctx, start, m)
 	if hasPage && !k.pageFresh(p.Limit, page, start, m) {
 		k.dropPage(p.Limit)
 	}
@@ -163,7 +207,7 @@ func (k *Coherent) FeedGeneration() uint64 {
 	}
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
-	m, err := k.check(context.Background(), ids)
+	m, err := k.check(context.Background(), ids, 0)
 	if err != nil {
 		// Local state only: the Cache's generation, and every change
 		// made here.
@@ -181,10 +225,14 @@ func (k *Coherent) FeedGeneration() uint64 {
 	return k.Cache.FeedGeneration() + k.changes.Load()
 }
 
-// check reads the marks of ids and of their known authors, and drops the
-// cached cards among ids whose tags differ from them.
-func (k *Coherent) check(ctx context.Context, ids []int64) (marks, error) {
-	authors := make([]int64, 0, len(ids))
+// check reads the marks of ids, of their known authors and of the viewer
+// (0: none), and drops the cached cards among ids whose tags differ from
+// them.
+func (k *Coherent) check(ctx context.Context, ids []int64, viewerID int64) (marks, error) {
+	authors := make([]int64, 0, len(ids)+1)
+	if viewerID != 0 {
+		authors = append(authors, viewerID)
+	}
 	for _, id := range ids {
 		if a, ok := k.authors.GetIfPresent(id); ok && !slices.Contains(authors, a) {
 			authors = append(authors, a)

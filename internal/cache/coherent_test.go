@@ -37,10 +37,16 @@ type node struct {
 
 func newNode(t *testing.T, url string, r *shared.Redis) *node {
 	db := sqltest.OpenDB(t, url)
+	return newNodeOn(db, db, r)
+}
+
+// newNodeOn is newNode reading through store, which wraps db.
+func newNodeOn(db *sqlstore.DB, store cache.Store, r *shared.Redis) *node {
 	db.SetQueue(fakeQueue{})
-	c := cache.New(db, time.Minute, 1000, 0)
+	c := cache.New(store, time.Minute, 1000, 0)
 	n := &node{db: db, reads: c}
 	db.SetOnVideoChange(c.VideoChanged)
+	db.SetOnUserChange(c.UsersChanged)
 	if r != nil {
 		k := cache.Share(c, cache.NewVersions(r), time.Minute, 1000, nil)
 		n.reads = k

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/uptrace/bun"
 
@@ -40,30 +41,44 @@ func (db *DB) assembleVideos(ctx context.Context, viewerID int64, rows []videoRo
 }
 
 // ViewerFlags sets what depends on the viewer (is_liked, the authors'
-// is_following, resume_position_ms, the viewer's own video_count) on videos whose authors are loaded, in
-// one query whatever their number; none for anonymous viewers.
+// is_following, resume_position_ms, the viewer's own video_count) on videos
+// whose authors are loaded, in one query whatever their number; none for
+// anonymous viewers.
 func (db *DB) ViewerFlags(ctx context.Context, viewerID int64, videos ...*reel.Video) error {
 	if viewerID == 0 || len(videos) == 0 {
 		return nil
 	}
-	byID := make(map[int64]*reel.Video, len(videos))
-	byAuthor := map[int64][]*reel.User{}
 	ids := make([]int64, 0, len(videos))
-	authorIDs := []int64{}
+	var authorIDs []int64
 	for _, v := range videos {
-		byID[v.ID] = v
 		ids = append(ids, v.ID)
-		if v.Author != nil {
-			if byAuthor[v.Author.ID] == nil {
-				authorIDs = append(authorIDs, v.Author.ID)
-			}
-			byAuthor[v.Author.ID] = append(byAuthor[v.Author.ID], v.Author)
+		if v.Author != nil && !slices.Contains(authorIDs, v.Author.ID) {
+			authorIDs = append(authorIDs, v.Author.ID)
 		}
 	}
-	if len(authorIDs) == 0 {
-		authorIDs = []int64{0}
+	f, err := db.ReadViewerFlags(ctx, viewerID, ids, authorIDs)
+	if err != nil {
+		return err
 	}
-	var flags []struct {
+	f.Apply(videos...)
+	return nil
+}
+
+// ReadViewerFlags reads, in one query, what viewerID's answers about
+// videoIDs by authorIDs depend on beyond the videos themselves: their
+// likes, positions and follows, their own video count when they are among
+// the authors, and whether they are an administrator. Caches keep the
+// result (package cache); ViewerFlags applies it at once.
+func (db *DB) ReadViewerFlags(ctx context.Context, viewerID int64, videoIDs, authorIDs []int64) (*reel.ViewerFlags, error) {
+	f := reel.NewViewerFlags(viewerID, videoIDs, authorIDs)
+	// IN () is not SQL: an id no row has stands for an empty list.
+	nonEmpty := func(ids []int64) []int64 {
+		if len(ids) == 0 {
+			return []int64{0}
+		}
+		return ids
+	}
+	var rows []struct {
 		Kind  string `bun:"kind"`
 		ID    int64  `bun:"id"`
 		Value int64  `bun:"value"`
@@ -71,28 +86,28 @@ func (db *DB) ViewerFlags(ctx context.Context, viewerID int64, videos ...*reel.V
 	err := db.reader.NewRaw(`SELECT 'like' AS kind, video_id AS id, 0 AS value FROM likes WHERE user_id = ? AND video_id IN (?)
 		UNION ALL SELECT 'follow', followee_id, 0 FROM follows WHERE follower_id = ? AND followee_id IN (?)
 		UNION ALL SELECT 'position', video_id, position_ms FROM watch_progress WHERE user_id = ? AND video_id IN (?)
-		UNION ALL SELECT 'own videos', author_id, count(*) FROM videos WHERE author_id = ? AND author_id IN (?) AND `+ownVideos+` GROUP BY author_id`,
-		viewerID, bun.List(ids), viewerID, bun.List(authorIDs), viewerID, bun.List(ids), viewerID, bun.List(authorIDs)).Scan(ctx, &flags)
+		UNION ALL SELECT 'own videos', author_id, count(*) FROM videos WHERE author_id = ? AND author_id IN (?) AND `+ownVideos+` GROUP BY author_id
+		UNION ALL SELECT 'admin', id, 1 FROM users WHERE id = ? AND is_admin`,
+		viewerID, bun.List(nonEmpty(videoIDs)), viewerID, bun.List(nonEmpty(authorIDs)), viewerID, bun.List(nonEmpty(videoIDs)),
+		viewerID, bun.List(nonEmpty(authorIDs)), viewerID).Scan(ctx, &rows)
 	if err != nil {
-		return fmt.Errorf("read viewer flags: %w", err)
+		return nil, fmt.Errorf("read viewer flags: %w", err)
 	}
-	for _, f := range flags {
-		switch f.Kind {
+	for _, r := range rows {
+		switch r.Kind {
 		case "like":
-			byID[f.ID].IsLiked = true
+			f.Liked[r.ID] = true
 		case "follow":
-			for _, u := range byAuthor[f.ID] {
-				u.IsFollowing = true
-			}
+			f.Following[r.ID] = true
 		case "position":
-			byID[f.ID].ResumePositionMS = f.Value
+			f.Positions[r.ID] = r.Value
 		case "own videos": // the viewer is the author: their own count (ownVideos; none: 0, as listed)
-			for _, u := range byAuthor[f.ID] {
-				u.VideoCount = f.Value
-			}
+			f.OwnVideos = r.Value
+		case "admin":
+			f.Admin = true
 		}
 	}
-	return nil
+	return f, nil
 }
 
 // usersByID loads users with viewerID's is_following, in two queries.

@@ -178,6 +178,7 @@ func (db *DB) SaveProgress(ctx context.Context, userID, videoID, positionMS int6
 	if err != nil {
 		return fmt.Errorf("save progress of user %d in video %d: %w", userID, videoID, err)
 	}
+	db.usersChanged(userID) // their resume positions, as cached for them as a viewer
 	return nil
 }
 

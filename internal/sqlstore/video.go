@@ -51,8 +51,10 @@ func (db *DB) changed(id int64, lists bool) {
 
 // SetOnUserChange registers fn to hear, after the commit, of every change
 // to what a user's row shows (their counts, as embedded in video cards and
-// profiles): caches of video cards keep their authors as fresh as their
-// profiles with it. It may be set while jobs already run.
+// profiles) and to what they see as a viewer (their likes, follows, watch
+// positions and own videos): caches of video cards keep their authors as
+// fresh as their profiles with it, and caches of viewers' flags drop what
+// changed. It may be set while jobs already run.
 func (db *DB) SetOnUserChange(fn func(ids []int64)) { db.onUserChange.Store(&fn) }
 
 // usersChanged reports ids (zeros left out) to SetOnUserChange's fn.
@@ -204,6 +206,7 @@ func (db *DB) FinishUpload(ctx context.Context, id int64, originalKey string, si
 		return nil, err
 	}
 	db.changed(id, false)
+	db.usersChanged(row.AuthorID) // their own video count now includes it
 	db.notifyUser(ctx, row.AuthorID, events.TypeVideoStatus, events.VideoStatus{VideoID: id, Status: reel.StatusProcessing})
 	// As FindVideoByID would give it to the author: an uploading video has
 	// no likes, no progress, and nobody follows themself.
