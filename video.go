@@ -69,6 +69,11 @@ type Video struct {
 	// MediaGeneration is what media URLs are signed for; making the video
 	// private moves it on, which revokes the URLs handed out before.
 	MediaGeneration int64 `json:"-"`
+	// Stamp names the cached card this video is a copy of (0: it is not):
+	// two videos with the same stamp differ at most in a viewer's flags
+	// and what the HTTP layer adds, so what is derived from the card alone
+	// (its encoded JSON) can be kept under it.
+	Stamp uint64 `json:"-"`
 }
 
 // Rendition is one rung of the HLS ladder.

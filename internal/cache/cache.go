@@ -62,6 +62,7 @@ type Cache struct {
 	goodFeed  *otter.Cache[int, stamped[feedPage]]
 
 	viewers viewerFlags // each signed-in viewer's flags (viewer.go)
+	stamps  atomic.Uint64
 }
 
 // stamped is a value with the time it was read from the store.
@@ -163,6 +164,7 @@ func (c *Cache) FindVideoByID(ctx context.Context, id, viewerID int64) (*reel.Vi
 			return c.cards.Get(ctx, id, otter.LoaderFunc[int64, *reel.Video](func(ctx context.Context, id int64) (*reel.Video, error) {
 				v, err := c.Store.VideoCard(ctx, id)
 				if err == nil {
+					c.stamp(v)
 					c.keepCard(v)
 				}
 				return v, err
@@ -219,6 +221,7 @@ func (c *Cache) Feed(ctx context.Context, viewerID int64, p reel.Page) ([]*reel.
 		return c.cards.BulkGet(ctx, page.ids, otter.BulkLoaderFunc[int64, *reel.Video](func(ctx context.Context, ids []int64) (map[int64]*reel.Video, error) {
 			cards, err := c.Store.VideoCards(ctx, ids)
 			for _, v := range cards {
+				c.stamp(v)
 				c.keepCard(v)
 			}
 			return cards, err
@@ -255,6 +258,7 @@ func (c *Cache) loadFeedPage(ctx context.Context, limit int) (feedPage, error) {
 		ids := make([]int64, len(videos))
 		for i, v := range videos {
 			ids[i] = v.ID
+			c.stamp(v)
 			c.cards.SetIfAbsent(v.ID, v)
 			c.keepCard(v)
 		}
@@ -265,6 +269,9 @@ func (c *Cache) loadFeedPage(ctx context.Context, limit int) (feedPage, error) {
 		return page, nil
 	}))
 }
+
+// stamp names v, a card just read, before it is shared (reel.Video.Stamp).
+func (c *Cache) stamp(v *reel.Video) { v.Stamp = c.stamps.Add(1) }
 
 // keepCard keeps v as the last good copy of its card.
 func (c *Cache) keepCard(v *reel.Video) {

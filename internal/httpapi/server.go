@@ -88,6 +88,7 @@ type server struct {
 	log     *slog.Logger
 	base    *publicBase
 	streams *streamLimiter
+	encoded *encodedCards // the JSON of cached cards (encode.go)
 }
 
 // NewServer returns the handler for the public listener.
@@ -108,7 +109,7 @@ func NewServer(d Deps) (http.Handler, error) {
 	if d.Events == nil {
 		d.Events = events.NewLocal(events.Options{})
 	}
-	s := &server{Deps: d, log: d.Logger, base: base, streams: newStreamLimiter()}
+	s := &server{Deps: d, log: d.Logger, base: base, streams: newStreamLimiter(), encoded: newEncodedCards()}
 	s.routes(e)
 	return e, nil
 }

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"encoding/json"
 	"time"
 
 	"github.com/maypok86/otter/v2"
@@ -27,10 +26,7 @@ func (s *server) videoList(c *gin.Context, videos []*reel.Video, next string, er
 		writeError(c, err)
 		return
 	}
-	for _, v := range videos {
-		s.present(c, v)
-	}
-	c.JSON(http.StatusOK, gin.H{"videos": videos, "next_cursor": next})
+	s.writeVideos(c, videos, next)
 }
 
 // handleFeed answers the feed. The first page for anonymous viewers is the
@@ -65,10 +61,7 @@ func (s *server) handleFeed() gin.HandlerFunc {
 				writeError(c, err)
 				return
 			}
-			for _, v := range videos {
-				s.present(c, v)
-			}
-			if body, err = json.Marshal(gin.H{"videos": videos, "next_cursor": next}); err != nil {
+			if body, err = s.encodeVideos(c, videos, next); err != nil {
 				writeError(c, err)
 				return
 			}

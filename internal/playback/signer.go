@@ -180,6 +180,11 @@ func (s *Signer) MaxLifetime() time.Duration {
 	return s.ttl + max(s.ttl/4, time.Second)
 }
 
+// Expiry is the expiry a URL signed now carries: the URLs of one key
+// signed under the same expiry are the same, so what embeds them may be
+// kept while it lasts.
+func (s *Signer) Expiry() int64 { return s.expiry() }
+
 // expiry rounds the end of the lifetime up to a quarter of it (see the
 // package comment on caching).
 func (s *Signer) expiry() int64 {

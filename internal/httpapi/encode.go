@@ -1,0 +1,155 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"sync"
+
+	"github.com/gin-gonic/gin"
+	"github.com/maypok86/otter/v2"
+
+	"github.com/reel-video/reel"
+)
+
+// Lists of videos are most of what a signed-in viewer reads, and encoding
+// them (with their signed URLs) was most of the cost of a signed-in feed.
+// A cached card (reel.Video.Stamp) is the same for every viewer but for
+// three values: the author's is_following, is_liked and
+// resume_position_ms. Its JSON is kept in two parts around the first two,
+// for each base URL, URL expiry and whether the original's size and hash
+// show, and a viewer's answer is the parts with their values between: the
+// same bytes encoding/json makes of the presented video (TestEncodedVideos).
+
+// cardJSON is the encoded card around the viewer's values: head ends with
+// `"is_following":`, middle runs from after its value to `"is_liked":`,
+// and `,"resume_position_ms":N}` follows.
+type cardJSON struct {
+	head, middle []byte
+}
+
+// cardJSONKey is what a card's encoding depends on besides the card.
+type cardJSONKey struct {
+	stamp    uint64
+	base     string
+	expiry   int64
+	original bool
+}
+
+// encodedCards keeps the encoded parts of cached cards.
+type encodedCards struct {
+	parts *otter.Cache[cardJSONKey, cardJSON]
+}
+
+func newEncodedCards() *encodedCards {
+	return &encodedCards{parts: otter.Must(&otter.Options[cardJSONKey, cardJSON]{MaximumSize: 20_000})}
+}
+
+const (
+	followingField = `"is_following":false`
+	tailFields     = `"is_liked":false,"resume_position_ms":0}`
+)
+
+// writeVideos answers a list of videos presented for the viewer of c,
+// with its length: net/http would otherwise chunk an answer this large.
+func (s *server) writeVideos(c *gin.Context, videos []*reel.Video, next string) {
+	buf := videoBuffers.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= maxPooledBuffer {
+			buf.Reset()
+			videoBuffers.Put(buf)
+		}
+	}()
+	if err := s.appendVideos(c, buf, videos, next); err != nil {
+		writeError(c, err)
+		return
+	}
+	c.Header("Content-Length", strconv.Itoa(buf.Len())) // compression drops it (gzipWriter)
+	c.Data(http.StatusOK, "application/json; charset=utf-8", buf.Bytes())
+}
+
+// videoBuffers hold answers while they are written; most are a few tens
+// of kilobytes, larger ones are left to the collector.
+var videoBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+const maxPooledBuffer = 256 << 10
+
+// encodeVideos is appendVideos into a new slice.
+func (s *server) encodeVideos(c *gin.Context, videos []*reel.Video, next string) ([]byte, error) {
+	var buf bytes.Buffer
+	err := s.appendVideos(c, &buf, videos, next)
+	return buf.Bytes(), err
+}
+
+// appendVideos appends {"next_cursor":next,"videos":videos}, presented for
+// the viewer of c, as encoding/json makes it (map keys sorted).
+func (s *server) appendVideos(c *gin.Context, buf *bytes.Buffer, videos []*reel.Video, next string) error {
+	buf.WriteString(`{"next_cursor":`)
+	cursor, _ := json.Marshal(next) // a string: cannot fail
+	buf.Write(cursor)
+	buf.WriteString(`,"videos":[`)
+	for i, v := range videos {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		if err := s.appendVideo(c, buf, v); err != nil {
+			return err
+		}
+	}
+	buf.WriteString(`]}`)
+	return nil
+}
+
+// appendVideo appends v as presented to the viewer of c, from its kept
+// parts when it is a cached card.
+func (s *server) appendVideo(c *gin.Context, buf *bytes.Buffer, v *reel.Video) error {
+	parts, ok := s.cardParts(c, v)
+	if !ok {
+		b, err := json.Marshal(s.present(c, v))
+		buf.Write(b)
+		return err
+	}
+	buf.Write(parts.head)
+	buf.WriteString(strconv.FormatBool(v.Author.IsFollowing))
+	buf.Write(parts.middle)
+	buf.WriteString(strconv.FormatBool(v.IsLiked))
+	buf.WriteString(`,"resume_position_ms":`)
+	buf.WriteString(strconv.FormatInt(v.ResumePositionMS, 10))
+	buf.WriteByte('}')
+	return nil
+}
+
+// cardParts returns the kept parts of v's card, encoding them on a miss;
+// false when v cannot be told by its parts: not a cached card, URLs bound
+// to the client, or the viewer's own video (their own video_count).
+func (s *server) cardParts(c *gin.Context, v *reel.Video) (cardJSON, bool) {
+	if v.Stamp == 0 || v.Author == nil || v.Author.ID == viewerID(c) || s.URLs == nil || s.URLs.BindClient || s.encoded == nil {
+		return cardJSON{}, false
+	}
+	key := cardJSONKey{stamp: v.Stamp, base: s.baseURL(c), expiry: s.URLs.Signer.Expiry(),
+		original: (v.SizeBytes != 0 || v.SHA256 != "") && s.seesOriginal(c, v)}
+	if p, ok := s.encoded.parts.GetIfPresent(key); ok {
+		return p, true
+	}
+	bare := *v
+	author := *v.Author
+	bare.Author, author.IsFollowing = &author, false
+	bare.IsLiked, bare.ResumePositionMS = false, 0
+	b, err := json.Marshal(s.present(c, &bare))
+	if err != nil {
+		return cardJSON{}, false
+	}
+	// The first such field is the author's: every value before it is a
+	// number, a time or an escaped string, which cannot hold `":`
+	// unescaped. The tail fields end the object.
+	at := bytes.Index(b, []byte(followingField))
+	if at < 0 || !bytes.HasSuffix(b, []byte(tailFields)) {
+		return cardJSON{}, false
+	}
+	head := b[:at+len(followingField)-len("false")]
+	rest := b[at+len(followingField) : len(b)-len(tailFields)+len(`"is_liked":`)]
+	p := cardJSON{head: head, middle: rest}
+	s.encoded.parts.Set(key, p)
+	return p, true
+}

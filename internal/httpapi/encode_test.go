@@ -1,0 +1,124 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"math/rand/v2"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/reel-video/reel"
+	"github.com/reel-video/reel/internal/playback"
+)
+
+// adminUsers knows one administrator.
+type adminUsers struct {
+	reel.UserService
+	admin int64
+}
+
+func (u adminUsers) FindUserByID(_ context.Context, id, _ int64) (*reel.User, error) {
+	return &reel.User{ID: id, IsAdmin: id == u.admin}, nil
+}
+
+// Hostile and ordinary texts: quotes, the very fields the parts are cut
+// at, HTML characters encoding/json escapes, control characters, invalid
+// UTF-8, line separators.
+var texts = []string{"", "clip", `"is_following":false`, `x","is_following":false,"a":"`,
+	`"is_liked":false,"resume_position_ms":0}`, `<script>&amp;</script>`, "tab\there\nnew", "\xff\xfe bad",
+	"\u2028\u2029", `\"\\`, "日本語のタイトル", `{"}`}
+
+func randomVideo(r *rand.Rand, stamp uint64) *reel.Video {
+	pick := func() string { return texts[r.IntN(len(texts))] }
+	authorID := int64(1 + r.IntN(3))
+	v := &reel.Video{
+		ID: int64(r.IntN(1000) + 1), AuthorID: authorID, Title: pick(), Description: pick(),
+		Visibility: reel.VisibilityPublic, Status: reel.StatusReady, Error: pick(),
+		DurationMS: r.Int64N(1e6), Width: 720, Height: 1280, CreatedAt: time.Unix(r.Int64N(2e9), r.Int64N(1e9)).UTC(),
+		LikeCount: r.Int64N(100), CommentCount: r.Int64N(100), ViewCount: r.Int64N(1e9),
+		IsLiked: r.IntN(2) == 0, ResumePositionMS: r.Int64N(3) * r.Int64N(60_000),
+		CoverKey: "videos/7/cover.jpg", PlayKey: "videos/7/play.mp4", HLSKey: "videos/7/hls/master.m3u8",
+		MediaGeneration: r.Int64N(3), Stamp: stamp,
+		Author: &reel.User{ID: authorID, Username: pick(), CreatedAt: time.Unix(r.Int64N(2e9), 0).UTC(),
+			FollowerCount: r.Int64N(10), VideoCount: r.Int64N(10), IsFollowing: r.IntN(2) == 0, AvatarURL: pick()},
+	}
+	if r.IntN(2) == 0 {
+		v.SizeBytes, v.SHA256 = r.Int64N(1<<30)+1, "abcdef"
+	}
+	if r.IntN(2) == 0 {
+		v.Renditions = []reel.Rendition{{Width: 720, Height: 1280, Bandwidth: 2_000_000}}
+	}
+	return v
+}
+
+// copyOf is what a cache hands each request: its own video and author.
+func copyOf(v *reel.Video) *reel.Video {
+	c := *v
+	a := *v.Author
+	c.Author = &a
+	return &c
+}
+
+// The answer made of kept parts is the bytes encoding/json makes of the
+// presented videos, for every viewer (anonymous, the author, another, an
+// administrator), whether the parts were just made or kept, with texts
+// that contain the fields the parts are cut at.
+func TestEncodedVideos(t *testing.T) {
+	gin.SetMode(gin.TestMode)
+	base, err := newPublicBase("https://reel.example", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &server{Deps: Deps{Users: adminUsers{admin: 9},
+		URLs: &playback.URLs{Signer: playback.NewSigner([]byte("0123456789abcdef0123456789abcdef"), nil, time.Hour)}},
+		base: base, encoded: newEncodedCards()}
+	r := rand.New(rand.NewPCG(1, 2))
+	for round := range 300 {
+		cards := make([]*reel.Video, 1+r.IntN(5))
+		for i := range cards {
+			cards[i] = randomVideo(r, uint64(round*10+i+1))
+		}
+		for _, viewer := range []int64{0, 1, 5, 9} {
+			ctx := func() *gin.Context {
+				c, _ := gin.CreateTestContext(httptest.NewRecorder())
+				req := httptest.NewRequest("GET", "/api/v1/feed", nil)
+				c.Request = req.WithContext(context.WithValue(req.Context(), userIDKey, viewer))
+				return c
+			}
+			copies := func() []*reel.Video {
+				out := make([]*reel.Video, len(cards))
+				for i, v := range cards {
+					out[i] = copyOf(v)
+					out[i].IsLiked, out[i].Author.IsFollowing = r.IntN(2) == 0, r.IntN(2) == 0
+					out[i].ResumePositionMS = r.Int64N(2) * r.Int64N(1e6)
+				}
+				return out
+			}
+			for pass := range 2 { // the parts made, then kept
+				videos := copies()
+				c := ctx()
+				want := make([]*reel.Video, len(videos))
+				for i, v := range videos {
+					want[i] = s.present(c, copyOf(v))
+				}
+				wantBody, err := json.Marshal(gin.H{"videos": want, "next_cursor": "next-\"<page>"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := s.encodeVideos(ctx(), videos, "next-\"<page>")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if string(got) != string(wantBody) {
+					t.Fatalf("round %d, viewer %d, pass %d:\n got %s\nwant %s", round, viewer, pass, got, wantBody)
+				}
+			}
+		}
+	}
+	if s.encoded.parts.EstimatedSize() == 0 {
+		t.Error("no parts were kept")
+	}
+}
