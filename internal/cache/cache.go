@@ -435,14 +435,15 @@ func markOf(ctx context.Context) *StaleMark {
 	return m
 }
 
-// copyVideo copies what a request may change: the video, its author and
-// its renditions.
+// copyVideo copies what a request may change: the video and its author.
+// The renditions are shared, capped so that an append copies them: no
+// request changes a rendition in place.
 func copyVideo(v *reel.Video) *reel.Video {
 	c := *v
 	if v.Author != nil {
 		a := *v.Author
 		c.Author = &a
 	}
-	c.Renditions = append([]reel.Rendition(nil), v.Renditions...)
+	c.Renditions = v.Renditions[:len(v.Renditions):len(v.Renditions)]
 	return &c
 }

@@ -89,11 +89,15 @@ func (s *server) appendVideos(c *gin.Context, buf *bytes.Buffer, videos []*reel.
 	cursor, _ := json.Marshal(next) // a string: cannot fail
 	buf.Write(cursor)
 	buf.WriteString(`,"videos":[`)
+	var key cardJSONKey // what the parts depend on besides the card, once per answer
+	if s.URLs != nil {
+		key = cardJSONKey{base: s.baseURL(c), expiry: s.URLs.Signer.Expiry()}
+	}
 	for i, v := range videos {
 		if i > 0 {
 			buf.WriteByte(',')
 		}
-		if err := s.appendVideo(c, buf, v); err != nil {
+		if err := s.appendVideo(c, buf, key, v); err != nil {
 			return err
 		}
 	}
@@ -103,8 +107,8 @@ func (s *server) appendVideos(c *gin.Context, buf *bytes.Buffer, videos []*reel.
 
 // appendVideo appends v as presented to the viewer of c, from its kept
 // parts when it is a cached card.
-func (s *server) appendVideo(c *gin.Context, buf *bytes.Buffer, v *reel.Video) error {
-	parts, ok := s.cardParts(c, v)
+func (s *server) appendVideo(c *gin.Context, buf *bytes.Buffer, key cardJSONKey, v *reel.Video) error {
+	parts, ok := s.cardParts(c, key, v)
 	if !ok {
 		b, err := json.Marshal(s.present(c, v))
 		buf.Write(b)
@@ -120,15 +124,16 @@ func (s *server) appendVideo(c *gin.Context, buf *bytes.Buffer, v *reel.Video) e
 	return nil
 }
 
-// cardParts returns the kept parts of v's card, encoding them on a miss;
+// cardParts returns the kept parts of v's card under key (its base URL
+// and URL expiry), encoding them on a miss;
 // false when v cannot be told by its parts: not a cached card, URLs bound
 // to the client, or the viewer's own video (their own video_count).
-func (s *server) cardParts(c *gin.Context, v *reel.Video) (cardJSON, bool) {
+func (s *server) cardParts(c *gin.Context, key cardJSONKey, v *reel.Video) (cardJSON, bool) {
 	if v.Stamp == 0 || v.Author == nil || v.Author.ID == viewerID(c) || s.URLs == nil || s.URLs.BindClient || s.encoded == nil {
 		return cardJSON{}, false
 	}
-	key := cardJSONKey{stamp: v.Stamp, base: s.baseURL(c), expiry: s.URLs.Signer.Expiry(),
-		original: (v.SizeBytes != 0 || v.SHA256 != "") && s.seesOriginal(c, v)}
+	key.stamp = v.Stamp
+	key.original = (v.SizeBytes != 0 || v.SHA256 != "") && s.seesOriginal(c, v)
 	if p, ok := s.encoded.parts.GetIfPresent(key); ok {
 		return p, true
 	}
