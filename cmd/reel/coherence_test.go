@@ -76,6 +76,11 @@ func TestSharedStateAcrossNodes(t *testing.T) {
 				if c.Author != p || f.Author != p {
 					t.Errorf("%s: b's card author %+v and feed author %+v disagree with the profile %+v", what, c.Author, f.Author, p)
 				}
+				// Only bob likes it: his own flag follows the count, in the
+				// card and in his feed (an answer b may keep for him).
+				if liked := token != "" && likes == 1; c.IsLiked != liked || f.IsLiked != liked {
+					t.Errorf("%s: b shows is_liked %v in the card and %v in the feed, want %v", what, c.IsLiked, f.IsLiked, liked)
+				}
 				if p.LikedCount != likes || p.FollowerCount != followers {
 					t.Errorf("%s: the author's profile shows %+v, want %d likes received and %d followers", what, p, likes, followers)
 				}

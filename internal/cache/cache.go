@@ -185,12 +185,48 @@ func (c *Cache) FindVideoByID(ctx context.Context, id, viewerID int64) (*reel.Vi
 	return v, c.applyFlags(ctx, viewerID, v)
 }
 
-// Feed serves the first page from the cache; later pages, which few read
-// and whose cursors are many, go to the store.
+// Feed serves the first page from the cache (FeedView, copied and
+// flagged); later pages, which few read and whose cursors are many, go to
+// the store.
 func (c *Cache) Feed(ctx context.Context, viewerID int64, p reel.Page) ([]*reel.Video, string, error) {
 	if p.Cursor != "" {
 		return c.Store.Feed(ctx, viewerID, p)
 	}
+	view, err := c.FeedView(ctx, viewerID, p)
+	if err != nil {
+		return nil, "", err
+	}
+	return view.Videos(), view.Next, nil
+}
+
+// FeedView is the feed's first page as kept: its cards, shared by every
+// request and never to be changed, with a viewer's flags for them. What
+// is derived from a view alone (an encoded answer) may be kept under its
+// stamps.
+type FeedView struct {
+	Cards []*reel.Video
+	Next  string
+	// Flags are the viewer's (nil for an anonymous viewer), kept under
+	// FlagsStamp: the same stamp, the same flags.
+	Flags      *reel.ViewerFlags
+	FlagsStamp uint64
+}
+
+// Videos are the view's cards copied and flagged, for a request to change.
+func (v FeedView) Videos() []*reel.Video {
+	videos := make([]*reel.Video, len(v.Cards))
+	for i, card := range v.Cards {
+		videos[i] = copyVideo(card)
+	}
+	if v.Flags != nil {
+		v.Flags.Apply(videos...)
+	}
+	return videos
+}
+
+// FeedView serves the first page of p.Limit videos (p.Cursor is ignored)
+// for viewerID, as Feed does without copying.
+func (c *Cache) FeedView(ctx context.Context, viewerID int64, p reel.Page) (FeedView, error) {
 	page, hit := c.feed.GetIfPresent(p.Limit)
 	var err error
 	if !hit {
@@ -201,23 +237,26 @@ func (c *Cache) Feed(ctx context.Context, viewerID int64, p reel.Page) ([]*reel.
 	if err != nil {
 		good, ok := staleCopy(ctx, c, err, c.goodFeed, p.Limit)
 		if !ok {
-			return nil, "", err
+			return FeedView{}, err
 		}
 		// The database just failed this request: its cards come from
 		// the copies too, without waiting for it a second time.
 		cards, err := c.staleCards(ctx, err, good.ids)
 		if err != nil {
-			return nil, "", err
+			return FeedView{}, err
 		}
-		return c.feedVideos(ctx, viewerID, good, cards)
+		return c.feedView(ctx, viewerID, good, func(id int64) (*reel.Video, bool) { v, ok := cards[id]; return v, ok })
 	}
-	// Cards that expired or changed are loaded again, all in one go.
-	// Only a load may be slow: cards all in memory skip bounded's goroutine.
+	// All in memory, the usual case, costs no map and no goroutine.
 	someMissing := slices.ContainsFunc(page.ids, func(id int64) bool {
 		_, ok := c.cards.GetIfPresent(id)
 		return !ok
 	})
-	cards, err := bounded(ctx, someMissing && c.mayServeStale(ctx, errSlow), func(ctx context.Context) (map[int64]*reel.Video, error) {
+	if !someMissing {
+		return c.feedView(ctx, viewerID, page, c.cards.GetIfPresent)
+	}
+	// Cards that expired or changed are loaded again, all in one go.
+	cards, err := bounded(ctx, c.mayServeStale(ctx, errSlow), func(ctx context.Context) (map[int64]*reel.Video, error) {
 		return c.cards.BulkGet(ctx, page.ids, otter.BulkLoaderFunc[int64, *reel.Video](func(ctx context.Context, ids []int64) (map[int64]*reel.Video, error) {
 			cards, err := c.Store.VideoCards(ctx, ids)
 			for _, v := range cards {
@@ -229,22 +268,27 @@ func (c *Cache) Feed(ctx context.Context, viewerID int64, p reel.Page) ([]*reel.
 	})
 	if err != nil {
 		if cards, err = c.staleCards(ctx, err, page.ids); err != nil {
-			return nil, "", err
+			return FeedView{}, err
 		}
 	}
-	return c.feedVideos(ctx, viewerID, page, cards)
+	return c.feedView(ctx, viewerID, page, func(id int64) (*reel.Video, bool) { v, ok := cards[id]; return v, ok })
 }
 
-// feedVideos is the page made of cards, copied and flagged for viewerID.
-func (c *Cache) feedVideos(ctx context.Context, viewerID int64, page feedPage, cards map[int64]*reel.Video) ([]*reel.Video, string, error) {
-	videos := make([]*reel.Video, 0, len(page.ids))
+// feedView is the page made of the cards card finds, with viewerID's flags.
+func (c *Cache) feedView(ctx context.Context, viewerID int64, page feedPage, card func(int64) (*reel.Video, bool)) (FeedView, error) {
+	view := FeedView{Cards: make([]*reel.Video, 0, len(page.ids)), Next: page.next}
 	for _, id := range page.ids {
 		// A video deleted since the page was cached is simply left out.
-		if card, ok := cards[id]; ok {
-			videos = append(videos, copyVideo(card))
+		if v, ok := card(id); ok {
+			view.Cards = append(view.Cards, v)
 		}
 	}
-	return videos, page.next, c.applyFlags(ctx, viewerID, videos...)
+	if viewerID == 0 || len(view.Cards) == 0 {
+		return view, nil
+	}
+	var err error
+	view.Flags, view.FlagsStamp, err = c.flagsFor(ctx, viewerID, view.Cards)
+	return view, err
 }
 
 // loadFeedPage reads the feed's first page of limit videos through the

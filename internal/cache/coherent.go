@@ -158,40 +158,50 @@ func (k *Coherent) FindVideoByID(ctx context.Context, id, viewerID int64) (*reel
 }
 
 // Feed is the Cache's, with the first page and its cards checked against
-// the marks.
+// the marks (FeedView).
 func (k *Coherent) Feed(ctx context.Context, viewerID int64, p reel.Page) ([]*reel.Video, string, error) {
 	if p.Cursor != "" {
 		return k.Cache.Feed(ctx, viewerID, p)
 	}
+	view, err := k.FeedView(ctx, viewerID, p)
+	if err != nil {
+		return nil, "", err
+	}
+	return view.Videos(), view.Next, nil
+}
+
+// FeedView is the Cache's, with the first page, its cards and the viewer's
+// flags checked against the marks.
+func (k *Coherent) FeedView(ctx context.Context, viewerID int64, p reel.Page) (FeedView, error) {
 	start := k.loads.Load()
 	page, hasPage := k.feed.GetIfPresent(p.Limit)
 	m, err := k.check(ctx, page.ids, viewerID)
 	if err != nil {
-		return k.Cache.Feed(ctx, viewerID, p)
+		return k.Cache.FeedView(ctx, viewerID, p)
 	}
 	ctx = withRequest(ctx, start, m)
 	if hasPage && !k.pageFresh(p.Limit, page, start, m) {
 		k.dropPage(p.Limit)
 	}
-	videos, next, err := k.Cache.Feed(ctx, viewerID, p)
+	view, err := k.Cache.FeedView(ctx, viewerID, p)
 	if err != nil {
-		return videos, next, err
+		return view, err
 	}
 	stale := false
 	if page, ok := k.feed.GetIfPresent(p.Limit); ok && !k.pageFresh(p.Limit, page, start, m) {
 		k.dropPage(p.Limit)
 		stale = true
 	}
-	for _, v := range videos {
+	for _, v := range view.Cards {
 		if !k.cardFresh(v.ID, start, m) {
 			k.drop(v.ID)
 			stale = true
 		}
 	}
 	if stale {
-		return k.Cache.Feed(ctx, viewerID, p)
+		return k.Cache.FeedView(ctx, viewerID, p)
 	}
-	return videos, next, nil
+	return view, nil
 }
 
 // FeedGeneration changes whenever anything the cached first pages show may

@@ -39,6 +39,7 @@ const maxKnownVideos = 1000
 // viewerCopy is a viewer's flags as read, never modified once stored.
 type viewerCopy struct {
 	flags  *reel.ViewerFlags
+	stamp  uint64 // names this copy (FeedView.FlagsStamp)
 	stripe uint64 // the viewer's stripe when the read began
 	tag    flagTag
 }
@@ -71,15 +72,16 @@ func (c *Cache) UsersChanged(ids []int64) {
 	}
 }
 
-// flagsFor returns viewerID's flags for videos: the kept copy when it
-// knows them all and is still good, else one read of the store, kept.
-func (c *Cache) flagsFor(ctx context.Context, viewerID int64, videos []*reel.Video) (*reel.ViewerFlags, error) {
+// flagsFor returns viewerID's flags for videos, with their stamp: the kept
+// copy when it knows them all and is still good, else one read of the
+// store, kept.
+func (c *Cache) flagsFor(ctx context.Context, viewerID int64, videos []*reel.Video) (*reel.ViewerFlags, uint64, error) {
 	f := &c.viewers
 	stripe := f.stripe(viewerID).Load()
 	old, hit := f.copies.GetIfPresent(viewerID)
 	good := hit && old.stripe == stripe && (f.fresh == nil || f.fresh(ctx, viewerID, old.tag))
 	if good && !slices.ContainsFunc(videos, func(v *reel.Video) bool { return !old.flags.Knows(v) }) {
-		return old.flags, nil
+		return old.flags, old.stamp, nil
 	}
 	var tag flagTag
 	if f.tagRead != nil {
@@ -95,7 +97,7 @@ func (c *Cache) flagsFor(ctx context.Context, viewerID int64, videos []*reel.Vid
 	}
 	read, err := c.Store.ReadViewerFlags(ctx, viewerID, ids, authors)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	kept := read
 	if good && len(old.flags.Liked)+len(ids) <= maxKnownVideos {
@@ -103,8 +105,9 @@ func (c *Cache) flagsFor(ctx context.Context, viewerID int64, videos []*reel.Vid
 	}
 	// Kept under the stripe and marks read before the read began: a change
 	// reported since then, which the read may predate, retires it.
-	f.copies.Set(viewerID, viewerCopy{flags: kept, stripe: stripe, tag: tag})
-	return read, nil
+	stamp := c.stamps.Add(1)
+	f.copies.Set(viewerID, viewerCopy{flags: kept, stamp: stamp, stripe: stripe, tag: tag})
+	return kept, stamp, nil
 }
 
 // merge is old extended by what read found: both were read while nothing
@@ -131,7 +134,7 @@ func (c *Cache) applyFlags(ctx context.Context, viewerID int64, videos ...*reel.
 	if viewerID == 0 || len(videos) == 0 {
 		return nil
 	}
-	f, err := c.flagsFor(ctx, viewerID, videos)
+	f, _, err := c.flagsFor(ctx, viewerID, videos)
 	if err != nil {
 		return err
 	}
@@ -145,7 +148,7 @@ func (c *Cache) IsAdmin(ctx context.Context, viewerID int64) (bool, error) {
 	if viewerID == 0 {
 		return false, nil
 	}
-	f, err := c.flagsFor(ctx, viewerID, nil)
+	f, _, err := c.flagsFor(ctx, viewerID, nil)
 	if err != nil {
 		return false, err
 	}

@@ -2,8 +2,10 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 
@@ -11,6 +13,7 @@ import (
 	"github.com/maypok86/otter/v2"
 
 	"github.com/reel-video/reel"
+	"github.com/reel-video/reel/internal/cache"
 )
 
 // Lists of videos are most of what a signed-in viewer reads, and encoding
@@ -157,4 +160,73 @@ func (s *server) cardParts(c *gin.Context, key cardJSONKey, v *reel.Video) (card
 	p := cardJSON{head: head, middle: rest}
 	s.encoded.parts.Set(key, p)
 	return p, true
+}
+
+// feedViewer is a store that serves the feed's first page as kept (the
+// cache): feedAnswers keys a viewer's encoded answer on it.
+type feedViewer interface {
+	FeedView(ctx context.Context, viewerID int64, p reel.Page) (cache.FeedView, error)
+}
+
+// feedAnswer is a signed-in viewer's encoded first page with what it was
+// made of: the same cards (stamps), flags, cursor, base URL and URL expiry
+// make the same bytes.
+type feedAnswer struct {
+	limit  int
+	base   string
+	expiry int64
+	next   string
+	flags  uint64
+	cards  []uint64
+	body   []byte
+}
+
+func (a *feedAnswer) same(b *feedAnswer) bool {
+	return a.limit == b.limit && a.base == b.base && a.expiry == b.expiry && a.next == b.next &&
+		a.flags == b.flags && slices.Equal(a.cards, b.cards)
+}
+
+// maxFeedAnswers bounds the memory the viewers' answers hold (about 40 KB
+// each for 20 videos): the most active viewers' are kept.
+const maxFeedAnswers = 64 << 20
+
+func newFeedAnswers() *otter.Cache[int64, *feedAnswer] {
+	return otter.Must(&otter.Options[int64, *feedAnswer]{
+		MaximumWeight: maxFeedAnswers,
+		Weigher:       func(_ int64, a *feedAnswer) uint32 { return uint32(min(len(a.body)+8*len(a.cards)+128, 1<<31)) },
+	})
+}
+
+// viewerFeed answers a signed-in viewer's first page: again the bytes
+// answered last time when it is made of the same kept cards and flags
+// (a client that refreshes its feed), else encoded from the cards' parts.
+func (s *server) viewerFeed(c *gin.Context, viewer feedViewer, p reel.Page) {
+	id := viewerID(c)
+	view, err := viewer.FeedView(c.Request.Context(), id, p)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	now := &feedAnswer{limit: p.Limit, base: s.baseURL(c), expiry: s.URLs.Signer.Expiry(), next: view.Next,
+		flags: view.FlagsStamp, cards: make([]uint64, len(view.Cards))}
+	for i, card := range view.Cards {
+		now.cards[i] = card.Stamp
+	}
+	if last, ok := s.feedAnswers.GetIfPresent(id); ok && last.same(now) && !isStale(c) {
+		c.Header("Content-Length", strconv.Itoa(len(last.body)))
+		c.Data(http.StatusOK, "application/json; charset=utf-8", last.body)
+		return
+	}
+	body, err := s.encodeVideos(c, view.Videos(), view.Next)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	// A stale answer is made again each time (see handleFeed).
+	if !isStale(c) && view.FlagsStamp != 0 {
+		now.body = body
+		s.feedAnswers.Set(id, now)
+	}
+	c.Header("Content-Length", strconv.Itoa(len(body)))
+	c.Data(http.StatusOK, "application/json; charset=utf-8", body)
 }

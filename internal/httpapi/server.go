@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/maypok86/otter/v2"
 
 	"github.com/reel-video/reel"
 	"github.com/reel-video/reel/internal/account"
@@ -89,6 +90,8 @@ type server struct {
 	base    *publicBase
 	streams *streamLimiter
 	encoded *encodedCards // the JSON of cached cards (encode.go)
+	// feedAnswers are the signed-in viewers' last first pages (encode.go).
+	feedAnswers *otter.Cache[int64, *feedAnswer]
 }
 
 // NewServer returns the handler for the public listener.
@@ -109,7 +112,8 @@ func NewServer(d Deps) (http.Handler, error) {
 	if d.Events == nil {
 		d.Events = events.NewLocal(events.Options{})
 	}
-	s := &server{Deps: d, log: d.Logger, base: base, streams: newStreamLimiter(), encoded: newEncodedCards()}
+	s := &server{Deps: d, log: d.Logger, base: base, streams: newStreamLimiter(), encoded: newEncodedCards(),
+		feedAnswers: newFeedAnswers()}
 	s.routes(e)
 	return e, nil
 }

@@ -48,6 +48,10 @@ func (s *server) handleFeed() gin.HandlerFunc {
 			writeError(c, err)
 			return
 		}
+		if viewer, ok := s.Social.(feedViewer); ok && viewerID(c) != 0 && p.Cursor == "" && !s.BindClientIP && s.URLs != nil {
+			s.viewerFeed(c, viewer, p)
+			return
+		}
 		if viewerID(c) != 0 || p.Cursor != "" || s.BindClientIP {
 			videos, next, err := s.Social.Feed(c.Request.Context(), viewerID(c), p)
 			s.videoList(c, videos, next, err)
