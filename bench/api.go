@@ -89,9 +89,9 @@ func benchAPI(ctx context.Context, o options, dir string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer rdb.stop()
-	fmt.Fprintf(out, "api: the same scenarios with REEL_REDIS_URL (redis-server %s on loopback)\n", rdb.version)
-	return benchAPIOn(ctx, o, filepath.Join(dir, "redis"), out, rdb.url)
+	defer rdb.Kill()
+	fmt.Fprintf(out, "api: the same scenarios with REEL_REDIS_URL (redis-server %s on loopback)\n", rdb.Version)
+	return benchAPIOn(ctx, o, filepath.Join(dir, "redis"), out, rdb.URL)
 }
 
 // benchAPIOn runs the API scenarios on a fresh server, with Redis at

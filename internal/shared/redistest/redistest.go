@@ -5,18 +5,13 @@
 package redistest
 
 import (
-	"bufio"
-	"context"
-	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/reel-video/reel/internal/shared/redisserver"
 )
 
 // Binary returns the path of redis-server: $REEL_TEST_REDIS_SERVER, or
@@ -40,8 +35,7 @@ type Server struct {
 	URL  string // redis://host:port/0, for REEL_REDIS_URL
 	bin  string
 	dir  string
-	cmd  *exec.Cmd
-	done chan struct{}
+	srv  *redisserver.Server
 	t    testing.TB
 }
 
@@ -49,13 +43,11 @@ type Server struct {
 func Start(t testing.TB) *Server {
 	t.Helper()
 	s := &Server{bin: Binary(t), dir: t.TempDir(), t: t}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := redisserver.FreeAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.Addr = ln.Addr().String()
-	ln.Close()
-	s.URL = "redis://" + s.Addr + "/0"
+	s.Addr, s.URL = addr, "redis://"+addr+"/0"
 	s.Restart()
 	t.Cleanup(s.Kill)
 	return s
@@ -65,53 +57,21 @@ func Start(t testing.TB) *Server {
 // no data: what a Redis without persistence has after a crash.
 func (s *Server) Restart() {
 	s.t.Helper()
-	_, port, _ := net.SplitHostPort(s.Addr)
-	log, err := os.Create(filepath.Join(s.dir, "redis-"+port+".log"))
+	srv, err := redisserver.Start(s.bin, s.dir, s.Addr)
 	if err != nil {
-		s.t.Fatal(err)
+		s.t.Fatalf("redistest: %v", err)
 	}
-	defer log.Close()
-	cmd := exec.Command(s.bin, "--bind", "127.0.0.1", "--port", port, "--save", "", "--appendonly", "no",
-		"--dir", s.dir, "--protected-mode", "no")
-	cmd.Stdout, cmd.Stderr = log, log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		s.t.Fatalf("redistest: start redis-server: %v", err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	s.cmd, s.done = cmd, done
-	c := redis.NewClient(&redis.Options{Addr: s.Addr, DialTimeout: 100 * time.Millisecond})
-	defer c.Close()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-		err := c.Ping(ctx).Err()
-		cancel()
-		if err == nil {
-			return
-		}
-		select {
-		case <-done:
-			s.t.Fatalf("redistest: redis-server exited: %s", tail(log.Name()))
-		default:
-		}
-		if time.Now().After(deadline) {
-			s.t.Fatalf("redistest: redis-server did not answer at %s: %v", s.Addr, err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	s.srv = srv
 }
 
 // Kill stops the server at once (SIGKILL), as a crash would; it is safe
 // to call twice.
 func (s *Server) Kill() {
-	if s.cmd == nil {
+	if s.srv == nil {
 		return
 	}
-	_ = s.cmd.Process.Kill()
-	<-s.done
-	s.cmd = nil
+	s.srv.Kill()
+	s.srv = nil
 }
 
 // Client is a plain client of the server, for a test to look at or change
@@ -120,18 +80,4 @@ func (s *Server) Client(t testing.TB) *redis.Client {
 	c := redis.NewClient(&redis.Options{Addr: s.Addr})
 	t.Cleanup(func() { c.Close() })
 	return c
-}
-
-func tail(name string) string {
-	f, err := os.Open(name)
-	if err != nil {
-		return err.Error()
-	}
-	defer f.Close()
-	var lines []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		lines = append(lines, sc.Text())
-	}
-	return strings.Join(lines[max(0, len(lines)-10):], "\n")
 }
