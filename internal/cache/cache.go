@@ -160,7 +160,7 @@ func (c *Cache) FindVideoByID(ctx context.Context, id, viewerID int64) (*reel.Vi
 	card, hit := c.cards.GetIfPresent(id)
 	var err error
 	if !hit {
-		card, err = bounded(ctx, hasCopy(ctx, c, c.goodCards, id), func(ctx context.Context) (*reel.Video, error) {
+		card, err = bounded(ctx, viewerID == 0 && hasCopy(ctx, c, c.goodCards, id), func(ctx context.Context) (*reel.Video, error) {
 			return c.cards.Get(ctx, id, otter.LoaderFunc[int64, *reel.Video](func(ctx context.Context, id int64) (*reel.Video, error) {
 				v, err := c.Store.VideoCard(ctx, id)
 				if err == nil {
@@ -172,6 +172,9 @@ func (c *Cache) FindVideoByID(ctx context.Context, id, viewerID int64) (*reel.Vi
 		})
 	}
 	if err != nil {
+		if viewerID != 0 {
+			return nil, err // a signed-in answer is never stale (see mayServeStale)
+		}
 		good, ok := staleCopy(ctx, c, err, c.goodCards, id)
 		if !ok {
 			return nil, err
@@ -230,11 +233,14 @@ func (c *Cache) FeedView(ctx context.Context, viewerID int64, p reel.Page) (Feed
 	page, hit := c.feed.GetIfPresent(p.Limit)
 	var err error
 	if !hit {
-		page, err = bounded(ctx, hasCopy(ctx, c, c.goodFeed, p.Limit), func(ctx context.Context) (feedPage, error) {
+		page, err = bounded(ctx, viewerID == 0 && hasCopy(ctx, c, c.goodFeed, p.Limit), func(ctx context.Context) (feedPage, error) {
 			return c.loadFeedPage(ctx, p.Limit)
 		})
 	}
 	if err != nil {
+		if viewerID != 0 {
+			return FeedView{}, err
+		}
 		good, ok := staleCopy(ctx, c, err, c.goodFeed, p.Limit)
 		if !ok {
 			return FeedView{}, err
@@ -256,7 +262,7 @@ func (c *Cache) FeedView(ctx context.Context, viewerID int64, p reel.Page) (Feed
 		return c.feedView(ctx, viewerID, page, c.cards.GetIfPresent)
 	}
 	// Cards that expired or changed are loaded again, all in one go.
-	cards, err := bounded(ctx, c.mayServeStale(ctx, errSlow), func(ctx context.Context) (map[int64]*reel.Video, error) {
+	cards, err := bounded(ctx, viewerID == 0 && c.mayServeStale(ctx, errSlow), func(ctx context.Context) (map[int64]*reel.Video, error) {
 		return c.cards.BulkGet(ctx, page.ids, otter.BulkLoaderFunc[int64, *reel.Video](func(ctx context.Context, ids []int64) (map[int64]*reel.Video, error) {
 			cards, err := c.Store.VideoCards(ctx, ids)
 			for _, v := range cards {
@@ -267,6 +273,9 @@ func (c *Cache) FeedView(ctx context.Context, viewerID int64, p reel.Page) (Feed
 		}))
 	})
 	if err != nil {
+		if viewerID != 0 {
+			return FeedView{}, err
+		}
 		if cards, err = c.staleCards(ctx, err, page.ids); err != nil {
 			return FeedView{}, err
 		}
@@ -402,6 +411,9 @@ func hasCopy[K comparable, V any](ctx context.Context, c *Cache, good *otter.Cac
 // mayServeStale reports whether a read that failed with err may be served
 // from a last good copy: the database is unavailable (it said so, or did
 // not answer in time) and the caller can tell its client (WithStaleMark).
+// Only anonymous reads are: a signed-in viewer's answer carries their own
+// flags, which a stale card would contradict (their like, missing from
+// its count), so it needs the database.
 func (c *Cache) mayServeStale(ctx context.Context, err error) bool {
 	if c.staleFor <= 0 || markOf(ctx) == nil {
 		return false

@@ -274,6 +274,17 @@ func TestStaleWhileDatabaseUnavailable(t *testing.T) {
 		if _, stale := mark.Age(); !stale {
 			t.Error("feed served stale is not marked")
 		}
+		// A signed-in viewer's answer is never stale: it needs the database.
+		signed, mark := cache.WithStaleMark(ctx)
+		if _, err := f.cache.FindVideoByID(signed, f.videos[0].ID, f.b.ID); reel.ErrorCode(err) != reel.EUNAVAILABLE {
+			t.Errorf("a signed-in card while the database is down: %v, want the database's error", err)
+		}
+		if _, _, err := f.cache.Feed(signed, f.b.ID, reel.Page{Limit: 20}); reel.ErrorCode(err) != reel.EUNAVAILABLE {
+			t.Errorf("a signed-in feed while the database is down: %v, want the database's error", err)
+		}
+		if _, stale := mark.Age(); stale {
+			t.Error("a signed-in answer was made of stale copies")
+		}
 		// A page of another size was never read: nothing to serve.
 		if _, _, err := f.cache.Feed(staleCtx, 0, reel.Page{Limit: 5}); reel.ErrorCode(err) != reel.EUNAVAILABLE {
 			t.Errorf("a page never read: %v, want the database's error", err)
