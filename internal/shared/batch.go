@@ -25,7 +25,9 @@ import (
 // as a direct call would (the caches' marks rely on it).
 //
 // Commands are never merged or deduplicated: two callers asking the same
-// thing each send their own command and get their own answer.
+// thing each send their own command and get their own answer. A caller's
+// commands run in their order but not atomically (no MULTI): commands of
+// other connections may run between them; a script is atomic.
 
 // maxBatch bounds the commands of one pipeline, so that a burst is sent as
 // a few pipelines of bounded size (each written and read within the
@@ -149,19 +151,23 @@ func (r *Redis) pipeline(calls []*batchCall) {
 		_ = pipe.BatchProcess(ctx, c.cmds...)
 	}
 	_, _ = pipe.Exec(ctx) // every command carries its own error
-	// The breaker learns the pipeline's outcome once: a failure if any
-	// command says Redis failed, else busy if no connection was free, else
-	// an answer.
+	// The breaker learns the pipeline's outcome once, before any caller
+	// hears of it (as with Do): a failure if any command says Redis
+	// failed, else busy if no connection was free, else an answer.
 	batch, batchErr := answered, error(nil)
-	for _, c := range live {
+	answers := make([]error, len(live))
+	for i, c := range live {
 		err := firstErr(c.cmds)
 		o := judge(ctx, err)
 		if o == failed || (o == busy && batch == answered) {
 			batch, batchErr = o, err
 		}
-		c.done <- o.answer(err)
+		answers[i] = o.answer(err)
 	}
 	r.learn(batch, batchErr)
+	for i, c := range live {
+		c.done <- answers[i]
+	}
 }
 
 // firstErr is the first error among cmds, as Pipeline.Exec returns it.

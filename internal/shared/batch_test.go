@@ -301,10 +301,78 @@ func TestBatchRedisKilled(t *testing.T) {
 	}
 }
 
+// poolTimeouts is a hook that fails every pipeline as go-redis does when no
+// connection is free in time.
+type poolTimeouts struct{}
+
+func (poolTimeouts) DialHook(next redis.DialHook) redis.DialHook          { return next }
+func (poolTimeouts) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+func (poolTimeouts) ProcessPipelineHook(redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(_ context.Context, cmds []redis.Cmder) error {
+		for _, c := range cmds {
+			c.SetErr(redis.ErrPoolTimeout)
+		}
+		return redis.ErrPoolTimeout
+	}
+}
+
+// TestBatchPoolTimeout: a pipeline that found no free connection sends its
+// callers to their fallback, and says nothing of Redis: however many, the
+// breaker stays closed.
+func TestBatchPoolTimeout(t *testing.T) {
+	srv := redistest.Start(t)
+	r := openRedis(t, srv)
+	r.Client.AddHook(poolTimeouts{})
+	for range 10 {
+		err := r.Batch(t.Context(), redis.NewStatusCmd(t.Context(), "ping"))
+		if !errors.Is(err, shared.ErrUnavailable) || !errors.Is(err, redis.ErrPoolTimeout) {
+			t.Fatalf("no connection free: %v", err)
+		}
+	}
+	if !r.Available() {
+		t.Error("pool timeouts opened the breaker")
+	}
+}
+
 // TestBatchWithoutRedis: no Redis, no call.
 func TestBatchWithoutRedis(t *testing.T) {
 	var r *shared.Redis
 	if err := r.Batch(t.Context(), redis.NewStatusCmd(t.Context(), "ping")); !errors.Is(err, shared.ErrUnavailable) {
 		t.Errorf("Batch without Redis: %v", err)
 	}
+}
+
+// BenchmarkMGet compares a round trip per caller (Do) with Batch, for
+// callers as many as the bench's connections.
+func BenchmarkMGet(b *testing.B) {
+	srv := redistest.Start(b)
+	r, err := shared.Open(b.Context(), srv.URL, shared.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
+	keys := []string{"a", "b", "c", "d"}
+	args := []any{"mget", "a", "b", "c", "d"}
+	b.Run("Do", func(b *testing.B) {
+		b.SetParallelism(32)
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if err := r.Do(b.Context(), func(ctx context.Context, c *redis.Client) error { return c.MGet(ctx, keys...).Err() }); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+	b.Run("Batch", func(b *testing.B) {
+		b.SetParallelism(32)
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if err := r.Batch(b.Context(), redis.NewSliceCmd(b.Context(), args...)); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
 }
