@@ -90,43 +90,48 @@ type marks struct {
 }
 
 // read returns the current marks of videos and users, with the epoch and
-// the feed's, in one round trip (two when Redis has no epoch yet: it
-// started empty).
+// the feed's, in one MGET (and a second round trip when Redis has no epoch
+// yet: it started empty). The MGET goes through shared's Batch: under load
+// it shares its round trip with the other requests' reads and limits, and
+// still sees every mark set before read was called.
 func (v *Versions) read(ctx context.Context, videos, users []int64) (marks, error) {
 	m := marks{videos: make(map[int64]string, len(videos)), users: make(map[int64]string, len(users))}
 	if v == nil {
 		return m, shared.ErrUnavailable
 	}
-	keys := make([]string, 0, 2+len(videos)+len(users))
-	keys = append(keys, epochKey, feedKey)
+	args := make([]any, 0, 3+len(videos)+len(users))
+	args = append(args, "mget", epochKey, feedKey)
 	for _, id := range videos {
-		keys = append(keys, videoMark(id))
+		args = append(args, videoMark(id))
 	}
 	for _, id := range users {
-		keys = append(keys, userMark(id))
+		args = append(args, userMark(id))
 	}
+	mget := redis.NewSliceCmd(ctx, args...)
+	if err := v.r.Batch(ctx, mget); err != nil {
+		return m, err
+	}
+	vals := mget.Val()
+	str := func(i int) string { s, _ := vals[i].(string); return s }
+	m.epoch, m.feed = str(0), str(1)
+	for i, id := range videos {
+		m.videos[id] = str(2 + i)
+	}
+	for i, id := range users {
+		m.users[id] = str(2 + len(videos) + i)
+	}
+	if m.epoch != "" {
+		return m, nil
+	}
+	// A Redis that (re)started empty: a new epoch retires every tag. Once
+	// per Redis lifetime, so a direct call.
 	err := v.r.Do(ctx, func(ctx context.Context, c *redis.Client) error {
-		vals, err := c.MGet(ctx, keys...).Result()
-		if err != nil {
+		if err := c.SetNX(ctx, epochKey, newToken(), 0).Err(); err != nil {
 			return err
 		}
-		str := func(i int) string { s, _ := vals[i].(string); return s }
-		m.epoch, m.feed = str(0), str(1)
-		for i, id := range videos {
-			m.videos[id] = str(2 + i)
-		}
-		for i, id := range users {
-			m.users[id] = str(2 + len(videos) + i)
-		}
-		if m.epoch == "" {
-			// A Redis that (re)started empty: a new epoch retires every tag.
-			if err := c.SetNX(ctx, epochKey, newToken(), 0).Err(); err != nil {
-				return err
-			}
-			m.epoch, err = c.Get(ctx, epochKey).Result()
-			return err
-		}
-		return nil
+		var err error
+		m.epoch, err = c.Get(ctx, epochKey).Result()
+		return err
 	})
 	return m, err
 }

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/maypok86/otter/v2"
-	"github.com/redis/go-redis/v9"
 	"golang.org/x/time/rate"
 
 	"github.com/reel-video/reel/internal/shared"
@@ -120,7 +119,7 @@ const bucketPrefix = shared.Prefix + "bucket:"
 // next token: the bucket is full when tat <= now, and a Take is allowed
 // while tat + interval - Per <= now. It returns allowed (0/1), remaining,
 // retry after and reset (µs).
-var gcraScript = redis.NewScript(`
+var gcraScript = shared.NewScript(`
 local now = tonumber(ARGV[1])
 local per = tonumber(ARGV[2])
 local n = tonumber(ARGV[3])
@@ -137,12 +136,11 @@ return {1, math.floor((now - allow_at) / interval), 0, math.ceil(new_tat - now)}
 `)
 
 func (b *RedisBuckets) Take(ctx context.Context, at time.Time, key string, r Rate) (Result, error) {
-	var v []int64
-	err := b.R.Do(ctx, func(ctx context.Context, c *redis.Client) error {
-		var err error
-		v, err = gcraScript.Run(ctx, c, []string{bucketPrefix + key}, at.UnixMicro(), r.Per.Microseconds(), r.N).Int64Slice()
-		return err
-	})
+	cmd, err := b.R.RunScript(ctx, gcraScript, []string{bucketPrefix + key}, at.UnixMicro(), r.Per.Microseconds(), r.N)
+	if err != nil {
+		return Result{}, err
+	}
+	v, err := cmd.Int64Slice()
 	if err != nil {
 		return Result{}, err
 	}

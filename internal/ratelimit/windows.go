@@ -274,7 +274,7 @@ const windowPrefix = shared.Prefix + "win:"
 // count in all or none. KEYS are the windows; ARGV[1] the time (µs),
 // ARGV[2] the event's member, then N and Per (µs) of each key. It returns
 // 0, or the wait in µs.
-var takeScript = redis.NewScript(`
+var takeScript = shared.NewScript(`
 local now = tonumber(ARGV[1])
 local wait = 0
 for i, key in ipairs(KEYS) do
@@ -307,12 +307,11 @@ func (w *RedisWindows) Take(ctx context.Context, at time.Time, keys ...Keyed) (E
 		names[i] = windowPrefix + k.Key
 		args = append(args, k.Rate.N, k.Rate.Per.Microseconds())
 	}
-	var waitUS int64
-	err := w.R.Do(ctx, func(ctx context.Context, c *redis.Client) error {
-		var err error
-		waitUS, err = takeScript.Run(ctx, c, names, args...).Int64()
-		return err
-	})
+	cmd, err := w.R.RunScript(ctx, takeScript, names, args...)
+	if err != nil {
+		return Event{}, 0, err
+	}
+	waitUS, err := cmd.Int64()
 	if err != nil {
 		return Event{}, 0, err
 	}
@@ -323,13 +322,9 @@ func (w *RedisWindows) Take(ctx context.Context, at time.Time, keys ...Keyed) (E
 }
 
 func (w *RedisWindows) Remove(ctx context.Context, key string, ev Event) error {
-	return w.R.Do(ctx, func(ctx context.Context, c *redis.Client) error {
-		return c.ZRem(ctx, windowPrefix+key, ev.ID).Err()
-	})
+	return w.R.Batch(ctx, redis.NewIntCmd(ctx, "zrem", windowPrefix+key, ev.ID))
 }
 
 func (w *RedisWindows) Forget(ctx context.Context, key string) error {
-	return w.R.Do(ctx, func(ctx context.Context, c *redis.Client) error {
-		return c.Del(ctx, windowPrefix+key).Err()
-	})
+	return w.R.Batch(ctx, redis.NewIntCmd(ctx, "del", windowPrefix+key))
 }

@@ -40,6 +40,7 @@ type Redis struct {
 	Client  *redis.Client
 	breaker *breaker.Breaker
 	log     *slog.Logger
+	batches coalescer // the queue of Batch
 }
 
 // Options are what Open takes besides the URL.
@@ -107,6 +108,9 @@ func (r *Redis) Available() bool {
 // open: the caller uses its local state.
 var ErrUnavailable = errors.New("shared state unavailable")
 
+// errOpen is the error of a call the open breaker refused.
+var errOpen = fmt.Errorf("%w: %w", ErrUnavailable, breaker.ErrOpen)
+
 // Do runs fn against Redis through the breaker. It returns ErrUnavailable
 // (wrapped) without calling fn when there is no Redis or the breaker is
 // open; otherwise fn's error. redis.Nil (a missing key) is an answer, not
@@ -116,26 +120,56 @@ func (r *Redis) Do(ctx context.Context, fn func(ctx context.Context, c *redis.Cl
 		return ErrUnavailable
 	}
 	if !r.breaker.Allow() {
-		return fmt.Errorf("%w: %w", ErrUnavailable, breaker.ErrOpen)
+		return errOpen
 	}
 	err := fn(ctx, r.Client)
-	if errors.Is(err, redis.ErrPoolTimeout) {
-		// Every connection was busy: this node is loaded, Redis may be
-		// fine. The caller falls back; the breaker learns nothing.
-		r.breaker.Skip()
-		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	o := judge(ctx, err)
+	r.learn(o, err)
+	return o.answer(err)
+}
+
+// outcome is what a call's error says of Redis.
+type outcome int
+
+const (
+	answered outcome = iota // Redis answered (maybe with redis.Nil or a command's error)
+	failed                  // Redis failed: the breaker counts it
+	busy                    // no connection was free: this node is loaded, Redis may be fine
+	gaveUp                  // the caller's context ended: nothing learnt of Redis
+)
+
+// judge classifies err, the error of a call made under ctx.
+func judge(ctx context.Context, err error) outcome {
+	switch {
+	case errors.Is(err, redis.ErrPoolTimeout):
+		return busy
+	case err != nil && ctx.Err() != nil:
+		return gaveUp
+	case failure(ctx, err):
+		return failed
 	}
-	if err != nil && ctx.Err() != nil {
-		// The caller gave up (its client went away): nothing learnt of
-		// Redis either way.
+	return answered
+}
+
+// learn tells the breaker the outcome of a call (or a batch) it allowed.
+func (r *Redis) learn(o outcome, err error) {
+	switch o {
+	case busy, gaveUp:
 		r.breaker.Skip()
-		return err
-	}
-	if failure(ctx, err) {
+	case failed:
 		r.breaker.Done(err)
+	default:
+		r.breaker.Done(nil)
+	}
+}
+
+// answer is the error a caller gets: ErrUnavailable (wrapped) when it must
+// take its fallback because Redis failed or no connection was free; the
+// error as it is otherwise.
+func (o outcome) answer(err error) error {
+	if o == failed || o == busy {
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
-	r.breaker.Done(nil)
 	return err
 }
 
