@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"sync"
 	"time"
 
 	"github.com/maypok86/otter/v2"
@@ -107,46 +108,140 @@ func fullIn(lim *rate.Limiter, at time.Time, n int, interval time.Duration) time
 // algorithm, a token bucket stored as one time: when the bucket will be
 // full again), one key per bucket, so that every node spends from the same
 // buckets. Times are the nodes' clocks, as for RedisWindows.
+//
+// A node has at most one call in flight per bucket: the Takes of one key
+// that arrive meanwhile (one client's concurrent requests) wait for it and
+// then go together, as one call that takes as many tokens as there are
+// Takes and answers how many it could. A busy client costs Redis one call
+// per round trip rather than one per request, and every token is still
+// spent on Redis, where every node sees it.
 type RedisBuckets struct {
 	R *shared.Redis
+
+	mu   sync.Mutex
+	busy map[string]*takeGroup // key → the Takes waiting for its call in flight (nil: none wait)
+}
+
+// takeGroup is the Takes of one key that go to Redis together.
+type takeGroup struct {
+	at   time.Time // the first one's
+	r    Rate
+	n    int
+	done chan struct{}
+	// Set before done closes:
+	allowed int
+	res     Result // of the last token taken, or of the refusal
+	err     error
 }
 
 // bucketPrefix starts the keys of the buckets on Redis.
 const bucketPrefix = shared.Prefix + "bucket:"
 
-// gcraScript takes one token. KEYS[1] is the bucket; ARGV the time, Per
-// (both µs) and N. The key holds the theoretical arrival time (tat) of the
-// next token: the bucket is full when tat <= now, and a Take is allowed
-// while tat + interval - Per <= now. It returns allowed (0/1), remaining,
-// retry after and reset (µs).
+// gcraScript takes up to ARGV[4] tokens. KEYS[1] is the bucket; ARGV the
+// time, Per (both µs) and N. The key holds the theoretical arrival time
+// (tat) of the next token: the bucket is full when tat <= now, and j tokens
+// can be taken while tat + j*interval - Per <= now. It returns how many
+// were taken, the remaining, the retry after of the next token (0 when all
+// asked for were taken) and the reset (µs).
 var gcraScript = shared.NewScript(`
 local now = tonumber(ARGV[1])
 local per = tonumber(ARGV[2])
 local n = tonumber(ARGV[3])
+local want = tonumber(ARGV[4])
 local interval = per / n
 local tat = tonumber(redis.call('GET', KEYS[1]) or now)
 if tat < now then tat = now end
-local new_tat = tat + interval
-local allow_at = new_tat - per
-if now < allow_at then
-  return {0, 0, math.ceil(allow_at - now), math.ceil(tat - now)}
+local j = math.floor((now + per - tat) / interval)
+if j > want then j = want end
+if j < 0 then j = 0 end
+local new_tat = tat + j * interval
+local retry = 0
+if j < want then retry = math.ceil(new_tat + interval - per - now) end
+if j > 0 then
+  redis.call('SET', KEYS[1], string.format('%.0f', new_tat), 'PX', math.ceil((new_tat - now) / 1000) + 1)
 end
-redis.call('SET', KEYS[1], string.format('%.0f', new_tat), 'PX', math.ceil((new_tat - now) / 1000) + 1)
-return {1, math.floor((now - allow_at) / interval), 0, math.ceil(new_tat - now)}
+return {j, math.max(0, math.floor((now - (new_tat - per)) / interval)), retry, math.ceil(new_tat - now)}
 `)
 
 func (b *RedisBuckets) Take(ctx context.Context, at time.Time, key string, r Rate) (Result, error) {
-	cmd, err := b.R.RunScript(ctx, gcraScript, []string{bucketPrefix + key}, at.UnixMicro(), r.Per.Microseconds(), r.N)
+	b.mu.Lock()
+	if b.busy == nil {
+		b.busy = map[string]*takeGroup{}
+	}
+	waiting, inFlight := b.busy[key]
+	if !inFlight {
+		// No call in flight: this Take goes alone, now.
+		b.busy[key] = nil
+		b.mu.Unlock()
+		g := &takeGroup{at: at, r: r, n: 1}
+		b.send(key, g)
+		return g.result(0)
+	}
+	if waiting == nil {
+		waiting = &takeGroup{at: at, r: r, done: make(chan struct{})}
+		b.busy[key] = waiting
+	}
+	i := waiting.n
+	waiting.n++
+	b.mu.Unlock()
+	select {
+	case <-waiting.done:
+		return waiting.result(i)
+	case <-ctx.Done():
+		// Its token may still be taken with the others': that errs
+		// towards limiting, never past the limit.
+		return Result{}, ctx.Err()
+	}
+}
+
+// send takes g's tokens in one call, then starts the group that gathered
+// meanwhile, if any, or marks the key idle.
+func (b *RedisBuckets) send(key string, g *takeGroup) {
+	// The call is the node's, not one request's: a caller going away must
+	// not fail the others waiting on it.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	g.allowed, g.res, g.err = b.take(ctx, g.at, key, g.r, g.n)
+	cancel()
+	if g.done != nil {
+		close(g.done)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	next := b.busy[key]
+	if next == nil {
+		delete(b.busy, key)
+		return
+	}
+	b.busy[key] = nil // in flight again, nothing waiting yet
+	go b.send(key, next)
+}
+
+// result is what the i-th Take of the group gets: the first ones the
+// tokens taken, the rest a refusal, each as if they had gone one by one.
+func (g *takeGroup) result(i int) (Result, error) {
+	if g.err != nil {
+		return Result{}, g.err
+	}
+	interval := g.r.Per / time.Duration(g.r.N)
+	if i < g.allowed {
+		return Result{Allowed: true, Remaining: g.res.Remaining + g.allowed - 1 - i, Reset: g.res.Reset}, nil
+	}
+	return Result{RetryAfter: g.res.RetryAfter + time.Duration(i-g.allowed)*interval, Reset: g.res.Reset}, nil
+}
+
+// take runs the script for n tokens: how many it took, and the bucket after.
+func (b *RedisBuckets) take(ctx context.Context, at time.Time, key string, r Rate, n int) (int, Result, error) {
+	cmd, err := b.R.RunScript(ctx, gcraScript, []string{bucketPrefix + key}, at.UnixMicro(), r.Per.Microseconds(), r.N, n)
 	if err != nil {
-		return Result{}, err
+		return 0, Result{}, err
 	}
 	v, err := cmd.Int64Slice()
 	if err != nil {
-		return Result{}, err
+		return 0, Result{}, err
 	}
 	if len(v) != 4 {
-		return Result{}, errors.New("ratelimit: unexpected answer of the bucket script")
+		return 0, Result{}, errors.New("ratelimit: unexpected answer of the bucket script")
 	}
-	return Result{Allowed: v[0] == 1, Remaining: int(v[1]), RetryAfter: time.Duration(v[2]) * time.Microsecond,
+	return int(v[0]), Result{Remaining: int(v[1]), RetryAfter: time.Duration(v[2]) * time.Microsecond,
 		Reset: time.Duration(v[3]) * time.Microsecond}, nil
 }
