@@ -52,8 +52,8 @@ type likeWrite struct {
 }
 
 // writeLike writes w and counts it. On SQLite it joins the likes of other
-// requests in one transaction (likeBatch); on PostgreSQL, whose writers
-// run in parallel, it has a transaction of its own.
+// requests in one transaction (db.likes, a batcher); on PostgreSQL, whose
+// writers run in parallel, it has a transaction of its own.
 func (db *DB) writeLike(ctx context.Context, w *likeWrite) error {
 	if _, err := db.likeStatements(ctx); err != nil {
 		return err
@@ -186,8 +186,10 @@ func countLikes(ctx context.Context, tx bun.Tx, writes []*likeWrite) error {
 
 // addCounts adds, in one atomic UPDATE of table (never read-modify-write),
 // deltas[column][id] to each column of each row; rows whose every delta is
-// zero are left alone. Rows are named in ascending id order, so that
-// concurrent transactions on PostgreSQL lock them in one order.
+// zero are left alone. One statement rather than one per row also means
+// that PostgreSQL locks the rows in the order of its scan, not in the order
+// a caller happened to name them (two transactions naming the same two
+// users in opposite orders could deadlock).
 func addCounts(ctx context.Context, tx bun.Tx, table string, deltas map[string]map[int64]int64) error {
 	var ids []int64
 	for _, byID := range deltas {
