@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -50,6 +51,12 @@ type DB struct {
 	notify        notifyHook  // see SetOnNotify
 	writer        *bun.DB
 	reader        *bun.DB
+	// likes commits likes and unlikes in groups on SQLite; nil on
+	// PostgreSQL (see writeLike).
+	likes *batcher[*likeWrite]
+	// likeStmts, once prepared (likeStatements, under prepareMu).
+	likeStmts atomic.Pointer[likeStmts]
+	prepareMu sync.Mutex
 
 	// onUserChange, when set, hears of every change to users' rows (see SetOnUserChange).
 	onUserChange atomic.Pointer[func(ids []int64)]
@@ -176,12 +183,14 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	reader.SetMaxOpenConns(readers)
 	reader.SetMaxIdleConns(readers)
 
-	return &DB{
+	db := &DB{
 		engine: EngineSQLite,
 		path:   path,
 		writer: bun.NewDB(writer, sqlitedialect.New(), bunOptions...),
 		reader: bun.NewDB(reader, sqlitedialect.New(), bunOptions...),
-	}, nil
+	}
+	db.likes = newLikeBatch(db)
+	return db, nil
 }
 
 func openPostgres(ctx context.Context, databaseURL string) (*DB, error) {

@@ -5,6 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -22,53 +25,207 @@ var _ reel.SocialService = (*DB)(nil)
 
 // Like records userID's like of videoID.
 func (db *DB) Like(ctx context.Context, userID, videoID int64) error {
+	w := &likeWrite{userID: userID, videoID: videoID, like: true}
 	defer db.changed(videoID, false)
-	var owner, author int64 // the video's author; author is set once a like was inserted
-	defer func() { db.usersChanged(userID, owner) }()
-	err := db.writer.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) (err error) {
-		owner, err = visibleVideoAuthor(ctx, tx, videoID, userID)
-		if err != nil {
-			return err
-		}
-		res, err := tx.NewRaw("INSERT INTO likes (user_id, video_id, created_at) VALUES (?, ?, ?) ON CONFLICT (user_id, video_id) DO NOTHING",
-			userID, videoID, now()).Exec(ctx)
-		if isForeignKeyViolation(err) {
-			return reel.Errorf(reel.ENOTFOUND, "video %d not found", videoID) // deleted meanwhile
-		}
-		if err != nil {
-			return fmt.Errorf("like video %d: %w", videoID, err)
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return nil
-		}
-		author = owner
-		return bump(ctx, tx, +1, "videos", "like_count", videoID, "users", "like_count", userID, "users", "liked_count", author)
-	})
-	if err == nil && author != 0 && author != userID {
-		db.notifyUser(ctx, author, events.TypeLike, events.Like{VideoID: videoID, UserID: userID})
+	defer func() { db.usersChanged(userID, w.author) }()
+	err := db.writeLike(ctx, w)
+	if err == nil && w.changed && w.author != userID {
+		db.notifyUser(ctx, w.author, events.TypeLike, events.Like{VideoID: videoID, UserID: userID})
 	}
 	return err
 }
 
 // Unlike removes userID's like of videoID, if any.
 func (db *DB) Unlike(ctx context.Context, userID, videoID int64) error {
+	w := &likeWrite{userID: userID, videoID: videoID}
 	defer db.changed(videoID, false)
-	var author int64
-	defer func() { db.usersChanged(userID, author) }()
-	return db.writer.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) (err error) {
-		author, err = visibleVideoAuthor(ctx, tx, videoID, userID)
-		if err != nil {
+	defer func() { db.usersChanged(userID, w.author) }()
+	return db.writeLike(ctx, w)
+}
+
+// likeWrite is one like (or unlike) to write, and what writing it found.
+type likeWrite struct {
+	userID, videoID int64
+	like            bool
+	author          int64 // the video's author, once it was found visible
+	changed         bool  // a like was really inserted (or deleted)
+}
+
+// writeLike writes w and counts it. On SQLite it joins the likes of other
+// requests in one transaction (db.likes, a batcher); on PostgreSQL, whose
+// writers run in parallel, it has a transaction of its own.
+func (db *DB) writeLike(ctx context.Context, w *likeWrite) error {
+	if _, err := db.likeStatements(ctx); err != nil {
+		return err
+	}
+	if db.likes != nil {
+		return db.likes.do(ctx, w)
+	}
+	return db.writer.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if err := db.applyLike(ctx, tx, w); err != nil {
 			return err
 		}
-		res, err := tx.NewDelete().Table("likes").Where("user_id = ? AND video_id = ?", userID, videoID).Exec(ctx)
-		if err != nil {
-			return fmt.Errorf("unlike video %d: %w", videoID, err)
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return nil
-		}
-		return bump(ctx, tx, -1, "videos", "like_count", videoID, "users", "like_count", userID, "users", "liked_count", author)
+		return countLikes(ctx, tx, []*likeWrite{w})
 	})
+}
+
+// newLikeBatch is the group commit of likes and unlikes (see batcher).
+func newLikeBatch(db *DB) *batcher[*likeWrite] {
+	return &batcher[*likeWrite]{
+		inTx: func(ctx context.Context, fn func(context.Context, bun.Tx) error) error {
+			return db.writer.RunInTx(ctx, nil, fn)
+		},
+		apply:  db.applyLike,
+		finish: countLikes,
+	}
+}
+
+// likeStmts are applyLike's statements, prepared once on the writer and
+// reused by every transaction: on SQLite, parsing a statement costs more
+// than running it, and these run for every like. $n placeholders work on
+// both engines.
+type likeStmts struct {
+	video, insert, delete *sql.Stmt
+}
+
+// likeStatements prepares the likeStmts the first time. It runs outside
+// any transaction: on SQLite preparing needs the one writer connection,
+// which a transaction holds.
+func (db *DB) likeStatements(ctx context.Context) (*likeStmts, error) {
+	if s := db.likeStmts.Load(); s != nil {
+		return s, nil
+	}
+	db.prepareMu.Lock()
+	defer db.prepareMu.Unlock()
+	if s := db.likeStmts.Load(); s != nil {
+		return s, nil
+	}
+	s := &likeStmts{}
+	for _, p := range []struct {
+		stmt  **sql.Stmt
+		query string
+	}{
+		{&s.video, "SELECT " + videoAccessColumns + " FROM videos WHERE id = $1"},
+		{&s.insert, "INSERT INTO likes (user_id, video_id, created_at) VALUES ($1, $2, $3) ON CONFLICT (user_id, video_id) DO NOTHING"},
+		{&s.delete, "DELETE FROM likes WHERE user_id = $1 AND video_id = $2"},
+	} {
+		stmt, err := db.writer.DB.PrepareContext(ctx, p.query)
+		if err != nil {
+			return nil, fmt.Errorf("prepare the statements of likes: %w", err)
+		}
+		*p.stmt = stmt
+	}
+	db.likeStmts.Store(s)
+	return s, nil
+}
+
+// applyLike inserts or deletes w's like row, if the video is one w's user
+// may act on; the counts are countLikes'. An error means nothing was
+// written: the only write is the last statement, which SQLite undoes alone
+// when it fails.
+func (db *DB) applyLike(ctx context.Context, tx bun.Tx, w *likeWrite) error {
+	s := db.likeStmts.Load() // prepared by writeLike
+	w.changed = false
+	var v videoAccess
+	err := tx.StmtContext(ctx, s.video).QueryRowContext(ctx, w.videoID).Scan(&v.AuthorID, &v.Visibility, &v.Status, &v.Blocked)
+	author, err := v.actor(err, w.videoID, w.userID)
+	if err != nil {
+		return err
+	}
+	w.author = author
+	var res sql.Result
+	if w.like {
+		res, err = tx.StmtContext(ctx, s.insert).ExecContext(ctx, w.userID, w.videoID, timeArg(now()))
+		if isForeignKeyViolation(err) {
+			return reel.Errorf(reel.ENOTFOUND, "video %d not found", w.videoID) // deleted meanwhile
+		}
+		if err != nil {
+			return fmt.Errorf("like video %d: %w", w.videoID, err)
+		}
+	} else {
+		res, err = tx.StmtContext(ctx, s.delete).ExecContext(ctx, w.userID, w.videoID)
+		if err != nil {
+			return fmt.Errorf("unlike video %d: %w", w.videoID, err)
+		}
+	}
+	n, _ := res.RowsAffected()
+	w.changed = n > 0
+	return nil
+}
+
+// timeArg is t as bun writes it into queries (schema.BaseDialect's
+// AppendTime), for statements run without bun: both engines read that text
+// as the time, and SQLite stores it as it is, so every row's time has one
+// format whichever way it was written.
+func timeArg(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05.999999-07:00") }
+
+// countLikes adds the likes written (and takes away those deleted) to the
+// videos' like_count, their givers' like_count and their authors'
+// liked_count: one UPDATE for the videos and one for the users, however
+// many likes there are. A like and an unlike of the same pair cancel out
+// and touch no row.
+func countLikes(ctx context.Context, tx bun.Tx, writes []*likeWrite) error {
+	videos, given, received := map[int64]int64{}, map[int64]int64{}, map[int64]int64{}
+	for _, w := range writes {
+		if !w.changed {
+			continue
+		}
+		d := int64(-1)
+		if w.like {
+			d = +1
+		}
+		videos[w.videoID] += d
+		given[w.userID] += d
+		received[w.author] += d
+	}
+	if err := addCounts(ctx, tx, "videos", map[string]map[int64]int64{"like_count": videos}); err != nil {
+		return err
+	}
+	return addCounts(ctx, tx, "users", map[string]map[int64]int64{"like_count": given, "liked_count": received})
+}
+
+// addCounts adds, in one atomic UPDATE of table (never read-modify-write),
+// deltas[column][id] to each column of each row; rows whose every delta is
+// zero are left alone. One statement rather than one per row also means
+// that PostgreSQL locks the rows in the order of its scan, not in the order
+// a caller happened to name them (two transactions naming the same two
+// users in opposite orders could deadlock).
+func addCounts(ctx context.Context, tx bun.Tx, table string, deltas map[string]map[int64]int64) error {
+	var ids []int64
+	for _, byID := range deltas {
+		for id, d := range byID {
+			if d != 0 && !slices.Contains(ids, id) {
+				ids = append(ids, id)
+			}
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	slices.Sort(ids)
+	var q strings.Builder
+	var args []any
+	q.WriteString("UPDATE " + table + " SET")
+	sep := " "
+	for _, column := range slices.Sorted(maps.Keys(deltas)) {
+		var cases []any // id, delta, id, delta…
+		for _, id := range ids {
+			if d := deltas[column][id]; d != 0 {
+				cases = append(cases, id, d)
+			}
+		}
+		if len(cases) == 0 {
+			continue
+		}
+		q.WriteString(sep + column + " = " + column + " + CASE id" + strings.Repeat(" WHEN ? THEN ?", len(cases)/2) + " ELSE 0 END")
+		args, sep = append(args, cases...), ", "
+	}
+	q.WriteString(" WHERE id IN (?)")
+	args = append(args, bun.List(ids))
+	if _, err := tx.NewRaw(q.String(), args...).Exec(ctx); err != nil {
+		return fmt.Errorf("count in %s: %w", table, err)
+	}
+	return nil
 }
 
 // LikedVideos lists the videos userID likes, most recently liked first,
@@ -388,13 +545,24 @@ func publicVideos(db *bun.DB) *bun.SelectQuery {
 // visibleVideoAuthor returns the author of a video viewerID may act on: it
 // exists, is not blocked, and is not someone else's private video.
 func visibleVideoAuthor(ctx context.Context, tx bun.Tx, videoID, viewerID int64) (int64, error) {
-	var v struct {
-		AuthorID   int64  `bun:"author_id"`
-		Visibility string `bun:"visibility"`
-		Status     string `bun:"status"`
-		Blocked    bool   `bun:"blocked"`
-	}
-	err := tx.NewSelect().TableExpr("videos").Column("author_id", "visibility", "status", "blocked").Where("id = ?", videoID).Scan(ctx, &v)
+	var v videoAccess
+	err := tx.NewSelect().TableExpr("videos").ColumnExpr(videoAccessColumns).Where("id = ?", videoID).Scan(ctx, &v)
+	return v.actor(err, videoID, viewerID)
+}
+
+// videoAccess is what decides who may act on a video.
+type videoAccess struct {
+	AuthorID   int64  `bun:"author_id"`
+	Visibility string `bun:"visibility"`
+	Status     string `bun:"status"`
+	Blocked    bool   `bun:"blocked"`
+}
+
+// videoAccessColumns are videoAccess's, in its order.
+const videoAccessColumns = "author_id, visibility, status, blocked"
+
+// actor applies visibleVideoAuthor's rule to v, as read with err.
+func (v videoAccess) actor(err error, videoID, viewerID int64) (int64, error) {
 	// Others act only on visible videos whose upload is finished: an
 	// unfinished one may never become a video at all (it expires).
 	if errors.Is(err, sql.ErrNoRows) || (err == nil && v.AuthorID != viewerID &&
@@ -419,12 +587,24 @@ func userExists(ctx context.Context, db bun.IDB, id int64) error {
 }
 
 // bump adds delta to counters, given as table, column, id triples, with
-// atomic UPDATEs (never read-modify-write).
-func bump(ctx context.Context, tx bun.Tx, delta int, targets ...any) error {
+// one addCounts per table.
+func bump(ctx context.Context, tx bun.Tx, delta int64, targets ...any) error {
+	deltas := map[string]map[string]map[int64]int64{} // table, column, id
+	var tables []string                               // in the order given
 	for i := 0; i+2 < len(targets); i += 3 {
-		table, column, id := targets[i].(string), targets[i+1].(string), targets[i+2]
-		if _, err := tx.NewUpdate().Table(table).Set(column+" = "+column+" + ?", delta).Where("id = ?", id).Exec(ctx); err != nil {
-			return fmt.Errorf("count %s.%s: %w", table, column, err)
+		table, column, id := targets[i].(string), targets[i+1].(string), targets[i+2].(int64)
+		if deltas[table] == nil {
+			deltas[table] = map[string]map[int64]int64{}
+			tables = append(tables, table)
+		}
+		if deltas[table][column] == nil {
+			deltas[table][column] = map[int64]int64{}
+		}
+		deltas[table][column][id] += delta
+	}
+	for _, table := range tables {
+		if err := addCounts(ctx, tx, table, deltas[table]); err != nil {
+			return err
 		}
 	}
 	return nil

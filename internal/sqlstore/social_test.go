@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -181,6 +182,73 @@ func TestLikeCountsUnderConcurrency(t *testing.T) {
 		}
 		if given != rows {
 			t.Errorf("likes given add up to %d, rows %d", given, rows)
+		}
+	})
+}
+
+// Concurrent likes and unlikes by many users of videos by two authors
+// (batched together on SQLite), with likes of a missing and of a private
+// video among them, end with every count equal to its rows, and the
+// refused likes are refused without failing the others.
+func TestLikeCountsOfManyUsersUnderConcurrency(t *testing.T) {
+	sqltest.Engines(t, func(t *testing.T, url string) {
+		w := newWorld(t, url, 12, 3)
+		ctx := t.Context()
+		videos := append(w.videos, w.readyVideo(t, w.users[1].ID, reel.VisibilityPublic))
+		private := w.readyVideo(t, w.users[0].ID, reel.VisibilityPrivate)
+		var wg sync.WaitGroup
+		for i := range 400 {
+			user, video := w.users[i%len(w.users)].ID, videos[(i/len(w.users))%len(videos)].ID
+			wg.Go(func() {
+				var err error
+				switch {
+				case i%50 == 7:
+					if err := w.db.Like(ctx, user, 999999); reel.ErrorCode(err) != reel.ENOTFOUND {
+						t.Errorf("like of a missing video: %v", err)
+					}
+					return
+				case i%50 == 9 && user != w.users[0].ID:
+					if err := w.db.Like(ctx, user, private.ID); reel.ErrorCode(err) != reel.ENOTFOUND {
+						t.Errorf("like of someone else's private video: %v", err)
+					}
+					return
+				case i%3 == 0:
+					err = w.db.Unlike(ctx, user, video)
+				default:
+					err = w.db.Like(ctx, user, video)
+				}
+				if err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		count := func(query string, args ...any) int64 {
+			t.Helper()
+			var n int64
+			query = strings.ReplaceAll(query, "?", placeholder(w.db))
+			if err := w.db.SQL().QueryRowContext(ctx, query, args...).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		for _, v := range videos {
+			if got, rows := w.video(t, v.ID, 0).LikeCount, count("SELECT count(*) FROM likes WHERE video_id = ?", v.ID); got != rows {
+				t.Errorf("video %d: like_count %d, %d rows", v.ID, got, rows)
+			}
+		}
+		for _, u := range w.users {
+			got := w.user(t, u.ID, 0)
+			if given := count("SELECT count(*) FROM likes WHERE user_id = ?", u.ID); got.LikeCount != given {
+				t.Errorf("user %d: like_count %d, %d rows", u.ID, got.LikeCount, given)
+			}
+			received := count("SELECT count(*) FROM likes JOIN videos ON videos.id = likes.video_id WHERE videos.author_id = ?", u.ID)
+			if got.LikedCount != received {
+				t.Errorf("user %d: liked_count %d, %d rows", u.ID, got.LikedCount, received)
+			}
+		}
+		if n := count("SELECT count(*) FROM likes"); n == 0 {
+			t.Error("no like was written")
 		}
 	})
 }
