@@ -230,3 +230,69 @@ func TestFallbackWhileRedisIsDown(t *testing.T) {
 		t.Error("Redis unavailable after restart")
 	}
 }
+
+// Concurrent Takes of one bucket, which go to Redis in groups, allow
+// exactly its tokens among them, with remainders and retry times that
+// agree with one-by-one Takes, on two nodes sharing the bucket; a caller
+// that gives up does not fail the others.
+func TestConcurrentTakesOfOneBucket(t *testing.T) {
+	srv := redistest.Start(t)
+	nodes := []*ratelimit.RedisBuckets{{R: openRedis(t, srv)}, {R: openRedis(t, srv)}}
+	r := ratelimit.Rate{N: 50, Per: time.Hour}
+	gone, cancel := context.WithCancel(t.Context())
+	cancel()
+	var (
+		wg               sync.WaitGroup
+		mu               sync.Mutex
+		allowed, refused int
+		remainders       = map[int]bool{}
+		errs             []error
+		shortRetry       bool
+	)
+	for i := range 200 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx := t.Context()
+			if i%17 == 0 {
+				ctx = gone // gives up at once: its answer is its own error
+			}
+			res, err := nodes[i%2].Take(ctx, t0, "busy", r)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err != nil && ctx == gone:
+			case err != nil:
+				errs = append(errs, err)
+			case res.Allowed:
+				allowed++
+				remainders[res.Remaining] = true
+			default:
+				refused++
+				if res.RetryAfter < time.Hour/50-time.Second {
+					shortRetry = true
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if len(errs) > 0 {
+		t.Fatalf("Takes failed: %v", errs)
+	}
+	if allowed > 50 {
+		t.Errorf("%d Takes allowed, the bucket holds 50", allowed)
+	}
+	// Callers that gave up may have spent a token each, never more.
+	if gaveUp := (200 + 16) / 17; allowed < 50-gaveUp {
+		t.Errorf("only %d Takes allowed of a bucket of 50 (%d gave up)", allowed, gaveUp)
+	}
+	if len(remainders) != allowed {
+		t.Errorf("%d allowed Takes share %d remainders: each should see its own", allowed, len(remainders))
+	}
+	if shortRetry {
+		t.Error("a refused Take was told to retry before the next token")
+	}
+	if res, err := nodes[0].Take(t.Context(), t0, "busy", r); err != nil || res.Allowed {
+		t.Errorf("after the burst: %+v, %v; want refused", res, err)
+	}
+}
