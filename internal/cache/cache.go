@@ -19,7 +19,6 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -104,12 +103,14 @@ func New(s Store, ttl time.Duration, maxCards int, staleFor time.Duration) *Cach
 		}),
 		cards: otter.Must(&otter.Options[int64, *reel.Video]{
 			MaximumSize: maxCards,
+			Clock:       clockFor(ttl),
 			ExpiryCalculator: otter.ExpiryWritingFunc(func(otter.Entry[int64, *reel.Video]) time.Duration {
 				return jitter()
 			}),
 		}),
 		feed: otter.Must(&otter.Options[int, feedPage]{
 			MaximumSize: 64,
+			Clock:       clockFor(ttl),
 			ExpiryCalculator: otter.ExpiryWritingFunc(func(otter.Entry[int, feedPage]) time.Duration {
 				return jitter()
 			}),
@@ -117,6 +118,7 @@ func New(s Store, ttl time.Duration, maxCards int, staleFor time.Duration) *Cach
 	}
 	c.viewers.copies = otter.Must(&otter.Options[int64, viewerCopy]{
 		MaximumSize: maxCards,
+		Clock:       clockFor(ttl),
 		ExpiryCalculator: otter.ExpiryWritingFunc(func(otter.Entry[int64, viewerCopy]) time.Duration {
 			return jitter()
 		}),
@@ -140,6 +142,24 @@ func (c *Cache) VideoChanged(id int64, lists bool) {
 		c.goodFeed.InvalidateAll()
 		c.feed.InvalidateAll()
 	}
+}
+
+// coarse is the clock of the hot caches: a request looks up tens of
+// entries, and reading the time for each (otter checks every entry's
+// expiry) was several percent of a signed-in feed's CPU on a virtual
+// machine whose clock is slow to read.
+var coarse = sync.OnceValue(func() *otter.CoarseClock { return otter.NewCoarseClock(coarseResolution) })
+
+const coarseResolution = time.Millisecond
+
+// clockFor is the clock of a cache whose entries live ttl: the coarse one
+// when its millisecond cannot matter, the precise one (nil) for the tiny
+// TTLs of tests.
+func clockFor(ttl time.Duration) otter.Clock {
+	if ttl < 100*coarseResolution {
+		return nil
+	}
+	return coarse()
 }
 
 // FeedVersioner is the capability of a social service that can tell when
@@ -254,12 +274,14 @@ func (c *Cache) FeedView(ctx context.Context, viewerID int64, p reel.Page) (Feed
 		return c.feedView(ctx, viewerID, good, func(id int64) (*reel.Video, bool) { v, ok := cards[id]; return v, ok })
 	}
 	// All in memory, the usual case, costs no map and no goroutine.
-	someMissing := slices.ContainsFunc(page.ids, func(id int64) bool {
-		_, ok := c.cards.GetIfPresent(id)
-		return !ok
-	})
-	if !someMissing {
-		return c.feedView(ctx, viewerID, page, c.cards.GetIfPresent)
+	inMemory := make([]*reel.Video, 0, len(page.ids))
+	for _, id := range page.ids {
+		if v, ok := c.cards.GetIfPresent(id); ok {
+			inMemory = append(inMemory, v)
+		}
+	}
+	if len(inMemory) == len(page.ids) {
+		return c.withFlags(ctx, viewerID, FeedView{Cards: inMemory, Next: page.next})
 	}
 	// Cards that expired or changed are loaded again, all in one go.
 	cards, err := bounded(ctx, viewerID == 0 && c.mayServeStale(ctx, errSlow), func(ctx context.Context) (map[int64]*reel.Video, error) {
@@ -292,6 +314,11 @@ func (c *Cache) feedView(ctx context.Context, viewerID int64, page feedPage, car
 			view.Cards = append(view.Cards, v)
 		}
 	}
+	return c.withFlags(ctx, viewerID, view)
+}
+
+// withFlags adds viewerID's flags for its cards to view.
+func (c *Cache) withFlags(ctx context.Context, viewerID int64, view FeedView) (FeedView, error) {
 	if viewerID == 0 || len(view.Cards) == 0 {
 		return view, nil
 	}

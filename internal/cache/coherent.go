@@ -75,6 +75,7 @@ func Share(c *Cache, versions *Versions, ttl time.Duration, maxCards int, log *s
 		Cache: c, versions: versions, log: log,
 		cardTags: otter.Must(&otter.Options[*reel.Video, cardTag]{
 			MaximumSize:      maxCards,
+			Clock:            clockFor(ttl),
 			ExpiryCalculator: otter.ExpiryWriting[*reel.Video, cardTag](2 * ttl),
 		}),
 		pageTags: otter.Must(&otter.Options[int, pageTag]{MaximumSize: 64}),
@@ -192,9 +193,11 @@ func (k *Coherent) FeedView(ctx context.Context, viewerID int64, p reel.Page) (F
 		k.dropPage(p.Limit)
 		stale = true
 	}
-	for _, v := range view.Cards {
-		if !k.cardFresh(v.ID, start, m) {
-			k.drop(v.ID)
+	for _, card := range view.Cards {
+		// The very copy served: one that was dropped since must still have
+		// been fresh enough for this request.
+		if !k.tagFresh(card, start, m) {
+			k.drop(card.ID)
 			stale = true
 		}
 	}
@@ -254,7 +257,7 @@ func (k *Coherent) check(ctx context.Context, ids []int64, viewerID int64) (mark
 		return m, err
 	}
 	for _, id := range ids {
-		if _, ok := k.cards.GetIfPresent(id); ok && !k.cardFresh(id, start, m) {
+		if card, ok := k.cards.GetIfPresent(id); ok && !k.tagFresh(card, start, m) {
 			k.drop(id)
 		}
 	}
@@ -268,6 +271,12 @@ func (k *Coherent) cardFresh(id int64, start uint64, m marks) bool {
 	if !ok {
 		return true // nothing cached: what was served was loaded for it
 	}
+	return k.tagFresh(card, start, m)
+}
+
+// tagFresh reports whether card, as cached, may be served to a request
+// that began at start and read m.
+func (k *Coherent) tagFresh(card *reel.Video, start uint64, m marks) bool {
 	t, ok := k.cardTags.GetIfPresent(card)
 	if !ok {
 		return false
@@ -275,7 +284,7 @@ func (k *Coherent) cardFresh(id int64, start uint64, m marks) bool {
 	if t.load > start {
 		return true
 	}
-	video, hasVideo := m.videos[id]
+	video, hasVideo := m.videos[card.ID]
 	author, hasAuthor := m.users[card.AuthorID]
 	return t.known && t.authorKnown && hasVideo && hasAuthor &&
 		t.epoch == m.epoch && t.video == video && t.author == author
