@@ -64,21 +64,22 @@ func (v *Versions) Changed(ctx context.Context, videos, users []int64, lists boo
 		return shared.ErrUnavailable
 	}
 	token := newToken()
-	return v.r.Do(ctx, func(ctx context.Context, c *redis.Client) error {
-		_, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for _, id := range videos {
-				p.Set(ctx, videoMark(id), token, markTTL)
-			}
-			for _, id := range users {
-				p.Set(ctx, userMark(id), token, markTTL)
-			}
-			if lists {
-				p.Set(ctx, feedKey, token, markTTL)
-			}
-			return nil
-		})
-		return err
-	})
+	set := func(key string) redis.Cmder {
+		return redis.NewStatusCmd(ctx, "set", key, token, "px", markTTL.Milliseconds())
+	}
+	cmds := make([]redis.Cmder, 0, len(videos)+len(users)+1)
+	for _, id := range videos {
+		cmds = append(cmds, set(videoMark(id)))
+	}
+	for _, id := range users {
+		cmds = append(cmds, set(userMark(id)))
+	}
+	if lists {
+		cmds = append(cmds, set(feedKey))
+	}
+	// With the other requests' commands: the marks are written before
+	// Batch returns, so before the writer answers.
+	return v.r.Batch(ctx, cmds...)
 }
 
 // marks is what one read found: the epoch, the feed's mark and those of

@@ -34,7 +34,7 @@ func streamKey(userID int64) string {
 // publishScript adds the event to its user's stream and publishes it with
 // the id the stream gave it, in one step: no node hears an event its
 // window cannot replay. The message is "<node> <id> <event JSON>".
-var publishScript = redis.NewScript(`
+var publishScript = shared.NewScript(`
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[1], '*', 'e', ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 redis.call('PUBLISH', ARGV[4], ARGV[5] .. ' ' .. id .. ' ' .. ARGV[2])
@@ -110,12 +110,12 @@ func (b *Redis) Publish(ctx context.Context, userID int64, typ string, data any)
 	if err != nil {
 		return Event{}, err
 	}
-	err = b.r.Do(ctx, func(ctx context.Context, c *redis.Client) error {
-		id, err := publishScript.Run(ctx, c, []string{streamKey(userID)},
-			b.opts.Events, string(body), b.opts.Age.Milliseconds(), channel, b.node).Text()
-		e.ID = id
-		return err
-	})
+	// With the other requests' commands (RunScript goes through Batch).
+	cmd, err := b.r.RunScript(ctx, publishScript, []string{streamKey(userID)},
+		b.opts.Events, string(body), b.opts.Age.Milliseconds(), channel, b.node)
+	if err == nil {
+		e.ID, err = cmd.Text()
+	}
 	if err != nil {
 		if !errors.Is(err, shared.ErrUnavailable) {
 			b.log.Warn("events: Redis refused an event; published on this node only", "err", err)
