@@ -25,11 +25,7 @@ func TestSessionsEndAcrossNodesRedis(t *testing.T) {
 		f := newFixture(t, url)
 		quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 		node := func() *account.Service {
-			r, err := shared.Open(t.Context(), srv.URL, shared.Options{OpenFor: 100 * time.Millisecond, Log: quiet})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { r.Close() })
+			r := redistest.Open(t, srv.URL)
 			s := f.node(unlimited, unlimited, unlimited)
 			s.Share(shared.NewBroadcast(r, quiet))
 			ready := make(chan struct{})

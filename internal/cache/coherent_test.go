@@ -2,8 +2,6 @@ package cache_test
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
@@ -56,16 +54,7 @@ func newNodeOn(db *sqlstore.DB, store cache.Store, r *shared.Redis) *node {
 	return n
 }
 
-func quietRedis(t *testing.T, url string) *shared.Redis {
-	t.Helper()
-	r, err := shared.Open(t.Context(), url, shared.Options{OpenFor: 100 * time.Millisecond,
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.Close() })
-	return r
-}
+func quietRedis(t *testing.T, url string) *shared.Redis { return redistest.Open(t, url) }
 
 // world is two users and three ready videos of a's.
 type world struct {

@@ -69,16 +69,7 @@ func TestViewsContractRedis(t *testing.T) {
 	viewsContract(t, openRedis(t, srv.URL))
 }
 
-func openRedis(t *testing.T, url string) *shared.Redis {
-	t.Helper()
-	r, err := shared.Open(t.Context(), url, shared.Options{OpenFor: 100 * time.Millisecond,
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.Close() })
-	return r
-}
+func openRedis(t *testing.T, url string) *shared.Redis { return redistest.Open(t, url) }
 
 // TestViewsAcrossNodes: two nodes on one Redis count one viewer's views
 // once between them; with Redis killed each counts on its own and no

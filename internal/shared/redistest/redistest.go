@@ -5,12 +5,16 @@
 package redistest
 
 import (
+	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/reel-video/reel/internal/shared"
 	"github.com/reel-video/reel/internal/shared/redisserver"
 )
 
@@ -80,4 +84,18 @@ func (s *Server) Client(t testing.TB) *redis.Client {
 	c := redis.NewClient(&redis.Options{Addr: s.Addr})
 	t.Cleanup(func() { c.Close() })
 	return c
+}
+
+// Open connects to the Redis at url as a node would (shared.Open), with
+// its log discarded (the tests that stop Redis would fill it) and a short
+// first connection; it is closed when the test ends.
+func Open(t testing.TB, url string) *shared.Redis {
+	t.Helper()
+	r, err := shared.Open(t.Context(), url, shared.Options{OpenFor: 100 * time.Millisecond,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r
 }
