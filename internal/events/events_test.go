@@ -12,7 +12,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/reel-video/reel/internal/events"
-	"github.com/reel-video/reel/internal/shared"
 	"github.com/reel-video/reel/internal/shared/redistest"
 	"github.com/reel-video/reel/internal/testwait"
 )
@@ -33,11 +32,7 @@ func TestBusContract(t *testing.T) {
 
 func redisBus(t *testing.T, srv *redistest.Server) *events.Redis {
 	t.Helper()
-	r, err := shared.Open(t.Context(), srv.URL, shared.Options{OpenFor: 200 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.Close() })
+	r := redistest.Open(t, srv.URL)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	return events.NewRedis(ctx, r, window, nil)

@@ -15,15 +15,7 @@ import (
 
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
-func openRedis(t *testing.T, srv *redistest.Server) *shared.Redis {
-	t.Helper()
-	r, err := shared.Open(t.Context(), srv.URL, shared.Options{OpenFor: 100 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.Close() })
-	return r
-}
+func openRedis(t *testing.T, srv *redistest.Server) *shared.Redis { return redistest.Open(t, srv.URL) }
 
 // Every implementation passes the same suites: in process, on Redis, and
 // the fallback both with Redis and without it (nil: no REEL_REDIS_URL).

@@ -18,15 +18,7 @@ import (
 	"github.com/reel-video/reel/internal/testwait"
 )
 
-func openRedis(t *testing.T, srv *redistest.Server) *shared.Redis {
-	t.Helper()
-	r, err := shared.Open(t.Context(), srv.URL, shared.Options{OpenFor: 200 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.Close() })
-	return r
-}
+func openRedis(t *testing.T, srv *redistest.Server) *shared.Redis { return redistest.Open(t, srv.URL) }
 
 // TestBatchAnswersEachCaller: many callers at once, each with commands of
 // its own; every one gets its own answers, in its order, and the commands
