@@ -19,7 +19,7 @@ import (
 // What a viewer does goes through the store, which reports the viewer as a
 // changed user (SetOnUserChange) after the commit: their likes, follows,
 // watch positions, their own videos and their administrator right. Each
-// report moves the viewer's stripe on (changedViewers); a kept copy whose
+// report moves the viewer's stripe on (UsersChanged); a kept copy whose
 // stripe moved since its read began is never served, so a viewer sees their
 // own like in their very next answer, even when a read that began before
 // the like stores its copy after it. Across nodes, Coherent checks the

@@ -48,7 +48,7 @@ func (s *server) handleFeed() gin.HandlerFunc {
 			writeError(c, err)
 			return
 		}
-		if viewer, ok := s.Social.(feedViewer); ok && viewerID(c) != 0 && p.Cursor == "" && !s.BindClientIP && s.URLs != nil {
+		if viewer, ok := s.Social.(feedViewer); ok && viewerID(c) != 0 && p.Cursor == "" && s.URLs != nil && !s.URLs.BindClient {
 			s.viewerFeed(c, viewer, p)
 			return
 		}
