@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"slices"
 	"strconv"
 	"sync"
 
@@ -181,9 +180,19 @@ type feedAnswer struct {
 	body   []byte
 }
 
-func (a *feedAnswer) same(b *feedAnswer) bool {
-	return a.limit == b.limit && a.base == b.base && a.expiry == b.expiry && a.next == b.next &&
-		a.flags == b.flags && slices.Equal(a.cards, b.cards)
+// madeOf reports whether a is the answer to view at limit, base and
+// expiry: the same cards, flags and cursor.
+func (a *feedAnswer) madeOf(view cache.FeedView, limit int, base string, expiry int64) bool {
+	if a.limit != limit || a.base != base || a.expiry != expiry || a.next != view.Next ||
+		a.flags != view.FlagsStamp || len(a.cards) != len(view.Cards) {
+		return false
+	}
+	for i, card := range view.Cards {
+		if a.cards[i] != card.Stamp {
+			return false
+		}
+	}
+	return true
 }
 
 // maxFeedAnswers bounds the memory the viewers' answers hold (about 40 KB
@@ -207,12 +216,8 @@ func (s *server) viewerFeed(c *gin.Context, viewer feedViewer, p reel.Page) {
 		writeError(c, err)
 		return
 	}
-	now := &feedAnswer{limit: p.Limit, base: s.baseURL(c), expiry: s.URLs.Signer.Expiry(), next: view.Next,
-		flags: view.FlagsStamp, cards: make([]uint64, len(view.Cards))}
-	for i, card := range view.Cards {
-		now.cards[i] = card.Stamp
-	}
-	if last, ok := s.feedAnswers.GetIfPresent(id); ok && last.same(now) && !isStale(c) {
+	base, expiry := s.baseURL(c), s.URLs.Signer.Expiry()
+	if last, ok := s.feedAnswers.GetIfPresent(id); ok && last.madeOf(view, p.Limit, base, expiry) && !isStale(c) {
 		c.Header("Content-Length", strconv.Itoa(len(last.body)))
 		c.Data(http.StatusOK, "application/json; charset=utf-8", last.body)
 		return
@@ -224,8 +229,12 @@ func (s *server) viewerFeed(c *gin.Context, viewer feedViewer, p reel.Page) {
 	}
 	// A stale answer is made again each time (see handleFeed).
 	if !isStale(c) && view.FlagsStamp != 0 {
-		now.body = body
-		s.feedAnswers.Set(id, now)
+		a := &feedAnswer{limit: p.Limit, base: base, expiry: expiry, next: view.Next, flags: view.FlagsStamp,
+			cards: make([]uint64, len(view.Cards)), body: body}
+		for i, card := range view.Cards {
+			a.cards[i] = card.Stamp
+		}
+		s.feedAnswers.Set(id, a)
 	}
 	c.Header("Content-Length", strconv.Itoa(len(body)))
 	c.Data(http.StatusOK, "application/json; charset=utf-8", body)

@@ -11,6 +11,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/reel-video/reel"
+	"github.com/reel-video/reel/internal/cache"
 	"github.com/reel-video/reel/internal/playback"
 )
 
@@ -120,5 +121,67 @@ func TestEncodedVideos(t *testing.T) {
 	}
 	if s.encoded.parts.EstimatedSize() == 0 {
 		t.Error("no parts were kept")
+	}
+}
+
+// fixedFeed serves the view a test sets.
+type fixedFeed struct{ view cache.FeedView }
+
+func (f *fixedFeed) FeedView(context.Context, int64, reel.Page) (cache.FeedView, error) { return f.view, nil }
+
+// A signed-in viewer's kept answer is served again only while it is made
+// of the same cards and flags: new flags, a changed card or another viewer
+// make a new one.
+func TestViewerFeedAnswers(t *testing.T) {
+	gin.SetMode(gin.TestMode)
+	base, err := newPublicBase("https://reel.example", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &server{Deps: Deps{Users: adminUsers{},
+		URLs: &playback.URLs{Signer: playback.NewSigner([]byte("0123456789abcdef0123456789abcdef"), nil, time.Hour)}},
+		base: base, encoded: newEncodedCards(), feedAnswers: newFeedAnswers()}
+	r := rand.New(rand.NewPCG(3, 4))
+	card := randomVideo(r, 1)
+	card.AuthorID, card.Author.ID = 7, 7
+	flags := func(viewer int64, liked bool) *reel.ViewerFlags {
+		f := reel.NewViewerFlags(viewer, []int64{card.ID}, []int64{7})
+		f.Liked[card.ID] = liked
+		return f
+	}
+	feed := &fixedFeed{}
+	answer := func(viewer int64) map[string]any {
+		t.Helper()
+		rec := httptest.NewRecorder()
+		c, _ := gin.CreateTestContext(rec)
+		req := httptest.NewRequest("GET", "/api/v1/feed", nil)
+		c.Request = req.WithContext(context.WithValue(req.Context(), userIDKey, viewer))
+		s.viewerFeed(c, feed, reel.Page{Limit: 20})
+		var body struct{ Videos []map[string]any }
+		if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || len(body.Videos) != 1 {
+			t.Fatalf("answer %q: %v", rec.Body, err)
+		}
+		return body.Videos[0]
+	}
+	feed.view = cache.FeedView{Cards: []*reel.Video{card}, Flags: flags(1, true), FlagsStamp: 10}
+	if v := answer(1); v["is_liked"] != true {
+		t.Fatalf("viewer 1 likes it: %v", v["is_liked"])
+	}
+	if v := answer(1); v["is_liked"] != true {
+		t.Errorf("the same view again: is_liked %v", v["is_liked"])
+	}
+	feed.view = cache.FeedView{Cards: []*reel.Video{card}, Flags: flags(1, false), FlagsStamp: 11}
+	if v := answer(1); v["is_liked"] != false {
+		t.Errorf("after viewer 1's unlike (new flags) the answer still says is_liked %v", v["is_liked"])
+	}
+	changed := copyOf(card)
+	changed.LikeCount, changed.Stamp = card.LikeCount+5, 2
+	feed.view = cache.FeedView{Cards: []*reel.Video{changed}, Flags: flags(1, false), FlagsStamp: 11}
+	if v := answer(1); v["like_count"] != float64(changed.LikeCount) {
+		t.Errorf("after the card changed the answer shows like_count %v, want %d", v["like_count"], changed.LikeCount)
+	}
+	feed.view = cache.FeedView{Cards: []*reel.Video{changed}, Flags: flags(2, true), FlagsStamp: 12}
+	if v := answer(2); v["is_liked"] != true {
+		t.Errorf("viewer 2 gets viewer 1's answer: is_liked %v", v["is_liked"])
 	}
 }
