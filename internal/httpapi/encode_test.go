@@ -127,7 +127,9 @@ func TestEncodedVideos(t *testing.T) {
 // fixedFeed serves the view a test sets.
 type fixedFeed struct{ view cache.FeedView }
 
-func (f *fixedFeed) FeedView(context.Context, int64, reel.Page) (cache.FeedView, error) { return f.view, nil }
+func (f *fixedFeed) FeedView(context.Context, int64, reel.Page) (cache.FeedView, error) {
+	return f.view, nil
+}
 
 // A signed-in viewer's kept answer is served again only while it is made
 // of the same cards and flags: new flags, a changed card or another viewer
