@@ -6,14 +6,12 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/reel-video/reel/internal/httpapi"
-	"github.com/reel-video/reel/internal/sqlstore/sqltest"
 )
 
 // Degrade, don't fail (docs/api.md, "When reel is degraded"): with the
@@ -29,14 +27,9 @@ const staleFor = 10 * time.Second
 // TestStaleReadsWhileDatabaseCutPostgres cuts PostgreSQL with the proxy the
 // test controls (the machine's server keeps running).
 func TestStaleReadsWhileDatabaseCutPostgres(t *testing.T) {
-	dbURL, err := url.Parse(sqltest.PostgresURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := startProxy(t, dbURL.Host)
-	dbURL.Host = proxy.addr
+	dbURL, proxy := postgresBehindProxy(t)
 	srv := startServer(t, map[string]string{
-		"REEL_DATABASE_URL": dbURL.String(),
+		"REEL_DATABASE_URL": dbURL,
 		"REEL_STALE_FOR":    staleFor.String(),
 	})
 	alice, bob := register(t, srv, "alice"), register(t, srv, "bob")
@@ -99,14 +92,9 @@ func TestStaleReadsWhileDatabaseCutPostgres(t *testing.T) {
 // the database until their deadline (REEL_REQUEST_TIMEOUT), then are
 // served from the last good copies, marked, rather than answered 503.
 func TestStaleReadsWhileDatabaseHangsPostgres(t *testing.T) {
-	dbURL, err := url.Parse(sqltest.PostgresURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := startProxy(t, dbURL.Host)
-	dbURL.Host = proxy.addr
+	dbURL, proxy := postgresBehindProxy(t)
 	srv := startServer(t, map[string]string{
-		"REEL_DATABASE_URL":    dbURL.String(),
+		"REEL_DATABASE_URL":    dbURL,
 		"REEL_STALE_FOR":       "5m",
 		"REEL_REQUEST_TIMEOUT": "2s",
 	})

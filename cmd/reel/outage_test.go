@@ -29,13 +29,8 @@ import (
 // (the machine's server keeps running): new connections are refused and the
 // pooled ones reset, as when the server restarts or the network fails.
 func TestDatabaseOutagePostgres(t *testing.T) {
-	dbURL, err := url.Parse(sqltest.PostgresURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := startProxy(t, dbURL.Host)
-	dbURL.Host = proxy.addr
-	srv := startServer(t, map[string]string{"REEL_DATABASE_URL": dbURL.String()})
+	dbURL, proxy := postgresBehindProxy(t)
+	srv := startServer(t, map[string]string{"REEL_DATABASE_URL": dbURL})
 	alice, bob := register(t, srv, "alice"), register(t, srv, "bob")
 
 	proxy.cut()
@@ -368,6 +363,20 @@ type tcpProxy struct {
 	ln      net.Listener // nil while cut
 	conns   map[net.Conn]struct{}
 	stalled bool // connections are accepted and never answered
+}
+
+// postgresBehindProxy returns the test database's URL through a proxy the
+// test controls, and the proxy: the machine's server keeps running while
+// the test cuts or stalls the node's connections.
+func postgresBehindProxy(t *testing.T) (string, *tcpProxy) {
+	t.Helper()
+	dbURL, err := url.Parse(sqltest.PostgresURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := startProxy(t, dbURL.Host)
+	dbURL.Host = proxy.addr
+	return dbURL.String(), proxy
 }
 
 func startProxy(t *testing.T, target string) *tcpProxy {

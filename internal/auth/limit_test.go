@@ -68,7 +68,7 @@ func TestParseRate(t *testing.T) {
 		}
 	}
 	for _, in := range []string{"", "off", "5", "5/", "/1m", "5/1", "5/m", "5/1x", "-1/1m", "0/1h", "1.5/1m",
-		"5/0s", "5/-1m", "1000001/1h", "99999999999999999999/1h", "5/1m/2", "five/1m", "0x10/1m"} {
+		"5/0s", "5/-1m", "5/1ns", "5/999ms", "1000001/1h", "99999999999999999999/1h", "5/1m/2", "five/1m", "0x10/1m"} {
 		if r, err := ParseRate(in); err == nil {
 			t.Errorf("ParseRate(%q) = %+v, want an error", in, r)
 		} else if msg := err.Error(); !strings.Contains(msg, "N") {

@@ -169,7 +169,7 @@ func TestLimits(t *testing.T) {
 	}
 
 	for _, name := range []string{"REEL_SIGNUP_LIMIT", "REEL_LOGIN_LIMIT", "REEL_LOGIN_ADDR_LIMIT"} {
-		for _, bad := range []string{"20", "20/", "/1h", "x/1h", "-1/1h", "0/1h", "20/0s", "20/-1h", "20/1 hour", "2.5/1h", "off"} {
+		for _, bad := range []string{"20", "20/", "/1h", "x/1h", "-1/1h", "0/1h", "20/0s", "20/-1h", "20/1ns", "20/1 hour", "2.5/1h", "off"} {
 			_, _, err := load(t, nil, map[string]string{name: bad})
 			if err == nil || !strings.Contains(err.Error(), name+": invalid value") || !strings.Contains(err.Error(), "N/DURATION") {
 				t.Errorf("%s=%q: error %v, want one naming the variable and N/DURATION", name, bad, err)

@@ -61,19 +61,7 @@ func (s *server) handleEvents() gin.HandlerFunc {
 		}
 		defer sub.Close()
 
-		w := c.Writer
-		rc := http.NewResponseController(w)
-		w.Header().Set("Content-Type", "text/event-stream")
-		w.Header().Set("Cache-Control", "no-cache")
-		w.Header().Set("X-Accel-Buffering", "no") // proxies must not buffer the stream
-		w.WriteHeader(http.StatusOK)
-		write := func(format string, args ...any) bool {
-			_ = rc.SetWriteDeadline(time.Now().Add(eventsWriteTimeout))
-			if _, err := fmt.Fprintf(w, format, args...); err != nil {
-				return false
-			}
-			return rc.Flush() == nil
-		}
+		write := openEventStream(c)
 		send := func(e events.Event) bool {
 			return write("id: %s\nevent: %s\ndata: %s\n\n", e.ID, e.Type, e.Data)
 		}
@@ -122,5 +110,24 @@ func (s *server) handleEvents() gin.HandlerFunc {
 				}
 			}
 		}
+	}
+}
+
+// openEventStream answers c with the headers of a Server-Sent Events
+// stream and returns its writer: each call writes and flushes one piece
+// within eventsWriteTimeout, false once the client is gone.
+func openEventStream(c *gin.Context) func(format string, args ...any) bool {
+	w := c.Writer
+	rc := http.NewResponseController(w)
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.Header().Set("X-Accel-Buffering", "no") // proxies must not buffer the stream
+	w.WriteHeader(http.StatusOK)
+	return func(format string, args ...any) bool {
+		_ = rc.SetWriteDeadline(time.Now().Add(eventsWriteTimeout))
+		if _, err := fmt.Fprintf(w, format, args...); err != nil {
+			return false
+		}
+		return rc.Flush() == nil
 	}
 }

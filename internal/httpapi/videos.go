@@ -139,11 +139,7 @@ func pageLimit(c *gin.Context) (int, error) {
 // work of a worker on any node; one poll a second per watcher is cheap next
 // to a transcode.
 func (s *server) handleVideoEvents() gin.HandlerFunc {
-	const (
-		poll      = time.Second
-		keepAlive = 15 * time.Second
-		maxStream = time.Hour
-	)
+	const poll = time.Second
 	return func(c *gin.Context) {
 		id, err := pathID(c, "id", "video")
 		if err != nil {
@@ -157,24 +153,14 @@ func (s *server) handleVideoEvents() gin.HandlerFunc {
 			writeError(c, err)
 			return
 		}
-		w := c.Writer
-		rc := http.NewResponseController(w)
-		w.Header().Set("Content-Type", "text/event-stream")
-		w.Header().Set("Cache-Control", "no-cache")
-		w.Header().Set("X-Accel-Buffering", "no") // proxies must not buffer the stream
-		w.WriteHeader(http.StatusOK)
-
+		write := openEventStream(c)
 		send := func(event, data string) bool {
-			_ = rc.SetWriteDeadline(time.Now().Add(30 * time.Second))
-			if _, err := fmt.Fprintf(w, "event: %s\ndata: %s\n\n", event, data); err != nil {
-				return false
-			}
-			return rc.Flush() == nil
+			return write("event: %s\ndata: %s\n\n", event, data)
 		}
 		last := ""
 		ticker := time.NewTicker(poll)
 		defer ticker.Stop()
-		lastSent, deadline := time.Now(), time.Now().Add(maxStream)
+		lastSent, deadline := time.Now(), time.Now().Add(eventsMaxStream)
 		for {
 			state := fmt.Sprintf("%s/%d/%s/%s", v.Status, v.Progress, v.Error, v.PlayKey)
 			if state != last {
@@ -192,9 +178,8 @@ func (s *server) handleVideoEvents() gin.HandlerFunc {
 				return
 			case <-ticker.C:
 			}
-			if time.Since(lastSent) > keepAlive {
-				_ = rc.SetWriteDeadline(time.Now().Add(30 * time.Second))
-				if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil || rc.Flush() != nil {
+			if time.Since(lastSent) > eventsHeartbeat {
+				if !write(": keep-alive\n\n") {
 					return
 				}
 				lastSent = time.Now()

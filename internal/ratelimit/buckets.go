@@ -164,8 +164,9 @@ return {j, math.max(0, math.floor((now - (new_tat - per)) / interval)), retry, m
 `)
 
 func (b *RedisBuckets) Take(ctx context.Context, at time.Time, key string, r Rate) (Result, error) {
-	if b.R == nil {
-		return Result{}, shared.ErrUnavailable // no Redis: nothing to wait for
+	if !b.R.Available() {
+		// No Redis, or its breaker is open: nothing to wait for.
+		return Result{}, shared.ErrUnavailable
 	}
 	b.mu.Lock()
 	if b.busy == nil {

@@ -42,9 +42,12 @@ func (r Rate) String() string {
 // counts costs memory while it is inside the window.
 const MaxRateN = 1_000_000
 
+// MinRatePer is the shortest DURATION a rate may have.
+const MinRatePer = time.Second
+
 // ParseRate reads "N/DURATION" (such as 20/1h or 5/15m) or "0" (off). N is
-// 1 to MaxRateN and DURATION a positive Go duration; anything else is an
-// error that says what is expected.
+// 1 to MaxRateN and DURATION a Go duration of at least MinRatePer;
+// anything else is an error that says what is expected.
 func ParseRate(s string) (Rate, error) {
 	if strings.TrimSpace(s) == "0" {
 		return Rate{}, nil
@@ -68,8 +71,10 @@ func ParseRate(s string) (Rate, error) {
 	if err != nil {
 		return Rate{}, want
 	}
-	if d <= 0 {
-		return Rate{}, errors.New("must have a positive DURATION in N/DURATION")
+	if d < MinRatePer {
+		// Shorter windows are no limit worth the name, and the Redis
+		// scripts count in microseconds: 20/1ns would be a window of 0.
+		return Rate{}, fmt.Errorf("must have a DURATION of at least %v in N/DURATION", MinRatePer)
 	}
 	return Rate{N: count, Per: d}, nil
 }
