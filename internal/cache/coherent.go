@@ -28,6 +28,11 @@ import (
 // made again. A copy whose load began after the request did is always
 // fresh enough for it (loads counts them).
 //
+// A copy found fresh by a read of the marks remembers the sequence that
+// read saw (see Versions): while the sequence stays there, no change
+// completed anywhere, and a request whose copies were all found fresh at
+// the current sequence reads the sequence only.
+//
 // While Redis is unavailable the Cache serves as on one node: short TTLs,
 // and the changes of this node at once.
 type Coherent struct {
@@ -35,9 +40,10 @@ type Coherent struct {
 	versions *Versions
 	log      *slog.Logger
 
-	loads    atomic.Uint64 // loads begun; each tag and request records it at its start
-	changes  atomic.Uint64 // copies found stale or changed here (FeedGeneration)
-	lastSeen atomic.Uint64 // hash of the marks FeedGeneration last read
+	loads    atomic.Uint64         // loads begun; each tag and request records it at its start
+	changes  atomic.Uint64         // copies found stale or changed here (FeedGeneration)
+	lastSeen atomic.Uint64         // hash of the marks FeedGeneration last read
+	genSeen  atomic.Pointer[stamp] // the stamp of that read
 	cardTags *otter.Cache[*reel.Video, cardTag]
 	pageTags *otter.Cache[int, pageTag] // by limit, as the Cache keeps pages
 	authors  *otter.Cache[int64, int64] // video → author, to read an author's mark before a load
@@ -51,6 +57,7 @@ type cardTag struct {
 	// only for requests that began before its load.
 	known, authorKnown   bool
 	epoch, video, author string
+	checked              *checkedAt // nil unless known
 }
 
 // pageTag is what a first feed page was loaded at, with the page itself:
@@ -59,8 +66,39 @@ type pageTag struct {
 	load        uint64
 	known       bool
 	epoch, feed string
+	checked     *checkedAt // nil unless known
 	ids         []int64
 	next        string
+}
+
+// checkedAt is the latest sequence of an epoch at which a copy was found
+// fresh: what its tag's marks were checked against, or read before its
+// load. It moves on (never back) as requests find the copy fresh again.
+type checkedAt struct {
+	epoch string
+	seq   atomic.Int64
+}
+
+func newCheckedAt(m marks) *checkedAt {
+	c := &checkedAt{epoch: m.epoch}
+	c.seq.Store(m.seq)
+	return c
+}
+
+// at reports whether the copy is known fresh at s: found fresh at s or
+// later, it shows every change completed by then.
+func (c *checkedAt) at(s stamp) bool {
+	return c != nil && s.epoch != "" && c.epoch == s.epoch && c.seq.Load() >= s.seq
+}
+
+// found records that a full read of the marks, m, found the copy fresh.
+func (c *checkedAt) found(m marks) {
+	if c == nil || !m.full || c.epoch != m.epoch {
+		return
+	}
+	if old := c.seq.Load(); m.seq > old {
+		c.seq.CompareAndSwap(old, m.seq)
+	}
 }
 
 // Share makes c coherent across the nodes sharing versions: it reads
@@ -106,6 +144,10 @@ func (k *Coherent) tagFlags(ctx context.Context, viewerID int64) flagTag {
 	if r, ok := ctx.Value(requestKey{}).(*request); ok {
 		t.mark, t.known = r.m.users[viewerID]
 		t.epoch = r.m.epoch
+		if r.m.epoch != "" {
+			// The read begins after the request read the sequence.
+			t.checked = newCheckedAt(r.m)
+		}
 	}
 	return t
 }
@@ -119,11 +161,15 @@ func (k *Coherent) flagsFresh(ctx context.Context, viewerID int64, t flagTag) bo
 	if !ok {
 		return true
 	}
-	if t.load > r.start {
+	if t.load > r.start || t.checked.at(r.m.stamp()) {
 		return true
 	}
 	mark, known := r.m.users[viewerID]
-	return t.known && known && t.epoch == r.m.epoch && t.mark == mark
+	fresh := t.known && known && t.epoch == r.m.epoch && t.mark == mark
+	if fresh {
+		t.checked.found(r.m)
+	}
+	return fresh
 }
 
 // VideoChanged is the store's hook (SetOnVideoChange): this node's copies
@@ -145,7 +191,7 @@ func (k *Coherent) UsersChanged(ids []int64) {
 // FindVideoByID is the Cache's, with the card checked against the marks.
 func (k *Coherent) FindVideoByID(ctx context.Context, id, viewerID int64) (*reel.Video, error) {
 	start := k.loads.Load()
-	m, err := k.check(ctx, []int64{id}, viewerID)
+	m, err := k.check(ctx, []int64{id}, viewerID, 0)
 	if err != nil {
 		return k.Cache.FindVideoByID(ctx, id, viewerID)
 	}
@@ -176,7 +222,7 @@ func (k *Coherent) Feed(ctx context.Context, viewerID int64, p reel.Page) ([]*re
 func (k *Coherent) FeedView(ctx context.Context, viewerID int64, p reel.Page) (FeedView, error) {
 	start := k.loads.Load()
 	page, hasPage := k.feed.GetIfPresent(p.Limit)
-	m, err := k.check(ctx, page.ids, viewerID)
+	m, err := k.check(ctx, page.ids, viewerID, p.Limit)
 	if err != nil {
 		return k.Cache.FeedView(ctx, viewerID, p)
 	}
@@ -213,6 +259,13 @@ func (k *Coherent) FeedView(ctx context.Context, viewerID int64, p reel.Page) (F
 // encoded under one generation (the anonymous feed's) is thus never served
 // after a change.
 func (k *Coherent) FeedGeneration() uint64 {
+	ctx := context.Background()
+	if s, err := k.versions.current(ctx); err == nil {
+		if seen := k.genSeen.Load(); seen != nil && s.epoch != "" && *seen == s {
+			// Nothing changed anywhere since the marks were last read.
+			return k.Cache.FeedGeneration() + k.changes.Load()
+		}
+	}
 	start := k.loads.Load()
 	var ids []int64
 	for _, page := range k.feed.All() {
@@ -220,11 +273,12 @@ func (k *Coherent) FeedGeneration() uint64 {
 	}
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
-	m, err := k.check(context.Background(), ids, 0)
+	m, err := k.checkMarks(ctx, ids, 0)
 	if err != nil {
 		// Local state only: the Cache's generation, and every change
 		// made here.
 		k.lastSeen.Store(0)
+		k.genSeen.Store(nil)
 		return k.Cache.FeedGeneration() + k.changes.Load()
 	}
 	for limit, page := range k.feed.All() {
@@ -235,13 +289,60 @@ func (k *Coherent) FeedGeneration() uint64 {
 	if h := m.hash(ids); k.lastSeen.Swap(h) != h {
 		k.changes.Add(1)
 	}
+	st := m.stamp()
+	k.genSeen.Store(&st)
 	return k.Cache.FeedGeneration() + k.changes.Load()
 }
 
-// check reads the marks of ids, of their known authors and of the viewer
-// (0: none), and drops the cached cards among ids whose tags differ from
-// them.
-func (k *Coherent) check(ctx context.Context, ids []int64, viewerID int64) (marks, error) {
+// check returns what a request must check its copies against: the stamp
+// alone when the cached cards among ids, the viewer's flags (viewerID 0:
+// none) and the first page of limit (0: none) were all found fresh at the
+// current sequence; else the marks (checkMarks).
+func (k *Coherent) check(ctx context.Context, ids []int64, viewerID int64, limit int) (marks, error) {
+	s, err := k.versions.current(ctx)
+	if err != nil {
+		return marks{}, err
+	}
+	if k.allCheckedAt(s, ids, viewerID, limit) {
+		return marks{epoch: s.epoch, seq: s.seq}, nil
+	}
+	return k.checkMarks(ctx, ids, viewerID)
+}
+
+// allCheckedAt reports whether the copies a request would serve were all
+// found fresh at s. Cards not cached are loaded for the request, fresh.
+func (k *Coherent) allCheckedAt(s stamp, ids []int64, viewerID int64, limit int) bool {
+	if s.epoch == "" {
+		return false
+	}
+	for _, id := range ids {
+		if card, ok := k.cards.GetIfPresent(id); ok {
+			if t, ok := k.cardTags.GetIfPresent(card); !ok || !t.checked.at(s) {
+				return false
+			}
+		}
+	}
+	if limit > 0 {
+		if page, ok := k.feed.GetIfPresent(limit); ok {
+			t, ok := k.pageTags.GetIfPresent(limit)
+			if !ok || !slices.Equal(t.ids, page.ids) || t.next != page.next || !t.checked.at(s) {
+				return false
+			}
+		}
+	}
+	if viewerID != 0 {
+		// Flags to be read need the viewer's mark for their tag.
+		if c, ok := k.viewers.copies.GetIfPresent(viewerID); !ok || !c.tag.checked.at(s) {
+			return false
+		}
+	}
+	return true
+}
+
+// checkMarks reads the marks of ids, of their known authors and of the
+// viewer (0: none), and drops the cached cards among ids whose tags differ
+// from them.
+func (k *Coherent) checkMarks(ctx context.Context, ids []int64, viewerID int64) (marks, error) {
 	authors := make([]int64, 0, len(ids)+1)
 	if viewerID != 0 {
 		authors = append(authors, viewerID)
@@ -281,13 +382,17 @@ func (k *Coherent) tagFresh(card *reel.Video, start uint64, m marks) bool {
 	if !ok {
 		return false
 	}
-	if t.load > start {
+	if t.load > start || t.checked.at(m.stamp()) {
 		return true
 	}
 	video, hasVideo := m.videos[card.ID]
 	author, hasAuthor := m.users[card.AuthorID]
-	return t.known && t.authorKnown && hasVideo && hasAuthor &&
+	fresh := t.known && t.authorKnown && hasVideo && hasAuthor &&
 		t.epoch == m.epoch && t.video == video && t.author == author
+	if fresh {
+		t.checked.found(m)
+	}
+	return fresh
 }
 
 // pageFresh is cardFresh for the cached first page of limit.
@@ -296,7 +401,14 @@ func (k *Coherent) pageFresh(limit int, page feedPage, start uint64, m marks) bo
 	if !ok || !slices.Equal(t.ids, page.ids) || t.next != page.next {
 		return false
 	}
-	return t.load > start || (t.known && t.epoch == m.epoch && t.feed == m.feed)
+	if t.load > start || t.checked.at(m.stamp()) {
+		return true
+	}
+	fresh := t.known && m.full && t.epoch == m.epoch && t.feed == m.feed
+	if fresh {
+		t.checked.found(m)
+	}
+	return fresh
 }
 
 func (k *Coherent) drop(id int64) {
@@ -381,7 +493,11 @@ func (s *taggingStore) FeedPage(ctx context.Context, p reel.Page) ([]*reel.Video
 		s.k.tag(v, load, marks{}, false)
 	}
 	if p.Cursor == "" {
-		s.k.pageTags.Set(p.Limit, pageTag{load: load, known: merr == nil, epoch: m.epoch, feed: m.feed, ids: ids, next: next})
+		t := pageTag{load: load, known: merr == nil, epoch: m.epoch, feed: m.feed, ids: ids, next: next}
+		if t.known {
+			t.checked = newCheckedAt(m)
+		}
+		s.k.pageTags.Set(p.Limit, t)
 	}
 	return videos, next, nil
 }
@@ -390,6 +506,8 @@ func (k *Coherent) tag(v *reel.Video, load uint64, m marks, known bool) {
 	t := cardTag{load: load, known: known, epoch: m.epoch, video: m.videos[v.ID]}
 	if a, ok := m.users[v.AuthorID]; ok && known {
 		t.author, t.authorKnown = a, true
+		// Its marks, video and author, were read with the sequence.
+		t.checked = newCheckedAt(m)
 	}
 	k.cardTags.Set(v, t)
 	k.authors.Set(v.ID, v.AuthorID)

@@ -383,25 +383,18 @@ func TestCoherentLoadJoinedAcrossAChange(t *testing.T) {
 	if err := a.db.Like(ctx, w.b.ID, v.ID); err != nil {
 		t.Fatal(err)
 	}
-	mgets := func() int {
-		info, err := srv.Client(t).Info(ctx, "commandstats").Result()
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, rest, _ := strings.Cut(info, "cmdstat_mget:calls=")
-		n, _ := strconv.Atoi(strings.SplitN(rest, ",", 2)[0])
-		return n
-	}
-	before := mgets()
+	before := markReads(t, srv)
 	type answer struct {
 		v   *reel.Video
 		err error
 	}
 	second := make(chan answer, 1)
 	go func() { got, err := b.FindVideoByID(ctx, v.ID, 0); second <- answer{got, err} }()
-	// The second request has read the marks (with the like) while the
-	// old load is still held.
-	testwait.For(t, "the second request to read the marks", 10*time.Second, time.Millisecond, func() bool { return mgets() > before })
+	// The second request has read the stamp or the marks (with the like)
+	// while the old load is still held.
+	testwait.For(t, "the second request to read the marks", 10*time.Second, time.Millisecond, func() bool {
+		return markReads(t, srv) > before
+	})
 	close(gated.released)
 	if err := <-first; err != nil {
 		t.Fatal(err)
@@ -413,4 +406,112 @@ func TestCoherentLoadJoinedAcrossAChange(t *testing.T) {
 	if got.v.LikeCount != 1 || got.v.Author.LikedCount != 1 {
 		t.Errorf("a request begun after the like got %d likes (author received %d), want 1", got.v.LikeCount, got.v.Author.LikedCount)
 	}
+}
+
+// calls is how many times srv has run cmd.
+func calls(t *testing.T, srv *redistest.Server, cmd string) int {
+	t.Helper()
+	info, err := srv.Client(t).Info(t.Context(), "commandstats").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, _ := strings.Cut(info, "cmdstat_"+cmd+":calls=")
+	n, _ := strconv.Atoi(strings.SplitN(rest, ",", 2)[0])
+	return n
+}
+
+// markReads is how many reads of the marks (MGET) or of the stamp alone
+// (HMGET) srv has answered.
+func markReads(t *testing.T, srv *redistest.Server) int {
+	return calls(t, srv, "mget") + calls(t, srv, "hmget")
+}
+
+func mgets(t *testing.T, srv *redistest.Server) int  { return calls(t, srv, "mget") }
+func hmgets(t *testing.T, srv *redistest.Server) int { return calls(t, srv, "hmget") }
+
+// TestCoherentChecksBySequence: while nothing changes, a node whose copies
+// were all checked against the marks reads the sequence only; a change
+// through another node moves it on, and the very next answer shows the
+// change.
+func TestCoherentChecksBySequence(t *testing.T) {
+	sqltest.Engines(t, func(t *testing.T, url string) {
+		srv := redistest.Start(t)
+		a := newNode(t, url, quietRedis(t, srv.URL))
+		b := newNode(t, url, quietRedis(t, srv.URL))
+		w := populate(t, a.db)
+		ctx := t.Context()
+		v := w.videos[1]
+		k := b.reads.(*cache.Coherent)
+		read := func() (card *reel.Video, inFeed *reel.Video) {
+			view, err := k.FeedView(ctx, w.b.ID, reel.Page{Limit: 10})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, fv := range view.Videos() {
+				if fv.ID == v.ID {
+					inFeed = fv
+				}
+			}
+			if card, err = k.FindVideoByID(ctx, v.ID, w.b.ID); err != nil {
+				t.Fatal(err)
+			}
+			k.FeedGeneration()
+			return card, inFeed
+		}
+		// The first reads load the copies and check them once.
+		testwait.For(t, "b's copies to be checked", 10*time.Second, time.Millisecond, func() bool {
+			before := mgets(t, srv)
+			read()
+			return mgets(t, srv) == before
+		})
+		before, stamps := mgets(t, srv), hmgets(t, srv)
+		gen := k.FeedGeneration()
+		for range 20 {
+			read()
+		}
+		if n := mgets(t, srv) - before; n != 0 {
+			t.Errorf("b read the marks %d times while nothing changed, want 0", n)
+		}
+		if hmgets(t, srv) == stamps {
+			t.Error("b did not read the sequence")
+		}
+		if g := k.FeedGeneration(); g != gen {
+			t.Errorf("the feed generation moved from %d to %d while nothing changed", gen, g)
+		}
+
+		steps := []struct {
+			what  string
+			do    func() error
+			liked bool
+		}{
+			{"a like", func() error { return a.db.Like(ctx, w.b.ID, v.ID) }, true},
+			{"an unlike", func() error { return a.db.Unlike(ctx, w.b.ID, v.ID) }, false},
+			{"a like again", func() error { return a.db.Like(ctx, w.b.ID, v.ID) }, true},
+		}
+		for _, s := range steps {
+			before := mgets(t, srv)
+			if err := s.do(); err != nil {
+				t.Fatal(err)
+			}
+			card, fv := read()
+			want := int64(0)
+			if s.liked {
+				want = 1
+			}
+			if card.LikeCount != want || card.IsLiked != s.liked || card.Author.LikedCount != want {
+				t.Errorf("after %s b's card shows %d likes, liked %v, author received %d", s.what, card.LikeCount, card.IsLiked, card.Author.LikedCount)
+			}
+			if fv == nil || fv.LikeCount != want || fv.IsLiked != s.liked {
+				t.Errorf("after %s b's feed shows %+v", s.what, fv)
+			}
+			if mgets(t, srv) == before {
+				t.Errorf("after %s b did not read the marks", s.what)
+			}
+			if g := k.FeedGeneration(); g == gen {
+				t.Errorf("after %s the feed generation did not move", s.what)
+			} else {
+				gen = g
+			}
+		}
+	})
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -27,8 +28,38 @@ import (
 // would start again from zero and meet old values). The epoch, set once
 // per Redis lifetime, retires every tag of a Redis that restarted, whose
 // marks of the writes made while it was away are lost.
+//
+// Beside the marks, one counter, the sequence, moves on after every
+// change, once its marks are set. A copy found fresh by marks read after
+// the sequence was read at n shows every change completed by then, and is
+// fresh for every request that reads the sequence at n again: no change
+// completed in between. So a request whose copies were all checked at the
+// current sequence reads the sequence only (current, shared by the
+// requests that arrive while one read is in flight), not the marks of the
+// twenty cards of a feed page. The sequence and the epoch are fields of
+// one hash, so that they are lost together (an eviction, a restart): a
+// sequence that started again from zero always comes with a new epoch.
 type Versions struct {
 	r *shared.Redis
+
+	mu   sync.Mutex
+	next *stampRead // the read the next callers of current wait for
+	busy bool       // a read of the sequence is in flight
+}
+
+// stamp is the epoch and the sequence as read at one moment. Its zero
+// value (epoch "") is known fresh for nothing.
+type stamp struct {
+	epoch string
+	seq   int64
+}
+
+// stampRead is one read of the stamp, answering every caller that asked
+// before it was sent.
+type stampRead struct {
+	done chan struct{}
+	s    stamp
+	err  error
 }
 
 // NewVersions returns the marks kept in r (nil: none; every call is then
@@ -41,7 +72,7 @@ func NewVersions(r *shared.Redis) *Versions { return &Versions{r: r} }
 const markTTL = time.Hour
 
 const (
-	epochKey = shared.Prefix + "cache:epoch"
+	stateKey = shared.Prefix + "cache:state" // fields epoch and seq
 	feedKey  = shared.Prefix + "cache:feed"
 )
 
@@ -77,18 +108,27 @@ func (v *Versions) Changed(ctx context.Context, videos, users []int64, lists boo
 	if lists {
 		cmds = append(cmds, set(feedKey))
 	}
+	// The sequence moves on after the marks (Redis runs one connection's
+	// commands in order): whoever sees the new sequence sees the marks.
+	cmds = append(cmds, redis.NewIntCmd(ctx, "hincrby", stateKey, "seq", 1))
 	// With the other requests' commands: the marks are written before
 	// Batch returns, so before the writer answers.
 	return v.r.Batch(ctx, cmds...)
 }
 
-// marks is what one read found: the epoch, the feed's mark and those of
-// the videos and users asked for ("" for a mark never set or expired).
+// marks is what one read found: the epoch, the sequence, the feed's mark
+// and those of the videos and users asked for ("" for a mark never set or
+// expired). A read of the stamp alone (Coherent.check) has the epoch and
+// sequence only: every copy it serves was checked at that sequence.
 type marks struct {
 	epoch, feed string
+	seq         int64
+	full        bool // the marks were read, not the stamp alone
 	videos      map[int64]string
 	users       map[int64]string
 }
+
+func (m marks) stamp() stamp { return stamp{m.epoch, m.seq} }
 
 // read returns the current marks of videos and users, with the epoch and
 // the feed's, in one MGET (and a second round trip when Redis has no epoch
@@ -100,26 +140,31 @@ func (v *Versions) read(ctx context.Context, videos, users []int64) (marks, erro
 	if v == nil {
 		return m, shared.ErrUnavailable
 	}
-	args := make([]any, 0, 3+len(videos)+len(users))
-	args = append(args, "mget", epochKey, feedKey)
+	args := make([]any, 0, 2+len(videos)+len(users))
+	args = append(args, "mget", feedKey)
 	for _, id := range videos {
 		args = append(args, videoMark(id))
 	}
 	for _, id := range users {
 		args = append(args, userMark(id))
 	}
+	// The stamp first, then the marks (Batch keeps the order): the marks
+	// show every change the sequence counts.
+	state := stateCmd(ctx)
 	mget := redis.NewSliceCmd(ctx, args...)
-	if err := v.r.Batch(ctx, mget); err != nil {
+	if err := v.r.Batch(ctx, state, mget); err != nil {
 		return m, err
 	}
 	vals := mget.Val()
 	str := func(i int) string { s, _ := vals[i].(string); return s }
-	m.epoch, m.feed = str(0), str(1)
+	m.full = true
+	st := stampOf(state)
+	m.epoch, m.seq, m.feed = st.epoch, st.seq, str(0)
 	for i, id := range videos {
-		m.videos[id] = str(2 + i)
+		m.videos[id] = str(1 + i)
 	}
 	for i, id := range users {
-		m.users[id] = str(2 + len(videos) + i)
+		m.users[id] = str(1 + len(videos) + i)
 	}
 	if m.epoch != "" {
 		return m, nil
@@ -127,14 +172,85 @@ func (v *Versions) read(ctx context.Context, videos, users []int64) (marks, erro
 	// A Redis that (re)started empty: a new epoch retires every tag. Once
 	// per Redis lifetime, so a direct call.
 	err := v.r.Do(ctx, func(ctx context.Context, c *redis.Client) error {
-		if err := c.SetNX(ctx, epochKey, newToken(), 0).Err(); err != nil {
+		if err := c.HSetNX(ctx, stateKey, "epoch", newToken()).Err(); err != nil {
 			return err
 		}
 		var err error
-		m.epoch, err = c.Get(ctx, epochKey).Result()
+		m.epoch, err = c.HGet(ctx, stateKey, "epoch").Result()
 		return err
 	})
 	return m, err
+}
+
+// stateCmd reads the epoch and the sequence.
+func stateCmd(ctx context.Context) *redis.SliceCmd {
+	return redis.NewSliceCmd(ctx, "hmget", stateKey, "epoch", "seq")
+}
+
+// stampOf is what state read.
+func stampOf(state *redis.SliceCmd) stamp {
+	vals := state.Val()
+	if len(vals) != 2 {
+		return stamp{}
+	}
+	epoch, _ := vals[0].(string)
+	seq, _ := vals[1].(string)
+	return stamp{epoch, seqOf(seq)}
+}
+
+// seqOf is the sequence as Redis stores it; 0 before the first change.
+func seqOf(s string) int64 {
+	n, _ := strconv.ParseInt(s, 10, 64)
+	return n
+}
+
+// current returns the epoch and the sequence from a read sent after the
+// call began, so that it reflects every change completed before. Callers
+// that arrive while a read is in flight wait for the next one, which then
+// answers them all: under load, one small read serves many requests.
+func (v *Versions) current(ctx context.Context) (stamp, error) {
+	if v == nil {
+		return stamp{}, shared.ErrUnavailable
+	}
+	v.mu.Lock()
+	r := v.next
+	if r == nil {
+		r = &stampRead{done: make(chan struct{})}
+		v.next = r
+	}
+	if !v.busy {
+		v.busy, v.next = true, nil
+		go v.readStamps(r)
+	}
+	v.mu.Unlock()
+	select {
+	case <-r.done:
+		return r.s, r.err
+	case <-ctx.Done():
+		return stamp{}, ctx.Err()
+	}
+}
+
+// stampWait bounds one read of the stamp, which no one caller owns; Redis's
+// own timeouts are shorter.
+const stampWait = time.Second
+
+// readStamps answers r, then each read queued meanwhile, until none is.
+func (v *Versions) readStamps(r *stampRead) {
+	for r != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), stampWait)
+		state := stateCmd(ctx)
+		r.err = v.r.Batch(ctx, state)
+		cancel()
+		if r.err == nil {
+			r.s = stampOf(state)
+		}
+		close(r.done)
+		v.mu.Lock()
+		r, v.next = v.next, nil
+		v.busy = r != nil
+		v.mu.Unlock()
+	}
 }
 
 // markWait bounds a writer's marking: Redis answers in well under a

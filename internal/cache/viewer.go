@@ -49,6 +49,7 @@ type flagTag struct {
 	load        uint64
 	known       bool
 	epoch, mark string
+	checked     *checkedAt // nil unless the request read the stamp
 }
 
 // viewerFlags is the per-viewer part of a Cache.
