@@ -115,12 +115,44 @@ func fullIn(lim *rate.Limiter, at time.Time, n int, interval time.Duration) time
 // Takes and answers how many it could. A busy client costs Redis one call
 // per round trip rather than one per request, and every token is still
 // spent on Redis, where every node sees it.
+//
+// A call for a bucket far from empty also leases a few tokens more (see
+// leaseOf), which the node then spends without asking Redis until they
+// run out or a second passes. Leased tokens are spent on Redis like the
+// others, so the cluster never allows more than the limit; a token leased
+// and then not used (its client went on to another node) is lost to its
+// client, which may thus be refused at most a lease per node early. Near
+// the limit, when it matters, nothing is leased and every token is taken
+// as it is asked for.
 type RedisBuckets struct {
 	R *shared.Redis
 
-	mu   sync.Mutex
-	busy map[string]*takeGroup // key → the Takes waiting for its call in flight (nil: none wait)
+	mu     sync.Mutex
+	busy   map[string]*takeGroup // key → the Takes waiting for its call in flight (nil: none wait)
+	leases map[string]*lease
 }
+
+// lease is tokens of a bucket that Redis gave this node ahead of its Takes.
+type lease struct {
+	r      Rate
+	n      int       // tokens left
+	until  time.Time // unused tokens are dropped then
+	bucket int       // what the bucket on Redis held after the lease
+	reset  time.Duration
+}
+
+// leaseFor is how long a node holds leased tokens: short, so that tokens
+// a client's requests stop using return to its other nodes' Takes soon.
+const leaseFor = time.Second
+
+// leaseOf is how many tokens a call may lease beyond those asked for: a
+// 64th of the bucket, at most 32, and none for buckets under 64 (logins,
+// uploads: each token counts), and only while the bucket stays at least
+// half full (the script checks).
+func leaseOf(r Rate) int { return min(r.N/64, 32) }
+
+// maxLeases bounds the leases kept before the expired ones are swept.
+const maxLeases = 4096
 
 // takeGroup is the Takes of one key that go to Redis together.
 type takeGroup struct {
@@ -137,30 +169,34 @@ type takeGroup struct {
 // bucketPrefix starts the keys of the buckets on Redis.
 const bucketPrefix = shared.Prefix + "bucket:"
 
-// gcraScript takes up to ARGV[4] tokens. KEYS[1] is the bucket; ARGV the
-// time, Per (both µs) and N. The key holds the theoretical arrival time
-// (tat) of the next token: the bucket is full when tat <= now, and j tokens
-// can be taken while tat + j*interval - Per <= now. It returns how many
-// were taken, the remaining, the retry after of the next token (0 when all
-// asked for were taken) and the reset (µs).
+// gcraScript takes up to ARGV[4] tokens, and when it got them all up to
+// ARGV[5] more as a lease, as long as the bucket stays at least half full.
+// KEYS[1] is the bucket; ARGV the time, Per (both µs) and N. The key holds
+// the theoretical arrival time (tat) of the next token: the bucket is full
+// when tat <= now, and j tokens can be taken while tat + j*interval - Per
+// <= now. It returns how many were taken, how many leased, the remaining,
+// the retry after of the next token (0 when all asked for were taken) and
+// the reset (µs).
 var gcraScript = shared.NewScript(`
 local now = tonumber(ARGV[1])
 local per = tonumber(ARGV[2])
 local n = tonumber(ARGV[3])
 local want = tonumber(ARGV[4])
+local extra = tonumber(ARGV[5])
 local interval = per / n
 local tat = tonumber(redis.call('GET', KEYS[1]) or now)
 if tat < now then tat = now end
-local j = math.floor((now + per - tat) / interval)
-if j > want then j = want end
-if j < 0 then j = 0 end
-local new_tat = tat + j * interval
+local avail = math.floor((now + per - tat) / interval)
+local j = math.max(0, math.min(avail, want))
+local e = 0
+if j == want then e = math.max(0, math.min(extra, avail - j - math.ceil(n / 2))) end
+local new_tat = tat + (j + e) * interval
 local retry = 0
 if j < want then retry = math.ceil(new_tat + interval - per - now) end
-if j > 0 then
+if j + e > 0 then
   redis.call('SET', KEYS[1], string.format('%.0f', new_tat), 'PX', math.ceil((new_tat - now) / 1000) + 1)
 end
-return {j, math.max(0, math.floor((now - (new_tat - per)) / interval)), retry, math.ceil(new_tat - now)}
+return {j, e, math.max(0, math.floor((now - (new_tat - per)) / interval)), retry, math.ceil(new_tat - now)}
 `)
 
 func (b *RedisBuckets) Take(ctx context.Context, at time.Time, key string, r Rate) (Result, error) {
@@ -169,6 +205,12 @@ func (b *RedisBuckets) Take(ctx context.Context, at time.Time, key string, r Rat
 		return Result{}, shared.ErrUnavailable
 	}
 	b.mu.Lock()
+	if l := b.leases[key]; l != nil && l.n > 0 && l.r == r && at.Before(l.until) {
+		l.n--
+		res := Result{Allowed: true, Remaining: l.bucket + l.n, Reset: l.reset}
+		b.mu.Unlock()
+		return res, nil
+	}
 	if b.busy == nil {
 		b.busy = map[string]*takeGroup{}
 	}
@@ -204,13 +246,19 @@ func (b *RedisBuckets) send(key string, g *takeGroup) {
 	// The call is the node's, not one request's: a caller going away must
 	// not fail the others waiting on it.
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	g.allowed, g.res, g.err = b.take(ctx, g.at, key, g.r, g.n)
+	var leased int
+	g.allowed, leased, g.res, g.err = b.take(ctx, g.at, key, g.r, g.n, leaseOf(g.r))
 	cancel()
+	bucket := g.res.Remaining
+	g.res.Remaining += leased // the client's: on Redis and in the lease
 	if g.done != nil {
 		close(g.done)
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if leased > 0 {
+		b.keepLease(key, g.at, &lease{r: g.r, n: leased, until: g.at.Add(leaseFor), bucket: bucket, reset: g.res.Reset})
+	}
 	next := b.busy[key]
 	if next == nil {
 		delete(b.busy, key)
@@ -233,19 +281,36 @@ func (g *takeGroup) result(i int) (Result, error) {
 	return Result{RetryAfter: g.res.RetryAfter + time.Duration(i-g.allowed)*interval, Reset: g.res.Reset}, nil
 }
 
-// take runs the script for n tokens: how many it took, and the bucket after.
-func (b *RedisBuckets) take(ctx context.Context, at time.Time, key string, r Rate, n int) (int, Result, error) {
-	cmd, err := b.R.RunScript(ctx, gcraScript, []string{bucketPrefix + key}, at.UnixMicro(), r.Per.Microseconds(), r.N, n)
+// keepLease keeps l as key's lease (b.mu held), sweeping the leases spent
+// or expired at now when there are many.
+func (b *RedisBuckets) keepLease(key string, now time.Time, l *lease) {
+	if b.leases == nil {
+		b.leases = map[string]*lease{}
+	}
+	if len(b.leases) >= maxLeases {
+		for k, old := range b.leases {
+			if old.n == 0 || !now.Before(old.until) {
+				delete(b.leases, k)
+			}
+		}
+	}
+	b.leases[key] = l
+}
+
+// take runs the script for n tokens and up to extra leased: how many it
+// took, how many it leased, and the bucket after.
+func (b *RedisBuckets) take(ctx context.Context, at time.Time, key string, r Rate, n, extra int) (int, int, Result, error) {
+	cmd, err := b.R.RunScript(ctx, gcraScript, []string{bucketPrefix + key}, at.UnixMicro(), r.Per.Microseconds(), r.N, n, extra)
 	if err != nil {
-		return 0, Result{}, err
+		return 0, 0, Result{}, err
 	}
 	v, err := cmd.Int64Slice()
 	if err != nil {
-		return 0, Result{}, err
+		return 0, 0, Result{}, err
 	}
-	if len(v) != 4 {
-		return 0, Result{}, errors.New("ratelimit: unexpected answer of the bucket script")
+	if len(v) != 5 {
+		return 0, 0, Result{}, errors.New("ratelimit: unexpected answer of the bucket script")
 	}
-	return int(v[0]), Result{Remaining: int(v[1]), RetryAfter: time.Duration(v[2]) * time.Microsecond,
-		Reset: time.Duration(v[3]) * time.Microsecond}, nil
+	return int(v[0]), int(v[1]), Result{Remaining: int(v[2]), RetryAfter: time.Duration(v[3]) * time.Microsecond,
+		Reset: time.Duration(v[4]) * time.Microsecond}, nil
 }

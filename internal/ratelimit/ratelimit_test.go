@@ -3,6 +3,8 @@ package ratelimit_test
 import (
 	"context"
 	"errors"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -286,5 +288,54 @@ func TestConcurrentTakesOfOneBucket(t *testing.T) {
 	}
 	if res, err := nodes[0].Take(t.Context(), t0, "busy", r); err != nil || res.Allowed {
 		t.Errorf("after the burst: %+v, %v; want refused", res, err)
+	}
+}
+
+// A busy bucket far from empty costs Redis one call per lease rather than
+// one per Take; the two nodes sharing it still allow exactly its tokens,
+// down to the last one, and each Take's remainder counts down.
+func TestLeasesOfABusyBucket(t *testing.T) {
+	srv := redistest.Start(t)
+	nodes := []*ratelimit.RedisBuckets{{R: openRedis(t, srv)}, {R: openRedis(t, srv)}}
+	r := ratelimit.Rate{N: 6400, Per: time.Hour}
+	calls := func() int {
+		info, err := srv.Client(t).Info(t.Context(), "commandstats").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, cmd := range []string{"evalsha", "eval"} {
+			_, rest, _ := strings.Cut(info, "cmdstat_"+cmd+":calls=")
+			c, _ := strconv.Atoi(strings.SplitN(rest, ",", 2)[0])
+			n += c
+		}
+		return n
+	}
+	before := calls()
+	allowed, refusedInARow := 0, 0
+	last := []int{r.N, r.N}
+	for i := 0; refusedInARow < 2; i++ {
+		res, err := nodes[i%2].Take(t.Context(), t0, "busy", r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !res.Allowed {
+			refusedInARow++
+			continue
+		}
+		refusedInARow = 0
+		allowed++
+		if res.Remaining >= last[i%2] {
+			t.Fatalf("take %d: %d remaining after %d", i, res.Remaining, last[i%2])
+		}
+		last[i%2] = res.Remaining
+		if allowed == r.N/2 {
+			if n := calls() - before; n > r.N/2/16 {
+				t.Errorf("%d calls to Redis for the first %d takes: leases should serve at least 16 takes a call", n, allowed)
+			}
+		}
+	}
+	if allowed != r.N {
+		t.Errorf("the two nodes allowed %d takes of a bucket of %d", allowed, r.N)
 	}
 }
