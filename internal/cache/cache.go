@@ -62,6 +62,9 @@ type Cache struct {
 
 	viewers viewerFlags // each signed-in viewer's flags (viewer.go)
 	stamps  atomic.Uint64
+
+	clock   otter.Clock   // the hot caches' (nil: otter's precise one)
+	changes atomic.Uint64 // bumped by every change reported here (Quiet)
 }
 
 // stamped is a value with the time it was read from the store.
@@ -116,6 +119,7 @@ func New(s Store, ttl time.Duration, maxCards int, staleFor time.Duration) *Cach
 			}),
 		}),
 	}
+	c.clock = clockFor(ttl)
 	c.viewers.copies = otter.Must(&otter.Options[int64, viewerCopy]{
 		MaximumSize: maxCards,
 		Clock:       clockFor(ttl),
@@ -135,6 +139,7 @@ func New(s Store, ttl time.Duration, maxCards int, staleFor time.Duration) *Cach
 // it, so that no outage serves a video that was blocked, made private or
 // deleted, nor a page that lists it.
 func (c *Cache) VideoChanged(id int64, lists bool) {
+	c.changes.Add(1)
 	c.cards.Invalidate(id)
 	if lists {
 		c.generation.Add(1)
@@ -233,6 +238,9 @@ type FeedView struct {
 	// FlagsStamp: the same stamp, the same flags.
 	Flags      *reel.ViewerFlags
 	FlagsStamp uint64
+
+	quiet   Quiet // the cache's state when the view began (Keep)
+	quietOK bool
 }
 
 // Videos are the view's cards copied and flagged, for a request to change.
@@ -250,6 +258,80 @@ func (v FeedView) Videos() []*reel.Video {
 // FeedView serves the first page of p.Limit videos (p.Cursor is ignored)
 // for viewerID, as Feed does without copying.
 func (c *Cache) FeedView(ctx context.Context, viewerID int64, p reel.Page) (FeedView, error) {
+	// Taken before anything is read: a change while the view is made
+	// leaves it behind.
+	quiet := c.quietFor(viewerID)
+	view, err := c.feedViewOf(ctx, viewerID, p)
+	if _, stale := StaleAge(ctx); err == nil && !stale && c.quietFor(viewerID) == quiet {
+		view.quiet, view.quietOK = quiet, true
+	}
+	return view, err
+}
+
+// Quiet is the state of a cache that a viewer's view of the first page
+// depends on beyond the copies it is made of: the changes reported to this
+// node, the viewer's stripe and, on a Coherent cache, the sequence of every
+// node's changes. Its zero value is never a cache's.
+type Quiet struct {
+	changes, stripe uint64
+	at              stamp
+}
+
+func (c *Cache) quietFor(viewerID int64) Quiet {
+	return Quiet{changes: c.changes.Load() + 1, stripe: c.viewers.stripe(viewerID).Load()}
+}
+
+// Kept is what a view may be kept under (Keep).
+type Kept struct {
+	quiet Quiet
+	until int64 // unix ns: the earliest expiry of the copies it is made of
+}
+
+// Keep returns what view, made for viewerID, may be kept under: while the
+// cache stays as quiet and until the first of its copies (page, cards,
+// flags) expires, FeedView would make the same view (Still). False when it
+// may not be kept: a copy already replaced, or a view made of old copies.
+func (c *Cache) Keep(view FeedView, viewerID int64, limit int) (Kept, bool) {
+	if !view.quietOK {
+		return Kept{}, false
+	}
+	page, ok := c.feed.GetEntryQuietly(limit)
+	if !ok || page.Value.next != view.Next || len(page.Value.ids) != len(view.Cards) {
+		return Kept{}, false
+	}
+	until := page.ExpiresAtNano
+	for i, card := range view.Cards {
+		e, ok := c.cards.GetEntryQuietly(card.ID)
+		if !ok || e.Value != card || page.Value.ids[i] != card.ID {
+			return Kept{}, false
+		}
+		until = min(until, e.ExpiresAtNano)
+	}
+	if viewerID != 0 {
+		e, ok := c.viewers.copies.GetEntryQuietly(viewerID)
+		if !ok || e.Value.flags != view.Flags {
+			return Kept{}, false
+		}
+		until = min(until, e.ExpiresAtNano)
+	}
+	return Kept{quiet: view.quiet, until: until}, until > c.nowNano()
+}
+
+// Still reports whether a view kept under kept is what FeedView would make
+// for viewerID now.
+func (c *Cache) Still(_ context.Context, viewerID int64, kept Kept) bool {
+	return c.quietFor(viewerID) == kept.quiet && c.nowNano() < kept.until
+}
+
+// nowNano is the time as the hot caches read it (unix ns).
+func (c *Cache) nowNano() int64 {
+	if c.clock == nil {
+		return time.Now().UnixNano()
+	}
+	return c.clock.NowNano()
+}
+
+func (c *Cache) feedViewOf(ctx context.Context, viewerID int64, p reel.Page) (FeedView, error) {
 	page, hit := c.feed.GetIfPresent(p.Limit)
 	var err error
 	if !hit {

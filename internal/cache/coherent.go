@@ -220,12 +220,45 @@ func (k *Coherent) Feed(ctx context.Context, viewerID int64, p reel.Page) ([]*re
 // FeedView is the Cache's, with the first page, its cards and the viewer's
 // flags checked against the marks.
 func (k *Coherent) FeedView(ctx context.Context, viewerID int64, p reel.Page) (FeedView, error) {
+	quiet := k.quietFor(viewerID) // before anything is read, as in the Cache's
 	start := k.loads.Load()
-	page, hasPage := k.feed.GetIfPresent(p.Limit)
+	page, _ := k.feed.GetIfPresent(p.Limit)
 	m, err := k.check(ctx, page.ids, viewerID, p.Limit)
 	if err != nil {
-		return k.Cache.FeedView(ctx, viewerID, p)
+		view, err := k.Cache.FeedView(ctx, viewerID, p)
+		view.quietOK = false // no stamp: never Still
+		return view, err
 	}
+	quiet.at = m.stamp()
+	view, err := k.feedView(ctx, viewerID, p, start, m)
+	// A copy dropped or a change reported meanwhile: not to be kept.
+	again := k.quietFor(viewerID)
+	again.at = quiet.at
+	view.quiet, view.quietOK = quiet, view.quietOK && m.epoch != "" && again == quiet
+	return view, err
+}
+
+func (k *Coherent) quietFor(viewerID int64) Quiet {
+	q := k.Cache.quietFor(viewerID)
+	q.changes += k.changes.Load() // both only grow: the same sum, the same two
+	return q
+}
+
+// Still is the Cache's, with the sequence of every node's changes: one
+// read of the stamp, shared with the other requests.
+func (k *Coherent) Still(ctx context.Context, viewerID int64, kept Kept) bool {
+	s, err := k.versions.current(ctx)
+	if err != nil || s.epoch == "" {
+		return false
+	}
+	q := k.quietFor(viewerID)
+	q.at = s
+	return q == kept.quiet && k.nowNano() < kept.until
+}
+
+// feedView is FeedView once the marks or the stamp were read (m).
+func (k *Coherent) feedView(ctx context.Context, viewerID int64, p reel.Page, start uint64, m marks) (FeedView, error) {
+	page, hasPage := k.feed.GetIfPresent(p.Limit)
 	ctx = withRequest(ctx, start, m)
 	if hasPage && !k.pageFresh(p.Limit, page, start, m) {
 		k.dropPage(p.Limit)
@@ -248,7 +281,9 @@ func (k *Coherent) FeedView(ctx context.Context, viewerID int64, p reel.Page) (F
 		}
 	}
 	if stale {
-		return k.Cache.FeedView(ctx, viewerID, p)
+		view, err := k.Cache.FeedView(ctx, viewerID, p)
+		view.quietOK = false // made after a drop: not to be kept
+		return view, err
 	}
 	return view, nil
 }

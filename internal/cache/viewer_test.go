@@ -4,11 +4,14 @@ import (
 	"context"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/reel-video/reel"
+	"github.com/reel-video/reel/internal/cache"
 	"github.com/reel-video/reel/internal/shared/redistest"
 	"github.com/reel-video/reel/internal/sqlstore"
 	"github.com/reel-video/reel/internal/sqlstore/sqltest"
+	"github.com/reel-video/reel/internal/testwait"
 )
 
 // flagStore counts the reads of viewers' flags, and runs during (once)
@@ -157,4 +160,90 @@ func TestViewerFlagsReadAcrossAChange(t *testing.T) {
 			}
 		})
 	}
+}
+
+// keeper is what the API needs of a node to keep a viewer's answer.
+type keeper interface {
+	FeedView(ctx context.Context, viewerID int64, p reel.Page) (cache.FeedView, error)
+	Keep(view cache.FeedView, viewerID int64, limit int) (cache.Kept, bool)
+	Still(ctx context.Context, viewerID int64, kept cache.Kept) bool
+}
+
+// keepView makes viewerID's view of the first page on k until it may be
+// kept (its copies loaded and checked), and returns what it was kept under.
+func keepView(t *testing.T, k keeper, viewerID int64) cache.Kept {
+	t.Helper()
+	var kept cache.Kept
+	testwait.For(t, "a view that may be kept", 10*time.Second, time.Millisecond, func() bool {
+		view, err := k.FeedView(t.Context(), viewerID, reel.Page{Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ok bool
+		kept, ok = k.Keep(view, viewerID, 10)
+		return ok
+	})
+	return kept
+}
+
+// A kept view stays good while nothing it shows changes, and stops being
+// good at once when anything does: the viewer's own likes and follows,
+// anyone's like or comment on its videos, an edit, a block; through the
+// same node alone or through another node sharing a Redis.
+func TestKeptViews(t *testing.T) {
+	for _, shared := range []bool{false, true} {
+		name := "one node"
+		if shared {
+			name = "two nodes"
+		}
+		t.Run(name, func(t *testing.T) {
+			sqltest.Engines(t, func(t *testing.T, url string) {
+				writer, reader, _ := viewerNodes(t, url, shared)
+				w := populate(t, writer.db)
+				k := reader.reads.(keeper)
+				ctx := t.Context()
+				v := w.videos[1]
+				title := "edited"
+				steps := []struct {
+					what string
+					do   func() error
+				}{
+					{"the viewer's like", func() error { return writer.db.Like(ctx, w.b.ID, v.ID) }},
+					{"the viewer's follow", func() error { return writer.db.Follow(ctx, w.b.ID, w.a.ID) }},
+					{"another user's like", func() error { return writer.db.Like(ctx, w.a.ID, v.ID) }},
+					{"a comment", func() error { _, err := writer.db.AddComment(ctx, w.a.ID, v.ID, "hi"); return err }},
+					{"an edit", func() error {
+						_, err := writer.db.UpdateVideo(ctx, v.ID, w.a.ID, reel.VideoUpdate{Title: &title})
+						return err
+					}},
+					{"a block", func() error { return writer.db.SetBlocked(ctx, v.ID, true) }},
+				}
+				for _, s := range steps {
+					kept := keepView(t, k, w.b.ID)
+					for range 3 {
+						if !k.Still(ctx, w.b.ID, kept) {
+							t.Fatalf("before %s: a view kept while nothing changed is not still good", s.what)
+						}
+					}
+					if err := s.do(); err != nil {
+						t.Fatal(err)
+					}
+					if k.Still(ctx, w.b.ID, kept) {
+						t.Errorf("after %s the kept view is still good", s.what)
+					}
+				}
+			})
+		})
+	}
+}
+
+// A kept view is good no longer than the copies it was made of.
+func TestKeptViewExpires(t *testing.T) {
+	db := sqltest.OpenDB(t, sqltest.SQLiteURL(t))
+	w := populate(t, db)
+	c := cache.New(db, 50*time.Millisecond, 1000, 0)
+	kept := keepView(t, c, w.b.ID)
+	testwait.For(t, "the kept view to expire", 10*time.Second, 5*time.Millisecond, func() bool {
+		return !c.Still(t.Context(), w.b.ID, kept)
+	})
 }

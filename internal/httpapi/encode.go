@@ -165,6 +165,8 @@ func (s *server) cardParts(c *gin.Context, key cardJSONKey, v *reel.Video) (card
 // cache): feedAnswers keys a viewer's encoded answer on it.
 type feedViewer interface {
 	FeedView(ctx context.Context, viewerID int64, p reel.Page) (cache.FeedView, error)
+	Keep(view cache.FeedView, viewerID int64, limit int) (cache.Kept, bool)
+	Still(ctx context.Context, viewerID int64, kept cache.Kept) bool
 }
 
 // feedAnswer is a signed-in viewer's encoded first page with what it was
@@ -178,6 +180,8 @@ type feedAnswer struct {
 	flags  uint64
 	cards  []uint64
 	body   []byte
+	kept   cache.Kept // what the view was kept under, when keptOK
+	keptOK bool
 }
 
 // madeOf reports whether a is the answer to view at limit, base and
@@ -211,15 +215,23 @@ func newFeedAnswers() *otter.Cache[int64, *feedAnswer] {
 // (a client that refreshes its feed), else encoded from the cards' parts.
 func (s *server) viewerFeed(c *gin.Context, viewer feedViewer, p reel.Page) {
 	id := viewerID(c)
-	view, err := viewer.FeedView(c.Request.Context(), id, p)
+	ctx := c.Request.Context()
+	base, expiry := s.baseURL(c), s.URLs.Signer.Expiry()
+	last, hasLast := s.feedAnswers.GetIfPresent(id)
+	// The same request as last time, and nothing changed that its view
+	// depends on: the view is not even made again.
+	if hasLast && last.keptOK && last.limit == p.Limit && last.base == base && last.expiry == expiry &&
+		viewer.Still(ctx, id, last.kept) {
+		writeBody(c, last.body)
+		return
+	}
+	view, err := viewer.FeedView(ctx, id, p)
 	if err != nil {
 		writeError(c, err)
 		return
 	}
-	base, expiry := s.baseURL(c), s.URLs.Signer.Expiry()
-	if last, ok := s.feedAnswers.GetIfPresent(id); ok && last.madeOf(view, p.Limit, base, expiry) && !isStale(c) {
-		c.Header("Content-Length", strconv.Itoa(len(last.body)))
-		c.Data(http.StatusOK, "application/json; charset=utf-8", last.body)
+	if hasLast && last.madeOf(view, p.Limit, base, expiry) && !isStale(c) {
+		writeBody(c, last.body)
 		return
 	}
 	body, err := s.encodeVideos(c, view.Videos(), view.Next)
@@ -234,8 +246,14 @@ func (s *server) viewerFeed(c *gin.Context, viewer feedViewer, p reel.Page) {
 		for i, card := range view.Cards {
 			a.cards[i] = card.Stamp
 		}
+		a.kept, a.keptOK = viewer.Keep(view, id, p.Limit)
 		s.feedAnswers.Set(id, a)
 	}
+	writeBody(c, body)
+}
+
+// writeBody answers 200 with body, an encoded JSON answer.
+func writeBody(c *gin.Context, body []byte) {
 	c.Header("Content-Length", strconv.Itoa(len(body)))
 	c.Data(http.StatusOK, "application/json; charset=utf-8", body)
 }

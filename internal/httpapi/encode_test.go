@@ -131,6 +131,10 @@ func (f *fixedFeed) FeedView(context.Context, int64, reel.Page) (cache.FeedView,
 	return f.view, nil
 }
 
+// A fixed view is never kept: each answer compares it with the last.
+func (f *fixedFeed) Keep(cache.FeedView, int64, int) (cache.Kept, bool) { return cache.Kept{}, false }
+func (f *fixedFeed) Still(context.Context, int64, cache.Kept) bool      { return false }
+
 // A signed-in viewer's kept answer is served again only while it is made
 // of the same cards and flags: new flags, a changed card or another viewer
 // make a new one.
