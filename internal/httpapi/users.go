@@ -38,6 +38,17 @@ type credentialsFunc func(a *account.Service, ctx context.Context, username, pas
 // that fn opens.
 func (s *server) handleCredentials(status int, fn credentialsFunc) gin.HandlerFunc {
 	return func(c *gin.Context) {
+		// A browser's session goes in the cookie (session.go); a sign-in
+		// from another site's page would sign the browser into an account
+		// of that site's choosing.
+		cookie, err := wantsCookie(c)
+		if err == nil && cookie {
+			err = s.sameOrigin(c.Request)
+		}
+		if err != nil {
+			writeError(c, err)
+			return
+		}
 		var req credentialsRequest
 		if err := decodeJSON(c, &req); err != nil {
 			writeError(c, err)
@@ -50,7 +61,12 @@ func (s *server) handleCredentials(status int, fn credentialsFunc) gin.HandlerFu
 			writeError(c, err)
 			return
 		}
-		c.JSON(status, sessionResponse{User: sess.User, Token: sess.Token, ExpiresAt: sess.ExpiresAt.UTC()})
+		resp := sessionResponse{User: sess.User, Token: sess.Token, ExpiresAt: sess.ExpiresAt.UTC()}
+		if cookie {
+			s.setSessionCookie(c, sess.Token, sess.ExpiresAt)
+			resp.Token = "" // no script sees it
+		}
+		c.JSON(status, resp)
 	}
 }
 
@@ -61,6 +77,7 @@ func (s *server) handleSignOut() gin.HandlerFunc {
 			writeError(c, err)
 			return
 		}
+		s.dropCookie(c)
 		c.Status(http.StatusNoContent)
 	}
 }
@@ -72,6 +89,7 @@ func (s *server) handleSignOutEverywhere() gin.HandlerFunc {
 			writeError(c, err)
 			return
 		}
+		s.dropCookie(c)
 		c.Status(http.StatusNoContent)
 	}
 }
