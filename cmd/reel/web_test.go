@@ -336,3 +336,70 @@ func TestNoCORS(t *testing.T) {
 		t.Errorf("preflight: %d %v", r.StatusCode, r.Header)
 	}
 }
+
+// TestProfileByName: /u/{username} pages find their user by name, as
+// sign-in does (any case, any normal form), and the owner's own list shows
+// what is still processing and what failed, with the reason, which nobody
+// else sees.
+func TestProfileByName(t *testing.T) {
+	srv := startServer(t, map[string]string{"REEL_MAX_DURATION": "10s"})
+	jose := signUp(t, srv, "Jos\u00e9")
+	bob := signUp(t, srv, "bob")
+	var byID struct {
+		ID          int64  `json:"id"`
+		Username    string `json:"username"`
+		IsFollowing bool   `json:"is_following"`
+		VideoCount  int64  `json:"video_count"`
+	}
+	r := srv.do("GET", "/api/v1/me", jose, nil)
+	r.json(t, &byID)
+	want := string(srv.do("GET", fmt.Sprintf("/api/v1/users/%d", byID.ID), "", nil).Body)
+	for _, name := range []string{"Jos%C3%A9", "jos%C3%A9", "JOS%C3%89", "Jose%CC%81" /* e + combining acute */} {
+		r := srv.do("GET", "/api/v1/users/@"+name, "", nil)
+		expect(t, r, 200, "")
+		if string(r.Body) != want {
+			t.Errorf("@%s: %s, want %s", name, r.Body, want)
+		}
+	}
+	for _, name := range []string{"nobody", "", strings.Repeat("a", 2000)} {
+		expect(t, srv.do("GET", "/api/v1/users/@"+name, "", nil), 404, "not_found")
+	}
+	expect(t, srv.do("PUT", fmt.Sprintf("/api/v1/users/%d/follow", byID.ID), bob, nil), http.StatusNoContent, "")
+	srv.do("GET", "/api/v1/users/@jos%C3%A9", bob, nil).json(t, &byID)
+	if !byID.IsFollowing || byID.Username != "Jos\u00e9" {
+		t.Errorf("as bob: %+v", byID)
+	}
+	expect(t, srv.do("GET", "/api/v1/users/@bob", "not-a-token", nil), 401, "unauthorized")
+
+	// One upload that will fail in processing (its header hides a
+	// timestamp gap), one that goes through.
+	r = uploadMultipart(t, srv, jose, mediatest.Clip(t, "gap"), map[string]string{"title": "too big"}, false)
+	expect(t, r, http.StatusAccepted, "")
+	var failed videoJSON
+	r.json(t, &failed)
+	if failed = waitVideo(t, srv, jose, failed.ID); failed.Status != "failed" {
+		t.Fatalf("video %+v, want failed", failed)
+	}
+	r = uploadMultipart(t, srv, jose, mediatest.Clip(t, "noaudio"), map[string]string{"title": "fine", "visibility": "private"}, false)
+	expect(t, r, http.StatusAccepted, "")
+	var fine videoJSON
+	r.json(t, &fine)
+
+	own := myVideos(t, srv, jose)
+	if len(own) != 2 || own[0].ID != fine.ID || own[1].ID != failed.ID {
+		t.Fatalf("the owner's list: %+v", own)
+	}
+	if own[1].Status != "failed" || !strings.Contains(own[1].Error, "past its stated duration") || own[1].Title != "too big" {
+		t.Errorf("the failed video in the owner's list: %+v", own[1])
+	}
+	if own[0].Status == "failed" || own[0].Error != "" || own[0].Visibility != "private" || own[0].SizeBytes == 0 {
+		t.Errorf("the processing video in the owner's list: %+v", own[0])
+	}
+	var theirs struct {
+		Videos []videoJSON `json:"videos"`
+	}
+	srv.do("GET", fmt.Sprintf("/api/v1/users/%d/videos", byID.ID), bob, nil).json(t, &theirs)
+	if len(theirs.Videos) != 0 {
+		t.Errorf("bob sees jose's unfinished, failed or private videos: %+v", theirs.Videos)
+	}
+}

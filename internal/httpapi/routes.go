@@ -39,6 +39,7 @@ func (s *server) routes(e *gin.Engine) {
 	api.DELETE("/sessions/current", s.requireUser(), s.handleSignOut())
 	api.DELETE("/sessions", s.requireUser(), s.handleSignOutEverywhere())
 	api.GET("/users/:id", s.handleGetUser())
+	api.GET("/users/@:username", s.handleGetUserByName()) // profiles' links: /u/{username}
 	api.GET("/users/:id/videos", s.handleUserVideos())
 	api.GET("/videos/:id", s.handleGetVideo())
 	api.PATCH("/videos/:id", s.requireUser(), s.handleUpdateVideo())

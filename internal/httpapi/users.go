@@ -135,6 +135,37 @@ func (s *server) handleMe() gin.HandlerFunc {
 	}
 }
 
+// handleGetUserByName answers the same User as handleGetUser for the user
+// named username, compared as sign-in compares names (reel.UsernameKey:
+// without regard to case or normal form). The app's profile links are
+// /u/{username}; its other calls take the id from this answer.
+func (s *server) handleGetUserByName() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		name := c.Param("username")
+		if name == "" || len(name) > maxUsernameBytes {
+			writeError(c, reel.Errorf(reel.ENOTFOUND, "user %q not found", name))
+			return
+		}
+		// The credentials are the store's lookup by name; only their id
+		// leaves this function.
+		creds, err := s.Users.FindCredentials(c.Request.Context(), name)
+		if err != nil {
+			writeError(c, err)
+			return
+		}
+		u, err := s.Users.FindUserByID(c.Request.Context(), creds.UserID, viewerID(c))
+		if err != nil {
+			writeError(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, u)
+	}
+}
+
+// maxUsernameBytes bounds the names looked up: no account has a name this
+// long in any spelling (32 columns, a few code points each before NFC).
+const maxUsernameBytes = 1 << 10
+
 func (s *server) handleGetUser() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		id, err := pathID(c, "id", "user")
