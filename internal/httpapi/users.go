@@ -143,7 +143,7 @@ func (s *server) handleGetUserByName() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		name := c.Param("username")
 		if name == "" || len(name) > maxUsernameBytes {
-			writeError(c, reel.Errorf(reel.ENOTFOUND, "user %q not found", name))
+			writeError(c, reel.Errorf(reel.ENOTFOUND, "no user has this name"))
 			return
 		}
 		// The credentials are the store's lookup by name; only their id
