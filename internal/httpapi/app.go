@@ -144,16 +144,26 @@ func (s *server) appOrNotFound() gin.HandlerFunc {
 		}
 		name := strings.TrimPrefix(r.URL.Path, "/")
 		if f := s.app.files[name]; f != nil && name != "index.html" && !strings.HasPrefix(name, "assets/") {
+			c.Set(appPageKey, true)
 			s.app.serve(c, f, revalidate, s.appCSPFor(r))
 			return
 		}
 		if r.URL.Path == "/" || name == "index.html" || acceptsHTML(r) {
+			c.Set(appPageKey, true)
 			s.app.serve(c, s.app.files["index.html"], revalidate, s.appCSPFor(r))
 			return
 		}
 		notFound(c)
 	}
 }
+
+// appPageKey marks (in the gin context) a request that appOrNotFound
+// answered from the app, so that observe counts it under appRoute rather
+// than with the unmatched paths of scans.
+const (
+	appPageKey = "reel.app_page"
+	appRoute   = "/{app}"
+)
 
 // reservedPath reports whether path belongs to the API, media or the
 // service endpoints, whose unknown paths are JSON 404s whatever the client

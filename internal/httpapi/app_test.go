@@ -216,3 +216,19 @@ func TestAppMediaOrigins(t *testing.T) {
 		t.Errorf("Host believed: CSP %q", csp)
 	}
 }
+
+// The app's pages are counted under one route label of their own, not
+// with the unmatched paths of scans.
+func TestAppPagesMetrics(t *testing.T) {
+	m := NewMetrics()
+	h, err := NewServer(Deps{Logger: slog.New(slog.DiscardHandler), Metrics: m, App: standInApp, AllowedHosts: []string{"example.com"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	get(h, "/u/alice", "Accept", browserAccept)
+	get(h, "/nope")
+	w := get(m.Handler(), "/metrics")
+	if !strings.Contains(w.Body.String(), `route="/{app}",status="200"`) || !strings.Contains(w.Body.String(), `route="unmatched",status="404"`) {
+		t.Errorf("metrics:\n%s", w.Body)
+	}
+}

@@ -98,6 +98,9 @@ func (s *server) observe() gin.HandlerFunc {
 		route := c.FullPath()
 		if route == "" {
 			route = "unmatched" // keeps label cardinality bounded under scans
+			if c.GetBool(appPageKey) {
+				route = appRoute
+			}
 		}
 		status := c.Writer.Status()
 		s.Metrics.observe(c.Request.Method, route, status, elapsed)
@@ -115,9 +118,10 @@ func (s *server) observe() gin.HandlerFunc {
 			level = slog.LevelError
 		case route == "/healthz" || route == "/readyz" || route == "/metrics":
 			level = slog.LevelDebug
-		case route == "/media/*path" && status < 400:
-			// A minute of video is dozens of segment requests per viewer:
-			// served media is counted in the metrics, logged only at debug.
+		case (route == "/media/*path" || route == "/assets/*path") && status < 400:
+			// A minute of video is dozens of segment requests per viewer,
+			// and a page load a few assets: counted in the metrics, logged
+			// only at debug.
 			level = slog.LevelDebug
 		}
 		attrs := []slog.Attr{
