@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"runtime"
@@ -27,6 +28,7 @@ import (
 	"github.com/reel-video/reel/internal/shared"
 	"github.com/reel-video/reel/internal/sqlstore"
 	"github.com/reel-video/reel/internal/upload"
+	"github.com/reel-video/reel/web"
 )
 
 func runServe(ctx context.Context, args []string, env *environment) error {
@@ -131,7 +133,7 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 		Expiry:       cfg.UploadExpiry,
 		Videos:       b.db,
 		Publisher:    publisher,
-		Authenticate: bearerUser(accounts),
+		Authenticate: sessionUser(accounts),
 		LogOutput:    env.stderr,
 	})
 	if err != nil {
@@ -163,6 +165,14 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 		media.Redirect = p
 	}
 	log.Info("media delivery", "mode", cfg.MediaDelivery)
+	app, built := web.App()
+	if !built {
+		log.Warn("this binary carries no web app (web/dist was not built when it was compiled): / serves a page that says how to build it (make build)")
+	}
+	var mediaOrigins []string
+	if u, err := url.Parse(cfg.PublicURL); err == nil && u.Host != "" { // validated by config
+		mediaOrigins = append(mediaOrigins, u.Scheme+"://"+u.Host)
+	}
 
 	handler, err := httpapi.NewServer(httpapi.Deps{
 		Logger:   log,
@@ -181,6 +191,7 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 		RequestTimeout: cfg.RequestTimeout,
 		MaxInFlight:    cfg.MaxInFlight,
 		TrustedProxies: cfg.TrustedProxies,
+		CORSOrigins:    cfg.CORSOrigins,
 		Videos:         reads,
 		Playback:       b.db,
 		Social:         reads,
@@ -196,6 +207,8 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 		IncomingDir:    b.dirs.incoming,
 		RateLimits:     apiLimits(cfg, state),
 		Events:         liveEvents,
+		App:            app,
+		MediaOrigins:   mediaOrigins,
 	})
 	if err != nil {
 		return err
@@ -241,11 +254,13 @@ const (
 	sessionPurge = time.Hour
 )
 
-// bearerUser authenticates a request by its bearer token, for tusd's hooks,
-// through the accounts path every route uses; a token is required.
-func bearerUser(accounts *account.Service) func(r *http.Request) (int64, error) {
+// sessionUser authenticates a request by its bearer token or a browser's
+// session cookie, for tusd's hooks, through the accounts path every route
+// uses; one of them is required. (The CSRF check of the cookie is the tus
+// route's, in httpapi.)
+func sessionUser(accounts *account.Service) func(r *http.Request) (int64, error) {
 	return func(r *http.Request) (int64, error) {
-		p, err := accounts.Authenticate(r, "")
+		p, _, err := accounts.AuthenticateSession(r)
 		if err == nil && p.UserID == 0 {
 			err = reel.Errorf(reel.EUNAUTHORIZED, "sign in first: send Authorization: Bearer <token>")
 		}

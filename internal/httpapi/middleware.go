@@ -98,6 +98,9 @@ func (s *server) observe() gin.HandlerFunc {
 		route := c.FullPath()
 		if route == "" {
 			route = "unmatched" // keeps label cardinality bounded under scans
+			if c.GetBool(appPageKey) {
+				route = appRoute
+			}
 		}
 		status := c.Writer.Status()
 		s.Metrics.observe(c.Request.Method, route, status, elapsed)
@@ -115,9 +118,10 @@ func (s *server) observe() gin.HandlerFunc {
 			level = slog.LevelError
 		case route == "/healthz" || route == "/readyz" || route == "/metrics":
 			level = slog.LevelDebug
-		case route == "/media/*path" && status < 400:
-			// A minute of video is dozens of segment requests per viewer:
-			// served media is counted in the metrics, logged only at debug.
+		case (route == "/media/*path" || route == "/assets/*path") && status < 400:
+			// A minute of video is dozens of segment requests per viewer,
+			// and a page load a few assets: counted in the metrics, logged
+			// only at debug.
 			level = slog.LevelDebug
 		}
 		attrs := []slog.Attr{
@@ -242,20 +246,35 @@ func writeDeadline(d time.Duration) gin.HandlerFunc {
 	}
 }
 
-// authenticate reads the bearer token when there is one (account.Authenticate,
-// the one place tokens are read). A token that is present but invalid,
+// authenticate reads the bearer token, or else the browser's session
+// cookie, when there is one (account.AuthenticateSession, the one place
+// credentials are read). A bearer token that is present but invalid,
 // expired or signed out is 401 even on routes where auth is optional: the
 // client believes it is signed in, and silently treating it as anonymous
-// would hide the problem.
+// would hide the problem. A cookie that no longer works is dropped and the
+// request goes on as anonymous (401 where a user is required): the app
+// cannot remove an HttpOnly cookie itself, and learns who is signed in from
+// GET /api/v1/me. A cookie-authenticated request that changes something
+// must come from reel's own pages (sameOrigin).
 func (s *server) authenticate() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		p, err := s.Accounts.Authenticate(c.Request, "")
-		if err != nil {
-			if reel.ErrorCode(err) == reel.EUNAUTHORIZED {
-				unauthorized(c, err)
-			} else { // the store could not say: not the client's fault
+		p, byCookie, err := s.Accounts.AuthenticateSession(c.Request)
+		if byCookie {
+			if err := s.sameOrigin(c.Request); err != nil {
 				refuse(c, err)
+				return
 			}
+		}
+		switch {
+		case err == nil:
+		case reel.ErrorCode(err) == reel.EUNAUTHORIZED && byCookie:
+			s.clearSessionCookie(c)
+			p = account.Principal{}
+		case reel.ErrorCode(err) == reel.EUNAUTHORIZED:
+			unauthorized(c, err)
+			return
+		default: // the store could not say: not the client's fault
+			refuse(c, err)
 			return
 		}
 		if p.UserID != 0 {
