@@ -1,0 +1,61 @@
+// A small shared state: who is signed in and the live event stream of that
+// user. Components subscribe with useMe / onEvent.
+import { useEffect, useState } from 'preact/hooks';
+import { api } from './api.js';
+
+let me; // undefined: not known yet; null: signed out; else the User
+const meSubs = new Set();
+
+export function setMe(u) {
+  me = u;
+  meSubs.forEach((f) => f(u));
+  connectEvents();
+}
+export const getMe = () => me;
+
+export function useMe() {
+  const [u, set] = useState(me);
+  useEffect(() => { meSubs.add(set); set(me); return () => meSubs.delete(set); }, []);
+  return u;
+}
+
+export async function loadMe() {
+  try { setMe(await api('GET', '/me')); } catch (e) { setMe(e.status === 401 ? null : null); }
+}
+
+export async function refreshMe() {
+  try { setMe(await api('GET', '/me')); } catch { /* keep what we have */ }
+}
+
+// The signed-in user's events (/api/v1/events), one EventSource for the
+// whole app; EventSource sends the session cookie and Last-Event-ID itself.
+const bus = new EventTarget();
+let es = null;
+let esUser = 0;
+export const eventsLive = { ok: false };
+
+function connectEvents() {
+  const id = me ? me.id : 0;
+  if (id === esUser) return;
+  if (es) { es.close(); es = null; eventsLive.ok = false; }
+  esUser = id;
+  if (!id || typeof EventSource === 'undefined') return;
+  es = new EventSource('/api/v1/events');
+  es.onopen = () => { eventsLive.ok = true; };
+  es.onerror = () => { eventsLive.ok = false; };
+  for (const type of ['message', 'like', 'comment', 'follow', 'video_status', 'reset']) {
+    es.addEventListener(type, (ev) => {
+      let data = null;
+      try { data = JSON.parse(ev.data); } catch { /* ignore */ }
+      bus.dispatchEvent(new CustomEvent(type, { detail: data }));
+    });
+  }
+}
+
+export function useEvent(type, fn, deps = []) {
+  useEffect(() => {
+    const h = (ev) => fn(ev.detail);
+    bus.addEventListener(type, h);
+    return () => bus.removeEventListener(type, h);
+  }, deps);
+}
