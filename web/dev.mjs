@@ -23,8 +23,26 @@ function cookieToken(req) {
   return m ? decodeURIComponent(m[1]) : '';
 }
 
-function proxy(req, res) {
-  const headers = { ...req.headers, host: `${upstream.host}` };
+// For a reel without GET /api/v1/users/@{username}: finds the id by
+// asking for users 1, 2, ... (a development database is small).
+async function userByName(req, res) {
+  const name = decodeURIComponent(new URL(req.url, 'http://x').pathname.slice('/api/v1/users/@'.length)).toLowerCase();
+  for (let id = 1; id < 500; id++) {
+    const r = await fetch(new URL('/api/v1/users/' + id, upstream));
+    if (r.status === 404) break;
+    const u = await r.json();
+    if (u.username.toLowerCase() === name) {
+      req.url = '/api/v1/users/' + id + (req.url.includes('?') ? req.url.slice(req.url.indexOf('?')) : '');
+      return proxy(req, res, true);
+    }
+  }
+  res.writeHead(404, { 'Content-Type': 'application/json' });
+  res.end('{"error":{"code":"not_found","message":"user not found"}}');
+}
+
+function proxy(req, res, resolved) {
+  if (emulateCookie && !resolved && req.url.startsWith('/api/v1/users/@')) return userByName(req, res);
+  const headers = { ...req.headers }; // the Host stays: reel builds media URLs from it
   const want = emulateCookie && req.headers['x-reel-session'] === 'cookie';
   if (emulateCookie) {
     const tok = cookieToken(req);
@@ -60,7 +78,8 @@ function proxy(req, res) {
     res.writeHead(ur.statusCode, h);
     ur.pipe(res);
   });
-  up.on('error', (e) => { res.writeHead(502); res.end(String(e)); });
+  up.on('error', (e) => { if (!res.headersSent) res.writeHead(502); res.end(String(e)); });
+  res.on('close', () => up.destroy()); // event streams end with their client
   req.pipe(up);
 }
 

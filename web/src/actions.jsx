@@ -5,6 +5,7 @@ import { api, humanError } from './api.js';
 import { useMe } from './store.js';
 import { navigate } from './router.js';
 import { t, fmtCount } from './i18n.js';
+import { Icon } from './icons.jsx';
 
 export function needSignIn() {
   navigate('/signin?next=' + encodeURIComponent(location.pathname));
@@ -69,16 +70,16 @@ export function VideoActions({ video, update, onComments, commentsOpen }) {
     <div class="actions" role="group" aria-label={t('video.actions')}>
       <button type="button" class={'act' + (video.is_liked ? ' on' : '')} aria-pressed={video.is_liked ? 'true' : 'false'}
         aria-label={t(video.is_liked ? 'like.unlikeN' : 'like.likeN', { n: video.like_count })} onClick={like}>
-        <span class="act-icon" aria-hidden="true">♥</span>
+        <span class="act-icon" aria-hidden="true"><Icon name="heart" size={26} /></span>
         <span class="act-count" aria-hidden="true">{fmtCount(video.like_count)}</span>
       </button>
       <button type="button" class="act" aria-expanded={onComments ? (commentsOpen ? 'true' : 'false') : undefined}
         aria-label={t('comments.openN', { n: video.comment_count })} onClick={onComments}>
-        <span class="act-icon" aria-hidden="true">💬</span>
+        <span class="act-icon" aria-hidden="true"><Icon name="comment" size={24} /></span>
         <span class="act-count" aria-hidden="true">{fmtCount(video.comment_count)}</span>
       </button>
       <button type="button" class="act" aria-label={t('share.copy')} onClick={copy}>
-        <span class="act-icon" aria-hidden="true">🔗</span>
+        <span class="act-icon" aria-hidden="true"><Icon name="link" size={24} /></span>
         <span class="act-count" aria-hidden="true">{t('share.short')}</span>
       </button>
       <span class="sr-status" role="status" aria-live="polite">{msg}</span>

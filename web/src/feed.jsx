@@ -9,6 +9,7 @@ import { Player } from './player.jsx';
 import { VideoActions, FollowButton, toggleLike, needSignIn } from './actions.jsx';
 import { Comments } from './comments.jsx';
 import { t } from './i18n.js';
+import { Icon } from './icons.jsx';
 
 export function Feed({ kind }) {
   const me = useMe();
@@ -114,6 +115,7 @@ export function Feed({ kind }) {
         {videos.map((v, i) => (
           <article class="feed-item" key={v.id} data-index={i} aria-posinset={i + 1} aria-setsize={cursor ? -1 : videos.length}
             aria-label={t('feed.itemLabel', { title: v.title || t('video.untitled'), name: v.author.username })}>
+            <div class="frame">
             {Math.abs(i - active) <= 2 ? (
               <Player video={v} active={i === active && !document.hidden} preload={i === active + 1}
                 label={v.title || t('video.untitled')}
@@ -137,14 +139,15 @@ export function Feed({ kind }) {
                 <Comments video={v} autoFocus onCount={(d) => update(v.id, { comment_count: Math.max(0, v.comment_count + d) })} />
               </div>
             ) : null}
+            </div>
           </article>
         ))}
         {empty || err ? <div class="feed-empty">{empty}{err ? <p class="error" role="alert">{err} <button type="button" class="btn secondary" onClick={() => load('')}>{t('common.retry')}</button></p> : null}</div> : null}
       </div>
       {videos.length > 1 ? (
         <div class="feed-nav">
-          <button type="button" class="icon-btn" onClick={() => go(active - 1)} disabled={active === 0} aria-label={t('feed.prev')}><span aria-hidden="true">▲</span></button>
-          <button type="button" class="icon-btn" onClick={() => go(active + 1)} disabled={active >= videos.length - 1} aria-label={t('feed.next')}><span aria-hidden="true">▼</span></button>
+          <button type="button" class="icon-btn" onClick={() => go(active - 1)} disabled={active === 0} aria-label={t('feed.prev')}><Icon name="up" /></button>
+          <button type="button" class="icon-btn" onClick={() => go(active + 1)} disabled={active >= videos.length - 1} aria-label={t('feed.next')}><Icon name="down" /></button>
         </div>
       ) : null}
     </div>

@@ -7,6 +7,7 @@ import { usePath, Link } from './router.js';
 import { useMe, loadMe, useEvent } from './store.js';
 import { t, getLang, setLang, useLang, LANGS } from './i18n.js';
 import { Feed } from './feed.jsx';
+import { Icon } from './icons.jsx';
 import { VideoPage } from './videopage.jsx';
 import { UploadPage } from './upload.jsx';
 import { Profile } from './profile.jsx';
@@ -58,15 +59,15 @@ function App() {
       <header class="topbar">
         <Link href="/" class="brand" aria-label={t('nav.homeLabel')}>reel</Link>
         <nav class="mainnav" aria-label={t('nav.main')}>
-          <Link href="/" aria-current={cur('feed')}><span aria-hidden="true">⌂</span> {t('nav.home')}</Link>
-          <Link href="/upload" aria-current={cur('upload')}><span aria-hidden="true">＋</span> {t('nav.upload')}</Link>
-          <Link href="/messages" aria-current={cur('messages')}><span aria-hidden="true">✉</span> {t('nav.messages')}</Link>
+          <Link href="/" aria-current={cur('feed')}><Icon name="home" size={20} /> {t('nav.home')}</Link>
+          <Link href="/upload" aria-current={cur('upload')}><Icon name="plus" size={20} /> {t('nav.upload')}</Link>
+          <Link href="/messages" aria-current={cur('messages')}><Icon name="mail" size={20} /> {t('nav.messages')}</Link>
           {me ? (
-            <Link href={'/u/' + encodeURIComponent(me.username)} aria-current={meProfile ? 'page' : undefined}><span aria-hidden="true">☺</span> {t('nav.profile')}</Link>
+            <Link href={'/u/' + encodeURIComponent(me.username)} aria-current={meProfile ? 'page' : undefined}><Icon name="user" size={20} /> {t('nav.profile')}</Link>
           ) : (
-            <Link href="/signin" aria-current={cur('account')}><span aria-hidden="true">☺</span> {t('auth.signIn')}</Link>
+            <Link href="/signin" aria-current={cur('account')}><Icon name="user" size={20} /> {t('auth.signIn')}</Link>
           )}
-          {me ? <Link href="/account" aria-current={cur('account')} class="nav-extra"><span aria-hidden="true">⚙</span> {t('nav.account')}</Link> : null}
+          {me ? <Link href="/account" aria-current={cur('account')} class="nav-extra"><Icon name="gear" size={20} /> {t('nav.account')}</Link> : null}
         </nav>
         <label class="lang">
           <span class="sr-only">{t('nav.language')}</span>

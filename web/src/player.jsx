@@ -6,6 +6,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { api } from './api.js';
 import { getMe } from './store.js';
 import { t } from './i18n.js';
+import { Icon } from './icons.jsx';
 
 // Sound is off until the first tap anywhere (browsers only autoplay muted);
 // from then on every video plays with sound.
@@ -90,6 +91,7 @@ export function Player({ video, active, preload, onDoubleTap, label }) {
 
   const onTime = () => {
     const el = ref.current, s = state.current;
+    if (!el) return;
     const now = el.currentTime;
     if (s.last >= 0 && !el.paused) {
       const d = now - s.last;
@@ -103,6 +105,7 @@ export function Player({ video, active, preload, onDoubleTap, label }) {
   };
   const onMeta = () => {
     const el = ref.current, s = state.current;
+    if (!el) return;
     const r = (video.resume_position_ms || 0) / 1000;
     if (!s.resumed && r > 0.5 && (!el.duration || r < el.duration - 1.5)) el.currentTime = r;
     s.resumed = true;
@@ -125,7 +128,7 @@ export function Player({ video, active, preload, onDoubleTap, label }) {
       if (el.paused) el.play().catch(() => {}); else el.pause();
     }, 260);
   };
-  const togglePlay = () => { const el = ref.current; if (el.paused) el.play().catch(() => {}); else el.pause(); };
+  const togglePlay = () => { const el = ref.current; if (!el) return; if (el.paused) el.play().catch(() => {}); else el.pause(); };
 
   return (
     <div class={'player' + (started ? ' started' : '')}>
@@ -148,14 +151,14 @@ export function Player({ video, active, preload, onDoubleTap, label }) {
         onLoadedMetadata={onMeta}
         onClick={onClick}
       />
-      {heart ? <span key={heart} class="heart-pop" aria-hidden="true">♥</span> : null}
+      {heart ? <span key={heart} class="heart-pop" aria-hidden="true"><Icon name="heart" size={110} /></span> : null}
       {!playable ? <p class="player-note">{video.status === 'ready' ? t('video.noMedia') : t('video.notReady')}</p> : null}
       <div class="player-controls">
         <button type="button" class="icon-btn" onClick={togglePlay} aria-label={paused ? t('player.play') : t('player.pause')}>
-          <span aria-hidden="true">{paused ? '▶' : '❚❚'}</span>
+          <Icon name={paused ? 'play' : 'pause'} />
         </button>
         <button type="button" class="icon-btn" onClick={() => setSound(!sound)} aria-label={sound ? t('player.mute') : t('player.unmute')} aria-pressed={sound ? 'true' : 'false'}>
-          <span aria-hidden="true">{sound ? '🔊' : '🔇'}</span>
+          <Icon name={sound ? 'soundOn' : 'soundOff'} />
         </button>
       </div>
     </div>

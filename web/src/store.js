@@ -34,15 +34,23 @@ let es = null;
 let esUser = 0;
 export const eventsLive = { ok: false };
 
-function connectEvents() {
+let retry = 0;
+function connectEvents(force) {
   const id = me ? me.id : 0;
-  if (id === esUser) return;
+  if (id === esUser && !force) return;
   if (es) { es.close(); es = null; eventsLive.ok = false; }
+  clearTimeout(retry);
   esUser = id;
   if (!id || typeof EventSource === 'undefined') return;
   es = new EventSource('/api/v1/events');
+  const mine = es;
   es.onopen = () => { eventsLive.ok = true; };
-  es.onerror = () => { eventsLive.ok = false; };
+  es.onerror = () => {
+    eventsLive.ok = false;
+    // EventSource reconnects by itself after a dropped stream, but gives up
+    // on an error answer (429 over the stream cap, 503): try again later.
+    if (mine.readyState === EventSource.CLOSED && es === mine) retry = setTimeout(() => connectEvents(true), 15000);
+  };
   for (const type of ['message', 'like', 'comment', 'follow', 'video_status', 'reset']) {
     es.addEventListener(type, (ev) => {
       let data = null;

@@ -10,9 +10,10 @@ import { Player } from './player.jsx';
 import { t, fmtBytes } from './i18n.js';
 
 const ENDPOINT = '/api/v1/uploads/';
-// Chunks bound what a dropped connection can lose and let the server
-// confirm progress as it goes; tus resumes from the last confirmed byte.
-const CHUNK = 256 * 1024;
+// Chunks of about a twentieth of the file (64 KiB to 16 MiB) let the server
+// confirm progress as it goes, so that a dropped connection or a reload
+// loses at most one chunk; tus resumes from the last confirmed byte.
+const chunkFor = (size) => Math.min(16 << 20, Math.max(64 << 10, Math.ceil(size / 20)));
 const VIDEO_EXT = /\.(mp4|m4v|mov|webm|mkv|avi|mpe?g|ts|m2ts|3gp|3g2|flv|wmv|ogv)$/i;
 const idKey = (url) => 'reel.upload-video:' + url;
 
@@ -128,7 +129,7 @@ export function UploadPage() {
     let videoId = '';
     const up = new tus.Upload(file, {
       endpoint: ENDPOINT,
-      chunkSize: CHUNK,
+      chunkSize: chunkFor(file.size),
       retryDelays: [0, 1000, 3000, 5000, 10000, 20000],
       metadata: { filename: file.name, title: title.trim(), description: desc.trim(), visibility: vis },
       storeFingerprintForResuming: true,
