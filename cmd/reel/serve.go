@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"runtime"
@@ -27,6 +28,7 @@ import (
 	"github.com/reel-video/reel/internal/shared"
 	"github.com/reel-video/reel/internal/sqlstore"
 	"github.com/reel-video/reel/internal/upload"
+	"github.com/reel-video/reel/web"
 )
 
 func runServe(ctx context.Context, args []string, env *environment) error {
@@ -163,6 +165,14 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 		media.Redirect = p
 	}
 	log.Info("media delivery", "mode", cfg.MediaDelivery)
+	app, built := web.App()
+	if !built {
+		log.Warn("this binary carries no web app (web/dist was not built when it was compiled): / serves a page that says how to build it (make build)")
+	}
+	var mediaOrigins []string
+	if u, err := url.Parse(cfg.PublicURL); err == nil && u.Host != "" { // validated by config
+		mediaOrigins = append(mediaOrigins, u.Scheme+"://"+u.Host)
+	}
 
 	handler, err := httpapi.NewServer(httpapi.Deps{
 		Logger:   log,
@@ -196,6 +206,8 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 		IncomingDir:    b.dirs.incoming,
 		RateLimits:     apiLimits(cfg, state),
 		Events:         liveEvents,
+		App:            app,
+		MediaOrigins:   mediaOrigins,
 	})
 	if err != nil {
 		return err

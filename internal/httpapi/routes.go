@@ -13,7 +13,9 @@ func (s *server) routes(e *gin.Engine) {
 	// metrics; connDeadlines gives every route, 404s included, a bound that
 	// the groups below tighten or, for streams, replace.
 	e.Use(s.requestID(), s.observe(), s.recovery(), connDeadlines(s.RequestTimeout), limitHeaders(MaxHeaderBytes))
-	e.NoRoute(s.notFound())
+	// What no route below matches: the web app's pages for browsers'
+	// navigations and the files at its root, else the JSON 404 (app.go).
+	e.NoRoute(s.appOrNotFound())
 	e.NoMethod(s.methodNotAllowed())
 
 	e.GET("/healthz", s.handleHealthz())
@@ -106,4 +108,9 @@ func (s *server) routes(e *gin.Engine) {
 	for _, m := range []string{"GET", "HEAD", "OPTIONS"} {
 		e.Handle(m, "/media/*path", writeDeadline(mediaWriteTimeout), s.handleMedia())
 	}
+
+	// The web app's hashed files, cached for good (app.go); its pages are
+	// served by NoRoute above.
+	e.GET("/assets/*path", s.handleAsset())
+	e.HEAD("/assets/*path", s.handleAsset())
 }

@@ -7,6 +7,7 @@ package httpapi
 import (
 	"crypto/tls"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"time"
@@ -66,6 +67,13 @@ type Deps struct {
 	// Events carries the users' live events (GET /api/v1/events); nil is
 	// a bus of this server's own, which nothing publishes to.
 	Events events.Bus
+	// App is the web app's files (web.App): index.html, assets/ and the
+	// files at its root. nil serves no app: every unknown path is a JSON 404.
+	App fs.FS
+	// MediaOrigins are origins other than reel's own that media URLs may
+	// point to (REEL_PUBLIC_URL's, when it is a CDN); the app's
+	// Content-Security-Policy allows them for images, media and fetches.
+	MediaOrigins []string
 }
 
 // Limits that are part of the hardening of the server.
@@ -92,6 +100,7 @@ type server struct {
 	encoded *encodedCards // the JSON of cached cards (encode.go)
 	// feedAnswers are the signed-in viewers' last first pages (encode.go).
 	feedAnswers *otter.Cache[int64, *feedAnswer]
+	app         *appFiles // nil without Deps.App
 }
 
 // NewServer returns the handler for the public listener.
@@ -114,6 +123,11 @@ func NewServer(d Deps) (http.Handler, error) {
 	}
 	s := &server{Deps: d, log: d.Logger, base: base, streams: newStreamLimiter(), encoded: newEncodedCards(),
 		feedAnswers: newFeedAnswers()}
+	if d.App != nil {
+		if s.app, err = newAppFiles(d.App, d.MediaOrigins); err != nil {
+			return nil, err
+		}
+	}
 	s.routes(e)
 	return e, nil
 }
