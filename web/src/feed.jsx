@@ -5,13 +5,22 @@ import { useEffect, useRef, useState, useCallback } from 'preact/hooks';
 import { get, humanError } from './api.js';
 import { useMe, useEvent } from './store.js';
 import { Link } from './router.js';
-import { Player } from './player.jsx';
+import { Player, preloadPlayer } from './player.jsx';
 import { VideoActions, FollowButton, toggleLike, needSignIn } from './actions.jsx';
 import { Comments } from './comments.jsx';
 import { t } from './i18n.js';
 import { Icon } from './icons.jsx';
 
+// The first page of everyone's feed is asked for as soon as the script
+// runs, before the first render, when the app opens on it.
+let early = null;
+export function prefetchFeed() {
+  early = get('/feed?limit=10');
+  early.catch(() => {});
+}
+
 export function Feed({ kind }) {
+  preloadPlayer();
   const me = useMe();
   const [videos, setVideos] = useState([]);
   const [cursor, setCursor] = useState('');
@@ -19,25 +28,40 @@ export function Feed({ kind }) {
   const [err, setErr] = useState('');
   const [active, setActive] = useState(0);
   const [sheet, setSheet] = useState(0); // id of the video whose comments are open
+  // The next video preloads once the one on screen plays, so that it does
+  // not compete with it for the first frames.
+  const [playedOnce, setPlayedOnce] = useState(false);
   const box = useRef(null);
   const path = kind === 'following' ? '/feed/following' : '/feed';
 
   const load = async (c) => {
     setLoading(true);
     try {
-      const r = await get(path + '?limit=10' + (c ? '&cursor=' + encodeURIComponent(c) : ''));
+      let r;
+      if (!c && kind !== 'following' && early) { r = await early.finally(() => { early = null; }); }
+      else r = await get(path + '?limit=10' + (c ? '&cursor=' + encodeURIComponent(c) : ''));
       setVideos((l) => (c ? l.concat(r.videos.filter((v) => !l.some((x) => x.id === v.id))) : r.videos));
       setCursor(r.next_cursor);
       setErr('');
     } catch (e) { setErr(humanError(e)); }
     setLoading(false);
   };
+  // Everyone's feed is asked for at once, beside /me (the session cookie
+  // goes with it either way); it is asked again only when the person signs
+  // in or out. The following feed needs to know who is signed in.
+  const who = me === undefined ? (kind === 'following' ? undefined : 'start') : me ? me.id : 0;
+  const last = useRef({ who: null, kind: null });
   useEffect(() => {
+    if (who === undefined) return;
+    const prev = last.current;
+    last.current = { who, kind };
+    // /me answered after everyone's feed was asked for: that request
+    // carried the session cookie already, nothing to redo.
+    if (prev.who === 'start' && prev.kind === kind) return;
     setVideos([]); setActive(0); setSheet(0); setCursor('');
     if (kind === 'following' && me === null) { setLoading(false); return; }
-    if (me === undefined) return;
     load('');
-  }, [kind, me === undefined, me ? me.id : 0]);
+  }, [kind, who]);
 
   // Which item fills the screen.
   useEffect(() => {
@@ -117,7 +141,8 @@ export function Feed({ kind }) {
             aria-label={t('feed.itemLabel', { title: v.title || t('video.untitled'), name: v.author.username })}>
             <div class="frame">
             {Math.abs(i - active) <= 2 ? (
-              <Player video={v} active={i === active && !document.hidden} preload={i === active + 1}
+              <Player video={v} active={i === active && !document.hidden} preload={i === active + 1 && playedOnce}
+                onStarted={i === active ? () => setPlayedOnce(true) : undefined}
                 label={v.title || t('video.untitled')}
                 onDoubleTap={() => { if (!me) return needSignIn(); if (!v.is_liked) toggleLike(v, true, (p) => update(v.id, p)).catch(() => {}); }} />
             ) : (v.cover_url ? <img class="cover alone" src={v.cover_url} alt="" loading="lazy" /> : null)}

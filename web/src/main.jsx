@@ -6,7 +6,7 @@ import './style.css';
 import { usePath, Link } from './router.js';
 import { useMe, loadMe, useEvent } from './store.js';
 import { t, getLang, setLang, useLang, LANGS } from './i18n.js';
-import { Feed } from './feed.jsx';
+import { Feed, prefetchFeed } from './feed.jsx';
 import { Icon } from './icons.jsx';
 import { VideoPage } from './videopage.jsx';
 import { UploadPage } from './upload.jsx';
@@ -83,5 +83,6 @@ function App() {
 }
 
 document.documentElement.lang = getLang() === 'zh' ? 'zh-CN' : 'en';
+if (location.pathname === '/') prefetchFeed();
 loadMe();
 render(<App />, document.getElementById('app'));

@@ -25,6 +25,17 @@ function loadHls() {
   return hlsModule;
 }
 
+// preloadPlayer fetches hls.js while the feed itself is being asked for,
+// where the browser will need it.
+export function preloadPlayer() {
+  if (!nativeHLS()) loadHls().catch(() => {});
+}
+let native;
+function nativeHLS() {
+  if (native === undefined) native = !!document.createElement('video').canPlayType('application/vnd.apple.mpegurl');
+  return native;
+}
+
 function attach(el, v, eager) {
   let hls = null, gone = false;
   const native = v.hls_url && el.canPlayType('application/vnd.apple.mpegurl');
@@ -50,7 +61,7 @@ function attach(el, v, eager) {
   };
 }
 
-export function Player({ video, active, preload, onDoubleTap, label }) {
+export function Player({ video, active, preload, onDoubleTap, onStarted, label }) {
   const ref = useRef(null);
   const sound = useSound();
   const [paused, setPaused] = useState(true);
@@ -144,7 +155,7 @@ export function Player({ video, active, preload, onDoubleTap, label }) {
         poster={video.cover_url || undefined}
         aria-label={label || video.title || t('video.untitled')}
         data-video-id={video.id}
-        onPlaying={() => { setStarted(true); setPaused(false); }}
+        onPlaying={() => { setStarted(true); setPaused(false); if (onStarted) onStarted(); }}
         onPause={() => setPaused(true)}
         onPlay={() => setPaused(false)}
         onTimeUpdate={onTime}
