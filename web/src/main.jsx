@@ -7,6 +7,7 @@ import { usePath, Link } from './router.js';
 import { useMe, loadMe, useEvent } from './store.js';
 import { t, getLang, setLang, useLang, LANGS } from './i18n.js';
 import { Feed, prefetchFeed } from './feed.jsx';
+import { preloadPlayer } from './player.jsx';
 import { Icon } from './icons.jsx';
 import { VideoPage } from './videopage.jsx';
 import { UploadPage } from './upload.jsx';
@@ -83,6 +84,6 @@ function App() {
 }
 
 document.documentElement.lang = getLang() === 'zh' ? 'zh-CN' : 'en';
-if (location.pathname === '/') prefetchFeed();
+if (location.pathname === '/') { prefetchFeed(); preloadPlayer(); }
 loadMe();
 render(<App />, document.getElementById('app'));

@@ -101,6 +101,12 @@ async function main() {
   // Alice on a phone-sized screen, Bob on a desktop one.
   const ctxA = await browser.newContext({ viewport: { width: 390, height: 844 }, hasTouch: true, locale: 'en-US' });
   const ctxB = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'en-US' });
+  // Bob's browser has no native HLS (as Firefox or Chrome before it had
+  // it): his videos play through hls.js, Alice's natively where Chromium can.
+  await ctxB.addInitScript(() => {
+    const can = HTMLMediaElement.prototype.canPlayType;
+    HTMLMediaElement.prototype.canPlayType = function (type) { return /mpegurl/i.test(type) ? '' : can.call(this, type); };
+  });
   const a = await ctxA.newPage();
   const b = await ctxB.newPage();
   watch(a, 'alice'); watch(b, 'bob');
@@ -160,8 +166,11 @@ async function main() {
       await b.goto(base + '/');
       const item = b.getByRole('article', { name: `${title} by @${alice.name}` });
       await item.waitFor({ timeout: STEP_MS });
-      const pic = await expectPlaying(b, item.getByLabel(title, { exact: true }), 2);
-      console.log(`    playing at ${pic.t.toFixed(2)} s, ${pic.w}x${pic.h}, luma variance ${pic.variance.toFixed(0)}`);
+      const video = item.getByLabel(title, { exact: true });
+      const pic = await expectPlaying(b, video, 2);
+      const src = await video.evaluate((v) => v.currentSrc);
+      if (!src.startsWith('blob:')) throw new Error(`without native HLS the video should play through hls.js (MSE), not ${src}`);
+      console.log(`    playing through hls.js at ${pic.t.toFixed(2)} s, ${pic.w}x${pic.h}, luma variance ${pic.variance.toFixed(0)}`);
       await b.screenshot({ path: path.join(shots, 'feed-desktop.png') });
     });
 
