@@ -159,7 +159,11 @@ export function UploadPage() {
         const e = tusError(e2);
         if (e.code === 'network') { setPhase('stalled'); setErr(t('upload.stalled')); return; }
         setPhase('idle');
-        setErr(e.code === 'unauthorized' ? t('err.signin') : humanError(e));
+        // A refused upload cannot be resumed: forget it.
+        if (up._urlStorageKey) tus.defaultOptions.urlStorage.removeUpload(up._urlStorageKey).catch(() => {});
+        if (e.code === 'unauthorized') setErr(t('err.signin'));
+        else if (e.code === 'too_large' && maxSize) setErr(t('upload.tooLargeLocal', { size: fmtBytes(file.size), max: fmtBytes(maxSize) }));
+        else setErr(humanError(e));
       },
       onSuccess: () => {
         const url = up.url;
