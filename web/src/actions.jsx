@@ -68,15 +68,17 @@ export function VideoActions({ video, update, onComments, commentsOpen }) {
   };
   return (
     <div class="actions" role="group" aria-label={t('video.actions')}>
-      <button type="button" class={'act' + (video.is_liked ? ' on' : '')} aria-pressed={video.is_liked ? 'true' : 'false'}
-        aria-label={t(video.is_liked ? 'like.unlikeN' : 'like.likeN', { n: video.like_count })} onClick={like}>
+      {/* Names are the action and the live count ("Like 3"); whether the
+          viewer likes it is the button's pressed state. */}
+      <button type="button" class={'act' + (video.is_liked ? ' on' : '')} aria-pressed={video.is_liked ? 'true' : 'false'} onClick={like}>
         <span class="act-icon" aria-hidden="true"><Icon name="heart" size={26} /></span>
-        <span class="act-count" aria-hidden="true">{fmtCount(video.like_count)}</span>
+        <span class="sr-only">{t('like.like')} </span>
+        <span class="act-count">{fmtCount(video.like_count)}</span>
       </button>
-      <button type="button" class="act" aria-expanded={onComments ? (commentsOpen ? 'true' : 'false') : undefined}
-        aria-label={t('comments.openN', { n: video.comment_count })} onClick={onComments}>
+      <button type="button" class="act" aria-expanded={commentsOpen === undefined ? undefined : commentsOpen ? 'true' : 'false'} onClick={onComments}>
         <span class="act-icon" aria-hidden="true"><Icon name="comment" size={24} /></span>
-        <span class="act-count" aria-hidden="true">{fmtCount(video.comment_count)}</span>
+        <span class="sr-only">{t('comments.title')} </span>
+        <span class="act-count">{fmtCount(video.comment_count)}</span>
       </button>
       <button type="button" class="act" aria-label={t('share.copy')} onClick={copy}>
         <span class="act-icon" aria-hidden="true"><Icon name="link" size={24} /></span>

@@ -71,7 +71,6 @@ function App() {
           {me ? <Link href="/account" aria-current={cur('account')} class="nav-extra"><Icon name="gear" size={20} /> {t('nav.account')}</Link> : null}
         </nav>
         <label class="lang">
-          <span class="sr-only">{t('nav.language')}</span>
           <select value={lang} onChange={(e) => setLang(e.currentTarget.value)} aria-label={t('nav.language')}>
             {LANGS.map(([code, name]) => <option value={code} key={code}>{name}</option>)}
           </select>
