@@ -132,7 +132,7 @@ export function Feed({ kind }) {
   }
 
   return (
-    <div class="feed-page">
+    <main class="feed-page">
       <h1 class="sr-only">{kind === 'following' ? t('feed.following') : t('feed.everyone')}</h1>
       {tabs}
       <div class="feed" ref={box} aria-label={t('feed.label')} role="feed" aria-busy={loading ? 'true' : 'false'}>
@@ -175,6 +175,6 @@ export function Feed({ kind }) {
           <button type="button" class="icon-btn" onClick={() => go(active + 1)} disabled={active >= videos.length - 1} aria-label={t('feed.next')}><Icon name="down" /></button>
         </div>
       ) : null}
-    </div>
+    </main>
   );
 }

@@ -70,6 +70,7 @@ function App() {
           )}
           {me ? <Link href="/account" aria-current={cur('account')} class="nav-extra"><Icon name="gear" size={20} /> {t('nav.account')}</Link> : null}
         </nav>
+        {me === null && section !== 'account' ? <Link href="/signup" class="btn primary small">{t('auth.signUp')}</Link> : null}
         <label class="lang">
           <select value={lang} onChange={(e) => setLang(e.currentTarget.value)} aria-label={t('nav.language')}>
             {LANGS.map(([code, name]) => <option value={code} key={code}>{name}</option>)}
