@@ -153,7 +153,7 @@ function OwnVideo({ v, onChange }) {
       ) : (
         <div class="row">
           <button type="button" class="btn secondary small" onClick={() => setEdit(true)} aria-label={t('video.editName', { title: v.title || t('video.untitled') })}>{t('video.edit')}</button>
-          <ConfirmButton label={t('video.delete')} confirm={t('video.confirmDelete')} onConfirm={del} />
+          <ConfirmButton small label={t('video.delete')} confirm={t('video.confirmDelete')} onConfirm={del} />
         </div>
       )}
       {err ? <p class="error" role="alert">{err}</p> : null}

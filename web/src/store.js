@@ -19,6 +19,8 @@ export function useMe() {
   return u;
 }
 
+window.addEventListener('reel:signed-out', () => { if (me) setMe(null); });
+
 export async function loadMe() {
   try { setMe(await api('GET', '/me')); } catch (e) { setMe(e.status === 401 ? null : null); }
 }

@@ -10,10 +10,10 @@ import { Player } from './player.jsx';
 import { t, fmtBytes } from './i18n.js';
 
 const ENDPOINT = '/api/v1/uploads/';
-// Chunks of about a twentieth of the file (64 KiB to 16 MiB) let the server
+// Chunks of about a twentieth of the file (16 KiB to 16 MiB) let the server
 // confirm progress as it goes, so that a dropped connection or a reload
 // loses at most one chunk; tus resumes from the last confirmed byte.
-const chunkFor = (size) => Math.min(16 << 20, Math.max(64 << 10, Math.ceil(size / 20)));
+const chunkFor = (size) => Math.min(16 << 20, Math.max(16 << 10, Math.ceil(size / 20)));
 const VIDEO_EXT = /\.(mp4|m4v|mov|webm|mkv|avi|mpe?g|ts|m2ts|3gp|3g2|flv|wmv|ogv)$/i;
 const idKey = (url) => 'reel.upload-video:' + url;
 

@@ -66,14 +66,15 @@ export function VideoPage({ id }) {
   );
 }
 
-export function ConfirmButton({ label, confirm, onConfirm }) {
+export function ConfirmButton({ label, confirm, onConfirm, small }) {
+  const sm = small ? ' small' : '';
   const [ask, setAsk] = useState(false);
-  if (!ask) return <button type="button" class="btn danger" onClick={() => setAsk(true)}>{label}</button>;
+  if (!ask) return <button type="button" class={'btn danger' + sm} onClick={() => setAsk(true)}>{label}</button>;
   return (
     <span class="confirm" role="group" aria-label={confirm}>
       <span>{confirm}</span>{' '}
-      <button type="button" class="btn danger" onClick={() => { setAsk(false); onConfirm(); }}>{t('common.yesDelete')}</button>{' '}
-      <button type="button" class="btn secondary" onClick={() => setAsk(false)}>{t('common.cancel')}</button>
+      <button type="button" class={'btn danger' + sm} onClick={() => { setAsk(false); onConfirm(); }}>{t('common.yesDelete')}</button>{' '}
+      <button type="button" class={'btn secondary' + sm} onClick={() => setAsk(false)}>{t('common.cancel')}</button>
     </span>
   );
 }
