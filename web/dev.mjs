@@ -72,7 +72,7 @@ function proxy(req, res, resolved) {
       });
       return;
     }
-    if (signOut || (emulateCookie && ur.statusCode === 401 && cookieToken(req))) {
+    if (signOut) {
       h['set-cookie'] = 'reel_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0';
     }
     res.writeHead(ur.statusCode, h);

@@ -14,10 +14,13 @@ export function VideoPage({ id }) {
   const [v, setV] = useState(null);
   const [err, setErr] = useState('');
   const [note, setNote] = useState('');
+  // Whether the video is blocked: from the answer when the server says
+  // (a \`blocked\` field for owners and administrators), else as last set here.
+  const [blocked, setBlocked] = useState(false);
   useEffect(() => {
     if (me === undefined) return;
     setV(null); setErr('');
-    get('/videos/' + id).then(setV, (e) => setErr(humanError(e)));
+    get('/videos/' + id).then((x) => { setV(x); setBlocked(!!x.blocked); }, (e) => setErr(humanError(e)));
   }, [id, me === undefined, me ? me.id : 0]);
   if (err) return <main class="page"><h1 class="h1">{t('video.title')}</h1><p class="error" role="alert">{err}</p></main>;
   if (!v) return <main class="page"><p role="status">{t('common.loading')}</p></main>;
@@ -29,6 +32,7 @@ export function VideoPage({ id }) {
   const admin = async (block) => {
     try {
       await api(block ? 'POST' : 'DELETE', `/admin/videos/${v.id}/block`);
+      setBlocked(block);
       setNote(block ? t('admin.blocked') : t('admin.unblocked'));
     } catch (e) { setNote(humanError(e)); }
   };
@@ -53,8 +57,7 @@ export function VideoPage({ id }) {
         <VideoActions video={v} update={update} onComments={() => { const el = document.getElementById('c-' + v.id); if (el) el.focus(); }} />
         {isOwner || isAdmin ? (
           <div class="row" role="group" aria-label={t('video.manage')}>
-            {isAdmin ? <button type="button" class="btn secondary" onClick={() => admin(true)}>{t('admin.block')}</button> : null}
-            {isAdmin ? <button type="button" class="btn secondary" onClick={() => admin(false)}>{t('admin.unblock')}</button> : null}
+            {isAdmin ? <button type="button" class="btn secondary" onClick={() => admin(!blocked)}>{blocked ? t('admin.unblock') : t('admin.block')}</button> : null}
             {isOwner ? <Link class="btn secondary" href={'/u/' + encodeURIComponent(v.author.username)}>{t('video.manageOnProfile')}</Link> : null}
             <ConfirmButton label={t('video.delete')} confirm={t('video.confirmDelete')} onConfirm={del} />
           </div>
