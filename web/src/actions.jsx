@@ -40,9 +40,11 @@ export function FollowButton({ user, onChange, small }) {
   };
   return (
     <>
+      {/* Named "Follow @name" or "Following @name" (pressed): clicking the
+          latter unfollows. */}
       <button type="button" class={'btn ' + (on ? 'secondary' : 'primary') + (small ? ' small' : '')} disabled={busy} aria-pressed={on ? 'true' : 'false'}
-        aria-label={on ? t('follow.unfollowName', { name: user.username }) : t('follow.followName', { name: user.username })} onClick={click}>
-        {on ? t('follow.following') : t('follow.follow')}
+        onClick={click}>
+        {on ? t('follow.following') : t('follow.follow')}<span class="sr-only"> @{user.username}</span>
       </button>
       {err ? <span class="error" role="alert">{err}</span> : null}
     </>

@@ -198,12 +198,12 @@ async function main() {
     });
 
     await step('they follow each other', async () => {
-      await b.getByRole('button', { name: `Follow ${alice.name}` }).first().click();
-      await b.getByRole('button', { name: `Unfollow ${alice.name}` }).first().waitFor({ timeout: STEP_MS });
+      await b.getByRole('button', { name: `Follow @${alice.name}`, exact: true, pressed: false }).first().click();
+      await b.getByRole('button', { name: `Following @${alice.name}`, exact: true, pressed: true }).first().waitFor({ timeout: STEP_MS });
       await a.goto(base + '/u/' + bob.name);
       await a.getByRole('heading', { name: '@' + bob.name }).waitFor();
-      await a.getByRole('button', { name: `Follow ${bob.name}` }).click();
-      await a.getByRole('button', { name: `Unfollow ${bob.name}` }).waitFor({ timeout: STEP_MS });
+      await a.getByRole('button', { name: `Follow @${bob.name}`, exact: true }).click();
+      await a.getByRole('button', { name: `Following @${bob.name}`, exact: true, pressed: true }).waitFor({ timeout: STEP_MS });
       await a.getByRole('tab', { name: 'Followers' }).click();
       await a.getByRole('tabpanel').getByRole('link', { name: '@' + alice.name }).waitFor({ timeout: STEP_MS });
     });
