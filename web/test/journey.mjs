@@ -166,6 +166,7 @@ async function main() {
       await b.goto(base + '/');
       const item = b.getByRole('article', { name: `${title} by @${alice.name}` });
       await item.waitFor({ timeout: STEP_MS });
+      await item.scrollIntoViewIfNeeded(); // the newest video is first, unless others came in between
       const video = item.getByLabel(title, { exact: true });
       const pic = await expectPlaying(b, video, 2);
       const src = await video.evaluate((v) => v.currentSrc);
@@ -234,6 +235,7 @@ async function main() {
       await b.screenshot({ path: path.join(shots, 'profile-desktop.png') });
       await a.goto(base + '/');
       const item = a.getByRole('article', { name: `${title} by @${alice.name}` });
+      await item.scrollIntoViewIfNeeded();
       await expectPlaying(a, item.getByLabel(title, { exact: true }), 0.5);
       await a.screenshot({ path: path.join(shots, 'feed.png') });
       await a.getByLabel('Language').selectOption('zh');
