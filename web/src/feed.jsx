@@ -31,6 +31,13 @@ export function Feed({ kind }) {
   // The next video preloads once the one on screen plays, so that it does
   // not compete with it for the first frames.
   const [playedOnce, setPlayedOnce] = useState(false);
+  // Nothing plays while the page is hidden (another tab, a locked phone).
+  const [hidden, setHidden] = useState(document.hidden);
+  useEffect(() => {
+    const f = () => setHidden(document.hidden);
+    document.addEventListener('visibilitychange', f);
+    return () => document.removeEventListener('visibilitychange', f);
+  }, []);
   const box = useRef(null);
   const path = kind === 'following' ? '/feed/following' : '/feed';
 
@@ -141,7 +148,7 @@ export function Feed({ kind }) {
             aria-label={t('feed.itemLabel', { title: v.title || t('video.untitled'), name: v.author.username })}>
             <div class="frame">
             {Math.abs(i - active) <= 2 ? (
-              <Player video={v} active={i === active && !document.hidden} preload={i === active + 1 && playedOnce}
+              <Player video={v} active={i === active && !hidden} preload={i === active + 1 && playedOnce}
                 onStarted={i === active ? () => setPlayedOnce(true) : undefined}
                 label={v.title || t('video.untitled')}
                 onDoubleTap={() => { if (!me) return needSignIn(); if (!v.is_liked) toggleLike(v, true, (p) => update(v.id, p)).catch(() => {}); }} />

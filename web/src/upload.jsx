@@ -60,12 +60,13 @@ export function UploadPage() {
     };
   }, []);
   useEffect(() => {
-    const online = () => { if (upRef.current && phaseRef.current === 'stalled') start(); };
+    const online = () => { if (upRef.current && phaseRef.current === 'stalled') startRef.current(); };
     window.addEventListener('online', online);
     return () => window.removeEventListener('online', online);
   }, []);
   const phaseRef = useRef(phase);
   phaseRef.current = phase;
+  const startRef = useRef(null);
 
   if (me === null) {
     return <main class="page narrow"><h1 class="h1">{t('upload.title')}</h1>
@@ -191,6 +192,8 @@ export function UploadPage() {
       setTimeout(() => clearInterval(iv), 10000);
     }
   };
+
+  startRef.current = start;
 
   const forget = async (p) => {
     const tus = await loadTus();
