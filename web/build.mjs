@@ -71,7 +71,6 @@ ${entryCSS ? `<link rel="stylesheet" href="${entryCSS}">\n` : ''}${preload.map((
   await writeFile(path.join(dist, 'index.html'), html);
   total += Buffer.byteLength(html);
   const report = { js_bytes: jsRaw, js_gzip_bytes: jsGz, total_bytes: total, budget_gzip_bytes: budget };
-  await writeFile(path.join(dist, 'size.json'), JSON.stringify(report) + '\n');
   if (!quiet) {
     console.log(`JavaScript: ${(jsRaw / 1024).toFixed(1)} KiB, ${(jsGz / 1024).toFixed(1)} KiB gzipped (budget ${budget / 1024} KiB); all files ${(total / 1024).toFixed(1)} KiB`);
   }
