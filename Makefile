@@ -7,8 +7,11 @@ LDFLAGS := -s -w -X github.com/reel-video/reel.Version=$(VERSION)
 
 .PHONY: build run demo test bench clean
 
+# The web app first (scripts/web.sh: npm ci && npm run build in web/, only
+# when its sources changed): the binary embeds web/dist.
 build:
 	@scripts/deps.sh go
+	@scripts/web.sh
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/reel
 
 run: build

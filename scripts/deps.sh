@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Makes the prerequisites of `make run` and `make test` true on a Debian
 # machine, installing what is missing when run as root, or stopping with the
-# exact command to run otherwise. Usage: scripts/deps.sh go|ffmpeg|fonts|postgres|nginx|wrk|versitygw|redis...
+# exact command to run otherwise. Usage: scripts/deps.sh go|ffmpeg|fonts|postgres|nginx|wrk|versitygw|redis|node|chromium...
 # `postgres` prints the export line of a reachable test database on stdout;
 # everything else goes to stderr.
 set -euo pipefail
@@ -70,6 +70,27 @@ need_redis() {
 	command -v redis-server >/dev/null || [ -x /usr/bin/redis-server ] || apt_install redis-server
 }
 
+# need_node: Node.js 18 or newer and npm, which build the web app (web/);
+# Debian 12's nodejs is 18.
+need_node() {
+	if ! command -v node >/dev/null; then
+		apt_install nodejs npm
+	elif ! command -v npm >/dev/null; then
+		apt_install npm
+	fi
+	local v
+	v=$(node --version | sed 's/^v//')
+	if [ "${v%%.*}" -lt 18 ]; then
+		die "Node.js $v is too old for the web app's build: install Node.js 18 or newer (sudo apt-get install -y nodejs npm on Debian 12, or https://nodejs.org/)"
+	fi
+}
+
+# need_chromium: Debian's Chromium, which the browser test drives through
+# playwright-core (npx playwright install does not work offline).
+need_chromium() {
+	[ -x /usr/bin/chromium ] || apt_install chromium
+}
+
 need_wrk() {
 	command -v wrk >/dev/null || apt_install wrk
 }
@@ -136,6 +157,8 @@ for need in "$@"; do
 	wrk) need_wrk ;;
 	versitygw) need_versitygw ;;
 	redis) need_redis ;;
+	node) need_node ;;
+	chromium) need_chromium ;;
 	*) die "unknown prerequisite $need" ;;
 	esac
 done

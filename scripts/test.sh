@@ -8,7 +8,11 @@ cd "$(dirname "$0")/.."
 # smoke test (bench/) measures against them; versitygw: the S3-compatible
 # server of the blob store's S3 tests; redis-server: the shared-state tests
 # start their own.
-scripts/deps.sh go ffmpeg fonts nginx wrk versitygw redis
+# node builds the web app, which the binary embeds and the browser test
+# (e2e/browser_test.go) drives in Debian's chromium.
+scripts/deps.sh go ffmpeg fonts nginx wrk versitygw redis node chromium
+# Before anything is compiled: the Go package web embeds web/dist.
+scripts/web.sh
 # The S3 tests (internal/blob/s3test) start versitygw from GOPATH/bin.
 export REEL_TEST_VERSITYGW="$(go env GOPATH)/bin/versitygw"
 export REEL_TEST_REDIS_SERVER="$(command -v redis-server || echo /usr/bin/redis-server)"

@@ -133,7 +133,7 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 		Expiry:       cfg.UploadExpiry,
 		Videos:       b.db,
 		Publisher:    publisher,
-		Authenticate: bearerUser(accounts),
+		Authenticate: sessionUser(accounts),
 		LogOutput:    env.stderr,
 	})
 	if err != nil {
@@ -191,6 +191,7 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 		RequestTimeout: cfg.RequestTimeout,
 		MaxInFlight:    cfg.MaxInFlight,
 		TrustedProxies: cfg.TrustedProxies,
+		CORSOrigins:    cfg.CORSOrigins,
 		Videos:         reads,
 		Playback:       b.db,
 		Social:         reads,
@@ -253,11 +254,13 @@ const (
 	sessionPurge = time.Hour
 )
 
-// bearerUser authenticates a request by its bearer token, for tusd's hooks,
-// through the accounts path every route uses; a token is required.
-func bearerUser(accounts *account.Service) func(r *http.Request) (int64, error) {
+// sessionUser authenticates a request by its bearer token or a browser's
+// session cookie, for tusd's hooks, through the accounts path every route
+// uses; one of them is required. (The CSRF check of the cookie is the tus
+// route's, in httpapi.)
+func sessionUser(accounts *account.Service) func(r *http.Request) (int64, error) {
 	return func(r *http.Request) (int64, error) {
-		p, err := accounts.Authenticate(r, "")
+		p, _, err := accounts.AuthenticateSession(r)
 		if err == nil && p.UserID == 0 {
 			err = reel.Errorf(reel.EUNAUTHORIZED, "sign in first: send Authorization: Bearer <token>")
 		}

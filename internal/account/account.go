@@ -266,6 +266,39 @@ func (s *Service) Authenticate(r *http.Request, token string) (Principal, error)
 	return s.Verify(r.Context(), token)
 }
 
+// SessionCookie is the cookie that carries a browser's session: the same
+// token as a bearer token, set HttpOnly so that no script can read it
+// (internal/httpapi sets and clears it).
+const SessionCookie = "reel_session"
+
+// CookieToken returns the token of the session cookie when it is what
+// authenticates r: r carries the cookie and no Authorization header (a
+// bearer token wins over the cookie).
+func CookieToken(r *http.Request) (string, bool) {
+	if r.Header.Get("Authorization") != "" {
+		return "", false
+	}
+	c, err := r.Cookie(SessionCookie)
+	if err != nil || c.Value == "" {
+		return "", false
+	}
+	return c.Value, true
+}
+
+// AuthenticateSession is Authenticate for the routes a browser may call
+// with its session cookie (/api/v1, tus uploads, event streams): the
+// Authorization header, or else the cookie; byCookie says the cookie
+// decided. The Douyin API does not take the cookie: its clients are apps,
+// and its form posts are what a cross-site page can send.
+func (s *Service) AuthenticateSession(r *http.Request) (p Principal, byCookie bool, err error) {
+	if token, ok := CookieToken(r); ok {
+		p, err = s.Verify(r.Context(), token)
+		return p, true, err
+	}
+	p, err = s.Authenticate(r, "")
+	return p, false, err
+}
+
 // Verify returns the principal of a token whose session is still open.
 func (s *Service) Verify(ctx context.Context, token string) (Principal, error) {
 	claims, err := s.cfg.Tokens.Verify(token)

@@ -62,6 +62,7 @@ type Config struct {
 	RequestTimeout    time.Duration `env:"REQUEST_TIMEOUT" envDefault:"30s" doc:"deadline of an API request (uploads and media have their own)"`
 	ReadHeaderTimeout time.Duration `env:"READ_HEADER_TIMEOUT" envDefault:"10s" doc:"time a client has to send request headers"`
 	IdleTimeout       time.Duration `env:"IDLE_TIMEOUT" envDefault:"120s" doc:"how long an idle keep-alive connection stays open"`
+	CORSOrigins       []string      `env:"CORS_ORIGINS" doc:"comma-separated origins (scheme://host[:port]) of web apps on other sites that may call /api/v1 from browsers, with credentials (default: none)"`
 	TrustedProxies    []string      `env:"TRUSTED_PROXIES" doc:"comma-separated IPs/CIDRs of reverse proxies whose X-Forwarded-For is believed (default: none)"`
 	UploadExpiry      time.Duration `env:"UPLOAD_EXPIRY" envDefault:"24h" doc:"unfinished resumable uploads are deleted after this"`
 	MaxQueued         int           `env:"MAX_QUEUED" envDefault:"1000" doc:"new uploads get 503 while this many videos wait to be processed"`
@@ -390,6 +391,18 @@ func (c *Config) validate() error {
 		}
 		c.AllowedHosts[i] = norm
 	}
+	origins := c.CORSOrigins[:0]
+	for _, o := range c.CORSOrigins {
+		if strings.TrimSpace(o) == "" {
+			continue // a trailing comma
+		}
+		norm, err := NormalizeOrigin(o)
+		if err != nil {
+			bad("CORS_ORIGINS", o, err.Error())
+		}
+		origins = append(origins, norm)
+	}
+	c.CORSOrigins = origins
 	for _, p := range c.TrustedProxies {
 		if _, err := netip.ParsePrefix(p); err != nil {
 			if _, err := netip.ParseAddr(p); err != nil {
@@ -447,6 +460,35 @@ func NormalizeHost(entry string) (string, error) {
 		return host + ":" + port, nil
 	}
 	return host, nil
+}
+
+// NormalizeOrigin checks one REEL_CORS_ORIGINS entry and returns it as
+// browsers send it in Origin: lower case, without a default port. "*" is
+// refused: these origins get credentialed answers (and pass the session
+// cookie's CSRF check), which must name each origin.
+func NormalizeOrigin(entry string) (string, error) {
+	o := strings.TrimSpace(entry)
+	if o == "*" {
+		return "", errors.New(`"*" is not allowed: the listed origins may send credentials, so list each one, such as https://app.example.com`)
+	}
+	u, err := url.Parse(o)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+		(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(o, "?") {
+		return "", errors.New("must be an origin, scheme://host[:port] such as https://app.example.com, without a path")
+	}
+	scheme, host := strings.ToLower(u.Scheme), strings.ToLower(u.Host)
+	if port := u.Port(); port != "" {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return "", fmt.Errorf("bad port %q", port)
+		}
+		if (scheme == "http" && port == "80") || (scheme == "https" && port == "443") {
+			host = strings.TrimSuffix(host, ":"+port)
+		}
+	}
+	if strings.Contains(host, "*") {
+		return "", errors.New("must name one origin: wildcards are not allowed")
+	}
+	return scheme + "://" + host, nil
 }
 
 func checkHostPort(addr string) error {

@@ -347,3 +347,34 @@ func TestAllowedHosts(t *testing.T) {
 		}
 	}
 }
+
+func TestCORSOrigins(t *testing.T) {
+	c, _, err := load(t, nil, nil)
+	if err != nil || len(c.CORSOrigins) != 0 {
+		t.Fatalf("default REEL_CORS_ORIGINS %q (%v), want none", c.CORSOrigins, err)
+	}
+	c, _, err = load(t, nil, map[string]string{"REEL_CORS_ORIGINS": " https://App.Example.com ,http://localhost:5173,https://x.example:443,http://[::1]:3000/,"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"https://app.example.com", "http://localhost:5173", "https://x.example", "http://[::1]:3000"}; !slices.Equal(c.CORSOrigins, want) {
+		t.Errorf("REEL_CORS_ORIGINS read as %q, want %q", c.CORSOrigins, want)
+	}
+	for bad, why := range map[string]string{
+		"*":                             "not allowed",
+		"app.example.com":               "scheme://host",
+		"https://app.example.com/x":     "without a path",
+		"https://app.example.com?a":     "without a path",
+		"ftp://app.example.com":         "scheme://host",
+		"https://user@app.example":      "scheme://host",
+		"https://*.example.com":         "wildcards",
+		"https://app.example.com:0":     "bad port",
+		"https://app.example.com#f":     "without a path",
+		"https://app.example.com:99999": "bad port",
+	} {
+		_, _, err := load(t, nil, map[string]string{"REEL_CORS_ORIGINS": "https://ok.example," + bad})
+		if err == nil || !strings.Contains(err.Error(), "REEL_CORS_ORIGINS") || !strings.Contains(err.Error(), why) {
+			t.Errorf("REEL_CORS_ORIGINS=%q: %v, want an error saying %q", bad, err, why)
+		}
+	}
+}

@@ -71,17 +71,28 @@ func (b *publicBase) of(r *http.Request) string {
 	if b.fixed != "" {
 		return b.fixed
 	}
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	} else if p := r.Header.Get("X-Forwarded-Proto"); (p == "https" || p == "http") && b.fromProxy(r) {
-		scheme = p
-	}
+	scheme := b.scheme(r)
 	if b.allows(r.Host) {
 		return scheme + "://" + strings.ToLower(r.Host)
 	}
 	return scheme + "://" + fallbackHost(r)
 }
+
+// scheme is the scheme the client used: https over TLS, or what a trusted
+// proxy says in X-Forwarded-Proto.
+func (b *publicBase) scheme(r *http.Request) string {
+	if r.TLS != nil {
+		return "https"
+	}
+	if p := r.Header.Get("X-Forwarded-Proto"); (p == "https" || p == "http") && b.fromProxy(r) {
+		return p
+	}
+	return "http"
+}
+
+// secure reports whether the client reached reel over https: the session
+// cookie is Secure then.
+func (b *publicBase) secure(r *http.Request) bool { return b.scheme(r) == "https" }
 
 // allows reports whether a Host header is one of the allowed hosts.
 func (b *publicBase) allows(hostHeader string) bool {

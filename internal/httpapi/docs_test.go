@@ -60,6 +60,13 @@ func serves(pattern, documented string) bool {
 		if i >= len(ds) {
 			return false
 		}
+		// "@:username" stands for "@{username}": a literal prefix, then one parameter.
+		if lit, _, ok := strings.Cut(p, ":"); ok && lit != "" {
+			if !strings.HasPrefix(ds[i], lit+"{") {
+				return false
+			}
+			continue
+		}
 		if !strings.HasPrefix(p, ":") && p != ds[i] {
 			return false
 		}

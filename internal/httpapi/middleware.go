@@ -242,20 +242,35 @@ func writeDeadline(d time.Duration) gin.HandlerFunc {
 	}
 }
 
-// authenticate reads the bearer token when there is one (account.Authenticate,
-// the one place tokens are read). A token that is present but invalid,
+// authenticate reads the bearer token, or else the browser's session
+// cookie, when there is one (account.AuthenticateSession, the one place
+// credentials are read). A bearer token that is present but invalid,
 // expired or signed out is 401 even on routes where auth is optional: the
 // client believes it is signed in, and silently treating it as anonymous
-// would hide the problem.
+// would hide the problem. A cookie that no longer works is dropped and the
+// request goes on as anonymous (401 where a user is required): the app
+// cannot remove an HttpOnly cookie itself, and learns who is signed in from
+// GET /api/v1/me. A cookie-authenticated request that changes something
+// must come from reel's own pages (sameOrigin).
 func (s *server) authenticate() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		p, err := s.Accounts.Authenticate(c.Request, "")
-		if err != nil {
-			if reel.ErrorCode(err) == reel.EUNAUTHORIZED {
-				unauthorized(c, err)
-			} else { // the store could not say: not the client's fault
+		p, byCookie, err := s.Accounts.AuthenticateSession(c.Request)
+		if byCookie {
+			if err := s.sameOrigin(c.Request); err != nil {
 				refuse(c, err)
+				return
 			}
+		}
+		switch {
+		case err == nil:
+		case reel.ErrorCode(err) == reel.EUNAUTHORIZED && byCookie:
+			s.clearSessionCookie(c)
+			p = account.Principal{}
+		case reel.ErrorCode(err) == reel.EUNAUTHORIZED:
+			unauthorized(c, err)
+			return
+		default: // the store could not say: not the client's fault
+			refuse(c, err)
 			return
 		}
 		if p.UserID != 0 {

@@ -160,6 +160,17 @@ func (s *server) tokenUser(param string) func(*gin.Context) int64 {
 	}
 }
 
+// sessionUser is the user of a tus request (which authenticate does not
+// see): its bearer token or session cookie, when valid; 0 otherwise, as
+// for tokenUser.
+func (s *server) sessionUser(c *gin.Context) int64 {
+	p, _, err := s.Accounts.AuthenticateSession(c.Request)
+	if err != nil {
+		return 0
+	}
+	return p.UserID
+}
+
 // ceilSecs is d in whole seconds, rounded up and at least 1: the headers
 // count seconds, and a client told 0 would come back at once.
 func ceilSecs(d time.Duration) int64 {

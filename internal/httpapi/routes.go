@@ -12,7 +12,9 @@ func (s *server) routes(e *gin.Engine) {
 	// observe wraps recovery so that a panic still gets its log line and
 	// metrics; connDeadlines gives every route, 404s included, a bound that
 	// the groups below tighten or, for streams, replace.
-	e.Use(s.requestID(), s.observe(), s.recovery(), connDeadlines(s.RequestTimeout), limitHeaders(MaxHeaderBytes))
+	// cors answers /api/v1's preflights before any group's middleware
+	// (shedding, auth, rate limits) and marks its answers (cors.go).
+	e.Use(s.requestID(), s.observe(), s.recovery(), connDeadlines(s.RequestTimeout), limitHeaders(MaxHeaderBytes), s.cors())
 	// What no route below matches: the web app's pages for browsers'
 	// navigations and the files at its root, else the JSON 404 (app.go).
 	e.NoRoute(s.appOrNotFound())
@@ -37,6 +39,7 @@ func (s *server) routes(e *gin.Engine) {
 	api.DELETE("/sessions/current", s.requireUser(), s.handleSignOut())
 	api.DELETE("/sessions", s.requireUser(), s.handleSignOutEverywhere())
 	api.GET("/users/:id", s.handleGetUser())
+	api.GET("/users/@:username", s.handleGetUserByName()) // profiles' links: /u/{username}
 	api.GET("/users/:id/videos", s.handleUserVideos())
 	api.GET("/videos/:id", s.handleGetVideo())
 	api.PATCH("/videos/:id", s.requireUser(), s.handleUpdateVideo())
@@ -68,10 +71,11 @@ func (s *server) routes(e *gin.Engine) {
 	stream.POST("/videos", s.requireUser(), s.limitRate(always(uploads), signedIn), s.handleUploadVideo())
 	stream.GET("/videos/:id/events", s.limitRate(always(reads), signedIn), s.capStreams(), s.handleVideoEvents())
 	stream.GET("/events", s.requireUser(), s.limitRate(always(reads), signedIn), s.capStreams(), s.handleEvents())
-	// tusd routes and authenticates uploads itself (upload.NewTus); its
-	// upload URLs get the base of every absolute URL.
+	// tusd routes and authenticates uploads itself (upload.NewTus, with the
+	// bearer token or the session cookie); its upload URLs get the base of
+	// every absolute URL.
 	// Creating an upload spends the uploads budget; its PATCHes are free.
-	tus := e.Group("/api/v1", s.streaming(uploadIdle), s.limitRate(byUploadMethod, s.tokenUser("")))
+	tus := e.Group("/api/v1", s.corsTus(), s.streaming(uploadIdle), s.guardCookie(), s.limitRate(byUploadMethod, s.sessionUser))
 	tusHandler := gin.WrapH(s.base.withBaseLocation(s.Tus))
 	tus.Any("/uploads", tusHandler)
 	tus.Any("/uploads/*path", tusHandler)

@@ -67,6 +67,11 @@ type Deps struct {
 	// Events carries the users' live events (GET /api/v1/events); nil is
 	// a bus of this server's own, which nothing publishes to.
 	Events events.Bus
+	// CORSOrigins are the origins of other sites' web apps that may call
+	// /api/v1 from browsers (REEL_CORS_ORIGINS): "scheme://host[:port]".
+	// Their requests get CORS answers with credentials, and pass the CSRF
+	// check of the session cookie.
+	CORSOrigins []string
 	// App is the web app's files (web.App): index.html, assets/ and the
 	// files at its root. nil serves no app: every unknown path is a JSON 404.
 	App fs.FS
@@ -101,6 +106,8 @@ type server struct {
 	// feedAnswers are the signed-in viewers' last first pages (encode.go).
 	feedAnswers *otter.Cache[int64, *feedAnswer]
 	app         *appFiles // nil without Deps.App
+	// crossOrigin is the CSRF check of cookie-authenticated requests (session.go).
+	crossOrigin *http.CrossOriginProtection
 }
 
 // NewServer returns the handler for the public listener.
@@ -123,6 +130,9 @@ func NewServer(d Deps) (http.Handler, error) {
 	}
 	s := &server{Deps: d, log: d.Logger, base: base, streams: newStreamLimiter(), encoded: newEncodedCards(),
 		feedAnswers: newFeedAnswers()}
+	if s.crossOrigin, err = newCrossOrigin(d.CORSOrigins); err != nil {
+		return nil, err
+	}
 	if d.App != nil {
 		if s.app, err = newAppFiles(d.App, d.MediaOrigins); err != nil {
 			return nil, err

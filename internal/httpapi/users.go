@@ -38,6 +38,17 @@ type credentialsFunc func(a *account.Service, ctx context.Context, username, pas
 // that fn opens.
 func (s *server) handleCredentials(status int, fn credentialsFunc) gin.HandlerFunc {
 	return func(c *gin.Context) {
+		// A browser's session goes in the cookie (session.go); a sign-in
+		// from another site's page would sign the browser into an account
+		// of that site's choosing.
+		cookie, err := wantsCookie(c)
+		if err == nil && cookie {
+			err = s.sameOrigin(c.Request)
+		}
+		if err != nil {
+			writeError(c, err)
+			return
+		}
 		var req credentialsRequest
 		if err := decodeJSON(c, &req); err != nil {
 			writeError(c, err)
@@ -50,7 +61,12 @@ func (s *server) handleCredentials(status int, fn credentialsFunc) gin.HandlerFu
 			writeError(c, err)
 			return
 		}
-		c.JSON(status, sessionResponse{User: sess.User, Token: sess.Token, ExpiresAt: sess.ExpiresAt.UTC()})
+		resp := sessionResponse{User: sess.User, Token: sess.Token, ExpiresAt: sess.ExpiresAt.UTC()}
+		if cookie {
+			s.setSessionCookie(c, sess.Token, sess.ExpiresAt)
+			resp.Token = "" // no script sees it
+		}
+		c.JSON(status, resp)
 	}
 }
 
@@ -61,6 +77,7 @@ func (s *server) handleSignOut() gin.HandlerFunc {
 			writeError(c, err)
 			return
 		}
+		s.dropCookie(c)
 		c.Status(http.StatusNoContent)
 	}
 }
@@ -72,6 +89,7 @@ func (s *server) handleSignOutEverywhere() gin.HandlerFunc {
 			writeError(c, err)
 			return
 		}
+		s.dropCookie(c)
 		c.Status(http.StatusNoContent)
 	}
 }
@@ -116,6 +134,37 @@ func (s *server) handleMe() gin.HandlerFunc {
 		c.JSON(http.StatusOK, u)
 	}
 }
+
+// handleGetUserByName answers the same User as handleGetUser for the user
+// named username, compared as sign-in compares names (reel.UsernameKey:
+// without regard to case or normal form). The app's profile links are
+// /u/{username}; its other calls take the id from this answer.
+func (s *server) handleGetUserByName() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		name := c.Param("username")
+		if name == "" || len(name) > maxUsernameBytes {
+			writeError(c, reel.Errorf(reel.ENOTFOUND, "user %q not found", name))
+			return
+		}
+		// The credentials are the store's lookup by name; only their id
+		// leaves this function.
+		creds, err := s.Users.FindCredentials(c.Request.Context(), name)
+		if err != nil {
+			writeError(c, err)
+			return
+		}
+		u, err := s.Users.FindUserByID(c.Request.Context(), creds.UserID, viewerID(c))
+		if err != nil {
+			writeError(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, u)
+	}
+}
+
+// maxUsernameBytes bounds the names looked up: no account has a name this
+// long in any spelling (32 columns, a few code points each before NFC).
+const maxUsernameBytes = 1 << 10
 
 func (s *server) handleGetUser() gin.HandlerFunc {
 	return func(c *gin.Context) {
