@@ -198,13 +198,17 @@ async function main() {
       await expectPlaying(a, a.getByLabel(title, { exact: true }), 1);
     });
 
-    await step('they follow each other', async () => {
+    await step('they follow each other, and the following feed shows it', async () => {
       await b.getByRole('button', { name: `Follow @${alice.name}`, exact: true, pressed: false }).first().click();
       await b.getByRole('button', { name: `Following @${alice.name}`, exact: true, pressed: true }).first().waitFor({ timeout: STEP_MS });
       await a.goto(base + '/u/' + bob.name);
       await a.getByRole('heading', { name: '@' + bob.name }).waitFor();
       await a.getByRole('button', { name: `Follow @${bob.name}`, exact: true }).click();
       await a.getByRole('button', { name: `Following @${bob.name}`, exact: true, pressed: true }).waitFor({ timeout: STEP_MS });
+      // Bob's following feed now has Alice's clip.
+      await b.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Home' }).click();
+      await b.getByRole('navigation', { name: 'Feeds' }).getByRole('link', { name: 'Following' }).click();
+      await b.getByRole('article', { name: `${title} by @${alice.name}` }).waitFor({ timeout: STEP_MS });
       await a.getByRole('tab', { name: 'Followers' }).click();
       await a.getByRole('tabpanel').getByRole('link', { name: '@' + alice.name }).waitFor({ timeout: STEP_MS });
     });
