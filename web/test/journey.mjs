@@ -227,6 +227,7 @@ async function main() {
       await b.getByLabel('Write a message').fill('Hi ' + alice.name + ', thanks for the clip');
       await b.getByRole('button', { name: 'Send' }).click();
       await a.getByRole('list', { name: `Conversation with ${bob.name}` }).getByText('Hi ' + alice.name + ', thanks for the clip').waitFor({ timeout: STEP_MS });
+      await a.screenshot({ path: path.join(shots, 'messages.png') });
     });
 
     await step('profiles, the phone-sized feed and the language switch', async () => {
