@@ -57,12 +57,7 @@ type appFile struct {
 // newAppFiles reads every file of app. mediaOrigins are origins besides
 // reel's own that media URLs may point to.
 func newAppFiles(app fs.FS, mediaOrigins []string) (*appFiles, error) {
-	a := &appFiles{files: map[string]*appFile{}, csp: appCSP}
-	if extra := strings.Join(mediaOrigins, " "); extra != "" {
-		for _, dir := range []string{"img-src 'self'", "media-src 'self'", "connect-src 'self'"} {
-			a.csp = strings.Replace(a.csp, dir, dir+" "+extra, 1)
-		}
-	}
+	a := &appFiles{files: map[string]*appFile{}, csp: withMediaOrigins(appCSP, mediaOrigins...)}
 	err := fs.WalkDir(app, ".", func(name string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
@@ -90,6 +85,35 @@ func newAppFiles(app fs.FS, mediaOrigins []string) (*appFiles, error) {
 	return a, nil
 }
 
+// withMediaOrigins adds origins to the directives that media URLs meet:
+// covers (img-src), playback (media-src) and hls.js's fetches (connect-src).
+func withMediaOrigins(csp string, origins ...string) string {
+	if len(origins) == 0 {
+		return csp
+	}
+	extra := strings.Join(origins, " ")
+	for _, dir := range []string{"img-src 'self'", "media-src 'self'", "connect-src 'self'"} {
+		csp = strings.Replace(csp, dir, dir+" "+extra, 1)
+	}
+	return csp
+}
+
+// appCSPFor is the policy of one answer: media URLs start with the base
+// URL of the request (baseurl.go), which is the page's own origin unless
+// the Host is not one reel believes (not in REEL_ALLOWED_HOSTS): then they
+// name the address the connection came in on, which the policy must allow
+// too, or the app would show no video when opened by such a name.
+func (s *server) appCSPFor(r *http.Request) string {
+	if s.PublicURL != "" {
+		return s.app.csp // its origin is in it already
+	}
+	base := s.base.of(r)
+	if _, host, _ := strings.Cut(base, "://"); host == strings.ToLower(r.Host) {
+		return s.app.csp
+	}
+	return withMediaOrigins(s.app.csp, base)
+}
+
 // handleAsset serves /assets/*path: hashed names, cached for good.
 func (s *server) handleAsset() gin.HandlerFunc {
 	return func(c *gin.Context) {
@@ -101,7 +125,7 @@ func (s *server) handleAsset() gin.HandlerFunc {
 			s.notFound()(c)
 			return
 		}
-		s.app.serve(c, f, immutableCache)
+		s.app.serve(c, f, immutableCache, s.appCSPFor(c.Request))
 	}
 }
 
@@ -120,11 +144,11 @@ func (s *server) appOrNotFound() gin.HandlerFunc {
 		}
 		name := strings.TrimPrefix(r.URL.Path, "/")
 		if f := s.app.files[name]; f != nil && name != "index.html" && !strings.HasPrefix(name, "assets/") {
-			s.app.serve(c, f, revalidate)
+			s.app.serve(c, f, revalidate, s.appCSPFor(r))
 			return
 		}
 		if r.URL.Path == "/" || name == "index.html" || acceptsHTML(r) {
-			s.app.serve(c, s.app.files["index.html"], revalidate)
+			s.app.serve(c, s.app.files["index.html"], revalidate, s.appCSPFor(r))
 			return
 		}
 		notFound(c)
@@ -158,12 +182,12 @@ func acceptsHTML(r *http.Request) bool {
 	return false
 }
 
-// serve answers f with its security headers and cache policy, compressed
+// serve answers f with its security headers (csp: appCSPFor) and cache policy, compressed
 // when the client accepts gzip; http.ServeContent answers conditional
 // requests (the ETag), ranges and HEAD.
-func (a *appFiles) serve(c *gin.Context, f *appFile, cache string) {
+func (a *appFiles) serve(c *gin.Context, f *appFile, cache, csp string) {
 	h := c.Writer.Header()
-	h.Set("Content-Security-Policy", a.csp)
+	h.Set("Content-Security-Policy", csp)
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "same-origin")
 	h.Set("Cache-Control", cache)

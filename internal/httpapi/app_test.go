@@ -24,6 +24,9 @@ var standInApp = fstest.MapFS{
 func appServer(t *testing.T, d Deps) http.Handler {
 	t.Helper()
 	d.Logger, d.Metrics = slog.New(slog.DiscardHandler), NewMetrics()
+	if d.AllowedHosts == nil {
+		d.AllowedHosts = []string{"example.com"} // httptest's Host
+	}
 	h, err := NewServer(d)
 	if err != nil {
 		t.Fatal(err)
@@ -183,14 +186,33 @@ func TestNoApp(t *testing.T) {
 }
 
 // The origin of a CDN in front of /media/ (REEL_PUBLIC_URL) is allowed
-// for the app's images, media and fetches, and for nothing else.
+// for the app's images, media and fetches, and for nothing else; so is the
+// address that media URLs name when the page was opened by a Host that
+// reel does not believe (REEL_ALLOWED_HOSTS).
 func TestAppMediaOrigins(t *testing.T) {
-	h := appServer(t, Deps{App: standInApp, MediaOrigins: []string{"https://cdn.example"}})
+	h := appServer(t, Deps{App: standInApp, PublicURL: "https://cdn.example", MediaOrigins: []string{"https://cdn.example"}})
 	csp := get(h, "/").Header().Get("Content-Security-Policy")
 	for _, want := range []string{"img-src 'self' https://cdn.example data: blob:;", "media-src 'self' https://cdn.example blob:;",
 		"connect-src 'self' https://cdn.example;", "script-src 'self';", "default-src 'self';"} {
 		if !strings.Contains(csp, want) {
 			t.Errorf("CSP %q lacks %q", csp, want)
 		}
+	}
+
+	h = appServer(t, Deps{App: standInApp, AllowedHosts: []string{"reel.example"}})
+	r := httptest.NewRequest("GET", "/v/1", nil)
+	r.Host = "unknown.example:8080"
+	r.Header.Set("Accept", browserAccept)
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	csp = w.Header().Get("Content-Security-Policy")
+	if w.Code != 200 || !strings.Contains(csp, "media-src 'self' http://localhost blob:;") || !strings.Contains(csp, "connect-src 'self' http://localhost;") {
+		t.Errorf("Host not believed: %d CSP %q", w.Code, csp)
+	}
+	r.Host = "reel.example:8080"
+	w = httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	if csp := w.Header().Get("Content-Security-Policy"); strings.Contains(csp, "localhost") || !strings.Contains(csp, "media-src 'self' blob:;") {
+		t.Errorf("Host believed: CSP %q", csp)
 	}
 }
