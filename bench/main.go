@@ -24,6 +24,9 @@
 //     server: the feed's first page anonymously and with a viewer, a video
 //     card, and a like/unlike mix that must end with no error and every
 //     like count equal to its likes.
+//   - web: the web app's JavaScript, gzipped, against its budget, and the
+//     time from navigation to the first video's playing event in Chromium
+//     on loopback (web/test/firstplay.mjs), against its target.
 package main
 
 import (
@@ -64,7 +67,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	o := options{}
 	fs.StringVar(&o.bin, "bin", "bin/reel", "the reel binary to measure")
 	smoke := fs.Bool("smoke", false, "tiny sizes: checks that every scenario runs, measures nothing worth reading")
-	only := fs.String("only", "upload,ladder,delivery,s3,api", "comma-separated scenarios to run")
+	only := fs.String("only", "upload,ladder,delivery,s3,api,web", "comma-separated scenarios to run")
 	apiFor := fs.Duration("api-for", 0, "the length of each API wrk run (0: the mode's), for a quicker look while working")
 	apiConns := fs.Int("api-conns", 0, "run the API scenarios at this one connection count only (0: the mode's)")
 	if err := fs.Parse(args); err != nil {
@@ -117,6 +120,10 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 			if _, err := s3server.Binary(); err != nil {
 				return err
 			}
+		case "web":
+			if _, err := webTools(); err != nil {
+				return err
+			}
 		default:
 			return fmt.Errorf("unknown scenario %q", s)
 		}
@@ -141,6 +148,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 			err = benchS3(ctx, o, filepath.Join(work, "s3"), out)
 		case "api":
 			err = benchAPI(ctx, o, filepath.Join(work, "api"), out)
+		case "web":
+			err = benchWeb(ctx, o, filepath.Join(work, "web"), out)
 		default:
 			err = fmt.Errorf("unknown scenario %q", s)
 		}

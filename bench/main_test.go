@@ -24,7 +24,8 @@ func TestSmoke(t *testing.T) {
 		"baseline GET /healthz", "feed (20 videos), anonymous, 8 conns: req/s", "feed (20 videos), viewer, 8 conns: p50",
 		"video card, 8 conns: p99", "like/unlike mix, 8 conns: errors", "like/unlike mix, 8 conns: like_count exact",
 		"s3 proxy hls 64 KiB segments, 8 conns: req/s", "s3 proxy mp4 1 MiB ranges, 8 conns: MB/s", "s3 proxy whole 4 MiB MP4, 1 conn: MB/s",
-		"s3 proxy mp4 1 MiB ranges: reel peak RSS growth", "s3 upload tus 16 MiB MB/s", "s3 upload tus 16 MiB: reel peak RSS growth"} {
+		"s3 proxy mp4 1 MiB ranges: reel peak RSS growth", "s3 upload tus 16 MiB MB/s", "s3 upload tus 16 MiB: reel peak RSS growth",
+		"web app JavaScript gzipped (KiB), budget", "web first video playing (ms, p50 of 1), target"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("no %q line in:\n%s", want, out.String())
 		}
