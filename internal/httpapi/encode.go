@@ -231,6 +231,13 @@ func (s *server) viewerFeed(c *gin.Context, viewer feedViewer, p reel.Page) {
 		return
 	}
 	if hasLast && last.madeOf(view, p.Limit, base, expiry) && !isStale(c) {
+		// The same answer, kept again under this view (the last one was
+		// made of copies that have since expired or moved on).
+		if kept, ok := viewer.Keep(view, id, p.Limit); ok {
+			again := *last
+			again.kept, again.keptOK = kept, true
+			s.feedAnswers.Set(id, &again)
+		}
 		writeBody(c, last.body)
 		return
 	}

@@ -138,7 +138,9 @@ func (f *fixedFeed) Still(context.Context, int64, cache.Kept) bool      { return
 // A signed-in viewer's kept answer is served again only while it is made
 // of the same cards and flags: new flags, a changed card or another viewer
 // make a new one.
-func TestViewerFeedAnswers(t *testing.T) {
+// feedServer is a server that answers viewers' feeds from feed, and the
+// first card of each answer.
+func feedServer(t *testing.T, feed feedViewer) func(viewer int64) map[string]any {
 	gin.SetMode(gin.TestMode)
 	base, err := newPublicBase("https://reel.example", nil, nil)
 	if err != nil {
@@ -147,16 +149,7 @@ func TestViewerFeedAnswers(t *testing.T) {
 	s := &server{Deps: Deps{Users: adminUsers{},
 		URLs: &playback.URLs{Signer: playback.NewSigner([]byte("0123456789abcdef0123456789abcdef"), nil, time.Hour)}},
 		base: base, encoded: newEncodedCards(), feedAnswers: newFeedAnswers()}
-	r := rand.New(rand.NewPCG(3, 4))
-	card := randomVideo(r, 1)
-	card.AuthorID, card.Author.ID = 7, 7
-	flags := func(viewer int64, liked bool) *reel.ViewerFlags {
-		f := reel.NewViewerFlags(viewer, []int64{card.ID}, []int64{7})
-		f.Liked[card.ID] = liked
-		return f
-	}
-	feed := &fixedFeed{}
-	answer := func(viewer int64) map[string]any {
+	return func(viewer int64) map[string]any {
 		t.Helper()
 		rec := httptest.NewRecorder()
 		c, _ := gin.CreateTestContext(rec)
@@ -169,6 +162,19 @@ func TestViewerFeedAnswers(t *testing.T) {
 		}
 		return body.Videos[0]
 	}
+}
+
+func TestViewerFeedAnswers(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	card := randomVideo(r, 1)
+	card.AuthorID, card.Author.ID = 7, 7
+	flags := func(viewer int64, liked bool) *reel.ViewerFlags {
+		f := reel.NewViewerFlags(viewer, []int64{card.ID}, []int64{7})
+		f.Liked[card.ID] = liked
+		return f
+	}
+	feed := &fixedFeed{}
+	answer := feedServer(t, feed)
 	feed.view = cache.FeedView{Cards: []*reel.Video{card}, Flags: flags(1, true), FlagsStamp: 10}
 	if v := answer(1); v["is_liked"] != true {
 		t.Fatalf("viewer 1 likes it: %v", v["is_liked"])
@@ -189,5 +195,46 @@ func TestViewerFeedAnswers(t *testing.T) {
 	feed.view = cache.FeedView{Cards: []*reel.Video{changed}, Flags: flags(2, true), FlagsStamp: 12}
 	if v := answer(2); v["is_liked"] != true {
 		t.Errorf("viewer 2 gets viewer 1's answer: is_liked %v", v["is_liked"])
+	}
+}
+
+// keptFeed is a fixedFeed whose views may be kept within an era (the
+// copies they are made of expire when it ends), counting the views made.
+type keptFeed struct {
+	fixedFeed
+	era, keptEra, views int
+}
+
+func (f *keptFeed) FeedView(ctx context.Context, id int64, p reel.Page) (cache.FeedView, error) {
+	f.views++
+	return f.fixedFeed.FeedView(ctx, id, p)
+}
+
+func (f *keptFeed) Keep(cache.FeedView, int64, int) (cache.Kept, bool) {
+	f.keptEra = f.era
+	return cache.Kept{}, true
+}
+
+func (f *keptFeed) Still(context.Context, int64, cache.Kept) bool { return f.keptEra == f.era }
+
+// A kept answer is served without a view while it is still good; once its
+// copies expired, the same answer made of the new copies is kept again.
+func TestViewerFeedAnswersKept(t *testing.T) {
+	card := randomVideo(rand.New(rand.NewPCG(5, 6)), 1)
+	feed := &keptFeed{}
+	feed.view = cache.FeedView{Cards: []*reel.Video{card}, Flags: reel.NewViewerFlags(1, []int64{card.ID}, nil), FlagsStamp: 10}
+	answer := feedServer(t, feed)
+	for i := range 3 {
+		answer(1)
+		if feed.views != 1 {
+			t.Fatalf("answer %d: %d views made, want 1 (the answer is kept)", i, feed.views)
+		}
+	}
+	feed.era++ // its copies expired: made again, the same
+	for i := range 3 {
+		answer(1)
+		if feed.views != 2 {
+			t.Fatalf("after the expiry, answer %d: %d views made, want 2 (kept again)", i, feed.views)
+		}
 	}
 }
