@@ -88,6 +88,12 @@ func always(b budget) func(*http.Request) budget { return func(*http.Request) bu
 // headers). user finds the signed-in user: on /api/v1 authenticate has run
 // before; tus and Douyin requests carry their token their own way.
 func (s *server) limitRate(which func(*http.Request) budget, user func(*gin.Context) int64) gin.HandlerFunc {
+	// Every counted answer carries these: made once, not per request.
+	var policies [uploads + 1]string
+	for b := range policies {
+		r := s.RateLimits.rate(budget(b))
+		policies[b] = fmt.Sprintf("%q;q=%d;w=%d", budget(b).String(), r.N, ceilSecs(r.Per))
+	}
 	return func(c *gin.Context) {
 		b := which(c.Request)
 		r := s.RateLimits.rate(b)
@@ -95,11 +101,14 @@ func (s *server) limitRate(which func(*http.Request) budget, user func(*gin.Cont
 			c.Next()
 			return
 		}
-		key := b.String() + ":a:" + clientaddr.Key(c.ClientIP())
+		var k [64]byte
+		key := append(append(k[:0], "api:"...), b.String()...)
 		if uid := user(c); uid != 0 {
-			key = b.String() + ":u:" + strconv.FormatInt(uid, 10)
+			key = strconv.AppendInt(append(key, ":u:"...), uid, 10)
+		} else {
+			key = append(append(key, ":a:"...), clientaddr.Key(c.ClientIP())...)
 		}
-		res, err := s.RateLimits.Buckets.Take(c.Request.Context(), time.Now(), "api:"+key, r)
+		res, err := s.RateLimits.Buckets.Take(c.Request.Context(), time.Now(), string(key), r)
 		if err != nil {
 			// Only a store without a fallback fails (serve uses
 			// ratelimit.FallbackBuckets, which never does): a limit that
@@ -107,16 +116,18 @@ func (s *server) limitRate(which func(*http.Request) budget, user func(*gin.Cont
 			c.Next()
 			return
 		}
+		// Keys in their canonical form, set directly: Header.Set would
+		// canonicalize them on every request.
 		h := c.Writer.Header()
-		h.Set("RateLimit-Policy", fmt.Sprintf("%q;q=%d;w=%d", b.String(), r.N, ceilSecs(r.Per)))
+		h["Ratelimit-Policy"] = []string{policies[b]}
 		if res.Allowed {
-			h.Set("RateLimit", fmt.Sprintf("%q;r=%d;t=%d", b.String(), res.Remaining, ceilSecs(res.Reset)))
+			h["Ratelimit"] = []string{rateLimitHeader(b, res.Remaining, ceilSecs(res.Reset))}
 			c.Next()
 			return
 		}
 		// t is when one more request is allowed: a client that waits for
 		// the whole bucket to refill would wait far longer than it must.
-		h.Set("RateLimit", fmt.Sprintf("%q;r=0;t=%d", b.String(), ceilSecs(res.RetryAfter)))
+		h["Ratelimit"] = []string{rateLimitHeader(b, 0, ceilSecs(res.RetryAfter))}
 		refusal := &account.LimitedError{
 			Err: reel.Errorf(reel.ERATELIMITED, "too many %s from this client, retry in %d s", b.String(),
 				ceilSecs(res.RetryAfter)),
@@ -173,6 +184,15 @@ func (s *server) sessionUser(c *gin.Context) int64 {
 
 // ceilSecs is d in whole seconds, rounded up and at least 1: the headers
 // count seconds, and a client told 0 would come back at once.
+// rateLimitHeader is the RateLimit header of budget b: "reads";r=2999;t=1.
+func rateLimitHeader(b budget, remaining int, t int64) string {
+	var v [48]byte
+	out := strconv.AppendQuote(v[:0], b.String())
+	out = strconv.AppendInt(append(out, ";r="...), int64(remaining), 10)
+	out = strconv.AppendInt(append(out, ";t="...), t, 10)
+	return string(out)
+}
+
 func ceilSecs(d time.Duration) int64 {
 	return max(int64((d+time.Second-1)/time.Second), 1)
 }
