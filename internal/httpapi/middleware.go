@@ -124,6 +124,9 @@ func (s *server) observe() gin.HandlerFunc {
 			// only at debug.
 			level = slog.LevelDebug
 		}
+		if !s.log.Enabled(c.Request.Context(), level) {
+			return // nothing to build the line for
+		}
 		attrs := []slog.Attr{
 			slog.String("request_id", RequestIDFrom(c.Request.Context())),
 			slog.String("method", c.Request.Method),
