@@ -56,6 +56,15 @@ func newNodeOn(db *sqlstore.DB, store cache.Store, r *shared.Redis) *node {
 
 func quietRedis(t *testing.T, url string) *shared.Redis { return redistest.Open(t, url) }
 
+// twoNodes are nodes a and b on the database at url sharing a Redis of
+// their own, and a world made through a.
+func twoNodes(t *testing.T, url string) (*redistest.Server, *node, *node, world) {
+	srv := redistest.Start(t)
+	a := newNode(t, url, quietRedis(t, srv.URL))
+	b := newNode(t, url, quietRedis(t, srv.URL))
+	return srv, a, b, populate(t, a.db)
+}
+
 // world is two users and three ready videos of a's.
 type world struct {
 	a, b   *reel.User
@@ -164,10 +173,7 @@ func TestSameNodeContractRedis(t *testing.T) {
 // profiles; Redis killed, both keep answering; restarted, they agree again.
 func TestCoherentAcrossNodes(t *testing.T) {
 	sqltest.Engines(t, func(t *testing.T, url string) {
-		srv := redistest.Start(t)
-		a := newNode(t, url, quietRedis(t, srv.URL))
-		b := newNode(t, url, quietRedis(t, srv.URL))
-		w := populate(t, a.db)
+		srv, a, b, w := twoNodes(t, url)
 		ctx := t.Context()
 		v := w.videos[1]
 		agrees(t, b, b.db, v, 0, "before")
@@ -292,10 +298,7 @@ func inFeed(t *testing.T, n *node, id int64) bool {
 // write through a has returned shows that write.
 func TestCoherentUnderConcurrentReads(t *testing.T) {
 	url := sqltest.SQLiteURL(t)
-	srv := redistest.Start(t)
-	a := newNode(t, url, quietRedis(t, srv.URL))
-	b := newNode(t, url, quietRedis(t, srv.URL))
-	w := populate(t, a.db)
+	_, a, b, w := twoNodes(t, url)
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	v := w.videos[0]
@@ -435,10 +438,7 @@ func hmgets(t *testing.T, srv *redistest.Server) int { return calls(t, srv, "hmg
 // change.
 func TestCoherentChecksBySequence(t *testing.T) {
 	sqltest.Engines(t, func(t *testing.T, url string) {
-		srv := redistest.Start(t)
-		a := newNode(t, url, quietRedis(t, srv.URL))
-		b := newNode(t, url, quietRedis(t, srv.URL))
-		w := populate(t, a.db)
+		srv, a, b, w := twoNodes(t, url)
 		ctx := t.Context()
 		v := w.videos[1]
 		k := b.reads.(*cache.Coherent)
