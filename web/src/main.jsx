@@ -17,8 +17,8 @@ import { AuthForm, Account } from './account.jsx';
 
 function route(path) {
   let m;
-  if (path === '/' || path === '') return ['feed', <Feed kind="all" />];
-  if (path === '/following') return ['feed', <Feed kind="following" />];
+  if (path === '/' || path === '') return ['feed', <Feed kind="all" key="all" />];
+  if (path === '/following') return ['feed', <Feed kind="following" key="following" />];
   if (path === '/upload') return ['upload', <UploadPage />];
   if (path === '/messages') return ['messages', <Messages />];
   if ((m = path.match(/^\/messages\/(\d+)$/))) return ['messages', <Chat id={m[1]} key={m[1]} />];
