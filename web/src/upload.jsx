@@ -80,6 +80,9 @@ export function UploadPage() {
   const [maxSize, setMaxSize] = useShared('maxSize', 0);
   const [video, setVideo] = useShared('video', null);
   const [drag, setDrag] = useState(false);
+  // A new file input after each finished upload, so that picking the same
+  // file again is a change too.
+  const [round, setRound] = useShared('round', 0);
 
   useEffect(() => {
     loadTus().then(async (tus) => {
@@ -250,7 +253,7 @@ export function UploadPage() {
           onDrop={(e) => { e.preventDefault(); setDrag(false); if (!busy) choose(e.dataTransfer.files[0]); }}>
           <span class="drop-text">{file ? `${file.name} · ${fmtBytes(file.size)}` : t('upload.drop')}</span>
           <span class="btn secondary" aria-hidden="true">{t('upload.choose')}</span>
-          <input class="file-input" type="file" accept="video/*" aria-label={t('upload.file')} disabled={busy}
+          <input key={round} class="file-input" type="file" accept="video/*" aria-label={t('upload.file')} disabled={busy}
             onChange={(e) => choose(e.currentTarget.files[0])} />
         </label>
         {resumeAt === 0 && phase === 'idle' ? <p role="status">{t('upload.willResume')}</p> : null}
@@ -294,11 +297,11 @@ export function UploadPage() {
           {video ? <div class="upload-preview"><Player video={video} active preload={false} label={video.title || t('video.untitled')} /></div> : null}
           <p class="row">
             {video ? <Link class="btn primary" href={'/v/' + video.id}>{t('upload.open')}</Link> : null}
-            <button type="button" class="btn secondary" onClick={() => { setPhase('idle'); setFile(null); setVideo(null); setTitle(''); setDesc(''); setSent(0); }}>{t('upload.another')}</button>
+            <button type="button" class="btn secondary" onClick={() => { setPhase('idle'); setFile(null); setVideo(null); setTitle(''); setDesc(''); setSent(0); setRound((n) => n + 1); }}>{t('upload.another')}</button>
           </p>
         </section>
       ) : null}
-      {phase === 'failed' ? <p><button type="button" class="btn secondary" onClick={() => { setPhase('idle'); setFile(null); setVideo(null); setErr(''); }}>{t('upload.another')}</button></p> : null}
+      {phase === 'failed' ? <p><button type="button" class="btn secondary" onClick={() => { setPhase('idle'); setFile(null); setVideo(null); setErr(''); setRound((n) => n + 1); }}>{t('upload.another')}</button></p> : null}
     </main>
   );
 }
