@@ -34,25 +34,29 @@ const (
 // blobs; the HTTP layer turns them into signed URLs (CoverURL, PlayURL,
 // HLSURL), so the store never deals in URLs.
 type Video struct {
-	ID          int64       `json:"id"`
-	AuthorID    int64       `json:"-"`
-	Author      *User       `json:"author"`
-	Title       string      `json:"title"`
-	Description string      `json:"description"`
-	Visibility  string      `json:"visibility"`
-	Status      string      `json:"status"`
-	Progress    int         `json:"progress"`
-	Error       string      `json:"error"`
-	DurationMS  int64       `json:"duration_ms"`
-	Width       int         `json:"width"`
-	Height      int         `json:"height"`
-	SizeBytes   int64       `json:"size_bytes,omitempty"` // of the original: its owner and admins only
-	SHA256      string      `json:"sha256,omitempty"`     // likewise; the HTTP layer clears both for others
-	CreatedAt   time.Time   `json:"created_at"`
-	CoverURL    string      `json:"cover_url"`
-	PlayURL     string      `json:"play_url"`
-	HLSURL      string      `json:"hls_url"`
-	Renditions  []Rendition `json:"renditions"`
+	ID          int64  `json:"id"`
+	AuthorID    int64  `json:"-"`
+	Author      *User  `json:"author"`
+	Title       string `json:"title"`
+	Description string `json:"description"`
+	Visibility  string `json:"visibility"`
+	Status      string `json:"status"`
+	Progress    int    `json:"progress"`
+	Error       string `json:"error"`
+	DurationMS  int64  `json:"duration_ms"`
+	Width       int    `json:"width"`
+	Height      int    `json:"height"`
+	SizeBytes   int64  `json:"size_bytes,omitempty"` // of the original: its owner and admins only
+	SHA256      string `json:"sha256,omitempty"`     // likewise; the HTTP layer clears both for others
+	// ShownBlocked is Blocked as its owner and administrators see it: the
+	// HTTP layer sets it for them only (nil, and omitted, for the rest, to
+	// whom a blocked video does not exist).
+	ShownBlocked *bool       `json:"blocked,omitempty"`
+	CreatedAt    time.Time   `json:"created_at"`
+	CoverURL     string      `json:"cover_url"`
+	PlayURL      string      `json:"play_url"`
+	HLSURL       string      `json:"hls_url"`
+	Renditions   []Rendition `json:"renditions"`
 
 	LikeCount        int64 `json:"like_count"`
 	CommentCount     int64 `json:"comment_count"`
@@ -172,6 +176,9 @@ type PlaybackService interface {
 	// when blocked is true, every blocked video as well, for the nodes'
 	// in-memory copies.
 	MediaRevocations(ctx context.Context, since time.Time, blocked bool) ([]MediaRevocation, error)
+	// ListBlockedVideos lists the blocked videos, newest first, as viewerID
+	// (an administrator) sees them. cursor is opaque; "" starts at the newest.
+	ListBlockedVideos(ctx context.Context, viewerID int64, cursor string, limit int) ([]*Video, string, error)
 	// PruneMediaRevocations forgets the revocations of unblocked videos that
 	// last changed before the given time: no URL they revoke still works.
 	PruneMediaRevocations(ctx context.Context, before time.Time) error

@@ -86,9 +86,14 @@ need_node() {
 }
 
 # need_chromium: Debian's Chromium, which the browser test drives through
-# playwright-core (npx playwright install does not work offline).
+# playwright-core (npx playwright install does not work offline), and a
+# font with Chinese glyphs, without which the app's Simplified Chinese shows
+# as boxes in the test's screenshots: any the machine has, else
+# fonts-wqy-zenhei (7 MB to download, 16 MB installed; fonts-noto-cjk is
+# 57 MB and 91 MB).
 need_chromium() {
 	[ -x /usr/bin/chromium ] || apt_install chromium
+	[ -f /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ] || fc-list :lang=zh 2>/dev/null | grep -q . || apt_install fonts-wqy-zenhei
 }
 
 need_wrk() {

@@ -199,6 +199,9 @@ func expect(t *testing.T, r response, status int, code string) {
 	if ct := r.Header.Get("Content-Type"); status != http.StatusNoContent && !strings.HasPrefix(ct, "application/json") {
 		t.Errorf("%s %s: Content-Type %q, want JSON", r.Request.Method, r.Request.URL.Path, ct)
 	}
+	if r.Header.Get("X-Content-Type-Options") != "nosniff" {
+		t.Errorf("%s %s: no X-Content-Type-Options: nosniff", r.Request.Method, r.Request.URL.Path)
+	}
 	if code != "" {
 		if got := r.errorCode(t); got != code {
 			t.Fatalf("%s %s: error code %q, want %q; body %s", r.Request.Method, r.Request.URL.Path, got, code, r.Body)

@@ -140,11 +140,87 @@ func TestVisibilityAndBlocking(t *testing.T) {
 			}
 		}
 
+		// Whether a video is blocked is told to its owner and to
+		// administrators, and to nobody else; an administrator is told so
+		// on /me and /session only.
+		blockedField := func(token string, id int64) string {
+			t.Helper()
+			r := get(token, id)
+			expect(t, r, 200, "")
+			switch b := string(r.Body); {
+			case strings.Contains(b, `"blocked":true`):
+				return "true"
+			case strings.Contains(b, `"blocked":false`):
+				return "false"
+			case strings.Contains(b, `"blocked"`):
+				t.Fatalf("blocked field in %s", b)
+			}
+			return "absent"
+		}
+		for token, want := range map[string]string{owner: "false", admin: "false", other: "absent", "": "absent"} {
+			if got := blockedField(token, public.ID); got != want {
+				t.Errorf("blocked before blocking, as %.8s: %s, want %s", token, got, want)
+			}
+		}
+		for token, want := range map[string]string{owner: `"is_admin":false`, admin: `"is_admin":true`} {
+			for _, path := range []string{"/api/v1/me", "/api/v1/session"} {
+				if r := srv.do("GET", path, token, nil); r.StatusCode != 200 || !strings.Contains(string(r.Body), want) {
+					t.Errorf("%s: %d %s, want %s", path, r.StatusCode, r.Body, want)
+				}
+			}
+		}
+		if r := srv.do("GET", "/api/v1/users/3", owner, nil); r.StatusCode != 200 || strings.Contains(string(r.Body), "is_admin") {
+			t.Errorf("the admin's profile tells others: %d %s", r.StatusCode, r.Body)
+		}
+		blockedList := func(query string) (ids []int64, next string) {
+			t.Helper()
+			r := srv.do("GET", "/api/v1/admin/videos/blocked"+query, admin, nil)
+			expect(t, r, 200, "")
+			var page struct {
+				Videos []struct {
+					ID      int64 `json:"id"`
+					Blocked *bool `json:"blocked"`
+				} `json:"videos"`
+				NextCursor *string `json:"next_cursor"`
+			}
+			if r.json(t, &page); page.Videos == nil || page.NextCursor == nil {
+				t.Fatalf("blocked list: %s", r.Body)
+			}
+			for _, v := range page.Videos {
+				if v.Blocked == nil || !*v.Blocked {
+					t.Errorf("blocked list: %s", r.Body)
+				}
+				ids = append(ids, v.ID)
+			}
+			return ids, *page.NextCursor
+		}
+		if ids, next := blockedList(""); len(ids) != 0 || next != "" {
+			t.Errorf("blocked before any block: %v %q", ids, next)
+		}
+		expect(t, srv.do("GET", "/api/v1/admin/videos/blocked", owner, nil), 403, "forbidden")
+		expect(t, srv.do("GET", "/api/v1/admin/videos/blocked", "", nil), 401, "unauthorized")
+
 		block := fmt.Sprintf("/api/v1/admin/videos/%d/block", public.ID)
 		expect(t, srv.do("POST", block, owner, nil), 403, "forbidden")
 		expect(t, srv.do("POST", block, "", nil), 401, "unauthorized")
 		expect(t, srv.do("POST", "/api/v1/admin/videos/999999/block", admin, nil), 404, "not_found")
 		expect(t, srv.do("POST", block, admin, nil), http.StatusNoContent, "")
+		for token, want := range map[string]string{owner: "true", admin: "true"} {
+			if got := blockedField(token, public.ID); got != want {
+				t.Errorf("blocked after blocking, as %.8s: %s, want %s", token, got, want)
+			}
+		}
+		// The administrators' list, newest first, a page at a time.
+		expect(t, srv.do("POST", fmt.Sprintf("/api/v1/admin/videos/%d/block", private.ID), admin, nil), http.StatusNoContent, "")
+		if ids, next := blockedList(""); len(ids) != 2 || ids[0] != private.ID || ids[1] != public.ID || next != "" {
+			t.Errorf("blocked list: %v %q", ids, next)
+		}
+		first, next := blockedList("?limit=1")
+		second, last := blockedList("?limit=1&cursor=" + next)
+		if len(first) != 1 || first[0] != private.ID || next == "" || len(second) != 1 || second[0] != public.ID || last != "" {
+			t.Errorf("blocked list by pages: %v %q, %v %q", first, next, second, last)
+		}
+		expect(t, srv.do("DELETE", fmt.Sprintf("/api/v1/admin/videos/%d/block", private.ID), admin, nil), http.StatusNoContent, "")
 		for _, u := range []string{public.PlayURL, public.CoverURL, public.HLSURL, segment} {
 			resp, body := fetch(t, "GET", u)
 			if resp.StatusCode != 403 || !strings.Contains(string(body), `"forbidden"`) {
@@ -165,6 +241,9 @@ func TestVisibilityAndBlocking(t *testing.T) {
 		}
 
 		expect(t, srv.do("DELETE", block, admin, nil), http.StatusNoContent, "")
+		if ids, _ := blockedList(""); len(ids) != 0 || blockedField(owner, public.ID) != "false" {
+			t.Errorf("unblocked, still listed as blocked: %v", ids)
+		}
 		if status(t, public.PlayURL) != 200 || status(t, segment) != 200 {
 			t.Error("unblocked, the old URLs do not play again")
 		}

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/reel-video/reel/internal/shared/redistest"
@@ -171,6 +172,15 @@ func TestRateLimitsAcrossNodes(t *testing.T) {
 func TestUploadRateLimit(t *testing.T) {
 	srv := startServer(t, map[string]string{"REEL_API_UPLOAD_LIMIT": "1/1h", "REEL_WORKERS": "0"})
 	token := signUp(t, srv, "uploader")
+	// Without the slash tus's endpoint is not there: the JSON 404 that
+	// names the right URL, and nothing spent (the one upload below).
+	for _, m := range []string{"POST", "PATCH", "GET"} {
+		r := srv.do(m, "/api/v1/uploads", token, nil, "Upload-Length", "1000", "Tus-Resumable", "1.0.0")
+		expect(t, r, http.StatusNotFound, "not_found")
+		if !strings.Contains(string(r.Body), "/api/v1/uploads/ (with the trailing slash)") || r.Header.Get("RateLimit") != "" {
+			t.Errorf("%s /api/v1/uploads: %v %s", m, r.Header, r.Body)
+		}
+	}
 	loc, _ := createUpload(t, srv, token, 1000)
 	for off := 0; off < 500; off += 100 {
 		resp := tusReq(t, "PATCH", loc, token, make([]byte, 100), "Upload-Offset", strconv.Itoa(off))

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"fmt"
@@ -84,9 +85,24 @@ func TestBrowserSession(t *testing.T) {
 	}
 	r = srv.do("GET", "/api/v1/me", "", nil, withCookie(srv, bob)...)
 	expect(t, r, 200, "")
-	if r.json(t, &me); me.Username != "bob" {
+	if r.json(t, &me); me.Username != "bob" || !strings.Contains(string(r.Body), `"is_admin":false`) {
 		t.Fatalf("me: %s", r.Body)
 	}
+	// Who is signed in, asked without an error: the same user by the
+	// cookie or the bearer token, null for nobody; a bad token is 401.
+	r = srv.do("GET", "/api/v1/session", "", nil, withCookie(srv, bob)...)
+	expect(t, r, 200, "")
+	if want := `{"user":` + string(bytes.TrimSpace(srv.do("GET", "/api/v1/me", "", nil, withCookie(srv, bob)...).Body)) + "}"; string(bytes.TrimSpace(r.Body)) != want {
+		t.Errorf("session by cookie: %s, want %s", r.Body, want)
+	}
+	if r = srv.do("GET", "/api/v1/session", ann, nil); r.StatusCode != 200 || !strings.Contains(string(r.Body), `{"user":{"id":1,"username":"ann",`) ||
+		!strings.Contains(string(r.Body), `"is_admin":false}}`) {
+		t.Errorf("session by bearer: %d %s", r.StatusCode, r.Body)
+	}
+	if r = srv.do("GET", "/api/v1/session", "", nil); r.StatusCode != 200 || string(bytes.TrimSpace(r.Body)) != `{"user":null}` || sessionCookie(r) != nil {
+		t.Errorf("session of nobody: %d %s %q", r.StatusCode, r.Body, r.Header.Values("Set-Cookie"))
+	}
+	expect(t, srv.do("GET", "/api/v1/session", "not-a-token", nil), http.StatusUnauthorized, "unauthorized")
 
 	// Changes: from reel's own pages, yes; from another site, no. An
 	// origin of REEL_CORS_ORIGINS is trusted; a bearer token is no cookie
@@ -181,6 +197,10 @@ func TestBrowserSession(t *testing.T) {
 	expect(t, r, http.StatusUnauthorized, "unauthorized")
 	if c := sessionCookie(r); c == nil || c.MaxAge >= 0 {
 		t.Errorf("a dead cookie is not dropped: Set-Cookie %q", r.Header.Values("Set-Cookie"))
+	}
+	r = srv.do("GET", "/api/v1/session", "", nil, withCookie(srv, bob)...)
+	if c := sessionCookie(r); r.StatusCode != 200 || string(bytes.TrimSpace(r.Body)) != `{"user":null}` || c == nil || c.MaxAge >= 0 {
+		t.Errorf("session with the signed-out cookie: %d %s, Set-Cookie %q", r.StatusCode, r.Body, r.Header.Values("Set-Cookie"))
 	}
 	srv.do("GET", fmt.Sprintf("/api/v1/videos/%d", v.ID), "", nil, withCookie(srv, bob)...).json(t, &card)
 	if card.IsLiked {

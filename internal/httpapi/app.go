@@ -198,7 +198,7 @@ func acceptsHTML(r *http.Request) bool {
 func (a *appFiles) serve(c *gin.Context, f *appFile, cache, csp string) {
 	h := c.Writer.Header()
 	h.Set("Content-Security-Policy", csp)
-	h.Set("X-Content-Type-Options", "nosniff")
+	// X-Content-Type-Options: nosniff is every answer's (noSniff).
 	h.Set("Referrer-Policy", "same-origin")
 	h.Set("Cache-Control", cache)
 	h.Set("Content-Type", f.contentType)

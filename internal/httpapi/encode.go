@@ -21,7 +21,7 @@ import (
 // three values: the author's is_following, is_liked and
 // resume_position_ms. Its JSON is kept in two parts around the first two,
 // for each base URL, URL expiry and whether the original's size and hash
-// show, and a viewer's answer is the parts with their values between: the
+// and the block show, and a viewer's answer is the parts with their values between: the
 // same bytes encoding/json makes of the presented video (TestEncodedVideos).
 
 // cardJSON is the encoded card around the viewer's values: head ends with
@@ -135,7 +135,7 @@ func (s *server) cardParts(c *gin.Context, key cardJSONKey, v *reel.Video) (card
 		return cardJSON{}, false
 	}
 	key.stamp = v.Stamp
-	key.original = (v.SizeBytes != 0 || v.SHA256 != "") && s.seesOriginal(c, v)
+	key.original = s.seesOriginal(c, v) // present adds what only they see
 	if p, ok := s.encoded.parts.GetIfPresent(key); ok {
 		return p, true
 	}

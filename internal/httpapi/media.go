@@ -43,14 +43,18 @@ func (w *sendfileWriter) ReadFrom(r io.Reader) (int64, error) {
 }
 
 // present makes v what the client of c may see: the size and hash of the
-// original only for its owner and administrators, and the signed media URLs
-// for this client. Every Video answer goes through it.
+// original and whether it is blocked only for its owner and administrators,
+// and the signed media URLs for this client. Every Video answer goes
+// through it.
 func (s *server) present(c *gin.Context, v *reel.Video) *reel.Video {
 	if v.Renditions == nil {
 		v.Renditions = []reel.Rendition{}
 	}
-	if (v.SizeBytes != 0 || v.SHA256 != "") && !s.seesOriginal(c, v) {
-		v.SizeBytes, v.SHA256 = 0, "" // omitted from the JSON
+	if s.seesOriginal(c, v) {
+		blocked := v.Blocked
+		v.ShownBlocked = &blocked
+	} else {
+		v.SizeBytes, v.SHA256, v.ShownBlocked = 0, "", nil // omitted from the JSON
 	}
 	if s.URLs != nil {
 		s.URLs.Fill(v, s.baseURL(c), c.ClientIP(), false)
@@ -59,7 +63,7 @@ func (s *server) present(c *gin.Context, v *reel.Video) *reel.Video {
 }
 
 // seesOriginal reports whether the viewer of c may see the size and hash of
-// v's original: its owner or an administrator. Whether the viewer is an
+// v's original and whether it is blocked: its owner or an administrator. Whether the viewer is an
 // administrator is looked up once per request.
 func (s *server) seesOriginal(c *gin.Context, v *reel.Video) bool {
 	viewer := viewerID(c)

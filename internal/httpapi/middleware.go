@@ -27,6 +27,20 @@ const (
 	sessionIDKey
 )
 
+// noSniff keeps browsers from reading any answer (JSON, errors, tus,
+// media) as another type than it declares: a JSON body that holds a
+// user's text is never run as a script or shown as HTML. The header is
+// set once per request, before any handler, by one map assignment.
+func noSniff() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		c.Writer.Header()["X-Content-Type-Options"] = noSniffValue
+		c.Next()
+	}
+}
+
+// noSniffValue is shared by every answer; nothing appends to it.
+var noSniffValue = []string{"nosniff"}
+
 // requestID takes the caller's X-Request-ID when it is a sane token, so that
 // a request can be followed through proxies, and makes one up otherwise.
 func (s *server) requestID() gin.HandlerFunc {

@@ -92,6 +92,27 @@ func (s *server) handleBlock(blocked bool) gin.HandlerFunc {
 	}
 }
 
+// handleBlockedVideos lists the blocked videos for an administrator, so
+// that they can find and unblock them: no other list shows them.
+func (s *server) handleBlockedVideos() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		limit, err := pageLimit(c)
+		if err != nil {
+			writeError(c, err)
+			return
+		}
+		videos, next, err := s.Playback.ListBlockedVideos(c.Request.Context(), viewerID(c), c.Query("cursor"), limit)
+		if err != nil {
+			writeError(c, err)
+			return
+		}
+		for _, v := range videos {
+			s.present(c, v)
+		}
+		c.JSON(http.StatusOK, gin.H{"videos": videos, "next_cursor": next})
+	}
+}
+
 // requireAdmin answers 403 unless the signed-in user is an administrator
 // (made on the server with reel user promote; no HTTP path grants it).
 func (s *server) requireAdmin() gin.HandlerFunc {

@@ -14,7 +14,8 @@ func (s *server) routes(e *gin.Engine) {
 	// the groups below tighten or, for streams, replace.
 	// cors answers /api/v1's preflights before any group's middleware
 	// (shedding, auth, rate limits) and marks its answers (cors.go).
-	e.Use(s.requestID(), s.observe(), s.recovery(), connDeadlines(s.RequestTimeout), limitHeaders(MaxHeaderBytes), s.cors())
+	// noSniff marks every answer nosniff.
+	e.Use(s.requestID(), noSniff(), s.observe(), s.recovery(), connDeadlines(s.RequestTimeout), limitHeaders(MaxHeaderBytes), s.cors())
 	// What no route below matches: the web app's pages for browsers'
 	// navigations and the files at its root, else the JSON 404 (app.go).
 	e.NoRoute(s.appOrNotFound())
@@ -35,6 +36,7 @@ func (s *server) routes(e *gin.Engine) {
 	api.POST("/users", s.handleRegister())
 	api.POST("/sessions", s.handleLogin())
 	api.GET("/me", s.requireUser(), s.handleMe())
+	api.GET("/session", s.handleSession())
 	api.PUT("/me/password", s.requireUser(), s.handleChangePassword())
 	api.DELETE("/sessions/current", s.requireUser(), s.handleSignOut())
 	api.DELETE("/sessions", s.requireUser(), s.handleSignOutEverywhere())
@@ -64,6 +66,7 @@ func (s *server) routes(e *gin.Engine) {
 	admin := api.Group("/admin", s.requireUser(), s.requireAdmin())
 	admin.POST("/videos/:id/block", s.handleBlock(true))
 	admin.DELETE("/videos/:id/block", s.handleBlock(false))
+	admin.GET("/videos/blocked", s.handleBlockedVideos())
 
 	// Long-lived streams: uploads may take hours and event streams minutes,
 	// so they are bounded by inactivity instead of a total deadline.
@@ -76,9 +79,13 @@ func (s *server) routes(e *gin.Engine) {
 	// every absolute URL.
 	// Creating an upload spends the uploads budget; its PATCHes are free.
 	tus := e.Group("/api/v1", s.corsTus(), s.streaming(uploadIdle), s.guardCookie(), s.limitRate(byUploadMethod, s.sessionUser))
-	tusHandler := gin.WrapH(s.base.withBaseLocation(s.Tus))
-	tus.Any("/uploads", tusHandler)
-	tus.Any("/uploads/*path", tusHandler)
+	tus.Any("/uploads/*path", gin.WrapH(s.base.withBaseLocation(s.Tus)))
+	// tus's endpoint is /api/v1/uploads/ and tusd knows no other: without
+	// the slash it is a JSON 404 that names the right URL, before any
+	// budget is spent. Not a 308 to it: tus-js-client in Node.js follows no
+	// redirect, and a browser cannot follow one on a CORS preflight, so a
+	// redirect would work for some clients only and hide the mistake.
+	e.Any("/api/v1/uploads", s.handleTusWithoutSlash())
 
 	// Douyin-compatible API (docs/api.md): the same services in that API's
 	// shapes, every answer HTTP 200 with a status_code (package douyin).

@@ -77,3 +77,12 @@ func (s *server) capStreams() gin.HandlerFunc {
 		c.Next()
 	}
 }
+
+// handleTusWithoutSlash answers /api/v1/uploads, where tusd would answer a
+// plain-text 404: the JSON 404 of every other unknown API path, with the
+// URL the client meant.
+func (s *server) handleTusWithoutSlash() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		refuse(c, reel.Errorf(reel.ENOTFOUND, "tus uploads are created at /api/v1/uploads/ (with the trailing slash)"))
+	}
+}

@@ -117,21 +117,63 @@ func (s *server) handleChangePassword() gin.HandlerFunc {
 	}
 }
 
+// ownUser is the signed-in user's view of themselves: their User and
+// whether they are an administrator, which only they are told.
+type ownUser struct {
+	*reel.User
+	IsAdmin bool `json:"is_admin"`
+}
+
+// findOwnUser reads the signed-in user of c; nil when there is none or the
+// account of the token no longer exists.
+func (s *server) findOwnUser(c *gin.Context) (*ownUser, error) {
+	id := viewerID(c)
+	if id == 0 {
+		return nil, nil
+	}
+	u, err := s.Users.FindUserByID(c.Request.Context(), id, id)
+	if reel.ErrorCode(err) == reel.ENOTFOUND {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &ownUser{User: u, IsAdmin: u.IsAdmin}, nil
+}
+
 // handleMe returns the signed-in user. A valid token of a user that no longer
 // exists is treated as no token at all.
 func (s *server) handleMe() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		id := viewerID(c)
-		u, err := s.Users.FindUserByID(c.Request.Context(), id, id)
-		if reel.ErrorCode(err) == reel.ENOTFOUND {
-			unauthorized(c, reel.Errorf(reel.EUNAUTHORIZED, "the account of this token no longer exists"))
-			return
-		}
+		u, err := s.findOwnUser(c)
 		if err != nil {
 			writeError(c, err)
 			return
 		}
+		if u == nil {
+			unauthorized(c, reel.Errorf(reel.EUNAUTHORIZED, "the account of this token no longer exists"))
+			return
+		}
 		c.JSON(http.StatusOK, u)
+	}
+}
+
+// handleSession answers who is signed in, {"user": null} for nobody, so
+// that a page can ask without an error (GET /api/v1/me answers 401). A
+// session cookie that no longer works was dropped by authenticate; a bad
+// bearer token is 401 there, as everywhere. A token whose account is gone
+// is nobody, and its cookie is dropped.
+func (s *server) handleSession() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		u, err := s.findOwnUser(c)
+		if err != nil {
+			writeError(c, err)
+			return
+		}
+		if u == nil && viewerID(c) != 0 {
+			s.dropCookie(c)
+		}
+		c.JSON(http.StatusOK, gin.H{"user": u})
 	}
 }
 

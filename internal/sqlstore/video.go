@@ -469,6 +469,13 @@ func (db *DB) ListUserVideos(ctx context.Context, userID, viewerID int64, cursor
 	return db.videoPage(ctx, viewerID, q, "videos.id", cursor, limit)
 }
 
+// ListBlockedVideos lists every blocked video, newest first, for an
+// administrator, from the partial index of blocked ids (videos_blocked).
+func (db *DB) ListBlockedVideos(ctx context.Context, viewerID int64, cursor string, limit int) ([]*reel.Video, string, error) {
+	q := db.reader.NewSelect().TableExpr("videos").Where("videos.blocked")
+	return db.videoPage(ctx, viewerID, q, "videos.id", cursor, limit)
+}
+
 // videoPage runs q (over videos, with any joins) newest first by the paging
 // column key, one page after cursor, and assembles the videos for viewerID.
 func (db *DB) videoPage(ctx context.Context, viewerID int64, q *bun.SelectQuery, key, cursor string, limit int) ([]*reel.Video, string, error) {
