@@ -1,8 +1,8 @@
 // Sign up, sign in, sign out, change password. Sign-up and sign-in ask for
 // the session in an HttpOnly cookie (X-Reel-Session: cookie): the token
 // never reaches script.
-import { useState } from 'preact/hooks';
-import { api, humanError } from './api.js';
+import { useEffect, useState } from 'preact/hooks';
+import { api, get, humanError } from './api.js';
 import { useMe, setMe } from './store.js';
 import { Link, navigate } from './router.js';
 import { t } from './i18n.js';
@@ -38,15 +38,17 @@ export function AuthForm({ mode }) {
       <form class="form" onSubmit={submit}>
         <label class="field">{t('field.username')}
           <input type="text" name="username" autoComplete="username" required minLength={3} maxLength={64} value={username}
-            aria-invalid={fields.username ? 'true' : undefined} onInput={(e) => setU(e.currentTarget.value)} />
+            aria-invalid={fields.username ? 'true' : undefined} onInput={(e) => { setU(e.currentTarget.value); setErr(''); setFields({}); }} />
         </label>
         {signup ? <p class="hint">{t('auth.usernameHint')}</p> : null}
         <label class="field">{t('field.password')}
           <input type="password" name="password" autoComplete={signup ? 'new-password' : 'current-password'} required minLength={signup ? 6 : 1} value={password}
-            aria-invalid={fields.password ? 'true' : undefined} onInput={(e) => setP(e.currentTarget.value)} />
+            aria-invalid={fields.password ? 'true' : undefined} onInput={(e) => { setP(e.currentTarget.value); setErr(''); setFields({}); }} />
         </label>
         {signup ? <p class="hint">{t('auth.passwordHint')}</p> : null}
-        <button type="submit" class="btn primary" disabled={busy}>{signup ? t('auth.signUp') : t('auth.signIn')}</button>
+        {/* A click clears the last answer even when the browser's own
+            checks then stop the form from being sent. */}
+        <button type="submit" class="btn primary" disabled={busy} onClick={() => setErr('')}>{signup ? t('auth.signUp') : t('auth.signIn')}</button>
       </form>
       {err ? <p class="error" role="alert">{err}</p> : null}
       <p>{signup ? t('auth.haveAccount') : t('auth.noAccount')}{' '}
@@ -105,6 +107,39 @@ export function Account() {
       </form>
       {msg ? <p role="status">{msg}</p> : null}
       {err ? <p class="error" role="alert">{err}</p> : null}
+      {me.is_admin ? <BlockedVideos /> : null}
     </main>
+  );
+}
+
+// An administrator's list of blocked videos, each a link to its page where
+// it can be unblocked. A reel without the list (404) shows nothing.
+function BlockedVideos() {
+  const [list, setList] = useState(null);
+  const [cursor, setCursor] = useState('');
+  const [err, setErr] = useState('');
+  const load = (c) => get('/admin/videos/blocked?limit=50' + (c ? '&cursor=' + encodeURIComponent(c) : '')).then((r) => {
+    setList((l) => (c && l ? l.concat(r.videos || []) : r.videos || []));
+    setCursor(r.next_cursor || ''); setErr('');
+  }, (e) => { if (e.status === 404) setList(false); else setErr(humanError(e)); });
+  useEffect(() => { load(''); }, []);
+  if (list === false) return null;
+  return (
+    <section aria-labelledby="blocked-h">
+      <h2 class="h2" id="blocked-h">{t('admin.blockedList')}</h2>
+      {err ? <p class="error" role="alert">{err}</p> : null}
+      {list && list.length === 0 ? <p class="muted">{t('admin.noneBlocked')}</p> : null}
+      {list && list.length ? (
+        <ul class="user-list">
+          {list.map((v) => (
+            <li key={v.id} class="user-row">
+              <Link href={'/v/' + v.id}>{v.title || t('video.untitled')}</Link>
+              <span class="muted">@{v.author ? v.author.username : '?'}</span>
+            </li>
+          ))}
+        </ul>
+      ) : null}
+      {cursor ? <button type="button" class="btn secondary" onClick={() => load(cursor)}>{t('common.more')}</button> : null}
+    </section>
   );
 }

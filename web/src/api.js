@@ -36,7 +36,7 @@ export async function api(method, path, body, { headers = {}, signal } = {}) {
     const err = (data && data.error) || {};
     // A session that ended (expired, signed out elsewhere, password
     // changed) makes the app signed out, rather than failing on and on.
-    if (res.status === 401 && !['/sessions', '/me', '/me/password'].includes(path)) window.dispatchEvent(new Event('reel:signed-out'));
+    if (res.status === 401 && !['/sessions', '/session', '/me', '/me/password'].includes(path)) window.dispatchEvent(new Event('reel:signed-out'));
     const retry = parseInt(res.headers.get('Retry-After') || '', 10);
     throw new ApiError(res.status, err.code || 'http_' + res.status, err.message || res.statusText, err.fields, Number.isFinite(retry) ? retry : undefined);
   }

@@ -1,7 +1,7 @@
 // The vertical feed: one video per screen, scroll-snapped; swipe, wheel,
 // the arrow keys or the buttons move on. The active video plays, the next
 // one preloads, the rest show only their covers.
-import { useEffect, useRef, useState, useCallback } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useRef, useState, useCallback } from 'preact/hooks';
 import { get, humanError } from './api.js';
 import { useMe, useEvent } from './store.js';
 import { Link } from './router.js';
@@ -19,14 +19,27 @@ export function prefetchFeed() {
   early.catch(() => {});
 }
 
+// Each feed's loaded list and the video on screen, kept for the session,
+// so that going to a profile or a video and back (or Back) returns to the
+// same place. A reload starts at the top.
+const kept = {};
+
+// A wheel gesture moves exactly one video. A gesture is a run of wheel
+// events with short gaps (a mouse notch, or a trackpad swipe and its
+// inertia, which goes on for a second or more with shrinking deltas); one
+// that grows again after a while is a new swipe during the inertia.
+const WHEEL_GAP_MS = 200;
+const WHEEL_NEW_SWIPE_MS = 400;
+
 export function Feed({ kind }) {
   preloadPlayer();
   const me = useMe();
-  const [videos, setVideos] = useState([]);
-  const [cursor, setCursor] = useState('');
-  const [loading, setLoading] = useState(true);
+  const saved = kept[kind];
+  const [videos, setVideos] = useState(saved ? saved.videos : []);
+  const [cursor, setCursor] = useState(saved ? saved.cursor : '');
+  const [loading, setLoading] = useState(!saved);
   const [err, setErr] = useState('');
-  const [active, setActive] = useState(0);
+  const [active, setActive] = useState(saved ? saved.active : 0);
   const [sheet, setSheet] = useState(0); // id of the video whose comments are open
   // The next video preloads once the one on screen plays, so that it does
   // not compete with it for the first frames.
@@ -57,14 +70,21 @@ export function Feed({ kind }) {
   // goes with it either way); it is asked again only when the person signs
   // in or out. The following feed needs to know who is signed in.
   const who = me === undefined ? (kind === 'following' ? undefined : 'start') : me ? me.id : 0;
-  const last = useRef({ who: null, kind: null });
+  const last = useRef(saved ? { who: saved.who, kind } : { who: null, kind: null });
+  useEffect(() => { kept[kind] = { videos, cursor, active, who }; }, [kind, videos, cursor, active, who]);
+  // Back on a kept feed: the video that was on screen is on screen again.
+  useLayoutEffect(() => {
+    const root = box.current;
+    const el = root && saved && root.querySelectorAll('.feed-item')[saved.active];
+    if (el) root.scrollTop = el.offsetTop;
+  }, []);
   useEffect(() => {
     if (who === undefined) return;
     const prev = last.current;
     last.current = { who, kind };
     // /me answered after everyone's feed was asked for: that request
     // carried the session cookie already, nothing to redo.
-    if (prev.who === 'start' && prev.kind === kind) return;
+    if (prev.kind === kind && (prev.who === who || prev.who === 'start')) return;
     setVideos([]); setActive(0); setSheet(0); setCursor('');
     if (kind === 'following' && me === null) { setLoading(false); return; }
     load('');
@@ -93,6 +113,30 @@ export function Feed({ kind }) {
     root.scrollTo({ top: items[i].offsetTop, behavior: 'smooth' });
     setActive(i);
   }, []);
+
+  const activeRef = useRef(active);
+  activeRef.current = active;
+  useEffect(() => {
+    const root = box.current;
+    if (!root) return undefined;
+    let lastAt = 0; let startAt = 0; let lastAbs = 0;
+    const wheel = (e) => {
+      // The comments sheet scrolls as usual; so does a pinch (ctrl+wheel).
+      if (e.ctrlKey || (e.target && e.target.closest && e.target.closest('.sheet'))) return;
+      const dy = e.deltaY;
+      if (!dy || Math.abs(e.deltaX) > Math.abs(dy)) return;
+      e.preventDefault();
+      const now = e.timeStamp || performance.now();
+      const abs = Math.abs(dy);
+      const same = now - lastAt < WHEEL_GAP_MS && !(now - startAt > WHEEL_NEW_SWIPE_MS && abs > lastAbs * 2 && abs >= 20);
+      lastAt = now; lastAbs = abs;
+      if (same) return;
+      startAt = now;
+      go(activeRef.current + (dy > 0 ? 1 : -1));
+    };
+    root.addEventListener('wheel', wheel, { passive: false });
+    return () => root.removeEventListener('wheel', wheel);
+  }, [go]);
 
   useEffect(() => {
     const key = (e) => {

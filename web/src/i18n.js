@@ -12,7 +12,7 @@ const en = {
   'feed.empty': 'No videos yet. Be the first:', 'feed.noFollowing': 'Nobody you follow has posted a video yet.',
   'feed.signInFollowing': 'Sign in to see videos from the people you follow.',
   'player.play': 'Play', 'player.pause': 'Pause', 'player.mute': 'Mute', 'player.unmute': 'Turn sound on',
-  'video.untitled': 'Untitled', 'video.title': 'Video', 'video.actions': 'Video actions', 'video.views': '{n} views',
+  'video.untitled': 'Untitled', 'video.title': 'Video', 'video.actions': 'Video actions', 'video.views': '{n} view|{n} views',
   'video.noMedia': 'This video cannot be played.', 'video.notReady': 'This video is still being processed.',
   'video.manage': 'Manage video', 'video.manageOnProfile': 'Edit on my profile', 'video.delete': 'Delete video',
   'video.confirmDelete': 'Delete this video for good?', 'video.edit': 'Edit', 'video.editName': 'Edit {title}',
@@ -23,6 +23,7 @@ const en = {
   'share.copy': 'Copy link', 'share.short': 'Link', 'share.copied': 'Link copied', 'share.here': 'Link: {url}',
   'follow.follow': 'Follow', 'follow.following': 'Following',
   'admin.block': 'Block video', 'admin.unblock': 'Unblock video', 'admin.blocked': 'The video is blocked.', 'admin.unblocked': 'The video is unblocked.',
+  'admin.blockedList': 'Blocked videos', 'admin.noneBlocked': 'No video is blocked.', 'admin.isBlocked': 'Blocked: only its owner and administrators see it.',
   'status.uploading': 'Uploading', 'status.processing': 'Processing', 'status.ready': 'Ready', 'status.failed': 'Failed',
   'vis.public': 'Public', 'vis.unlisted': 'Unlisted (only with the link)', 'vis.private': 'Private (only me)',
   'field.title': 'Title', 'field.description': 'Description', 'field.visibility': 'Visibility', 'field.username': 'Username',
@@ -37,13 +38,13 @@ const en = {
   'upload.unfinished': 'Unfinished uploads', 'upload.pendingOne': '{name} ({size})', 'upload.forget': 'Discard',
   'upload.pickSame': 'Choose the same file again to go on from where it stopped.',
   'upload.willResume': 'This file was partly uploaded before: the upload will go on from where it stopped.',
-  'upload.resumedAt': 'Resumed at {pct}%.',
+  'upload.resumedAt': 'Resumed at {pct}%.', 'upload.leave': 'An upload is in progress. Leave and stop it?', 'upload.running': 'Uploading {pct}%',
   'upload.tooLargeLocal': 'This file is too large ({size}); the largest video you can upload is {max}.',
   'upload.notVideoLocal': '“{name}” is not a video file. Choose a video (MP4, MOV, WebM…).',
-  'profile.counts': 'Counts', 'profile.following': 'following', 'profile.followers': 'followers', 'profile.likesReceived': 'likes',
-  'profile.videos': 'videos', 'profile.sections': 'Profile sections', 'profile.tab.videos': 'Videos', 'profile.tab.likes': 'Liked',
+  'profile.counts': 'Counts', 'profile.following': 'following', 'profile.followers': 'follower|followers', 'profile.likesReceived': 'like|likes',
+  'profile.videos': 'video|videos', 'profile.sections': 'Profile sections', 'profile.tab.videos': 'Videos', 'profile.tab.likes': 'Liked',
   'profile.tab.followers': 'Followers', 'profile.tab.following': 'Following', 'profile.noVideos': 'No videos here yet.',
-  'profile.noUsers': 'Nobody yet.', 'profile.nFollowers': '{n} followers',
+  'profile.noUsers': 'Nobody yet.', 'profile.nFollowers': '{n} follower|{n} followers',
   'msg.send': 'Message', 'msg.sendBtn': 'Send', 'msg.label': 'Write a message', 'msg.with': 'Chat with @{name}',
   'msg.conversation': 'Conversation with {name}', 'msg.you': 'You', 'msg.none': 'No messages yet. Say hello!',
   'msg.signIn': 'Sign in to see your messages.', 'msg.friendsOnly': 'You can chat with friends: people who follow you and whom you follow.',
@@ -87,6 +88,7 @@ const zh = {
   'share.copy': '复制链接', 'share.short': '链接', 'share.copied': '链接已复制', 'share.here': '链接：{url}',
   'follow.follow': '关注', 'follow.following': '已关注',
   'admin.block': '屏蔽视频', 'admin.unblock': '解除屏蔽', 'admin.blocked': '视频已屏蔽。', 'admin.unblocked': '视频已解除屏蔽。',
+  'admin.blockedList': '已屏蔽的视频', 'admin.noneBlocked': '没有被屏蔽的视频。', 'admin.isBlocked': '已屏蔽：只有作者和管理员能看到。',
   'status.uploading': '上传中', 'status.processing': '处理中', 'status.ready': '已就绪', 'status.failed': '失败',
   'vis.public': '公开', 'vis.unlisted': '不公开（凭链接观看）', 'vis.private': '私密（仅自己）',
   'field.title': '标题', 'field.description': '简介', 'field.visibility': '可见范围', 'field.username': '用户名',
@@ -100,7 +102,7 @@ const zh = {
   'upload.failed': '处理失败：{reason}', 'upload.deleted': '视频已被删除。',
   'upload.unfinished': '未完成的上传', 'upload.pendingOne': '{name}（{size}）', 'upload.forget': '放弃',
   'upload.pickSame': '重新选择同一个文件，即可从中断处继续。', 'upload.willResume': '这个文件之前上传了一部分，将从中断处继续。',
-  'upload.resumedAt': '已从 {pct}% 处继续。',
+  'upload.resumedAt': '已从 {pct}% 处继续。', 'upload.leave': '正在上传，离开会中断上传，确定离开吗？', 'upload.running': '上传中 {pct}%',
   'upload.tooLargeLocal': '文件太大（{size}），最多可以上传 {max}。', 'upload.notVideoLocal': '“{name}”不是视频文件。请选择视频（MP4、MOV、WebM…）。',
   'profile.counts': '统计', 'profile.following': '关注', 'profile.followers': '粉丝', 'profile.likesReceived': '获赞',
   'profile.videos': '作品', 'profile.sections': '主页栏目', 'profile.tab.videos': '作品', 'profile.tab.likes': '喜欢',
@@ -151,8 +153,19 @@ export function useLang() {
   return l;
 }
 
+// Forms that depend on a number are written "one|other" (English); t picks
+// the form for params.count by the language's plural rules. Chinese has one.
+const rules = {};
+function plural(s, count) {
+  const forms = s.split('|');
+  if (forms.length < 2 || count === undefined) return forms[forms.length - 1];
+  let one = count === 1;
+  try { one = (rules[lang] ||= new Intl.PluralRules(lang)).select(count) === 'one'; } catch { /* old browser */ }
+  return one ? forms[0] : forms[1];
+}
+
 export function t(key, params) {
-  let s = dicts[lang][key] ?? en[key] ?? key;
+  let s = plural(dicts[lang][key] ?? en[key] ?? key, params && params.count);
   if (params) s = s.replace(/\{(\w+)\}/g, (m, k) => (params[k] !== undefined ? String(params[k]) : m));
   return s;
 }

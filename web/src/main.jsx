@@ -10,15 +10,15 @@ import { Feed, prefetchFeed } from './feed.jsx';
 import { preloadPlayer } from './player.jsx';
 import { Icon } from './icons.jsx';
 import { VideoPage } from './videopage.jsx';
-import { UploadPage } from './upload.jsx';
+import { UploadPage, useUploadPct } from './upload.jsx';
 import { Profile } from './profile.jsx';
 import { Messages, Chat } from './messages.jsx';
 import { AuthForm, Account } from './account.jsx';
 
 function route(path) {
   let m;
-  if (path === '/' || path === '') return ['feed', <Feed kind="all" />];
-  if (path === '/following') return ['feed', <Feed kind="following" />];
+  if (path === '/' || path === '') return ['feed', <Feed kind="all" key="all" />];
+  if (path === '/following') return ['feed', <Feed kind="following" key="following" />];
   if (path === '/upload') return ['upload', <UploadPage />];
   if (path === '/messages') return ['messages', <Messages />];
   if ((m = path.match(/^\/messages\/(\d+)$/))) return ['messages', <Chat id={m[1]} key={m[1]} />];
@@ -47,6 +47,7 @@ function App() {
   const path = usePath();
   const me = useMe();
   const lang = useLang();
+  const upPct = useUploadPct();
   useEffect(() => { document.documentElement.lang = lang === 'zh' ? 'zh-CN' : 'en'; }, [lang]);
   const [section, page] = route(path);
   useEffect(() => {
@@ -61,7 +62,8 @@ function App() {
         <Link href="/" class="brand" aria-label={t('nav.homeLabel')}>reel</Link>
         <nav class="mainnav" aria-label={t('nav.main')}>
           <Link href="/" aria-current={cur('feed')}><Icon name="home" size={20} /> {t('nav.home')}</Link>
-          <Link href="/upload" aria-current={cur('upload')}><Icon name="plus" size={20} /> {t('nav.upload')}</Link>
+          <Link href="/upload" aria-current={cur('upload')}><Icon name="plus" size={20} /> {t('nav.upload')}
+            {upPct >= 0 ? <span class="nav-badge" aria-hidden="true" title={t('upload.running', { pct: upPct })}>{upPct}%</span> : null}</Link>
           <Link href="/messages" aria-current={cur('messages')}><Icon name="mail" size={20} /> {t('nav.messages')}</Link>
           {me ? (
             <Link href={'/u/' + encodeURIComponent(me.username)} aria-current={meProfile ? 'page' : undefined}><Icon name="user" size={20} /> {t('nav.profile')}</Link>

@@ -22,6 +22,9 @@ export function Profile({ username }) {
     setUser(null); setErr(''); setTab('videos');
     get('/users/@' + encodeURIComponent(username)).then(setUser, (e) => setErr(humanError(e)));
   }, [username, me === undefined, me ? me.id : 0]);
+  // The counts are asked again after what changes them here (a deletion,
+  // a follow), so that they are the server's, not a guess.
+  const recount = () => get('/users/@' + encodeURIComponent(username)).then((u) => setUser((x) => (x && x.id === u.id ? u : x)), () => {});
   if (err) return <main class="page"><h1 class="h1">@{username}</h1><p class="error" role="alert">{err}</p></main>;
   if (!user) return <main class="page"><p role="status">{t('common.loading')}</p></main>;
   const own = me && me.id === user.id;
@@ -33,13 +36,13 @@ export function Profile({ username }) {
         <div>
           <h1 class="h1">@{user.username}</h1>
           <ul class="counts" aria-label={t('profile.counts')}>
-            <li><strong>{fmtCount(user.following_count)}</strong> {t('profile.following')}</li>
-            <li><strong>{fmtCount(user.follower_count)}</strong> {t('profile.followers')}</li>
-            <li><strong>{fmtCount(user.liked_count)}</strong> {t('profile.likesReceived')}</li>
-            <li><strong>{fmtCount(user.video_count)}</strong> {t('profile.videos')}</li>
+            <li><strong>{fmtCount(user.following_count)}</strong> {t('profile.following', { count: user.following_count })}</li>
+            <li><strong>{fmtCount(user.follower_count)}</strong> {t('profile.followers', { count: user.follower_count })}</li>
+            <li><strong>{fmtCount(user.liked_count)}</strong> {t('profile.likesReceived', { count: user.liked_count })}</li>
+            <li><strong>{fmtCount(user.video_count)}</strong> {t('profile.videos', { count: user.video_count })}</li>
           </ul>
           <div class="row">
-            <FollowButton user={user} onChange={(u) => { setUser(u); refreshMe(); }} />
+            <FollowButton user={user} onChange={(u) => { setUser(u); refreshMe(); recount(); }} />
             {friends ? <Link class="btn secondary" href={'/messages/' + user.id}>{t('msg.send')}</Link> : null}
             {own ? <Link class="btn secondary" href="/upload">{t('nav.upload')}</Link> : null}
             {own ? <Link class="btn secondary" href="/account">{t('nav.account')}</Link> : null}
@@ -60,10 +63,10 @@ export function Profile({ username }) {
         ))}
       </div>
       <section role="tabpanel" id={'panel-' + tab} aria-labelledby={'tab-' + tab} class="panel">
-        {tab === 'videos' ? <VideoGrid key={'v' + user.id} path={`/users/${user.id}/videos`} own={own} /> : null}
+        {tab === 'videos' ? <VideoGrid key={'v' + user.id} path={`/users/${user.id}/videos`} own={own} onCounts={recount} /> : null}
         {tab === 'likes' ? <VideoGrid key={'l' + user.id} path={`/users/${user.id}/likes`} /> : null}
-        {tab === 'followers' ? <UserList key={'f' + user.id} path={`/users/${user.id}/followers`} /> : null}
-        {tab === 'following' ? <UserList key={'g' + user.id} path={`/users/${user.id}/following`} /> : null}
+        {tab === 'followers' ? <UserList key={'f' + user.id} path={`/users/${user.id}/followers`} onCounts={recount} /> : null}
+        {tab === 'following' ? <UserList key={'g' + user.id} path={`/users/${user.id}/following`} onCounts={recount} /> : null}
       </section>
     </main>
   );
@@ -87,7 +90,7 @@ function usePaged(path, field) {
   return { items, setItems, cursor, loading, err, load };
 }
 
-function VideoGrid({ path, own }) {
+function VideoGrid({ path, own, onCounts }) {
   const p = usePaged(path, 'videos');
   // The owner's processing videos change status live.
   useEvent('video_status', (d) => {
@@ -106,7 +109,7 @@ function VideoGrid({ path, own }) {
               <span class="tile-meta" aria-hidden="true">♥ {fmtCount(v.like_count)}{v.duration_ms ? ' · ' + fmtDuration(v.duration_ms) : ''}</span>
             </Link>
             <p class="tile-title">{v.title || t('video.untitled')}</p>
-            {own ? <OwnVideo v={v} onChange={(nv) => p.setItems((l) => (nv ? l.map((x) => (x.id === nv.id ? nv : x)) : l.filter((x) => x.id !== v.id)))} /> : null}
+            {own ? <OwnVideo v={v} onChange={(nv) => { p.setItems((l) => (nv ? l.map((x) => (x.id === nv.id ? nv : x)) : l.filter((x) => x.id !== v.id))); if (onCounts) onCounts(); }} /> : null}
           </li>
         ))}
       </ul>
@@ -161,7 +164,7 @@ function OwnVideo({ v, onChange }) {
   );
 }
 
-export function UserList({ path, empty, linkTo }) {
+export function UserList({ path, empty, linkTo, onCounts }) {
   const p = usePaged(path, 'users');
   const me = useMe();
   return (
@@ -173,8 +176,8 @@ export function UserList({ path, empty, linkTo }) {
           <li key={u.id} class="user-row">
             <span class="avatar small" aria-hidden="true">{u.username.slice(0, 1).toUpperCase()}</span>
             <Link href={linkTo ? linkTo(u) : '/u/' + encodeURIComponent(u.username)}>@{u.username}</Link>
-            <span class="muted">{t('profile.nFollowers', { n: fmtCount(u.follower_count) })}</span>
-            {me && me.id !== u.id && !linkTo ? <FollowButton user={u} small onChange={(nu) => p.setItems((l) => l.map((x) => (x.id === nu.id ? nu : x)))} /> : null}
+            <span class="muted">{t('profile.nFollowers', { n: fmtCount(u.follower_count), count: u.follower_count })}</span>
+            {me && me.id !== u.id && !linkTo ? <FollowButton user={u} small onChange={(nu) => { p.setItems((l) => l.map((x) => (x.id === nu.id ? nu : x))); if (onCounts) onCounts(); }} /> : null}
           </li>
         ))}
       </ul>

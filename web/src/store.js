@@ -21,8 +21,18 @@ export function useMe() {
 
 window.addEventListener('reel:signed-out', () => { if (me) setMe(null); });
 
+// GET /session answers 200 with {user: null} for a visitor who is not signed
+// in, so that opening the app logs no failed request; a reel without it
+// (404) is asked GET /me, whose 401 means signed out.
 export async function loadMe() {
-  try { setMe(await api('GET', '/me')); } catch (e) { setMe(e.status === 401 ? null : null); }
+  try {
+    const r = await api('GET', '/session');
+    setMe((r && r.user) || null);
+    return;
+  } catch (e) {
+    if (e.status !== 404) { setMe(null); return; }
+  }
+  try { setMe(await api('GET', '/me')); } catch { setMe(null); }
 }
 
 export async function refreshMe() {

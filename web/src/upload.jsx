@@ -2,7 +2,7 @@
 // connection and a page reload: tus-js-client keeps each upload's URL in
 // localStorage under the file's fingerprint), then follow processing on the
 // video's event stream until it is ready to watch.
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { ApiError, humanError, get, fmtWait } from './api.js';
 import { useMe } from './store.js';
 import { Link, navigate } from './router.js';
@@ -30,43 +30,66 @@ function tusError(err) {
   return new ApiError(res.getStatus(), e.code || 'http_' + res.getStatus(), e.message || '', e.fields, Number.isFinite(retry) ? retry : undefined);
 }
 
+// The upload's state lives here, outside the page, so that an upload goes
+// on while the person looks at other pages of the app, and the page shows
+// it again on return. Leaving the app (reload, closing the tab) asks first;
+// the upload then resumes when the same file is picked again.
+const shared = {};
+const sharedSubs = new Set();
+const upRef = { current: null };
+const esRef = { current: null };
+const samples = { current: [] };
+const startRef = { current: null };
+function useShared(key, init) {
+  if (!(key in shared)) shared[key] = init;
+  const [, tick] = useState(0);
+  useEffect(() => { const f = () => tick((n) => n + 1); sharedSubs.add(f); return () => sharedSubs.delete(f); }, []);
+  return [shared[key], (v) => {
+    const nv = typeof v === 'function' ? v(shared[key]) : v;
+    if (nv === shared[key]) return;
+    shared[key] = nv;
+    sharedSubs.forEach((f) => f());
+    uploadSubs.forEach((f) => f());
+  }];
+}
+const sending = () => shared.phase === 'uploading' || shared.phase === 'stalled';
+window.addEventListener('beforeunload', (e) => { if (shared.phase === 'uploading') { e.preventDefault(); e.returnValue = ''; } });
+window.addEventListener('online', () => { if (upRef.current && shared.phase === 'stalled' && startRef.current) startRef.current(); });
+window.addEventListener('reel:signed-out', () => { if (upRef.current && sending()) upRef.current.abort(); });
+
+// For the navigation: the share of an upload going on, or -1.
+const uploadSubs = new Set();
+export function useUploadPct() {
+  const [, tick] = useState(0);
+  useEffect(() => { const f = () => tick((n) => n + 1); uploadSubs.add(f); return () => uploadSubs.delete(f); }, []);
+  return sending() && shared.file ? Math.floor((shared.sent / shared.file.size) * 100) : -1;
+}
+
 export function UploadPage() {
   const me = useMe();
-  const [file, setFile] = useState(null);
-  const [title, setTitle] = useState('');
-  const [desc, setDesc] = useState('');
-  const [vis, setVis] = useState('public');
-  const [phase, setPhase] = useState('idle'); // idle uploading stalled processing ready failed
-  const [sent, setSent] = useState(0);
-  const [speed, setSpeed] = useState(0);
-  const [err, setErr] = useState('');
-  const [resumeAt, setResumeAt] = useState(-1);
+  const [file, setFile] = useShared('file', null);
+  const [title, setTitle] = useShared('title', '');
+  const [desc, setDesc] = useShared('desc', '');
+  const [vis, setVis] = useShared('vis', 'public');
+  const [phase, setPhase] = useShared('phase', 'idle'); // idle uploading stalled processing ready failed
+  const [sent, setSent] = useShared('sent', 0);
+  const [speed, setSpeed] = useShared('speed', 0);
+  const [err, setErr] = useShared('err', '');
+  const [resumeAt, setResumeAt] = useShared('resumeAt', -1);
   const [pending, setPending] = useState([]);
-  const [maxSize, setMaxSize] = useState(0);
-  const [video, setVideo] = useState(null);
+  const [maxSize, setMaxSize] = useShared('maxSize', 0);
+  const [video, setVideo] = useShared('video', null);
   const [drag, setDrag] = useState(false);
-  const upRef = useRef(null);
-  const samples = useRef([]);
-  const esRef = useRef(null);
+  // A new file input after each finished upload, so that picking the same
+  // file again is a change too.
+  const [round, setRound] = useShared('round', 0);
 
   useEffect(() => {
     loadTus().then(async (tus) => {
       try { setPending(await tus.defaultOptions.urlStorage.findAllUploads()); } catch { /* storage off */ }
     });
-    fetch(ENDPOINT, { method: 'OPTIONS' }).then((r) => setMaxSize(parseInt(r.headers.get('Tus-Max-Size') || '0', 10) || 0), () => {});
-    return () => {
-      if (upRef.current) upRef.current.abort();
-      if (esRef.current) esRef.current.close();
-    };
+    if (!maxSize) fetch(ENDPOINT, { method: 'OPTIONS' }).then((r) => setMaxSize(parseInt(r.headers.get('Tus-Max-Size') || '0', 10) || 0), () => {});
   }, []);
-  useEffect(() => {
-    const online = () => { if (upRef.current && phaseRef.current === 'stalled') startRef.current(); };
-    window.addEventListener('online', online);
-    return () => window.removeEventListener('online', online);
-  }, []);
-  const phaseRef = useRef(phase);
-  phaseRef.current = phase;
-  const startRef = useRef(null);
 
   if (me === null) {
     return <main class="page narrow"><h1 class="h1">{t('upload.title')}</h1>
@@ -230,7 +253,7 @@ export function UploadPage() {
           onDrop={(e) => { e.preventDefault(); setDrag(false); if (!busy) choose(e.dataTransfer.files[0]); }}>
           <span class="drop-text">{file ? `${file.name} · ${fmtBytes(file.size)}` : t('upload.drop')}</span>
           <span class="btn secondary" aria-hidden="true">{t('upload.choose')}</span>
-          <input class="file-input" type="file" accept="video/*" aria-label={t('upload.file')} disabled={busy}
+          <input key={round} class="file-input" type="file" accept="video/*" aria-label={t('upload.file')} disabled={busy}
             onChange={(e) => choose(e.currentTarget.files[0])} />
         </label>
         {resumeAt === 0 && phase === 'idle' ? <p role="status">{t('upload.willResume')}</p> : null}
@@ -274,11 +297,11 @@ export function UploadPage() {
           {video ? <div class="upload-preview"><Player video={video} active preload={false} label={video.title || t('video.untitled')} /></div> : null}
           <p class="row">
             {video ? <Link class="btn primary" href={'/v/' + video.id}>{t('upload.open')}</Link> : null}
-            <button type="button" class="btn secondary" onClick={() => { setPhase('idle'); setFile(null); setVideo(null); setTitle(''); setDesc(''); setSent(0); }}>{t('upload.another')}</button>
+            <button type="button" class="btn secondary" onClick={() => { setPhase('idle'); setFile(null); setVideo(null); setTitle(''); setDesc(''); setSent(0); setRound((n) => n + 1); }}>{t('upload.another')}</button>
           </p>
         </section>
       ) : null}
-      {phase === 'failed' ? <p><button type="button" class="btn secondary" onClick={() => { setPhase('idle'); setFile(null); setVideo(null); setErr(''); }}>{t('upload.another')}</button></p> : null}
+      {phase === 'failed' ? <p><button type="button" class="btn secondary" onClick={() => { setPhase('idle'); setFile(null); setVideo(null); setErr(''); setRound((n) => n + 1); }}>{t('upload.another')}</button></p> : null}
     </main>
   );
 }

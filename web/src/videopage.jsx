@@ -14,8 +14,8 @@ export function VideoPage({ id }) {
   const [v, setV] = useState(null);
   const [err, setErr] = useState('');
   const [note, setNote] = useState('');
-  // Whether the video is blocked: from the answer when the server says
-  // (a \`blocked\` field for owners and administrators), else as last set here.
+  // Whether the video is blocked: the answer carries \`blocked\` for its
+  // owner and administrators.
   const [blocked, setBlocked] = useState(false);
   useEffect(() => {
     if (me === undefined) return;
@@ -25,10 +25,8 @@ export function VideoPage({ id }) {
   if (err) return <main class="page"><h1 class="h1">{t('video.title')}</h1><p class="error" role="alert">{err}</p></main>;
   if (!v) return <main class="page"><p role="status">{t('common.loading')}</p></main>;
   const update = (p) => setV((x) => ({ ...x, ...p }));
-  // Only the owner and administrators receive sha256: when it is there and
-  // the viewer is not the owner, the viewer is an administrator.
   const isOwner = me && me.id === v.author.id;
-  const isAdmin = me && !isOwner && typeof v.sha256 === 'string' && v.sha256 !== '';
+  const isAdmin = !!(me && me.is_admin);
   const admin = async (block) => {
     try {
       await api(block ? 'POST' : 'DELETE', `/admin/videos/${v.id}/block`);
@@ -51,7 +49,7 @@ export function VideoPage({ id }) {
           <Link href={'/u/' + encodeURIComponent(v.author.username)}>@{v.author.username}</Link>{' '}
           <FollowButton user={v.author} onChange={(u) => update({ author: u })} />
         </p>
-        <p class="muted">{t('video.views', { n: fmtCount(v.view_count) })} · <time dateTime={v.created_at}>{fmtTime(v.created_at)}</time>
+        <p class="muted">{t('video.views', { n: fmtCount(v.view_count), count: v.view_count })} · <time dateTime={v.created_at}>{fmtTime(v.created_at)}</time>
           {v.status !== 'ready' ? ' · ' + t('status.' + v.status) : ''}</p>
         {v.description ? <p class="desc-full">{v.description}</p> : null}
         <VideoActions video={v} update={update} onComments={() => { const el = document.getElementById('c-' + v.id); if (el) el.focus(); }} />
@@ -62,6 +60,7 @@ export function VideoPage({ id }) {
             <ConfirmButton label={t('video.delete')} confirm={t('video.confirmDelete')} onConfirm={del} />
           </div>
         ) : null}
+        {blocked && (isOwner || isAdmin) ? <p><span class="badge failed">{t('admin.isBlocked')}</span></p> : null}
         {note ? <p role="status">{note}</p> : null}
         <Comments video={v} onCount={(d) => setV((x) => ({ ...x, comment_count: Math.max(0, x.comment_count + d) }))} />
       </div>

@@ -1,7 +1,10 @@
 // The web app's journey in a real browser, as two people would go through
 // it: sign up, upload a clip with tus (reloading the page in the middle and
 // resuming), watch processing reach ready, see it play in the feed, like and
-// comment as the other person, follow each other, exchange messages.
+// comment as the other person, follow each other, exchange messages; an
+// anonymous visit logs no error, an upload goes on while its person looks
+// elsewhere in the app, one wheel step moves the desktop feed by one video,
+// the feed keeps its place across a profile and Back, counts read in words.
 // Everything is found by role and label, as a person sees the page.
 //
 //   REEL_URL=http://127.0.0.1:8080 REEL_CLIP=clip.mp4 REEL_SHOTS=/tmp/shots \
@@ -22,7 +25,9 @@ const suffix = Date.now().toString(36).slice(-5);
 const alice = { name: 'alice' + suffix, password: 'alice-pass-1' };
 const bob = { name: 'bob' + suffix, password: 'bob-pass-1' };
 const title = 'Journey clip ' + suffix;
+const title2 = 'Second clip ' + suffix;
 const problems = [];
+const consoleErrors = { alice: [], bob: [] };
 
 let current = '';
 async function step(name, fn) {
@@ -37,7 +42,10 @@ function watch(page, who) {
   page.on('console', (m) => {
     const text = m.text();
     if (/Content Security Policy|Refused to (load|execute|apply)/i.test(text)) problems.push(`${who}: CSP: ${text}`);
-    else if (m.type() === 'error' && process.env.JOURNEY_VERBOSE) console.log(`${who} console: ${text}`);
+    else if (m.type() === 'error') {
+      consoleErrors[who].push(text);
+      if (process.env.JOURNEY_VERBOSE) console.log(`${who} console: ${text}`);
+    }
   });
 }
 
@@ -111,6 +119,16 @@ async function main() {
   const b = await ctxB.newPage();
   watch(a, 'alice'); watch(b, 'bob');
   try {
+    await step('an anonymous visit to the feed logs no console error (phone and desktop)', async () => {
+      for (const [p, who] of [[a, 'alice'], [b, 'bob']]) {
+        consoleErrors[who].length = 0;
+        await p.goto(base + '/', { waitUntil: 'networkidle' });
+        await p.locator('[role="feed"][aria-busy="false"]').waitFor({ timeout: STEP_MS });
+        await p.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Sign in' }).waitFor({ timeout: STEP_MS });
+        if (consoleErrors[who].length) throw new Error(`${who}'s console: ${consoleErrors[who].join(' | ')}`);
+      }
+    });
+
     await step('both sign up', async () => { await signUp(a, alice); await signUp(b, bob); });
 
     let videoId = '';
@@ -136,7 +154,23 @@ async function main() {
       }, null, { timeout: STEP_MS });
       await expectText(a.locator('p'), /\/s/); // speed shown
       await a.screenshot({ path: path.join(shots, 'upload-progress.png') });
+      // The upload goes on while Alice looks at the feed.
+      const nav = a.getByRole('navigation', { name: 'Main' });
+      const before = await bar.evaluate((p) => p.value);
+      await nav.getByRole('link', { name: 'Home' }).click();
+      await a.getByRole('navigation', { name: 'Feeds' }).waitFor();
+      await nav.getByRole('link', { name: 'Upload' }).click();
+      await a.waitForFunction((v) => {
+        const p = document.querySelector('progress[aria-label="Upload progress"]');
+        return p && p.value > v;
+      }, before, { timeout: STEP_MS });
+      // Leaving the app asks first; Alice leaves (reloads) anyway.
+      let asked = '';
+      const onDialog = (d) => { asked = d.type(); d.accept().catch(() => {}); };
+      a.on('dialog', onDialog);
       await a.reload();
+      a.off('dialog', onDialog);
+      if (asked !== 'beforeunload') throw new Error(`a reload during an upload did not ask first (dialog: ${asked || 'none'})`);
       await a.getByRole('heading', { name: 'Upload a video' }).waitFor();
       await a.getByRole('region', { name: 'Unfinished uploads' }).waitFor({ timeout: STEP_MS });
     });
@@ -160,6 +194,14 @@ async function main() {
       const link = a.getByRole('link', { name: 'Watch it' });
       videoId = (await link.getAttribute('href')).split('/').pop();
       await a.screenshot({ path: path.join(shots, 'upload.png') });
+    });
+
+    await step('alice uploads a second clip', async () => {
+      await a.getByRole('button', { name: 'Upload another video' }).click();
+      await a.getByLabel('Video file').setInputFiles(clip);
+      await a.getByLabel('Title').fill(title2);
+      await a.getByRole('button', { name: 'Upload', exact: true }).click();
+      await a.getByText('Your video is ready.').waitFor({ timeout: READY_MS });
     });
 
     await step('bob sees it play in the feed (past 2 s, a real picture)', async () => {
@@ -211,6 +253,32 @@ async function main() {
       await b.getByRole('article', { name: `${title} by @${alice.name}` }).waitFor({ timeout: STEP_MS });
       await a.getByRole('tab', { name: 'Followers' }).click();
       await a.getByRole('tabpanel').getByRole('link', { name: '@' + alice.name }).waitFor({ timeout: STEP_MS });
+      // Counts read in words: one follower, not "1 followers".
+      const counts = a.getByRole('list', { name: 'Counts' });
+      await counts.getByRole('listitem').filter({ hasText: /^1 follower$/ }).waitFor({ timeout: STEP_MS });
+      await a.getByRole('tabpanel').getByText('1 follower', { exact: true }).waitFor({ timeout: STEP_MS });
+    });
+
+    await step('one small wheel step moves the desktop feed by one video, and the place is kept across a profile and Back', async () => {
+      await b.goto(base + '/');
+      const first = b.getByRole('article', { name: `${title2} by @${alice.name}` });
+      const second = b.getByRole('article', { name: `${title} by @${alice.name}` });
+      await first.waitFor({ timeout: STEP_MS });
+      const onTop = (name) => b.waitForFunction((n) => {
+        const feed = document.querySelector('[role="feed"]');
+        const el = [...feed.querySelectorAll('article')].find((x) => x.getAttribute('aria-label') === n);
+        return el && Math.abs(el.getBoundingClientRect().top - feed.getBoundingClientRect().top) < 2;
+      }, name, { timeout: STEP_MS });
+      await onTop(`${title2} by @${alice.name}`);
+      const box = await b.getByRole('feed').boundingBox();
+      await b.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+      await b.mouse.wheel(0, 100);
+      await onTop(`${title} by @${alice.name}`);
+      await second.getByRole('link', { name: '@' + alice.name }).click();
+      await b.getByRole('heading', { name: '@' + alice.name }).waitFor({ timeout: STEP_MS });
+      await b.goBack();
+      await b.getByRole('navigation', { name: 'Feeds' }).waitFor({ timeout: STEP_MS });
+      await onTop(`${title} by @${alice.name}`);
     });
 
     await step('they exchange messages (live)', async () => {
@@ -234,6 +302,10 @@ async function main() {
       await a.goto(base + '/u/' + alice.name);
       await a.getByRole('heading', { name: '@' + alice.name }).waitFor();
       await a.getByRole('link', { name: title }).first().waitFor({ timeout: STEP_MS });
+      const counts = a.getByRole('list', { name: 'Counts' });
+      for (const re of [/^2 videos$/, /^1 follower$/, /^1 following$/, /^1 like$/]) {
+        await counts.getByRole('listitem').filter({ hasText: re }).waitFor({ timeout: STEP_MS });
+      }
       await a.screenshot({ path: path.join(shots, 'profile.png') });
       await b.goto(base + '/u/' + alice.name);
       await b.getByRole('heading', { name: '@' + alice.name }).waitFor();
