@@ -271,14 +271,14 @@ func (c *Cache) FeedView(ctx context.Context, viewerID int64, p reel.Page) (Feed
 // Quiet is the state of a cache that a viewer's view of the first page
 // depends on beyond the copies it is made of: the changes reported to this
 // node, the viewer's stripe and, on a Coherent cache, the sequence of every
-// node's changes. Its zero value is never a cache's.
+// node's changes.
 type Quiet struct {
 	changes, stripe uint64
 	at              stamp
 }
 
 func (c *Cache) quietFor(viewerID int64) Quiet {
-	return Quiet{changes: c.changes.Load() + 1, stripe: c.viewers.stripe(viewerID).Load()}
+	return Quiet{changes: c.changes.Load(), stripe: c.viewers.stripe(viewerID).Load()}
 }
 
 // Kept is what a view may be kept under (Keep).

@@ -222,7 +222,7 @@ func (k *Coherent) Feed(ctx context.Context, viewerID int64, p reel.Page) ([]*re
 func (k *Coherent) FeedView(ctx context.Context, viewerID int64, p reel.Page) (FeedView, error) {
 	quiet := k.quietFor(viewerID) // before anything is read, as in the Cache's
 	start := k.loads.Load()
-	page, _ := k.feed.GetIfPresent(p.Limit)
+	page, hasPage := k.feed.GetIfPresent(p.Limit)
 	m, err := k.check(ctx, page.ids, viewerID, p.Limit)
 	if err != nil {
 		view, err := k.Cache.FeedView(ctx, viewerID, p)
@@ -230,7 +230,7 @@ func (k *Coherent) FeedView(ctx context.Context, viewerID int64, p reel.Page) (F
 		return view, err
 	}
 	quiet.at = m.stamp()
-	view, err := k.feedView(ctx, viewerID, p, start, m)
+	view, err := k.feedView(ctx, viewerID, p, page, hasPage, start, m)
 	// A copy dropped or a change reported meanwhile: not to be kept.
 	again := k.quietFor(viewerID)
 	again.at = quiet.at
@@ -256,9 +256,9 @@ func (k *Coherent) Still(ctx context.Context, viewerID int64, kept Kept) bool {
 	return q == kept.quiet && k.nowNano() < kept.until
 }
 
-// feedView is FeedView once the marks or the stamp were read (m).
-func (k *Coherent) feedView(ctx context.Context, viewerID int64, p reel.Page, start uint64, m marks) (FeedView, error) {
-	page, hasPage := k.feed.GetIfPresent(p.Limit)
+// feedView is FeedView once the marks or the stamp were read (m) for the
+// cached page as it was before (hasPage).
+func (k *Coherent) feedView(ctx context.Context, viewerID int64, p reel.Page, page feedPage, hasPage bool, start uint64, m marks) (FeedView, error) {
 	ctx = withRequest(ctx, start, m)
 	if hasPage && !k.pageFresh(p.Limit, page, start, m) {
 		k.dropPage(p.Limit)

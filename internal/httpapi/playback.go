@@ -102,14 +102,7 @@ func (s *server) handleBlockedVideos() gin.HandlerFunc {
 			return
 		}
 		videos, next, err := s.Playback.ListBlockedVideos(c.Request.Context(), viewerID(c), c.Query("cursor"), limit)
-		if err != nil {
-			writeError(c, err)
-			return
-		}
-		for _, v := range videos {
-			s.present(c, v)
-		}
-		c.JSON(http.StatusOK, gin.H{"videos": videos, "next_cursor": next})
+		s.videoList(c, videos, next, err)
 	}
 }
 

@@ -110,14 +110,7 @@ func (s *server) handleUserVideos() gin.HandlerFunc {
 			return
 		}
 		videos, next, err := s.Videos.ListUserVideos(c.Request.Context(), id, viewerID(c), c.Query("cursor"), limit)
-		if err != nil {
-			writeError(c, err)
-			return
-		}
-		for _, v := range videos {
-			s.present(c, v)
-		}
-		c.JSON(http.StatusOK, gin.H{"videos": videos, "next_cursor": next})
+		s.videoList(c, videos, next, err)
 	}
 }
 
