@@ -119,7 +119,10 @@ export function Feed({ kind }) {
   useEffect(() => {
     const root = box.current;
     if (!root) return undefined;
-    let lastAt = 0; let startAt = 0; let lastAbs = 0;
+    // -Infinity, not 0: event times count from the page's start, so a first
+    // wheel step within WHEEL_GAP_MS of a fresh load would otherwise be
+    // taken for the tail of an earlier gesture and ignored.
+    let lastAt = -Infinity; let startAt = -Infinity; let lastAbs = 0;
     const wheel = (e) => {
       // The comments sheet scrolls as usual; so does a pinch (ctrl+wheel).
       if (e.ctrlKey || (e.target && e.target.closest && e.target.closest('.sheet'))) return;
