@@ -53,8 +53,7 @@ const (
 	tailFields     = `"is_liked":false,"resume_position_ms":0}`
 )
 
-// writeVideos answers a list of videos presented for the viewer of c,
-// with its length: net/http would otherwise chunk an answer this large.
+// writeVideos answers a list of videos presented for the viewer of c.
 func (s *server) writeVideos(c *gin.Context, videos []*reel.Video, next string) {
 	buf := videoBuffers.Get().(*bytes.Buffer)
 	defer func() {
@@ -67,8 +66,7 @@ func (s *server) writeVideos(c *gin.Context, videos []*reel.Video, next string) 
 		writeError(c, err)
 		return
 	}
-	c.Header("Content-Length", strconv.Itoa(buf.Len())) // compression drops it (gzipWriter)
-	c.Data(http.StatusOK, "application/json; charset=utf-8", buf.Bytes())
+	writeBody(c, buf.Bytes())
 }
 
 // videoBuffers hold answers while they are written; most are a few tens
@@ -259,8 +257,14 @@ func (s *server) viewerFeed(c *gin.Context, viewer feedViewer, p reel.Page) {
 	writeBody(c, body)
 }
 
-// writeBody answers 200 with body, an encoded JSON answer.
+// writeBody answers 200 with body, an encoded JSON answer, with its
+// length (net/http would otherwise chunk an answer this large) and, when
+// it is large, in one push (writeCorked).
 func writeBody(c *gin.Context, body []byte) {
-	c.Header("Content-Length", strconv.Itoa(len(body)))
+	c.Header("Content-Length", strconv.Itoa(len(body))) // compression drops it (gzipWriter)
+	if len(body) > corkAbove {
+		writeCorked(c, func() { c.Data(http.StatusOK, "application/json; charset=utf-8", body) })
+		return
+	}
 	c.Data(http.StatusOK, "application/json; charset=utf-8", body)
 }

@@ -174,6 +174,7 @@ func NewHTTPServer(addr string, h http.Handler, o ServerOptions) *http.Server {
 		ReadHeaderTimeout: o.ReadHeaderTimeout,
 		IdleTimeout:       o.IdleTimeout,
 		MaxHeaderBytes:    transportMaxHeaderBytes,
+		ConnContext:       withConn, // for corking large answers (cork.go)
 		HTTP2: &http.HTTP2Config{
 			MaxConcurrentStreams: 250,
 			// Reset floods (CVE-2023-44487 style) are bounded by net/http itself;

@@ -75,7 +75,7 @@ func (s *server) handleFeed() gin.HandlerFunc {
 				encoded.Set(key, body)
 			}
 		}
-		c.Data(http.StatusOK, "application/json; charset=utf-8", body)
+		writeBody(c, body)
 	}
 }
 
