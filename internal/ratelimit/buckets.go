@@ -118,7 +118,9 @@ func fullIn(lim *rate.Limiter, at time.Time, n int, interval time.Duration) time
 //
 // A call for a bucket far from empty also leases a few tokens more (see
 // leaseOf), which the node then spends without asking Redis until they
-// run out or a second passes. Leased tokens are spent on Redis like the
+// run out or a second passes; once half of them are spent, a call in the
+// background tops the lease up again, so that a busy client's requests
+// do not wait for Redis at all. Leased tokens are spent on Redis like the
 // others, so the cluster never allows more than the limit; a token leased
 // and then not used (its client went on to another node) is lost to its
 // client, which may thus be refused at most a lease per node early. Near
@@ -146,10 +148,20 @@ type lease struct {
 const leaseFor = time.Second
 
 // leaseOf is how many tokens a call may lease beyond those asked for: a
-// 64th of the bucket, at most 32, and none for buckets under 64 (logins,
+// 64th of the bucket, at most 32 or, for a bucket that refills faster,
+// what it refills in leaseRefill; none for buckets under 64 (logins,
 // uploads: each token counts), and only while the bucket stays at least
-// half full (the script checks).
-func leaseOf(r Rate) int { return min(r.N/64, 32) }
+// half full (the script checks). A lease thus costs a client that leaves
+// the node at most 32 tokens or leaseRefill of its budget, and a client
+// as busy as its budget allows still finds tokens here while a top-up is
+// on its way.
+func leaseOf(r Rate) int {
+	refill := int(int64(r.N) * int64(leaseRefill) / int64(max(r.Per, 1)))
+	return min(r.N/64, max(32, refill))
+}
+
+// leaseRefill bounds the leases of fast buckets: this much of their refill.
+const leaseRefill = 10 * time.Millisecond
 
 // maxLeases bounds the leases kept before the expired ones are swept.
 const maxLeases = 4096
@@ -205,10 +217,24 @@ func (b *RedisBuckets) Take(ctx context.Context, at time.Time, key string, r Rat
 		return Result{}, shared.ErrUnavailable
 	}
 	b.mu.Lock()
-	if l := b.leases[key]; l != nil && l.n > 0 && l.r == r && at.Before(l.until) {
+	if l := b.liveLease(key, r, at); l != nil {
 		l.n--
 		res := Result{Allowed: true, Remaining: l.bucket + l.n, Reset: l.reset}
+		// Half spent: top it up in the background, so that a busy
+		// client's Takes keep finding tokens here instead of waiting for
+		// Redis each time the lease runs out.
+		_, inFlight := b.busy[key]
+		topUp := !inFlight && l.n <= leaseOf(r)/2
+		if topUp {
+			if b.busy == nil {
+				b.busy = map[string]*takeGroup{}
+			}
+			b.busy[key] = nil
+		}
 		b.mu.Unlock()
+		if topUp {
+			go b.send(key, &takeGroup{at: at, r: r})
+		}
 		return res, nil
 	}
 	if b.busy == nil {
@@ -246,18 +272,37 @@ func (b *RedisBuckets) send(key string, g *takeGroup) {
 	// The call is the node's, not one request's: a caller going away must
 	// not fail the others waiting on it.
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	var leased int
-	g.allowed, leased, g.res, g.err = b.take(ctx, g.at, key, g.r, g.n, leaseOf(g.r))
-	cancel()
-	bucket := g.res.Remaining
-	g.res.Remaining += leased // the client's: on Redis and in the lease
-	if g.done != nil {
-		close(g.done)
+	// What the lease lacks, so that it never holds more than leaseOf.
+	extra := leaseOf(g.r)
+	b.mu.Lock()
+	if l := b.liveLease(key, g.r, g.at); l != nil {
+		extra -= l.n
 	}
+	b.mu.Unlock()
+	var leased int
+	g.allowed, leased, g.res, g.err = b.take(ctx, g.at, key, g.r, g.n, max(extra, 0))
+	cancel()
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if leased > 0 {
-		b.keepLease(key, g.at, &lease{r: g.r, n: leased, until: g.at.Add(leaseFor), bucket: bucket, reset: g.res.Reset})
+	if g.err == nil {
+		// What is left of the lease goes on with the new tokens; either
+		// way it now counts from this bucket.
+		l := b.liveLease(key, g.r, g.at)
+		if l == nil && leased > 0 {
+			l = &lease{r: g.r}
+			b.keepLease(key, g.at, l)
+		}
+		if l != nil {
+			l.n += leased
+			l.bucket, l.reset = g.res.Remaining, g.res.Reset
+			if leased > 0 {
+				l.until = g.at.Add(leaseFor)
+			}
+			g.res.Remaining += l.n // the client's: on Redis and in the lease
+		}
+	}
+	if g.done != nil {
+		close(g.done)
 	}
 	next := b.busy[key]
 	if next == nil {
@@ -279,6 +324,14 @@ func (g *takeGroup) result(i int) (Result, error) {
 		return Result{Allowed: true, Remaining: g.res.Remaining + g.allowed - 1 - i, Reset: g.res.Reset}, nil
 	}
 	return Result{RetryAfter: g.res.RetryAfter + time.Duration(i-g.allowed)*interval, Reset: g.res.Reset}, nil
+}
+
+// liveLease is key's lease for r at now, if one holds tokens (b.mu held).
+func (b *RedisBuckets) liveLease(key string, r Rate, now time.Time) *lease {
+	if l := b.leases[key]; l != nil && l.n > 0 && l.r == r && now.Before(l.until) {
+		return l
+	}
+	return nil
 }
 
 // keepLease keeps l as key's lease (b.mu held), sweeping the leases spent
