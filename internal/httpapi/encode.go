@@ -197,7 +197,7 @@ func (a *feedAnswer) madeOf(view cache.FeedView, limit int, base string, expiry 
 	return true
 }
 
-// maxFeedAnswers bounds the memory the viewers' answers hold (about 40 KB
+// maxFeedAnswers bounds the memory the viewers' answers hold (20 to 40 KB
 // each for 20 videos): the most active viewers' are kept.
 const maxFeedAnswers = 64 << 20
 

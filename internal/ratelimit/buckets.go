@@ -141,6 +141,7 @@ type lease struct {
 	until  time.Time // unused tokens are dropped then
 	bucket int       // what the bucket on Redis held after the lease
 	reset  time.Duration
+	dry    bool // the last top-up got nothing (the bucket is under half): no more until a call leases again
 }
 
 // leaseFor is how long a node holds leased tokens: short, so that tokens
@@ -224,7 +225,7 @@ func (b *RedisBuckets) Take(ctx context.Context, at time.Time, key string, r Rat
 		// client's Takes keep finding tokens here instead of waiting for
 		// Redis each time the lease runs out.
 		_, inFlight := b.busy[key]
-		topUp := !inFlight && l.n <= leaseOf(r)/2
+		topUp := !inFlight && !l.dry && l.n <= leaseOf(r)/2
 		if topUp {
 			if b.busy == nil {
 				b.busy = map[string]*takeGroup{}
@@ -298,6 +299,7 @@ func (b *RedisBuckets) send(key string, g *takeGroup) {
 			if leased > 0 {
 				l.until = g.at.Add(leaseFor)
 			}
+			l.dry = leased == 0 && g.n == 0
 			g.res.Remaining += l.n // the client's: on Redis and in the lease
 		}
 	}
@@ -305,6 +307,17 @@ func (b *RedisBuckets) send(key string, g *takeGroup) {
 		close(g.done)
 	}
 	next := b.busy[key]
+	if next != nil {
+		// The Takes that queued while the lease ran dry during a top-up:
+		// served from the lease it brought when it covers them all.
+		if l := b.liveLease(key, next.r, next.at); l != nil && l.n >= next.n {
+			l.n -= next.n
+			next.allowed = next.n
+			next.res = Result{Remaining: l.bucket + l.n, Reset: l.reset}
+			close(next.done)
+			next = nil
+		}
+	}
 	if next == nil {
 		delete(b.busy, key)
 		return
