@@ -339,3 +339,46 @@ func TestLeasesOfABusyBucket(t *testing.T) {
 		t.Errorf("the two nodes allowed %d takes of a bucket of %d", allowed, r.N)
 	}
 }
+
+// TestConcurrentTakesWithLeases: many concurrent Takes of one bucket that
+// leases, on two nodes: leases, their top-ups in the background and the
+// Takes served from a top-up while they waited for it never allow more
+// than the bucket holds, and every token is used.
+func TestConcurrentTakesWithLeases(t *testing.T) {
+	srv := redistest.Start(t)
+	nodes := []*ratelimit.RedisBuckets{{R: openRedis(t, srv)}, {R: openRedis(t, srv)}}
+	r := ratelimit.Rate{N: 6400, Per: time.Hour}
+	const workers, each = 64, 150 // 9600 Takes
+	var (
+		wg               sync.WaitGroup
+		mu               sync.Mutex
+		allowed, refused int
+		errs             []error
+	)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range each {
+				res, err := nodes[w%2].Take(t.Context(), t0, "busy", r)
+				mu.Lock()
+				switch {
+				case err != nil:
+					errs = append(errs, err)
+				case res.Allowed:
+					allowed++
+				default:
+					refused++
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if len(errs) > 0 {
+		t.Fatalf("Takes failed: %v", errs[0])
+	}
+	if allowed != r.N || refused != workers*each-r.N {
+		t.Errorf("%d allowed and %d refused of %d Takes of a bucket of %d", allowed, refused, workers*each, r.N)
+	}
+}
