@@ -197,6 +197,10 @@ func TestVisibilityAndBlocking(t *testing.T) {
 		if ids, next := blockedList(""); len(ids) != 0 || next != "" {
 			t.Errorf("blocked before any block: %v %q", ids, next)
 		}
+		// Its page is read as every list's is (pageOf): bad ones refused.
+		for _, q := range []string{"?limit=0", "?limit=51", "?limit=x", "?cursor=bogus"} {
+			expect(t, srv.do("GET", "/api/v1/admin/videos/blocked"+q, admin, nil), 400, "bad_request")
+		}
 		expect(t, srv.do("GET", "/api/v1/admin/videos/blocked", owner, nil), 403, "forbidden")
 		expect(t, srv.do("GET", "/api/v1/admin/videos/blocked", "", nil), 401, "unauthorized")
 

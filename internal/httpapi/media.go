@@ -63,8 +63,8 @@ func (s *server) present(c *gin.Context, v *reel.Video) *reel.Video {
 }
 
 // seesOriginal reports whether the viewer of c may see the size and hash of
-// v's original and whether it is blocked: its owner or an administrator. Whether the viewer is an
-// administrator is looked up once per request.
+// v's original and whether it is blocked: its owner or an administrator.
+// Whether the viewer is an administrator is looked up once per request.
 func (s *server) seesOriginal(c *gin.Context, v *reel.Video) bool {
 	viewer := viewerID(c)
 	if viewer == 0 {

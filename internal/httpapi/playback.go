@@ -96,12 +96,12 @@ func (s *server) handleBlock(blocked bool) gin.HandlerFunc {
 // that they can find and unblock them: no other list shows them.
 func (s *server) handleBlockedVideos() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		limit, err := pageLimit(c)
+		p, err := pageOf(c)
 		if err != nil {
 			writeError(c, err)
 			return
 		}
-		videos, next, err := s.Playback.ListBlockedVideos(c.Request.Context(), viewerID(c), c.Query("cursor"), limit)
+		videos, next, err := s.Playback.ListBlockedVideos(c.Request.Context(), viewerID(c), p.Cursor, p.Limit)
 		s.videoList(c, videos, next, err)
 	}
 }

@@ -182,8 +182,6 @@ func (s *server) sessionUser(c *gin.Context) int64 {
 	return p.UserID
 }
 
-// ceilSecs is d in whole seconds, rounded up and at least 1: the headers
-// count seconds, and a client told 0 would come back at once.
 // rateLimitHeader is the RateLimit header of budget b: "reads";r=2999;t=1.
 func rateLimitHeader(b budget, remaining int, t int64) string {
 	var v [48]byte
@@ -193,6 +191,8 @@ func rateLimitHeader(b budget, remaining int, t int64) string {
 	return string(out)
 }
 
+// ceilSecs is d in whole seconds, rounded up and at least 1: the headers
+// count seconds, and a client told 0 would come back at once.
 func ceilSecs(d time.Duration) int64 {
 	return max(int64((d+time.Second-1)/time.Second), 1)
 }

@@ -224,32 +224,21 @@ func (b *RedisBuckets) Take(ctx context.Context, at time.Time, key string, r Rat
 		// Half spent: top it up in the background, so that a busy
 		// client's Takes keep finding tokens here instead of waiting for
 		// Redis each time the lease runs out.
-		_, inFlight := b.busy[key]
-		topUp := !inFlight && !l.dry && l.n <= leaseOf(r)/2
-		if topUp {
-			if b.busy == nil {
-				b.busy = map[string]*takeGroup{}
-			}
-			b.busy[key] = nil
-		}
+		topUp := !l.dry && l.n <= leaseOf(r)/2 && b.startCall(key)
 		b.mu.Unlock()
 		if topUp {
 			go b.send(key, &takeGroup{at: at, r: r})
 		}
 		return res, nil
 	}
-	if b.busy == nil {
-		b.busy = map[string]*takeGroup{}
-	}
-	waiting, inFlight := b.busy[key]
-	if !inFlight {
-		// No call in flight: this Take goes alone, now.
-		b.busy[key] = nil
+	if b.startCall(key) {
+		// No call was in flight: this Take goes alone, now.
 		b.mu.Unlock()
 		g := &takeGroup{at: at, r: r, n: 1}
 		b.send(key, g)
 		return g.result(0)
 	}
+	waiting := b.busy[key]
 	if waiting == nil {
 		waiting = &takeGroup{at: at, r: r, done: make(chan struct{})}
 		b.busy[key] = waiting
@@ -265,6 +254,19 @@ func (b *RedisBuckets) Take(ctx context.Context, at time.Time, key string, r Rat
 		// towards limiting, never past the limit.
 		return Result{}, ctx.Err()
 	}
+}
+
+// startCall marks a call in flight for key, with no Takes waiting for the
+// next one yet, unless a call is in flight already (b.mu held).
+func (b *RedisBuckets) startCall(key string) bool {
+	if _, inFlight := b.busy[key]; inFlight {
+		return false
+	}
+	if b.busy == nil {
+		b.busy = map[string]*takeGroup{}
+	}
+	b.busy[key] = nil
+	return true
 }
 
 // send takes g's tokens in one call, then starts the group that gathered
