@@ -592,7 +592,7 @@ func TestLadderArgs(t *testing.T) {
 	}
 	graph := args[slices.Index(args, "-filter_complex")+1]
 	if !strings.HasPrefix(graph, "[0:V:0]fps=30,split=6[s0][s1][s2][s3][s4][s5];") ||
-		!strings.Contains(graph, ";[s5]fps=fps=1/1:start_time=0:round=up,scale=160:90,setsar=1,tpad=stop=60:stop_mode=clone,trim=end_frame=60,tile=10x6[sb]") ||
+		!strings.Contains(graph, ";[s5]tpad=stop_mode=clone:stop_duration=60,fps=fps=1/1:start_time=0:round=up,trim=end_frame=60,scale=160:90,setsar=1,tile=10x6[sb]") ||
 		!strings.HasSuffix(graph, ";[0:a:0]volume=0.5[a]") {
 		t.Errorf("filter graph %q", graph)
 	}

@@ -70,13 +70,14 @@ func (s *storyboard) sheets() int   { return int(ceilDiv(int64(s.count), int64(s
 
 // filter takes the thumbnails out of the ladder's constant-rate video:
 // the frame at (or just before) each multiple of the interval, counted from
-// 0 whatever the source's first timestamp (start_time), then exactly count
-// of them: a video stream that ends before the duration the file states
-// (its audio runs longer) has its last frame repeated for the missing
-// ones, so that every cue has its thumbnail.
+// 0 whatever the source's first timestamp (start_time), exactly count of
+// them. A video stream that ends before the duration the file states (its
+// audio runs longer) has its last frame repeated (tpad) up to the last cue,
+// as a player shows it; the repeats cost nothing when the video lasts,
+// since trim ends the branch at the last thumbnail.
 func (s *storyboard) filter() string {
-	return fmt.Sprintf("fps=fps=1/%d:start_time=0:round=up,scale=%d:%d,setsar=1,tpad=stop=%d:stop_mode=clone,trim=end_frame=%d,tile=%dx%d",
-		int(s.interval/time.Second), s.width, s.height, s.count, s.count, s.columns, s.rows)
+	return fmt.Sprintf("tpad=stop_mode=clone:stop_duration=%d,fps=fps=1/%d:start_time=0:round=up,trim=end_frame=%d,scale=%d:%d,setsar=1,tile=%dx%d",
+		int(time.Duration(s.count)*s.interval/time.Second), int(s.interval/time.Second), s.count, s.width, s.height, s.columns, s.rows)
 }
 
 // outputArgs write the sheets as JPEGs, bounded like every output: no more
