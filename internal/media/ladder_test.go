@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -452,6 +453,174 @@ func readPlaylist(t *testing.T, path string) (m3u8.Playlist, m3u8.ListType) {
 		t.Fatalf("parsing %s: %v", path, err)
 	}
 	return playlist, kind
+}
+
+// The audio filter runs on the source's audio before the one AAC encode,
+// for the audio rendition and the MP4 alike: volume=0.25 makes both 12 dB
+// quieter than the source, as ffmpeg's volumedetect measures them. (The
+// source is stereo: a mono one comes out 3 dB lower per channel, the
+// upmix keeping its loudness.)
+func TestLadderAudioFilter(t *testing.T) {
+	ctx := context.Background()
+	src := filepath.Join(t.TempDir(), "stereo.mp4")
+	ffmpeg(t, "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30:duration=2",
+		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=2",
+		"-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-ac", "2", src)
+	info, err := Probe(ctx, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	source := meanVolume(t, src)
+	want := source + 20*math.Log10(0.25)
+	for _, mp4 := range []bool{true, false} {
+		t.Run(fmt.Sprintf("mp4=%v", mp4), func(t *testing.T) {
+			t.Parallel()
+			outDir := t.TempDir()
+			res, err := Ladder(ctx, src, outDir, info, LadderOptions{Rungs: []Rung{{240, 300}}, ProgressiveMP4: mp4, AudioFilter: "volume=0.25"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			outputs := []string{res.Audio.Playlist}
+			if mp4 {
+				outputs = append(outputs, res.ProgressiveMP4)
+			}
+			for _, out := range outputs {
+				if got := meanVolume(t, filepath.Join(outDir, out)); math.Abs(got-want) > 1 {
+					t.Errorf("%s: mean volume %.1f dB, want %.1f (the source's %.1f, 12 dB down)", out, got, want, source)
+				}
+			}
+		})
+	}
+}
+
+var meanVolumeLine = regexp.MustCompile(`mean_volume: (-?[0-9.]+) dB`)
+
+// meanVolume is the mean volume of a file's audio, in dBFS, as ffmpeg's
+// volumedetect filter measures it.
+func meanVolume(t *testing.T, path string) float64 {
+	t.Helper()
+	out, err := exec.Command("ffmpeg", "-hide_banner", "-nostdin", "-i", path, "-map", "0:a:0", "-af", "volumedetect", "-f", "null", "-").CombinedOutput()
+	m := meanVolumeLine.FindSubmatch(out)
+	if err != nil || m == nil {
+		t.Fatalf("volumedetect of %s: %v\n%s", filepath.Base(path), err, out)
+	}
+	v, _ := strconv.ParseFloat(string(m[1]), 64)
+	return v
+}
+
+// While ffmpeg runs, each rendition's playlist is an EVENT playlist that a
+// watcher may publish as it grows: valid, without ENDLIST, listing only
+// whole segments; the master comes last. The source reaches ffmpeg through
+// a pipe, so the test holds ffmpeg at 7 s of a 10 s clip for as long as it
+// looks, then lets it finish, and the playlists are VOD.
+func TestLadderPlaylistsGrow(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	dir := t.TempDir()
+	ts := filepath.Join(dir, "source.ts")
+	ffmpeg(t, "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30:duration=10",
+		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=10",
+		"-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-f", "mpegts", ts)
+	info, err := Probe(ctx, ts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(ts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := len(data) * 7 / 10 / 188 * 188 // whole MPEG-TS packets
+	pipe := filepath.Join(dir, "pipe.ts")
+	if err := syscall.Mkfifo(pipe, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	resume := make(chan struct{})
+	fed := make(chan error, 1)
+	go func() {
+		f, err := os.OpenFile(pipe, os.O_WRONLY, 0)
+		if err != nil {
+			fed <- err
+			return
+		}
+		defer f.Close()
+		if _, err := f.Write(data[:cut]); err != nil {
+			fed <- err
+			return
+		}
+		<-resume
+		_, err = f.Write(data[cut:])
+		fed <- err
+	}()
+	type ladderResult struct {
+		res *LadderResult
+		err error
+	}
+	done := make(chan ladderResult, 1)
+	outDir := filepath.Join(dir, "out")
+	go func() {
+		res, err := Ladder(ctx, pipe, outDir, info, LadderOptions{Rungs: []Rung{{240, 300}}})
+		done <- ladderResult{res, err}
+	}()
+
+	playlists := []string{"240p/index.m3u8", "audio/index.m3u8"}
+	deadline := time.After(2 * time.Minute)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for slices.ContainsFunc(playlists, func(p string) bool { return !hasSegment(filepath.Join(outDir, p)) }) {
+		select {
+		case r := <-done:
+			t.Fatalf("Ladder returned (%v) with the source cut at 7 s", r.err)
+		case <-deadline:
+			t.Fatal("no segment listed after 2 minutes")
+		case <-tick.C:
+		}
+	}
+	for _, p := range playlists {
+		growing := readMedia(t, filepath.Join(outDir, p))
+		if growing.MediaType != m3u8.EVENT || growing.Closed || growing.Count() != 1 {
+			t.Errorf("%s while ffmpeg runs: type %v, ENDLIST %v, %d segments; want EVENT (%v), no ENDLIST, the first segment",
+				p, growing.MediaType, growing.Closed, growing.Count(), m3u8.EVENT)
+		}
+		// The segment listed is whole: it decodes after its init segment.
+		segDir := filepath.Join(outDir, filepath.Dir(p))
+		init, err := os.ReadFile(filepath.Join(segDir, "init.mp4"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		seg, err := os.ReadFile(filepath.Join(segDir, growing.Segments[0].URI))
+		if err != nil {
+			t.Fatal(err)
+		}
+		joined := filepath.Join(dir, filepath.Dir(p)+".mp4")
+		if err := os.WriteFile(joined, append(init, seg...), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		decodes(t, joined)
+	}
+	if _, err := os.Stat(filepath.Join(outDir, "master.m3u8")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("master.m3u8 exists before the renditions are complete (%v)", err)
+	}
+
+	close(resume)
+	if err := <-fed; err != nil {
+		t.Fatalf("feeding ffmpeg: %v", err)
+	}
+	r := <-done
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	for _, p := range playlists {
+		if final := checkPlaylist(t, filepath.Join(outDir, p)); final.Count() != 3 {
+			t.Errorf("%s: %d segments, want 3", p, final.Count())
+		}
+	}
+}
+
+// hasSegment reports whether the playlist at path exists and lists a
+// segment.
+func hasSegment(path string) bool {
+	data, err := os.ReadFile(path)
+	return err == nil && strings.Contains(string(data), "#EXTINF:")
 }
 
 // Cancelling the context while ffmpeg runs kills it: Ladder returns the
