@@ -113,12 +113,16 @@ func TestLadder(t *testing.T) {
 }
 
 // With a custom ladder whose every rung is above 720, the progressive MP4
-// gets an encode of its own, at 720.
+// gets an encode of its own, at 720, which carries the one audio encode
+// for the audio rendition too.
 func TestLadderProgressiveOnItsOwn(t *testing.T) {
 	dir := t.TempDir()
 	src := filepath.Join(dir, "square.mp4")
-	ffmpeg(t, "-f", "lavfi", "-i", "testsrc2=size=730x730:rate=30:duration=1", "-c:v", "libx264", "-preset", "veryfast", src)
-	res, err := Ladder(context.Background(), src, filepath.Join(dir, "out"), nil,
+	ffmpeg(t, "-f", "lavfi", "-i", "testsrc2=size=730x730:rate=30:duration=1",
+		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=1",
+		"-c:v", "libx264", "-preset", "veryfast", "-c:a", "aac", src)
+	outDir := filepath.Join(dir, "out")
+	res, err := Ladder(context.Background(), src, outDir, nil,
 		LadderOptions{Rungs: []Rung{{730, 800}}, ProgressiveMP4: true})
 	if err != nil {
 		t.Fatal(err)
@@ -126,10 +130,13 @@ func TestLadderProgressiveOnItsOwn(t *testing.T) {
 	if len(res.Renditions) != 1 || res.Renditions[0].Width != 730 || res.ProgressiveMP4 != "play.mp4" {
 		t.Fatalf("result %+v, want one 730x730 rendition and play.mp4", res)
 	}
-	mp4Path := filepath.Join(dir, "out", res.ProgressiveMP4)
+	checkAudio(t, outDir, res, true)
+	checkStreams(t, filepath.Join(outDir, res.Renditions[0].Playlist), "730x730", false)
+	checkMasterText(t, outDir, res)
+	mp4Path := filepath.Join(outDir, res.ProgressiveMP4)
 	faststart(t, mp4Path)
 	decodes(t, mp4Path)
-	checkStreams(t, mp4Path, "720x720", false)
+	checkStreams(t, mp4Path, "720x720", true)
 }
 
 // checkVariant checks one video rendition and returns the times of its
