@@ -261,6 +261,9 @@ func (p ladderPlan) finish(ctx context.Context, b bounds, outDir string) (*Ladde
 	}
 	for _, e := range p.encodings {
 		if e.mp4 != "" {
+			if _, err := os.Stat(filepath.Join(outDir, e.mp4)); err != nil {
+				return nil, fmt.Errorf("media: ladder: ffmpeg did not write the progressive MP4: %w", err)
+			}
 			if err := checkVideo(ctx, b, filepath.Join(outDir, e.mp4), e.maxBytes(b, p.audio)); err != nil {
 				return nil, err
 			}
@@ -302,7 +305,7 @@ func (p ladderPlan) finish(ctx context.Context, b bounds, outDir string) (*Ladde
 // see from inside the HLS muxer: its duration and bytes), turns its EVENT
 // playlist into a VOD playlist, and returns its peak and average bitrates.
 func finishPlaylist(b bounds, outDir, playlist string, maxBytes int64) (peak, average int, err error) {
-	if err := markVOD(filepath.Join(outDir, playlist)); err != nil {
+	if err := markVOD(outDir, playlist); err != nil {
 		return 0, 0, err
 	}
 	peak, average, seconds, size, err := measureVariant(outDir, playlist)
@@ -324,11 +327,13 @@ const (
 	endList   = "#EXT-X-ENDLIST"
 )
 
-// markVOD turns the complete EVENT playlist ffmpeg wrote at name into a
-// VOD playlist: a player then knows that nothing will be added, and may
-// seek anywhere at once. The rewrite is atomic, as ffmpeg's own were, so
-// whoever reads the playlist meanwhile sees one or the other.
-func markVOD(name string) error {
+// markVOD turns the complete EVENT playlist ffmpeg wrote at playlist
+// (relative to outDir) into a VOD playlist: a player then knows that
+// nothing will be added, and may seek anywhere at once. The rewrite is
+// atomic, as ffmpeg's own were, so whoever reads the playlist meanwhile
+// sees one or the other.
+func markVOD(outDir, playlist string) error {
+	name := filepath.Join(outDir, playlist)
 	data, err := os.ReadFile(name)
 	if err != nil {
 		return fmt.Errorf("media: ladder: %w", err)
@@ -336,7 +341,7 @@ func markVOD(name string) error {
 	lines := strings.Split(string(data), "\n")
 	typed := slices.Index(lines, eventType)
 	if typed < 0 || !slices.Contains(lines, endList) {
-		return fmt.Errorf("media: ladder: ffmpeg left %s without %s and %s", filepath.Base(filepath.Dir(name))+"/"+filepath.Base(name), eventType, endList)
+		return fmt.Errorf("media: ladder: ffmpeg left %s without %s and %s", playlist, eventType, endList)
 	}
 	lines[typed] = vodType
 	if err := writeAtomic(name, []byte(strings.Join(lines, "\n"))); err != nil {

@@ -17,9 +17,9 @@ import (
 // regular interval, packed into sprite sheets (one image fetch for many
 // thumbnails), and a WebVTT file whose cues say which part of which sheet
 // stands for each stretch of time (`sprite_000.jpg#xywh=x,y,w,h`, the
-// media-fragment form hls.js, Video.js, Plyr and JW Player read). Ladder
-// makes the thumbnails from a branch of its own decode, so a storyboard
-// costs no second decode of the source.
+// media-fragment form Plyr, JW Player and Video.js's thumbnail plugins
+// read). Ladder makes the thumbnails from a branch of its own decode, so a
+// storyboard costs no second decode of the source.
 
 // Names and sizes of the storyboard under Ladder's outDir.
 const (
