@@ -10,6 +10,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -50,24 +51,65 @@ func WriteMPD(outDir string, durationMS int64) error {
 	if len(master.variants) == 0 {
 		return errors.New("media: mpd: the master playlist names no variant")
 	}
+	readAll := func(entries []hlsEntry) ([]*dashTrack, error) {
+		var tracks []*dashTrack
+		for _, e := range entries {
+			t, err := readDashTrack(outDir, e.uri)
+			if err != nil {
+				return nil, err
+			}
+			tracks = append(tracks, t)
+		}
+		return tracks, nil
+	}
+	videos, err := readAll(master.variants)
+	if err != nil {
+		return err
+	}
+	audios, err := readAll(master.audio)
+	if err != nil {
+		return err
+	}
+	all := slices.Concat(videos, audios)
+
+	// The buffer a player must fill before playing is the longest segment;
+	// every bandwidth is then the rate that keeps it fed (DASH's bucket
+	// model), which the sizes of the segments give exactly.
+	var longest, duration float64
+	origin := all[0]
+	for _, t := range all {
+		longest = max(longest, t.longestSeconds())
+		duration = max(duration, t.seconds())
+		if t.segments[0].start*int64(origin.timescale) < origin.segments[0].start*int64(t.timescale) {
+			origin = t
+		}
+	}
+	if durationMS > 0 {
+		duration = float64(durationMS) / 1000
+	}
+	// One origin for every track: the earliest first sample of them all
+	// starts the Period. Each track keeps its offset from the others, so
+	// audio and video stay in sync as the files time them (as in HLS).
+	offset := func(t *dashTrack) int64 {
+		return origin.segments[0].start * int64(t.timescale) / int64(origin.timescale)
+	}
+
 	m := mpd{
-		XMLNS:    "urn:mpeg:dash:schema:mpd:2011",
-		Profiles: mpdProfiles,
-		Type:     "static",
-		Period:   mpdPeriod{ID: "0", Start: "PT0S"},
+		XMLNS:                     "urn:mpeg:dash:schema:mpd:2011",
+		Profiles:                  mpdProfiles,
+		Type:                      "static",
+		MediaPresentationDuration: isoSeconds(duration),
+		MinBufferTime:             isoSeconds(longest),
+		MaxSegmentDuration:        isoSeconds(longest),
+		Period:                    mpdPeriod{ID: "0", Start: "PT0S"},
 	}
 	video := mpdAdaptationSet{ID: 0, ContentType: "video", MimeType: "video/mp4", SegmentAlignment: true, StartWithSAP: 1}
-	var tracks []*dashTrack
-	for _, v := range master.variants {
-		t, err := readDashTrack(outDir, v.uri)
-		if err != nil {
-			return err
-		}
-		tracks = append(tracks, t)
+	for i, v := range master.variants {
+		t := videos[i]
 		w, h, _ := strings.Cut(v.attrs["RESOLUTION"], "x")
 		rep := mpdRepresentation{
-			ID: path.Dir(v.uri), Codecs: videoCodecs(v.attrs["CODECS"]), SAR: "1:1",
-			Width: atoi(w), Height: atoi(h), SegmentTemplate: t.template(),
+			ID: t.dir, Bandwidth: t.bandwidth(longest), Codecs: videoCodecs(v.attrs["CODECS"]), SAR: "1:1",
+			Width: atoi(w), Height: atoi(h), SegmentTemplate: t.template(offset(t)),
 		}
 		if fps := parseFloat(v.attrs["FRAME-RATE"]); fps > 0 {
 			rep.FrameRate = outputFrameRate(fps).String()
@@ -76,55 +118,26 @@ func WriteMPD(outDir string, durationMS int64) error {
 		video.Representations = append(video.Representations, rep)
 	}
 	m.Period.AdaptationSets = append(m.Period.AdaptationSets, video)
-	if len(master.audio) > 0 {
+	if len(audios) > 0 {
 		audio := mpdAdaptationSet{ID: 1, ContentType: "audio", MimeType: "audio/mp4", SegmentAlignment: true, StartWithSAP: 1}
-		for _, a := range master.audio {
-			t, err := readDashTrack(outDir, a.uri)
-			if err != nil {
-				return err
-			}
+		for i, a := range master.audio {
+			t := audios[i]
 			if t.channels == 0 || t.sampleRate == 0 {
 				return fmt.Errorf("media: mpd: %s is not an audio track", a.uri)
 			}
-			tracks = append(tracks, t)
 			audio.Lang = a.attrs["LANGUAGE"]
 			audio.Representations = append(audio.Representations, mpdRepresentation{
-				ID: path.Dir(a.uri), Codecs: audioCodecs(master.variants[0].attrs["CODECS"]),
+				ID: t.dir, Bandwidth: t.bandwidth(longest), Codecs: audioCodecs(master.variants[0].attrs["CODECS"]),
 				AudioSamplingRate: t.sampleRate,
 				AudioChannels: &mpdDescriptor{
 					SchemeIDURI: "urn:mpeg:dash:23003:3:audio_channel_configuration:2011",
 					Value:       strconv.Itoa(t.channels),
 				},
-				SegmentTemplate: t.template(),
+				SegmentTemplate: t.template(offset(t)),
 			})
 		}
 		m.Period.AdaptationSets = append(m.Period.AdaptationSets, audio)
 	}
-
-	// The buffer a player must fill before playing is the longest segment;
-	// every bandwidth is then the rate that keeps it fed (DASH's bucket
-	// model), which the sizes of the segments give exactly.
-	var longest, duration float64
-	for _, t := range tracks {
-		longest = max(longest, t.longestSeconds())
-		duration = max(duration, t.seconds())
-	}
-	if durationMS > 0 {
-		duration = float64(durationMS) / 1000
-	}
-	bandwidths := map[string]int{}
-	for _, t := range tracks {
-		bandwidths[t.dir] = t.bandwidth(longest)
-	}
-	for i := range m.Period.AdaptationSets {
-		reps := m.Period.AdaptationSets[i].Representations
-		for j := range reps {
-			reps[j].Bandwidth = bandwidths[reps[j].ID]
-		}
-	}
-	m.MinBufferTime = isoSeconds(longest)
-	m.MaxSegmentDuration = isoSeconds(longest)
-	m.MediaPresentationDuration = isoSeconds(duration)
 
 	out, err := xml.MarshalIndent(m, "", "  ")
 	if err != nil {
@@ -442,10 +455,12 @@ func readDashTrack(outDir, uri string) (*dashTrack, error) {
 	return t, nil
 }
 
-func (t *dashTrack) template() mpdSegmentTemplate {
+// template is the track's SegmentTemplate, its timeline starting the
+// Period at pto (in the track's timescale).
+func (t *dashTrack) template(pto int64) mpdSegmentTemplate {
 	st := mpdSegmentTemplate{
 		Timescale:              t.timescale,
-		PresentationTimeOffset: t.segments[0].start,
+		PresentationTimeOffset: pto,
 		Initialization:         t.dir + "/" + t.init,
 		Media:                  t.dir + "/" + mpdMedia,
 		StartNumber:            0,
@@ -508,6 +523,7 @@ type initInfo struct {
 	defaultDuration      uint32
 	defaultSize          uint32
 	defaultFlags         uint32
+	width, height        int // the track's display size (video only)
 	channels, sampleRate int
 }
 
@@ -530,7 +546,9 @@ func readInit(name string) (*initInfo, error) {
 			if err != nil {
 				return nil, err
 			}
-			info.trackID = box.(*mp4.Tkhd).TrackID
+			tkhd := box.(*mp4.Tkhd)
+			info.trackID = tkhd.TrackID
+			info.width, info.height = int(tkhd.GetWidthInt()), int(tkhd.GetHeightInt())
 		case mp4.BoxTypeMdhd():
 			box, _, err := h.ReadPayload()
 			if err != nil {
