@@ -41,8 +41,9 @@ const (
 // TYPE=AUDIO) and the playlists and segments it names, and writes
 // outDir/manifest.mpd: one video AdaptationSet with every variant, and one
 // audio AdaptationSet when there is audio. durationMS is the presentation's
-// duration (the source's); 0 takes the longest track's. The MPD is written
-// to a temporary name and renamed into place.
+// duration (the source's), capped at the longest track's; 0 takes the
+// longest track's. The MPD is written to a temporary name and renamed
+// into place.
 func WriteMPD(outDir string, durationMS int64) error {
 	master, err := readMasterPlaylist(filepath.Join(outDir, masterName))
 	if err != nil {
@@ -84,8 +85,10 @@ func WriteMPD(outDir string, durationMS int64) error {
 			origin = t
 		}
 	}
+	// The source's duration, unless the segments hold less: a player must
+	// not wait at the end for media that is not there.
 	if durationMS > 0 {
-		duration = float64(durationMS) / 1000
+		duration = min(duration, float64(durationMS)/1000)
 	}
 	// One origin for every track: the earliest first sample of them all
 	// starts the Period. Each track keeps its offset from the others, so

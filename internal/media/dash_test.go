@@ -230,6 +230,23 @@ func TestMPDDecodes(t *testing.T) {
 	if b, err := cmd.CombinedOutput(); err != nil || len(b) > 0 {
 		t.Errorf("decoding the MPD: %v\n%s", err, b)
 	}
+
+	// A source that states more than its segments hold: the MPD promises
+	// only what is there (3 s of video, the audio a frame longer).
+	if err := WriteMPD(out, info.DurationMS+5000); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(out, "manifest.mpd"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m mpd
+	if err := xml.Unmarshal(data, &m); err != nil {
+		t.Fatal(err)
+	}
+	if d := m.MediaPresentationDuration; d < "PT3.000S" || d > "PT3.050S" {
+		t.Errorf("mediaPresentationDuration %s, want the 3 s the segments hold", d)
+	}
 }
 
 // A master playlist naming files outside its directory, or segments not

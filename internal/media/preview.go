@@ -106,7 +106,11 @@ func Preview(ctx context.Context, playlist, dst string, info *Info) error {
 	offset := float64(start-segmentStart(segments[first])) / ts
 	seconds := float64(length) / ts
 	// The rendition's own size, never scaled up.
-	w, h := fitEven(init.width, init.height, previewLong)
+	w, h := init.width, init.height
+	if w <= 0 || h <= 0 {
+		w, h = info.Width, info.Height
+	}
+	w, h = fitEven(w, h, previewLong)
 	b := boundsFor(info)
 	out := b
 	out.duration = min(b.duration, time.Duration(seconds*float64(time.Second))+time.Second)
