@@ -6,7 +6,6 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path"
 	"path/filepath"
@@ -661,7 +660,7 @@ func readSamples(name string, init *initInfo) ([]sample, int64, error) {
 		}
 		return nil, nil
 	})
-	if err != nil && !errors.Is(err, io.EOF) {
+	if err != nil {
 		return nil, 0, fmt.Errorf("media: reading %s: %w", filepath.Base(name), err)
 	}
 	return samples, fi.Size(), nil
