@@ -129,7 +129,7 @@ func WriteMPD(outDir string, durationMS int64) error {
 			}
 			audio.Lang = a.attrs["LANGUAGE"]
 			audio.Representations = append(audio.Representations, mpdRepresentation{
-				ID: t.dir, Bandwidth: t.bandwidth(longest), Codecs: audioCodecs(master.variants[0].attrs["CODECS"]),
+				ID: t.dir, Bandwidth: t.bandwidth(longest), Codecs: audioCodecsOf(master.variants[0].attrs["CODECS"]),
 				AudioSamplingRate: t.sampleRate,
 				AudioChannels: &mpdDescriptor{
 					SchemeIDURI: "urn:mpeg:dash:23003:3:audio_channel_configuration:2011",
@@ -229,10 +229,10 @@ func isoSeconds(s float64) string {
 	return "PT" + strconv.FormatFloat(s, 'f', 3, 64) + "S"
 }
 
-// videoCodecs and audioCodecs split an HLS CODECS attribute ("avc1.64001f,
+// videoCodecs and audioCodecsOf split an HLS CODECS attribute ("avc1.64001f,
 // mp4a.40.2") into its video and its audio part.
 func videoCodecs(codecs string) string { return pickCodecs(codecs, false) }
-func audioCodecs(codecs string) string {
+func audioCodecsOf(codecs string) string {
 	if c := pickCodecs(codecs, true); c != "" {
 		return c
 	}
@@ -255,9 +255,9 @@ func atoi(s string) int {
 	return n
 }
 
-// masterPlaylist is what WriteMPD reads of an HLS master playlist: its
+// parsedMaster is what WriteMPD reads of an HLS master playlist: its
 // variants and its audio renditions, each with its attributes and URI.
-type masterPlaylist struct {
+type parsedMaster struct {
 	variants, audio []hlsEntry
 }
 
@@ -266,13 +266,13 @@ type hlsEntry struct {
 	uri   string
 }
 
-func readMasterPlaylist(name string) (*masterPlaylist, error) {
+func readMasterPlaylist(name string) (*parsedMaster, error) {
 	data, err := os.ReadFile(name)
 	if err != nil {
 		return nil, fmt.Errorf("media: mpd: %w", err)
 	}
 	var (
-		m       masterPlaylist
+		m       parsedMaster
 		pending map[string]string // an EXT-X-STREAM-INF waiting for its URI
 	)
 	sc := bufio.NewScanner(bytes.NewReader(data))

@@ -12,13 +12,17 @@ package media
 // files and may run in any order or concurrently. Benchmarks use it: reel
 // itself always runs the one-pass Ladder.
 func PerRungCommands(src string, info *Info, opts LadderOptions) (cmds [][]string, dirs []string) {
-	rate := outputFrameRate(info.FrameRate)
+	p := planLadder(info, opts)
 	b := boundsFor(info)
-	for _, e := range planEncodings(info, rate, PlanRungs(info, opts.Rungs), opts.ProgressiveMP4) {
-		cmds = append(cmds, ladderArgs(src, info, b, rate, []encoding{e}))
-		if e.dir != "" {
-			dirs = append(dirs, e.dir)
-		}
+	carrier := p.audioCarrier()
+	for i, e := range p.encodings {
+		one := p
+		one.encodings = []encoding{e}
+		one.storyboard = nil
+		// The audio is encoded once: by the command that writes the MP4
+		// (which needs it anyway), else by the first.
+		one.audio = p.audio && (i == carrier || (carrier < 0 && i == 0))
+		cmds = append(cmds, ladderArgs(src, b, one))
 	}
-	return cmds, dirs
+	return cmds, p.dirs()
 }
