@@ -98,6 +98,7 @@ func TestIdenticalUploads(t *testing.T) {
 			if reuser.SHA256 != origin.SHA256 {
 				t.Fatalf("the same file hashed %s and %s", origin.SHA256, reuser.SHA256)
 			}
+			t.Logf("the identical upload's job took %v ms, the origin's %v ms", tookMS(srv, reuser.ID), tookMS(srv, origin.ID))
 			if !reusedLogged(reuser.ID) || reusedLogged(origin.ID) {
 				t.Errorf("the job did not say video %d reused video %d's outputs", reuser.ID, origin.ID)
 			}
@@ -206,4 +207,14 @@ func uris(playlist string) []string {
 		}
 	}
 	return out
+}
+
+// tookMS is how long the job of video id took, from its log line.
+func tookMS(srv *instance, id int64) any {
+	for _, l := range srv.stderr.logLines() {
+		if l["msg"] == "video ready" && l["video_id"] == float64(id) {
+			return l["took_ms"]
+		}
+	}
+	return nil
 }

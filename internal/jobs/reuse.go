@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/reel-video/reel"
+	"github.com/reel-video/reel/internal/media"
 )
 
 // MediaStore is what reusing the outputs of an identical upload needs of
@@ -53,6 +54,10 @@ func (w *processWorker) reuse(ctx context.Context, v *reel.Video) (bool, error) 
 	}
 	if origin.HLSKey == "" {
 		return false, nil // ready from an import without HLS: nothing to share
+	}
+	if w.cfg.Limits.Check(&media.Info{DurationMS: origin.DurationMS, Width: origin.Width, Height: origin.Height}) != nil {
+		// The limits were lowered since: the usual steps refuse it, with the reason.
+		return false, nil
 	}
 	if err := w.copyOwnFiles(ctx, origin, v); err != nil {
 		return false, err

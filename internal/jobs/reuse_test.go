@@ -118,12 +118,24 @@ func putOrigin(t *testing.T, blobs blob.Store) map[string]string {
 // ready without a ladder; when the origin is deleted before the store
 // records the reuse, the job transcodes instead.
 func TestProcessReusesIdenticalUpload(t *testing.T) {
-	for _, won := range []bool{true, false} {
-		t.Run(map[bool]string{true: "reused", false: "origin deleted meanwhile"}[won], func(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		won      bool
+		duration int64 // the origin's
+		claims   int
+	}{
+		{"reused", true, 3000, 1},
+		{"origin deleted meanwhile", false, 3000, 1},
+		// Processed before the limits were lowered: the job refuses or
+		// transcodes as it would any upload.
+		{"origin over today's limits", true, 2 * testLimits.MaxDuration.Milliseconds(), 0},
+	} {
+		won := tc.won && tc.claims > 0
+		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, "landscape", testLimits)
 			putOrigin(t, h.blobs)
-			rs := &reuseStore{fakeStore: h.store, reuse: won, origin: &reel.Video{ID: originID, Status: reel.StatusReady,
-				HLSKey: reel.HLSKeyPrefix(originID) + "master.m3u8", DurationMS: 3000, Width: 640, Height: 360,
+			rs := &reuseStore{fakeStore: h.store, reuse: tc.won, origin: &reel.Video{ID: originID, Status: reel.StatusReady,
+				HLSKey: reel.HLSKeyPrefix(originID) + "master.m3u8", DurationMS: tc.duration, Width: 640, Height: 360,
 				Renditions: []reel.Rendition{{Width: 426, Height: 240, Bandwidth: 1}}}}
 			h.worker.store = rs
 			published := 0
@@ -138,7 +150,7 @@ func TestProcessReusesIdenticalUpload(t *testing.T) {
 				t.Fatal(err)
 			}
 			v := h.store.video(videoID)
-			if v.Status != reel.StatusReady || !slices.Equal(rs.claimed, []int64{videoID}) {
+			if v.Status != reel.StatusReady || len(rs.claimed) != tc.claims {
 				t.Fatalf("video %+v, claims %v", v, rs.claimed)
 			}
 			laddered := h.stored(t, reel.HLSKeyPrefix(videoID)+"240p/index.m3u8")
