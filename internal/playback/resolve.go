@@ -3,6 +3,7 @@ package playback
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 
 	"github.com/reel-video/reel"
 )
@@ -21,8 +22,11 @@ type OriginLookup func(ctx context.Context, id int64) (origin int64, final bool,
 // only for the first segment of a video, and while it is processing.
 type Resolver struct {
 	lookup OriginLookup
-	mu     sync.Mutex
-	known  map[int64]int64 // final answers: video id → origin (0: its own)
+	// known holds the final answers, video id → origin (0: its own): a
+	// sync.Map, read without a lock by every media request, written once
+	// per video. size counts them, roughly: the bound need not be exact.
+	known sync.Map
+	size  atomic.Int64
 }
 
 // maxResolved bounds the answers a Resolver keeps; past it they are
@@ -31,7 +35,7 @@ const maxResolved = 1 << 18
 
 // NewResolver answers with lookup.
 func NewResolver(lookup OriginLookup) *Resolver {
-	return &Resolver{lookup: lookup, known: map[int64]int64{}}
+	return &Resolver{lookup: lookup}
 }
 
 // Resolve returns the key of the object that answers for key. A video that
@@ -50,11 +54,8 @@ func (r *Resolver) Resolve(ctx context.Context, key string) (string, error) {
 }
 
 func (r *Resolver) origin(ctx context.Context, id int64) (int64, error) {
-	r.mu.Lock()
-	origin, ok := r.known[id]
-	r.mu.Unlock()
-	if ok {
-		return origin, nil
+	if origin, ok := r.known.Load(id); ok {
+		return origin.(int64), nil
 	}
 	origin, final, err := r.lookup(ctx, id)
 	if reel.ErrorCode(err) == reel.ENOTFOUND {
@@ -64,12 +65,13 @@ func (r *Resolver) origin(ctx context.Context, id int64) (int64, error) {
 		return 0, err
 	}
 	if final {
-		r.mu.Lock()
-		if len(r.known) >= maxResolved {
-			clear(r.known)
+		if r.size.Load() >= maxResolved {
+			r.known.Clear()
+			r.size.Store(0)
 		}
-		r.known[id] = origin
-		r.mu.Unlock()
+		if _, had := r.known.LoadOrStore(id, origin); !had {
+			r.size.Add(1)
+		}
 	}
 	return origin, nil
 }
