@@ -59,7 +59,10 @@ func (w *processWorker) reuse(ctx context.Context, v *reel.Video) (bool, error) 
 		// The limits were lowered since: the usual steps refuse it, with the reason.
 		return false, nil
 	}
-	if err := w.copyOwnFiles(ctx, origin, v); err != nil {
+	if err := w.copyOwnFiles(ctx, origin, v); errors.Is(err, fs.ErrNotExist) {
+		// Its files are being deleted: so is the origin.
+		return false, nil
+	} else if err != nil {
 		return false, err
 	}
 	if err := w.publishManifests(ctx, v.ID); err != nil {

@@ -123,17 +123,24 @@ func TestProcessReusesIdenticalUpload(t *testing.T) {
 		won      bool
 		duration int64 // the origin's
 		claims   int
+		gone     bool // the origin's files are being deleted
 	}{
-		{"reused", true, 3000, 1},
-		{"origin deleted meanwhile", false, 3000, 1},
+		{"reused", true, 3000, 1, false},
+		{"origin deleted meanwhile", false, 3000, 1, false},
+		{"origin's files deleted meanwhile", true, 3000, 0, true},
 		// Processed before the limits were lowered: the job refuses or
 		// transcodes as it would any upload.
-		{"origin over today's limits", true, 2 * testLimits.MaxDuration.Milliseconds(), 0},
+		{"origin over today's limits", true, 2 * testLimits.MaxDuration.Milliseconds(), 0, false},
 	} {
 		won := tc.won && tc.claims > 0
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, "landscape", testLimits)
 			putOrigin(t, h.blobs)
+			if tc.gone {
+				if err := h.blobs.Delete(t.Context(), reel.HLSKeyPrefix(originID)+"master.m3u8"); err != nil {
+					t.Fatal(err)
+				}
+			}
 			rs := &reuseStore{fakeStore: h.store, reuse: tc.won, origin: &reel.Video{ID: originID, Status: reel.StatusReady,
 				HLSKey: reel.HLSKeyPrefix(originID) + "master.m3u8", DurationMS: tc.duration, Width: 640, Height: 360,
 				Renditions: []reel.Rendition{{Width: 426, Height: 240, Bandwidth: 1}}}}
