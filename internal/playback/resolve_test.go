@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/reel-video/reel"
 )
@@ -89,5 +90,29 @@ func TestResolveReusedOutputs(t *testing.T) {
 	}
 	if l.calls[8] != 3 || l.calls[9] != 3 { // once above, twice here
 		t.Errorf("answers that may change were kept: %d and %d lookups, want 3", l.calls[8], l.calls[9])
+	}
+}
+
+// keyPresigner records the keys it is asked to presign.
+type keyPresigner struct{ keys chan string }
+
+func (p keyPresigner) GetURL(_ context.Context, key string, _ time.Duration) (string, error) {
+	p.keys <- key
+	return "http://store.invalid/" + key, nil
+}
+
+// A redirect names the origin's object, never the reusing video's.
+func TestResolveRedirect(t *testing.T) {
+	l := &lookups{origins: map[int64]int64{7: 42}, final: map[int64]bool{7: true}, calls: map[int64]int{}}
+	p := keyPresigner{keys: make(chan string, 1)}
+	f := newFixture(t, HandlerOptions{Resolve: NewResolver(l.lookup).Resolve, Redirect: p})
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noFollow.Get(f.srv.URL + f.signer.SignPath("/media/videos/7/hls/720p/seg_00001.m4s"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusFound || <-p.keys != "videos/42/hls/720p/seg_00001.m4s" {
+		t.Errorf("redirect: %d to %s", resp.StatusCode, resp.Header.Get("Location"))
 	}
 }
