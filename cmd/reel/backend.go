@@ -19,6 +19,10 @@ import (
 	"github.com/reel-video/reel/internal/upload"
 )
 
+// The jobs reuse identical uploads' outputs only with a store that can
+// record it: the real one must.
+var _ jobs.MediaStore = (*sqlstore.DB)(nil)
+
 // backend is what serve and worker share: the database, the blob store and
 // the job queue, on the data directory's standard layout.
 type backend struct {

@@ -169,6 +169,9 @@ func (w *processWorker) process(ctx context.Context, v *reel.Video, steps *stepT
 	if err != nil {
 		return err
 	}
+	if reused, err := w.reuse(ctx, v); reused || err != nil {
+		return err
+	}
 	steps.start("probe")
 	info, err := media.Probe(ctx, src)
 	if err != nil {
