@@ -169,4 +169,3 @@ func bandwidth(size, durationMS int64) int {
 	}
 	return int(max(size*8*1000/durationMS, 1))
 }
-

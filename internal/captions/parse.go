@@ -88,13 +88,15 @@ func plainText(data []byte) (string, error) {
 		return "", bad("the file is UTF-16: save it as UTF-8")
 	}
 	data = bytes.TrimPrefix(data, []byte("\uFEFF"))
+	// Control characters first: binary data is seldom valid UTF-8, and
+	// "not text" is the better reason for it.
+	for i, c := range data {
+		if c < 0x20 && c != '\t' && c != '\n' && c != '\r' && c != '\f' || c == 0x7F {
+			return "", bad("the file is not text: it holds the control character %U at byte %d", rune(c), i)
+		}
+	}
 	if !utf8.Valid(data) {
 		return "", bad("the file is not UTF-8 text: save it as UTF-8")
-	}
-	for i, r := range string(data) {
-		if r == 0 || r < 0x20 && r != '\t' && r != '\n' && r != '\r' && r != '\f' || r == 0x7F {
-			return "", bad("the file is not text: it holds the control character %U at byte %d", r, i)
-		}
 	}
 	s := strings.ReplaceAll(string(data), "\r\n", "\n")
 	return strings.ReplaceAll(s, "\r", "\n"), nil

@@ -36,7 +36,7 @@ func Tag(raw string) (string, error) {
 	if err != nil {
 		return refuse()
 	}
-	if base, _ := t.Base(); base.String() == "und" {
+	if _, conf := t.Base(); conf != language.Exact { // "und" and the like
 		return refuse()
 	}
 	tag := t.String()
@@ -52,12 +52,7 @@ func Tag(raw string) (string, error) {
 func Label(label, tag string) (string, error) {
 	label = strings.TrimSpace(label)
 	if label == "" {
-		name := display.Self.Name(language.Make(tag))
-		if name == "" {
-			return tag, nil
-		}
-		r, size := utf8.DecodeRuneInString(name)
-		return string(unicode.ToUpper(r)) + name[size:], nil
+		return selfName(tag), nil
 	}
 	if !utf8.ValidString(label) || utf8.RuneCountInString(label) > MaxLabelLen {
 		return "", reel.Errorf(reel.EBADREQUEST, "label must be valid UTF-8 of at most %d characters", MaxLabelLen)
@@ -70,6 +65,26 @@ func Label(label, tag string) (string, error) {
 		}
 	}
 	return label, nil
+}
+
+// selfName is the name of the language of tag in itself, with its region
+// when the name does not tell it ("British English", but "Português
+// (Brasil)"), capitalised as a label starts; the tag when it has none.
+func selfName(tag string) string {
+	t := language.Make(tag)
+	name := display.Self.Name(t)
+	if name == "" {
+		return tag
+	}
+	if region, conf := t.Region(); conf == language.Exact {
+		base, _ := t.Base()
+		script, _ := t.Script()
+		if noRegion, err := language.Compose(base, script); err == nil && display.Self.Name(noRegion) == name {
+			name += " (" + display.Regions(t).Name(region) + ")"
+		}
+	}
+	r, size := utf8.DecodeRuneInString(name)
+	return string(unicode.ToUpper(r)) + name[size:]
 }
 
 // clip shortens s for an error message.

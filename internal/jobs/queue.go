@@ -45,6 +45,9 @@ type Config struct {
 	Limits       media.Limits
 	Rungs        []media.Rung
 	Logger       *slog.Logger
+	// PublishManifests adds what is not the job's own to the manifests it
+	// stored (the video's captions); nil: nothing to add.
+	PublishManifests func(ctx context.Context, videoID int64) error
 }
 
 // Queue is the job queue. It implements sqlstore.Queue.
