@@ -14,6 +14,8 @@ import (
 	"github.com/grafov/m3u8"
 
 	"github.com/reel-video/reel/internal/media/mediatest"
+	"github.com/reel-video/reel/internal/shared/redistest"
+	"github.com/reel-video/reel/internal/sqlstore/sqltest"
 )
 
 type captionJSON struct {
@@ -158,6 +160,47 @@ func TestCaptions(t *testing.T) {
 	expect(t, srv.do("PATCH", fmt.Sprintf("/api/v1/videos/%d", v.ID), owner, map[string]string{"visibility": "private"}), 200, "")
 	expect(t, srv.do("PUT", path+"fr", other, vtt, "Content-Type", "text/vtt"), 404, "not_found")
 	expect(t, srv.do("DELETE", path+"en", other, nil), 404, "not_found")
+}
+
+// TestCaptionsReachEveryNode: a caption put or deleted through one node
+// is in the other node's answer (whose card cache held the video) in the
+// very next request, as a PATCH is: the store reports the change to the
+// caches, and Redis carries it to every node.
+func TestCaptionsReachEveryNode(t *testing.T) {
+	sqltest.Engines(t, func(t *testing.T, dbURL string) {
+		redis := redistest.Start(t)
+		env := map[string]string{"REEL_DATABASE_URL": dbURL, "REEL_DATA_DIR": t.TempDir(),
+			"REEL_SECRET": strings.Repeat("k", 40), "REEL_REDIS_URL": redis.URL}
+		a := startServer(t, env)
+		b := startServer(t, with(env, map[string]string{"REEL_WORKERS": "0"}))
+		owner := signUp(t, a, "owner")
+		v := readyVideo(t, a, owner, "public")
+		path := fmt.Sprintf("/api/v1/videos/%d/captions/", v.ID)
+		for _, token := range []string{"", owner} {
+			if caps := videoCaptions(t, b, token, v.ID); len(caps) != 0 { // b caches the card now
+				t.Fatalf("captions before any: %+v", caps)
+			}
+		}
+		r := a.do("PUT", path+"de", owner, "WEBVTT\n\n00:00.000 --> 00:01.000\nHallo\n", "Content-Type", "text/vtt")
+		if r.StatusCode != http.StatusNoContent {
+			t.Fatalf("PUT: %d %s", r.StatusCode, r.Body)
+		}
+		for _, token := range []string{"", owner} {
+			caps := videoCaptions(t, b, token, v.ID)
+			if len(caps) != 1 || caps[0].Lang != "de" || caps[0].Label != "Deutsch" {
+				t.Fatalf("b right after the PUT on a: %+v", caps)
+			}
+			if body, _ := get(t, caps[0].URL); !strings.Contains(body, "Hallo") {
+				t.Errorf("b's caption URL serves %q", body)
+			}
+		}
+		if r := a.do("DELETE", path+"de", owner, nil); r.StatusCode != http.StatusNoContent {
+			t.Fatalf("DELETE: %d %s", r.StatusCode, r.Body)
+		}
+		if caps := videoCaptions(t, b, "", v.ID); len(caps) != 0 {
+			t.Errorf("b right after the DELETE on a: %+v", caps)
+		}
+	})
 }
 
 func videoCaptions(t *testing.T, srv *instance, token string, id int64) []captionJSON {
