@@ -126,9 +126,13 @@ func (s *Service) remove(ctx context.Context, videoID int64, vttKey string) {
 	}
 }
 
-// maxPublishRounds bounds Publish's re-reads: each round follows a change
-// committed while the previous one was written.
-const maxPublishRounds = 10
+// maxPublishRounds bounds Publish's re-reads. Each round after the first
+// follows a change committed while the previous round was written, so a
+// publisher runs at most one round per change made meanwhile (each a
+// request of the owner's, within their rate limit). It may not stop
+// earlier with success: the last publisher to write is the one that must
+// see the last change.
+const maxPublishRounds = 100
 
 // Publish writes the stored captions of video videoID into its stored
 // master playlist and MPD (see the package comment). A video without a

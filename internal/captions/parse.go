@@ -145,8 +145,10 @@ type parser struct {
 func (p *parser) parseBlocks(lines []string, from int) error {
 	i := from
 	if p.format == FormatWebVTT {
-		for i < len(lines) && strings.TrimSpace(lines[i]) != "" {
-			i++ // header lines (metadata of old drafts): dropped
+		// Header lines (metadata of old drafts) are dropped; a timing line
+		// ends the header as it does for browsers, blank line or not.
+		for i < len(lines) && strings.TrimSpace(lines[i]) != "" && !strings.Contains(lines[i], "-->") {
+			i++
 		}
 	}
 	for i < len(lines) {

@@ -46,6 +46,15 @@ func TestParseSRT(t *testing.T) {
 	}
 }
 
+// A cue right after the WEBVTT line, with no blank line between: browsers
+// read it, and so does reel.
+func TestParseCueInHeader(t *testing.T) {
+	got := string(mustParse(t, "WEBVTT\n00:01.000 --> 00:02.000\nHi\n").WebVTT)
+	if want := header + "\n00:00:01.000 --> 00:00:02.000\nHi\n"; got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+}
+
 // Cue text is text: what is not WebVTT's own markup is escaped, so a
 // player that renders cue text as HTML shows it literally.
 func TestParseKeepsTextAsText(t *testing.T) {
