@@ -245,4 +245,3 @@ func TestConcurrentChangesPublishWhatIsStored(t *testing.T) {
 		t.Errorf("%d caption files for %d captions", len(files), len(stored))
 	}
 }
-
