@@ -2,14 +2,19 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math"
 	"net/http"
 	"net/url"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/grafov/m3u8"
 
@@ -112,6 +117,21 @@ func TestCaptions(t *testing.T) {
 		t.Errorf("ffprobe's first cue of pt-BR: %q, %v; want it at 1 s", out, err)
 	}
 
+	// What a viewer's player makes of it: hls.js in Chromium lists both
+	// languages and shows pt-BR's cues at their times.
+	got := hlsjsCaptions(t, srv.URL, v.HLSURL, "pt-BR")
+	names := map[string]string{}
+	for _, tr := range got.Tracks {
+		names[tr.Lang] = tr.Name
+	}
+	if len(got.Tracks) != 2 || names["en"] != "English CC" || names["pt-BR"] != "Português (Brasil)" || got.Shown != "pt-BR" {
+		t.Errorf("hls.js lists %+v and shows %q", got.Tracks, got.Shown)
+	}
+	if len(got.Cues) != 2 || got.Cues[0].Start != 1 || got.Cues[0].End != 2 || got.Cues[0].Text != "Olá <i>mundo</i>" ||
+		got.Cues[1].Text != "&lt;script&gt;alert(1)&lt;/script&gt;" {
+		t.Errorf("hls.js shows the cues %+v", got.Cues)
+	}
+
 	// Refusals, in the error shape.
 	for _, c := range []struct {
 		name, token, lang, body, contentType string
@@ -201,6 +221,50 @@ func TestCaptionsReachEveryNode(t *testing.T) {
 			t.Errorf("b right after the DELETE on a: %+v", caps)
 		}
 	})
+}
+
+// hlsCaptions is what web/test/captions.mjs prints.
+type hlsCaptions struct {
+	Tracks []struct{ Lang, Name string }
+	Shown  string
+	Cues   []struct {
+		Start, End float64
+		Text       string
+	}
+}
+
+// hlsjsCaptions plays hlsURL with hls.js in Debian's Chromium, shows the
+// captions of lang, and returns what the player lists and shows.
+func hlsjsCaptions(t *testing.T, base, hlsURL, lang string) hlsCaptions {
+	t.Helper()
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, need := range []struct{ path, fix string }{
+		{filepath.Join(root, "web", "node_modules", "hls.js"), "run scripts/web.sh (npm ci in web/), or make test, which does"},
+		{filepath.Join(root, "web", "node_modules", "playwright-core"), "run scripts/web.sh (npm ci in web/), or make test, which does"},
+		{"/usr/bin/chromium", "run scripts/deps.sh chromium (apt-get install -y chromium)"},
+	} {
+		if _, err := os.Stat(need.path); err != nil {
+			t.Fatalf("%s: %s", need.path, need.fix)
+		}
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", filepath.Join(root, "web", "test", "captions.mjs"))
+	cmd.Env = append(os.Environ(), "REEL_URL="+base, "HLS_URL="+hlsURL, "LANG_SHOWN="+lang, "CHROMIUM=/usr/bin/chromium")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("web/test/captions.mjs: %v\n%s%s", err, stderr.String(), out)
+	}
+	var got hlsCaptions
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("web/test/captions.mjs printed %q: %v", out, err)
+	}
+	return got
 }
 
 func videoCaptions(t *testing.T, srv *instance, token string, id int64) []captionJSON {
