@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/xml"
 	"fmt"
 	"io"
 	"math"
@@ -12,12 +13,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/grafov/m3u8"
 
+	"github.com/reel-video/reel/internal/media"
 	"github.com/reel-video/reel/internal/media/mediatest"
 	"github.com/reel-video/reel/internal/shared/redistest"
 	"github.com/reel-video/reel/internal/sqlstore/sqltest"
@@ -98,12 +101,12 @@ func TestCaptions(t *testing.T) {
 	if err != nil || listType != m3u8.MEDIA {
 		t.Fatalf("subtitle playlist: %v\n%s", err, text)
 	}
-	media := p.(*m3u8.MediaPlaylist)
+	subPlaylist := p.(*m3u8.MediaPlaylist)
 	seconds := float64(v.DurationMS) / 1000
-	if media.Count() != 1 || media.TargetDuration != math.Ceil(seconds) || math.Abs(media.Segments[0].Duration-seconds) > 0.001 || !media.Closed {
+	if subPlaylist.Count() != 1 || subPlaylist.TargetDuration != math.Ceil(seconds) || math.Abs(subPlaylist.Segments[0].Duration-seconds) > 0.001 || !subPlaylist.Closed {
 		t.Errorf("subtitle playlist for a %d ms video:\n%s", v.DurationMS, text)
 	}
-	if segment, _ := get(t, resolve(t, playlistURL, media.Segments[0].URI)); segment != want {
+	if segment, _ := get(t, resolve(t, playlistURL, subPlaylist.Segments[0].URI)); segment != want {
 		t.Errorf("the playlist's segment is not the caption file:\n%s", segment)
 	}
 	if hls := probe(t, v.HLSURL); hls.count("video") != len(v.Renditions) || hls.count("audio") == 0 {
@@ -130,6 +133,62 @@ func TestCaptions(t *testing.T) {
 	if len(got.Cues) != 2 || got.Cues[0].Start != 1 || got.Cues[0].End != 2 || got.Cues[0].Text != "Olá <i>mundo</i>" ||
 		got.Cues[1].Text != "&lt;script&gt;alert(1)&lt;/script&gt;" {
 		t.Errorf("hls.js shows the cues %+v", got.Cues)
+	}
+
+	// The MPD beside the master (media.WriteMPD, as the job writes it; here
+	// straight into the disk store) gets the captions as text adaptation
+	// sets at the next change, and ffprobe still reads it.
+	hlsDir := filepath.Join(srv.env["REEL_DATA_DIR"], "blobs", "videos", strconv.FormatInt(v.ID, 10), "hls")
+	if err := media.WriteMPD(hlsDir, v.DurationMS); err != nil {
+		t.Fatalf("WriteMPD over a master with captions: %v", err)
+	}
+	r = srv.do("PUT", path+"en?label=English+CC", owner, vtt, "Content-Type", "text/vtt")
+	if r.StatusCode != http.StatusNoContent {
+		t.Fatalf("PUT WebVTT again: %d %s", r.StatusCode, r.Body)
+	}
+	mpd, err := os.ReadFile(filepath.Join(hlsDir, "manifest.mpd"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Sets []struct {
+			MimeType string `xml:"mimeType,attr"`
+			Lang     string `xml:"lang,attr"`
+			BaseURL  string `xml:"Representation>BaseURL"`
+		} `xml:"Period>AdaptationSet"`
+	}
+	if err := xml.Unmarshal(mpd, &doc); err != nil {
+		t.Fatalf("the MPD with captions is not XML: %v\n%s", err, mpd)
+	}
+	texts := map[string]string{}
+	for _, set := range doc.Sets {
+		if set.MimeType == "text/vtt" {
+			texts[set.Lang] = set.BaseURL
+		}
+	}
+	if len(texts) != 2 || len(doc.Sets) != 4 {
+		t.Errorf("MPD adaptation sets %+v", doc.Sets)
+	}
+	for lang, ref := range texts {
+		if b, err := os.ReadFile(filepath.Join(hlsDir, filepath.FromSlash(ref))); err != nil || !strings.HasPrefix(string(b), "WEBVTT\n") {
+			t.Errorf("the MPD's %s captions %s: %v", lang, ref, err)
+		}
+	}
+	// ffmpeg's DASH reader opens only fragments with a media extension
+	// unless told otherwise (a sidecar .vtt is none): with it, it reads
+	// every track, the captions as WebVTT subtitles.
+	out, err = exec.Command("ffprobe", "-v", "error", "-allowed_extensions", "ALL", "-show_entries", "stream=index,codec_name,codec_type",
+		"-of", "csv=p=0", filepath.Join(hlsDir, "manifest.mpd")).Output()
+	streams := map[string]int{}
+	seen := map[string]bool{}
+	for _, line := range strings.Fields(string(out)) { // each stream is listed in its program too
+		if !seen[line] {
+			seen[line] = true
+			streams[line[strings.IndexByte(line, ',')+1:]]++
+		}
+	}
+	if err != nil || streams["h264,video"] != len(v.Renditions) || streams["aac,audio"] != 1 || streams["webvtt,subtitle"] != 2 {
+		t.Errorf("ffprobe of the MPD with captions: %v\n%s", err, out)
 	}
 
 	// Refusals, in the error shape.
