@@ -57,6 +57,7 @@ type Video struct {
 	PlayURL      string      `json:"play_url"`
 	HLSURL       string      `json:"hls_url"`
 	Renditions   []Rendition `json:"renditions"`
+	Captions     []Caption   `json:"captions"`
 
 	LikeCount        int64 `json:"like_count"`
 	CommentCount     int64 `json:"comment_count"`

@@ -12,6 +12,7 @@ import (
 	"github.com/tus/tusd/v2/pkg/handler"
 
 	"github.com/reel-video/reel/internal/blob"
+	"github.com/reel-video/reel/internal/captions"
 	"github.com/reel-video/reel/internal/config"
 	"github.com/reel-video/reel/internal/jobs"
 	"github.com/reel-video/reel/internal/media"
@@ -41,6 +42,10 @@ type backend struct {
 	// directory otherwise. uploadLocker is its locker (nil: the area's own).
 	uploads      upload.Area
 	uploadLocker handler.Locker
+
+	// captions stores captions and writes them into the manifests, for
+	// the API and for the jobs that write the manifests.
+	captions *captions.Service
 }
 
 // dataDirs are the directories under REEL_DATA_DIR.
@@ -104,6 +109,7 @@ func openBackend(ctx context.Context, cfg *config.Config, getenv func(string) st
 		// lock outlives by at most the lease's TTL.
 		b.uploadLocker = upload.NewLeaseLocker(b.db, upload.LeaseOptions{})
 	}
+	b.captions = &captions.Service{Store: b.db, Blobs: b.blobs, Logger: log}
 	b.queue, err = jobs.New(b.db.SQL(), b.db.Engine(), b.db, b.blobs, jobs.Config{
 		Workers:      workers,
 		JobTimeout:   cfg.JobTimeout,
@@ -112,6 +118,8 @@ func openBackend(ctx context.Context, cfg *config.Config, getenv func(string) st
 		Uploads:      b.uploads,
 		Limits:       b.limits,
 		Logger:       log,
+		// The captions go into the manifests the job stores.
+		PublishManifests: b.captions.Publish,
 	})
 	if err != nil {
 		return nil, err

@@ -202,6 +202,7 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 		Media:          playback.NewHandler(signer, b.blobs, media),
 		URLs:           &playback.URLs{Signer: signer, BindClient: cfg.URLBindClient},
 		Publisher:      publisher,
+		Captions:       b.captions,
 		PublicURL:      cfg.PublicURL,
 		AllowedHosts:   cfg.AllowedHosts,
 		MaxUploadBytes: cfg.MaxUploadBytes,

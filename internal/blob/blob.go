@@ -156,6 +156,7 @@ var contentTypes = map[string]string{
 	".jpeg": "image/jpeg",
 	".webp": "image/webp",
 	".webm": "video/webm",
+	".vtt":  "text/vtt; charset=utf-8",
 }
 
 // ContentType is the type of key by its extension, for the store that

@@ -45,8 +45,8 @@ type Config struct {
 	Limits       media.Limits
 	Rungs        []media.Rung
 	Logger       *slog.Logger
-	// PublishManifests adds a video's captions to its stored master
-	// playlist and MPD (nil: skipped).
+	// PublishManifests adds what is not the job's own to the manifests it
+	// stored (the video's captions); nil: nothing to add.
 	PublishManifests func(ctx context.Context, videoID int64) error
 }
 
