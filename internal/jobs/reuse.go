@@ -7,10 +7,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"regexp"
 	"strings"
 
 	"github.com/reel-video/reel"
+	"github.com/reel-video/reel/internal/captions"
 	"github.com/reel-video/reel/internal/media"
 )
 
@@ -119,7 +119,7 @@ func (w *processWorker) copyOwnFiles(ctx context.Context, origin, v *reel.Video)
 type ownCopy struct {
 	rel      string
 	optional bool
-	edit     func([]byte) []byte
+	edit     func([]byte) ([]byte, error)
 }
 
 // maxManifestBytes bounds what copyObject reads into memory to edit it.
@@ -127,7 +127,7 @@ const maxManifestBytes = 4 << 20
 
 // copyObject stores a copy of the object at src at dst, through edit when
 // it is not nil (the object is then read whole: a manifest).
-func (w *processWorker) copyObject(ctx context.Context, src, dst string, edit func([]byte) []byte) error {
+func (w *processWorker) copyObject(ctx context.Context, src, dst string, edit func([]byte) ([]byte, error)) error {
 	obj, err := w.blobs.Open(ctx, src)
 	if err != nil {
 		return err
@@ -144,33 +144,15 @@ func (w *processWorker) copyObject(ctx context.Context, src, dst string, edit fu
 	if len(b) > maxManifestBytes {
 		return fmt.Errorf("%s is larger than %d bytes", src, maxManifestBytes)
 	}
-	_, err = w.blobs.Put(ctx, dst, bytes.NewReader(edit(b)))
+	if b, err = edit(b); err != nil {
+		return fmt.Errorf("%s: %w", src, err)
+	}
+	_, err = w.blobs.Put(ctx, dst, bytes.NewReader(b))
 	return err
 }
 
-var (
-	hlsSubtitlesAttr = regexp.MustCompile(`,SUBTITLES="[^"]*"`)
-	mpdTextSets      = regexp.MustCompile(`(?s)[ \t]*<AdaptationSet[^>]*contentType="text"[^>]*>.*?</AdaptationSet>[ \t]*\r?\n?`)
-)
-
-// stripHLSCaptions removes the subtitle renditions from a master playlist:
-// a reusing video lists its own captions, not its origin's.
-func stripHLSCaptions(b []byte) []byte {
-	lines := strings.SplitAfter(string(b), "\n")
-	var out strings.Builder
-	for _, line := range lines {
-		if strings.HasPrefix(line, "#EXT-X-MEDIA:") && strings.Contains(line, "TYPE=SUBTITLES") {
-			continue
-		}
-		if strings.HasPrefix(line, "#EXT-X-STREAM-INF:") {
-			line = hlsSubtitlesAttr.ReplaceAllString(line, "")
-		}
-		out.WriteString(line)
-	}
-	return []byte(out.String())
-}
-
-// stripMPDCaptions removes the text adaptation sets from an MPD.
-func stripMPDCaptions(b []byte) []byte {
-	return mpdTextSets.ReplaceAll(b, nil)
-}
+// stripHLSCaptions and stripMPDCaptions remove the origin's captions from
+// its manifests (a reusing video lists its own), through the one editor of
+// caption entries.
+func stripHLSCaptions(b []byte) ([]byte, error) { return captions.EditMaster(b, nil) }
+func stripMPDCaptions(b []byte) ([]byte, error) { return captions.EditMPD(b, nil) }

@@ -18,6 +18,13 @@ import (
 
 // A reusing video's manifests list its own captions, not its origin's.
 func TestStripCaptions(t *testing.T) {
+	must := func(b []byte, err error) string {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
 	master := "#EXTM3U\n#EXT-X-VERSION:7\n" +
 		"#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"audio\",NAME=\"Audio\",URI=\"audio/index.m3u8\"\n" +
 		"#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID=\"subs\",NAME=\"English\",LANGUAGE=\"en\",URI=\"captions/en.m3u8\"\n" +
@@ -25,10 +32,10 @@ func TestStripCaptions(t *testing.T) {
 	want := "#EXTM3U\n#EXT-X-VERSION:7\n" +
 		"#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"audio\",NAME=\"Audio\",URI=\"audio/index.m3u8\"\n" +
 		"#EXT-X-STREAM-INF:BANDWIDTH=400000,RESOLUTION=426x240,CODECS=\"avc1.64001e,mp4a.40.2\",AUDIO=\"audio\"\n240p/index.m3u8\n"
-	if got := string(stripHLSCaptions([]byte(master))); got != want {
+	if got := must(stripHLSCaptions([]byte(master))); got != want {
 		t.Errorf("stripped master:\n%s\nwant:\n%s", got, want)
 	}
-	if got := string(stripHLSCaptions([]byte(want))); got != want {
+	if got := must(stripHLSCaptions([]byte(want))); got != want {
 		t.Errorf("a master without captions changed:\n%s", got)
 	}
 	video := "  <Period>\n    <AdaptationSet contentType=\"video\" segmentAlignment=\"true\">\n      <Representation id=\"240p\"/>\n    </AdaptationSet>\n"
@@ -37,7 +44,7 @@ func TestStripCaptions(t *testing.T) {
 		"    <AdaptationSet contentType=\"text\" mimeType=\"text/vtt\" lang=\"fr\">\n      <Representation id=\"fr\"/>\n    </AdaptationSet>\n" +
 		"  </Period>\n</MPD>\n"
 	wantMPD := "<MPD>\n" + video + "  </Period>\n</MPD>\n"
-	if got := string(stripMPDCaptions([]byte(mpd))); got != wantMPD {
+	if got := must(stripMPDCaptions([]byte(mpd))); got != wantMPD {
 		t.Errorf("stripped MPD:\n%s\nwant:\n%s", got, wantMPD)
 	}
 }
