@@ -21,7 +21,7 @@ function useSound() {
 
 let hlsModule = null;
 function loadHls() {
-  if (!hlsModule) hlsModule = import('hls.js/dist/hls.light.mjs').then((m) => m.default);
+  if (!hlsModule) hlsModule = import('hls.js/dist/hls.mjs').then((m) => m.default);
   return hlsModule;
 }
 
