@@ -7,12 +7,14 @@
 //
 //   DASH_URL=... HLS_URL=... MP4_URL=... CAPTION_LANG=en CAPTION_TEXT='Hello' \
 //   CHROMIUM=/usr/bin/chromium node web/test/players.mjs
-import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import { launch, need } from './lib.mjs';
 
-const require = createRequire(import.meta.url);
-const dashScript = require.resolve('dashjs/dist/modern/umd/dash.all.min.js');
-const hlsScript = require.resolve('hls.js/dist/hls.min.js');
+// The players' own browser builds, as a page would load them (the
+// packages' exports do not name these files).
+const dist = (p) => fileURLToPath(new URL(`../node_modules/${p}`, import.meta.url));
+const dashScript = dist('dashjs/dist/modern/umd/dash.all.min.js');
+const hlsScript = dist('hls.js/dist/hls.min.js');
 
 const dashURL = need('DASH_URL');
 const hlsURL = need('HLS_URL');
@@ -37,7 +39,14 @@ try {
       console.log(JSON.stringify({ player: name, ok: true, ...result }));
     } catch (e) {
       failed = true;
-      console.log(JSON.stringify({ player: name, ok: false, error: e.message, log: logs.slice(-20) }));
+      const state = await page.evaluate(() => {
+        const v = document.getElementById('v');
+        return {
+          current_time: v.currentTime, ready_state: v.readyState, paused: v.paused,
+          text_tracks: [...v.textTracks].map((t) => ({ lang: t.language, kind: t.kind, mode: t.mode, cues: t.cues ? t.cues.length : null })),
+        };
+      }).catch(() => null);
+      console.log(JSON.stringify({ player: name, ok: false, error: e.message, state, log: logs.slice(-20) }));
     }
     await ctx.close();
   }
@@ -88,31 +97,33 @@ async function playDash(page) {
 async function playHls(page) {
   await page.addScriptTag({ path: hlsScript });
   await page.evaluate(({ url, lang }) => {
-    const hls = new Hls({ subtitleDisplay: true });
+    // As an app that knows its viewer's language asks for it (hls.js
+    // otherwise shows no subtitle track that is not DEFAULT).
+    const hls = new Hls({ subtitleDisplay: true, subtitlePreference: { lang } });
     window.hlsPlayer = hls;
     hls.on(Hls.Events.ERROR, (_, d) => {
       if (d.fatal) window.playerError = `hls.js fatal error: ${d.type} ${d.details}`;
     });
-    hls.on(Hls.Events.SUBTITLE_TRACKS_UPDATED, () => {
-      const i = hls.subtitleTracks.findIndex((t) => t.lang === lang);
-      if (i >= 0) hls.subtitleTrack = i;
+    hls.on(Hls.Events.MANIFEST_PARSED, () => {
+      v.play().catch((e) => { window.playerError = `play(): ${e.message}`; });
     });
-    hls.loadSource(url);
+    // What Chromium shows: the active cues of showing tracks, sampled
+    // while the video plays (a 6 s clip may end before a late look).
+    window.shownCues = new Set();
     const v = document.getElementById('v');
+    window.cueTimer = setInterval(() => {
+      for (const t of v.textTracks) {
+        if (t.mode !== 'showing' || !t.activeCues) continue;
+        for (const c of t.activeCues) window.shownCues.add(`${t.language}:${c.text}`);
+      }
+    }, 50);
+    hls.loadSource(url);
     hls.attachMedia(v);
-    hls.on(Hls.Events.MANIFEST_PARSED, () => v.play().catch((e) => { window.playerError = `play(): ${e.message}`; }));
   }, { url: hlsURL, lang: captionLang });
   const played = await waitPlayed(page);
-  // The caption track as Chromium shows it: a TextTrack of the language,
-  // showing, with the expected cue active at some point of the playback.
-  await page.waitForFunction(({ lang, text }) => {
+  await page.waitForFunction((want) => {
     if (window.playerError) throw new Error(window.playerError);
-    const v = document.getElementById('v');
-    for (const t of v.textTracks) {
-      if (t.language !== lang || t.mode !== 'showing' || !t.activeCues) continue;
-      for (const c of t.activeCues) if (c.text.includes(text)) return true;
-    }
-    return false;
+    return [...window.shownCues].some((c) => c.startsWith(want.lang + ':') && c.includes(want.text));
   }, { lang: captionLang, text: captionText }, { timeout, polling: 100 });
   const info = await page.evaluate(() => ({
     levels: window.hlsPlayer.levels.length,
