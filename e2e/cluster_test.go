@@ -313,6 +313,7 @@ type video struct {
 	CoverURL  string `json:"cover_url"`
 	PlayURL   string `json:"play_url"`
 	HLSURL    string `json:"hls_url"`
+	DashURL   string `json:"dash_url"`
 }
 
 func (c *client) video(t *testing.T, n *node, id int64) video {

@@ -21,7 +21,7 @@ function useSound() {
 
 let hlsModule = null;
 function loadHls() {
-  if (!hlsModule) hlsModule = import('hls.js/dist/hls.light.mjs').then((m) => m.default);
+  if (!hlsModule) hlsModule = import('hls.js/dist/hls.mjs').then((m) => m.default);
   return hlsModule;
 }
 
@@ -36,6 +36,21 @@ function nativeHLS() {
   return native;
 }
 
+// captionLang is the caption language of v to show: the first of the
+// viewer's languages (navigator.languages) that v has captions in, matched
+// on the primary subtag ("pt-BR" takes "pt"), or undefined. The feed
+// starts muted, so a caption in the viewer's language is shown at once.
+function captionLang(v) {
+  const have = (v.captions || []).map((c) => c.lang);
+  for (const want of navigator.languages || [navigator.language]) {
+    const primary = String(want).toLowerCase().split('-')[0];
+    const hit = have.find((l) => l.toLowerCase() === String(want).toLowerCase())
+      || have.find((l) => l.toLowerCase().split('-')[0] === primary);
+    if (hit) return hit;
+  }
+  return undefined;
+}
+
 function attach(el, v, eager) {
   let hls = null, gone = false;
   const native = v.hls_url && el.canPlayType('application/vnd.apple.mpegurl');
@@ -43,7 +58,11 @@ function attach(el, v, eager) {
     loadHls().then((Hls) => {
       if (gone) return;
       if (Hls.isSupported()) {
-        hls = new Hls({ capLevelToPlayerSize: true, maxBufferLength: eager ? 20 : 6, backBufferLength: 10 });
+        const lang = captionLang(v);
+        hls = new Hls({
+          capLevelToPlayerSize: true, maxBufferLength: eager ? 20 : 6, backBufferLength: 10,
+          subtitleDisplay: !!lang, ...(lang ? { subtitlePreference: { lang } } : {}),
+        });
         hls.loadSource(v.hls_url);
         hls.attachMedia(el);
       } else if (v.play_url) {
