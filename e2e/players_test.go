@@ -64,7 +64,7 @@ func TestBrowserPlayers(t *testing.T) {
 	srt := "1\r\n00:00:00,000 --> 00:00:06,000\r\n" + captionText + "\r\n"
 	resp, body := owner.do(t, n, "PUT", fmt.Sprintf("/api/v1/videos/%d/captions/en", v.ID), strings.NewReader(srt),
 		"Content-Type", "application/x-subrip")
-	if resp.StatusCode != http.StatusOK {
+	if resp.StatusCode != http.StatusNoContent {
 		t.Fatalf("PUT captions: %d: %s", resp.StatusCode, body)
 	}
 
