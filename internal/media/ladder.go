@@ -74,6 +74,10 @@ type LadderOptions struct {
 	// later reports (the pipe from ffmpeg buffers them), but Ladder does not
 	// return before it does.
 	Progress func(percent int)
+	// AudioFilter and Storyboard: see the plan of issue 12 (stand-ins
+	// until the ladder implements them).
+	AudioFilter string
+	Storyboard  bool
 }
 
 // Rendition is one HLS variant Ladder wrote.
@@ -82,6 +86,7 @@ type Rendition struct {
 	Bandwidth        int    // peak bits per second, as the master playlist says
 	AverageBandwidth int    // bits per second over the whole rendition
 	Playlist         string // relative to outDir, e.g. "720p/index.m3u8"
+	Codecs           string
 }
 
 // LadderResult says what Ladder wrote under outDir, as relative paths.
@@ -89,6 +94,8 @@ type LadderResult struct {
 	Master         string // "master.m3u8"
 	Renditions     []Rendition
 	ProgressiveMP4 string // "play.mp4", or "" when not asked for
+	Audio          *AudioRendition
+	Storyboard     string
 }
 
 // Names of what Ladder writes under outDir. Each rendition gets a directory
@@ -191,6 +198,11 @@ func Ladder(ctx context.Context, src, outDir string, info *Info, opts LadderOpti
 	}
 	if err := writeMaster(filepath.Join(outDir, masterName), variants, rate); err != nil {
 		return nil, err
+	}
+	if opts.Storyboard { // stand-in, replaced by the ladder branch
+		if result.Storyboard, err = standInStoryboard(ctx, src, outDir, info.DurationMS); err != nil {
+			return nil, err
+		}
 	}
 	return result, nil
 }
