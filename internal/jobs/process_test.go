@@ -241,6 +241,8 @@ func TestProcessSteps(t *testing.T) {
 					order = append(order, "cover")
 				case u.Status == reel.StatusReady:
 					order = append(order, "ready")
+				case u.HLSKey == LiveKey(videoID):
+					order = append(order, "live")
 				case u.PlayKey != "":
 					order = append(order, "play")
 				}
@@ -251,9 +253,9 @@ func TestProcessSteps(t *testing.T) {
 					last = *u.Progress
 				}
 			}
-			want := "cover ready"
+			want := "cover live ready"
 			if tt.fastPath {
-				want = "cover play ready"
+				want = "cover play live ready"
 			}
 			if got := strings.Join(order, " "); got != want {
 				t.Errorf("steps reported %q, want %q", got, want)
