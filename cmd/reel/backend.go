@@ -108,6 +108,7 @@ func openBackend(ctx context.Context, cfg *config.Config, getenv func(string) st
 		Uploads:      b.uploads,
 		Limits:       b.limits,
 		Logger:       log,
+		OnLive:       onLive,
 	})
 	if err != nil {
 		return nil, err
@@ -209,3 +210,7 @@ func openUploadArea(ctx context.Context, loc blob.Location, getenv func(string) 
 	removeStale(dirs.uploads, time.Hour, upload.S3ScratchPrefix, log)
 	return a, nil
 }
+
+// onLive is jobs.Config.OnLive of the workers this process runs: nil, but in
+// tests that hold a video while it plays from its early master.
+var onLive func(ctx context.Context, videoID int64)
