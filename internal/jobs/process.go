@@ -191,33 +191,33 @@ func (w *processWorker) process(ctx context.Context, v *reel.Video, steps *stepT
 		return err
 	}
 
-	// The loudness is measured (an audio-only decode) while the cover is
-	// made: the ladder needs it for its audio filter.
+	// The loudness, which the ladder's audio filter needs, is measured (an
+	// audio-only decode) while the cover and the fast-path MP4 are made:
+	// it does not delay the first playable URL.
 	steps.start("cover")
 	var loudness *media.Loudness
+	fastPath := media.CanRemux(info)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() (err error) {
 		loudness, err = media.MeasureLoudness(gctx, src, info)
 		return err
 	})
-	g.Go(func() error { return w.cover(gctx, v, src, info, work, progressAt(5)) })
-	if err := g.Wait(); err != nil {
-		return err
-	}
-
-	fastPath := media.CanRemux(info)
-	if fastPath {
+	g.Go(func() error {
+		if err := w.cover(gctx, v, src, info, work, progressAt(5)); err != nil || !fastPath {
+			return err
+		}
 		steps.start("remux")
 		mp4 := filepath.Join(work, "play.mp4")
-		if err := media.Remux(ctx, src, mp4, info); err != nil {
+		if err := media.Remux(gctx, src, mp4, info); err != nil {
 			return err
 		}
-		if err := w.put(ctx, reel.PlayKey(id), mp4); err != nil {
+		if err := w.put(gctx, reel.PlayKey(id), mp4); err != nil {
 			return err
 		}
-		if err := w.store.SetProcessed(ctx, id, reel.Processed{PlayKey: reel.PlayKey(id), Progress: progressAt(10)}); err != nil {
-			return err
-		}
+		return w.store.SetProcessed(gctx, id, reel.Processed{PlayKey: reel.PlayKey(id), Progress: progressAt(10)})
+	})
+	if err := g.Wait(); err != nil {
+		return err
 	}
 
 	steps.start("ladder")
