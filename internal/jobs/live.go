@@ -96,6 +96,9 @@ func (w *processWorker) newLiveWatcher(id int64, out *outputs, master []byte, go
 
 // start runs the watcher's loop until stop or finish.
 func (lw *liveWatcher) start(ctx context.Context) {
+	// OnLive gets the job's context, not the loop's: stopping the loop
+	// (finish) waits for OnLive instead of cutting it short.
+	parent := ctx
 	ctx, lw.cancel = context.WithCancel(ctx)
 	lw.done = make(chan struct{})
 	go func() {
@@ -108,7 +111,7 @@ func (lw *liveWatcher) start(ctx context.Context) {
 				return
 			case <-t.C:
 			}
-			if err := lw.sync(ctx, false); err != nil && ctx.Err() == nil {
+			if err := lw.sync(ctx, parent, false); err != nil && ctx.Err() == nil {
 				// Not fatal: what is not stored now is stored by finish.
 				lw.w.log.Warn("publish the ladder's output early", "video_id", lw.id, "err", err)
 			}
@@ -131,12 +134,13 @@ func (lw *liveWatcher) stop() {
 // than the loop).
 func (lw *liveWatcher) finish(ctx context.Context) error {
 	lw.stop()
-	return lw.sync(ctx, true)
+	return lw.sync(ctx, ctx, true)
 }
 
 // sync publishes what the renditions have gained since the last call. ended
-// says the ladder is done: the playlists are then stored complete.
-func (lw *liveWatcher) sync(ctx context.Context, ended bool) error {
+// says the ladder is done: the playlists are then stored complete. OnLive
+// runs under hookCtx.
+func (lw *liveWatcher) sync(ctx, hookCtx context.Context, ended bool) error {
 	ready := 0
 	for _, r := range lw.renditions {
 		if err := lw.syncRendition(ctx, r, ended); err != nil {
@@ -161,7 +165,7 @@ func (lw *liveWatcher) sync(ctx context.Context, ended bool) error {
 	}
 	lw.published = true
 	if lw.w.cfg.OnLive != nil {
-		lw.w.cfg.OnLive(ctx, lw.id)
+		lw.w.cfg.OnLive(hookCtx, lw.id)
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -318,5 +319,55 @@ func TestLiveWatcherRefusesOtherMasters(t *testing.T) {
 		if _, err := w.newLiveWatcher(videoID, out, []byte(master), func(error) {}); err == nil {
 			t.Errorf("master %q accepted", master)
 		}
+	}
+}
+
+// Through a whole job on a clip that cannot be remuxed: the early master
+// is recorded while the video still processes, and the job does not
+// become ready while OnLive holds it. What the early master names is
+// stored: each live playlist and the segments it lists.
+func TestProcessPlaysBeforeReady(t *testing.T) {
+	h := newHarness(t, "vp9", testLimits)
+	held, release := make(chan reel.Video, 1), make(chan struct{})
+	h.worker.cfg.OnLive = func(ctx context.Context, id int64) {
+		held <- h.store.video(id)
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+	}
+	done := make(chan error, 1)
+	go func() { done <- h.run(t, 1) }()
+	var v reel.Video
+	select {
+	case v = <-held:
+	case err := <-done:
+		t.Fatalf("the job ended (%v) without publishing its early master", err)
+	}
+	if v.Status != reel.StatusProcessing || v.HLSKey != LiveKey(videoID) {
+		t.Fatalf("at the early master: video %s with HLS master %q", v.Status, v.HLSKey)
+	}
+	prefix := reel.HLSKeyPrefix(videoID)
+	for _, uri := range masterURIs([]byte(h.read(t, LiveKey(videoID)))) {
+		pl, err := parseLivePlaylist([]byte(h.read(t, prefix+uri)))
+		if err != nil || len(pl.entries) == 0 {
+			t.Fatalf("%s: %v, %d segments", uri, err, len(pl.entries))
+		}
+		for _, name := range []string{pl.init, pl.entries[0].uri} {
+			if !h.stored(t, prefix+path.Join(path.Dir(uri), name)) {
+				t.Errorf("%s names %s, which is not stored", uri, name)
+			}
+		}
+	}
+	// Held: the job waits, whatever the ladder did meanwhile.
+	if v := h.store.video(videoID); v.Status != reel.StatusProcessing {
+		t.Fatalf("video %s while OnLive holds the job", v.Status)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if v := h.store.video(videoID); v.Status != reel.StatusReady || v.HLSKey != prefix+"master.m3u8" {
+		t.Errorf("video %s with HLS master %q, want ready with the final one", v.Status, v.HLSKey)
 	}
 }
