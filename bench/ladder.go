@@ -23,12 +23,8 @@ func benchLadder(ctx context.Context, o options, dir string, out io.Writer) erro
 		return err
 	}
 	src := filepath.Join(dir, "source.mp4")
-	cmd := exec.Command("ffmpeg", "-nostdin", "-v", "error", "-y",
-		"-f", "lavfi", "-i", fmt.Sprintf("testsrc2=size=%s:rate=30:duration=%d", o.clipSize, o.clipSeconds),
-		"-f", "lavfi", "-i", fmt.Sprintf("sine=frequency=440:sample_rate=48000:duration=%d", o.clipSeconds),
-		"-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-c:a", "aac", src)
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("make source: %v: %s", err, b)
+	if err := makeClip(src, o.clipSize, o.clipSeconds, "h264"); err != nil {
+		return err
 	}
 	info, err := media.Probe(ctx, src)
 	if err != nil {
@@ -82,22 +78,8 @@ func processThroughReel(srv *server, src string) (job, ladder time.Duration, err
 	if err != nil {
 		return 0, 0, err
 	}
-	deadline := time.Now().Add(10 * time.Minute)
-	for {
-		status, reason, err := srv.video(id)
-		if err != nil {
-			return 0, 0, err
-		}
-		if status == "failed" {
-			return 0, 0, fmt.Errorf("video failed: %s", reason)
-		}
-		if status == "ready" {
-			break
-		}
-		if time.Now().After(deadline) {
-			return 0, 0, fmt.Errorf("video not ready after 10 minutes")
-		}
-		time.Sleep(100 * time.Millisecond)
+	if err := waitReady(srv, id); err != nil {
+		return 0, 0, err
 	}
 	// The job logs its timings just after it marks the video ready.
 	var line map[string]any

@@ -9,6 +9,13 @@
 //     server's peak RSS growth while it streams.
 //   - ladder: a generated 1080p 10 s clip through reel's pipeline, beside
 //     the same ffmpeg ladder command run by hand.
+//   - media: the same clip's one-pass ladder beside the per-rendition
+//     approach of PeerTube and MediaCMS (one ffmpeg per rung, each decoding
+//     the source again), run one after the other and two at a time; each
+//     rung's bytes and its SSIM and PSNR against the source; and, on a
+//     running reel, the time from the upload's end of a 60 s 1080p HEVC clip
+//     to its first HLS segment served and decodable, and of an H.264 clip to
+//     a playable URL, beside their targets.
 //   - delivery: signed media URLs loaded with wrk beside nginx serving the
 //     same files from the same disk: whole 4 s HLS segments at 64 and 256
 //     connections, random 1 MiB ranges of a 200 MiB MP4; and 1,000 slow
@@ -56,7 +63,9 @@ type options struct {
 	uploadBytes int64
 	clipSize    string // WIDTHxHEIGHT of the ladder's source
 	clipSeconds int
-	rounds      int // ladder runs of each side; the best is kept
+	rounds      int    // ladder runs of each side; the best is kept
+	playSize    string // WIDTHxHEIGHT of the first-play clips
+	playSeconds int
 	delivery    deliveryOptions
 	api         apiOptions
 	scenarios   []string
@@ -67,16 +76,18 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	o := options{}
 	fs.StringVar(&o.bin, "bin", "bin/reel", "the reel binary to measure")
 	smoke := fs.Bool("smoke", false, "tiny sizes: checks that every scenario runs, measures nothing worth reading")
-	only := fs.String("only", "upload,ladder,delivery,s3,api,web", "comma-separated scenarios to run")
+	only := fs.String("only", "upload,ladder,media,delivery,s3,api,web", "comma-separated scenarios to run")
 	apiFor := fs.Duration("api-for", 0, "the length of each API wrk run (0: the mode's), for a quicker look while working")
 	apiConns := fs.Int("api-conns", 0, "run the API scenarios at this one connection count only (0: the mode's)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	o.uploadBytes, o.clipSize, o.clipSeconds, o.rounds = 1<<30, "1920x1080", 10, 2
+	o.playSize, o.playSeconds = "1920x1080", 60
 	o.delivery, o.api = fullDelivery(), fullAPI()
 	if *smoke {
 		o.uploadBytes, o.clipSize, o.clipSeconds, o.rounds = 16<<20, "640x360", 2, 1
+		o.playSize, o.playSeconds = "320x240", 2
 		o.delivery, o.api = smokeDelivery(), smokeAPI()
 	}
 	if *apiFor > 0 {
@@ -98,6 +109,10 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 				if _, err := exec.LookPath(tool); err != nil {
 					return fmt.Errorf("%s is missing: apt-get install -y ffmpeg", tool)
 				}
+			}
+		case "media":
+			if err := mediaTools(); err != nil {
+				return err
 			}
 		case "delivery":
 			if _, _, err := deliveryTools(); err != nil {
@@ -142,6 +157,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 			err = benchUploads(ctx, o, filepath.Join(work, "upload"), out)
 		case "ladder":
 			err = benchLadder(ctx, o, filepath.Join(work, "ladder"), out)
+		case "media":
+			err = benchMedia(ctx, o, filepath.Join(work, "media"), out)
 		case "delivery":
 			err = benchDelivery(ctx, o, filepath.Join(work, "delivery"), out)
 		case "s3":

@@ -282,6 +282,13 @@ func (p *pixelWatch) result() error {
 // pixel bound: such a frame ends the run with an EINVALID error that says
 // so, whatever the tool would have done next.
 func bounded(ctx context.Context, b bounds, dir string, stdout io.Writer, redact []string, tool string, args ...string) error {
+	return boundedLog(ctx, b, dir, stdout, nil, redact, tool, args...)
+}
+
+// boundedLog is bounded that also hands each line the tool prints on stderr
+// to logLine (when not nil): some filters (loudnorm) report their result
+// only in the log.
+func boundedLog(ctx context.Context, b bounds, dir string, stdout io.Writer, logLine func(string), redact []string, tool string, args ...string) error {
 	if !slices.Contains(args, "-format_whitelist") || !slices.Contains(args, "-max_pixels") {
 		// A run whose input did not come from inputArgs: a bug, never run it.
 		return fmt.Errorf("media: %s run without input bounds", tool)
@@ -289,7 +296,11 @@ func bounded(ctx context.Context, b bounds, dir string, stdout io.Writer, redact
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	watch := &pixelWatch{limits: b.limits, stop: cancel}
-	err := runWatched(runCtx, dir, stdout, &lineWriter{fn: watch.line}, redact, tool, args...)
+	onLine := watch.line
+	if logLine != nil {
+		onLine = func(line string) { watch.line(line); logLine(line) }
+	}
+	err := runWatched(runCtx, dir, stdout, &lineWriter{fn: onLine}, redact, tool, args...)
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}

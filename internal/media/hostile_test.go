@@ -88,7 +88,7 @@ func TestHostileClipsStayWithinLimits(t *testing.T) {
 			}
 
 			hls := filepath.Join(dir, "hls")
-			res, err := Ladder(ctx, src, hls, info, LadderOptions{ProgressiveMP4: true})
+			res, err := Ladder(ctx, src, hls, info, LadderOptions{ProgressiveMP4: true, Storyboard: true})
 			if wantFailure(t, "Ladder", err, tt.wantLadder) {
 				withinLimits(t, filepath.Join(hls, res.ProgressiveMP4), bound)
 			}

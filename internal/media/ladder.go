@@ -67,6 +67,13 @@ type LadderOptions struct {
 	// ProgressiveMP4 also writes a single MP4 (H.264 + AAC, moov first) of
 	// at most 720 on the short side, for sources Remux could not take.
 	ProgressiveMP4 bool
+	// AudioFilter is an ffmpeg audio filter chain (one chain: no labels, no
+	// ';') applied to the source's audio before it is encoded, for the audio
+	// rendition and the progressive MP4 alike; "" applies none.
+	AudioFilter string
+	// Storyboard also writes storyboard/: sprite sheets of thumbnails taken
+	// from the same decode, and the WebVTT file that maps time to them.
+	Storyboard bool
 	// Progress receives 0..99 as encoding advances, never twice the same
 	// value and never going back; 100 is the caller's to report once it has
 	// stored the result. It is called from a goroutine of Ladder's, never
@@ -74,37 +81,49 @@ type LadderOptions struct {
 	// later reports (the pipe from ffmpeg buffers them), but Ladder does not
 	// return before it does.
 	Progress func(percent int)
-	// AudioFilter and Storyboard: see the plan of issue 12 (stand-ins
-	// until the ladder implements them).
-	AudioFilter string
-	Storyboard  bool
 }
 
-// Rendition is one HLS variant Ladder wrote.
+// Rendition is one HLS video variant Ladder wrote. It holds video only:
+// the audio is one rendition of its own that every variant plays with.
 type Rendition struct {
-	Width, Height    int
-	Bandwidth        int    // peak bits per second, as the master playlist says
-	AverageBandwidth int    // bits per second over the whole rendition
+	Width, Height int
+	// Bandwidth and AverageBandwidth are what the master playlist says:
+	// the variant's video plus the audio rendition, in bits per second,
+	// at its peak and over the whole video.
+	Bandwidth        int
+	AverageBandwidth int
 	Playlist         string // relative to outDir, e.g. "720p/index.m3u8"
-	Codecs           string
+	Codecs           string // the video codec alone (RFC 6381), e.g. "avc1.64001f"
+}
+
+// AudioRendition is the one HLS audio rendition Ladder wrote.
+type AudioRendition struct {
+	Playlist         string // "audio/index.m3u8"
+	Bandwidth        int    // peak bits per second
+	AverageBandwidth int    // bits per second over the whole rendition
+	Codecs           string // "mp4a.40.2"
 }
 
 // LadderResult says what Ladder wrote under outDir, as relative paths.
 type LadderResult struct {
 	Master         string // "master.m3u8"
 	Renditions     []Rendition
-	ProgressiveMP4 string // "play.mp4", or "" when not asked for
-	Audio          *AudioRendition
-	Storyboard     string
+	Audio          *AudioRendition // nil when the source has no audio
+	ProgressiveMP4 string          // "play.mp4", or "" when not asked for
+	Storyboard     string          // "storyboard/storyboard.vtt", or "" when not asked for
 }
 
 // Names of what Ladder writes under outDir. Each rendition gets a directory
-// named for its short side ("720p/") holding index.m3u8, init.mp4 and the
-// segments, so every URI in every playlist is a plain relative name.
+// named for its short side ("720p/", or "audio/") holding index.m3u8,
+// init.mp4 and the segments, so every URI in every playlist is a plain
+// relative name.
 const (
 	masterName      = "master.m3u8"
 	progressiveName = "play.mp4"
 	variantName     = "index.m3u8"
+	liveName        = "live.m3u8" // the growing copy of a variant playlist the job publishes
+	audioDir        = "audio"
+	initName        = "init.mp4"
 	segmentPattern  = "seg_%03d.m4s"
 )
 
@@ -115,18 +134,24 @@ const (
 	segmentSeconds  = 4
 	keyframeSeconds = 2
 	maxFrameRate    = 60
-	audioKbps       = 128
+	// The audio rendition: AAC-LC, stereo, 48 kHz.
+	audioKbps   = 128
+	audioCodecs = "mp4a.40.2"
 	// progressiveShort is the largest short side of the progressive MP4: it
 	// is the fallback for clients without HLS, and 720p plays everywhere.
 	progressiveShort = 720
 )
 
 // Ladder encodes src into the HLS renditions PlanRungs(info, opts.Rungs)
-// picks, under outDir, in one ffmpeg process that decodes the source once,
-// then writes the master playlist itself from the sizes of the segments
-// actually written. The master playlist is written last, to a temporary name
-// and renamed: when it exists, everything it names is complete. On error,
-// outDir may hold partial files; the caller removes it.
+// picks, under outDir, in one ffmpeg process that decodes the source once:
+// one video-only rendition per rung, one audio rendition when the source
+// has audio, and, when asked, the progressive MP4 and the storyboard. While
+// ffmpeg runs, the variant playlists are EVENT playlists, valid as they grow
+// (a watcher may publish them); once it is done, Ladder turns each into a
+// VOD playlist and writes the master playlist itself from the sizes of the
+// segments actually written. The master playlist is written last, to a
+// temporary name and renamed: when it exists, everything it names is
+// complete. On error, outDir may hold partial files; the caller removes it.
 func Ladder(ctx context.Context, src, outDir string, info *Info, opts LadderOptions) (*LadderResult, error) {
 	if info == nil {
 		var err error
@@ -140,13 +165,10 @@ func Ladder(ctx context.Context, src, outDir string, info *Info, opts LadderOpti
 	}
 	src, outDir = paths[0], paths[1]
 
-	rate := outputFrameRate(info.FrameRate)
-	encodings := planEncodings(info, rate, PlanRungs(info, opts.Rungs), opts.ProgressiveMP4)
-	for _, e := range encodings {
-		if e.dir != "" {
-			if err := os.MkdirAll(filepath.Join(outDir, e.dir), 0o755); err != nil {
-				return nil, fmt.Errorf("media: ladder: %w", err)
-			}
+	p := planLadder(info, opts)
+	for _, dir := range p.dirs() {
+		if err := os.MkdirAll(filepath.Join(outDir, dir), 0o755); err != nil {
+			return nil, fmt.Errorf("media: ladder: %w", err)
 		}
 	}
 
@@ -155,21 +177,94 @@ func Ladder(ctx context.Context, src, outDir string, info *Info, opts LadderOpti
 	// ffmpeg runs in outDir so that every output name, and every URI the
 	// HLS muxer writes into the variant playlists, is relative.
 	b := boundsFor(info)
-	err = bounded(ctx, b, outDir, stdout, []string{filepath.Dir(src), outDir}, "ffmpeg", ladderArgs(src, info, b, rate, encodings)...)
+	err = bounded(ctx, b, outDir, stdout, []string{filepath.Dir(src), outDir}, "ffmpeg", ladderArgs(src, b, p)...)
 	progress.stop()
 	if err != nil {
 		return nil, err
 	}
+	return p.finish(ctx, b, outDir)
+}
 
+// LadderCommand returns the ffmpeg arguments Ladder would run for src (an
+// absolute path), and the directories it needs under the output directory,
+// in which ffmpeg must run. Benchmarks use it to time the very same command
+// by hand.
+func LadderCommand(src string, info *Info, opts LadderOptions) (args, dirs []string) {
+	p := planLadder(info, opts)
+	return ladderArgs(src, boundsFor(info), p), p.dirs()
+}
+
+// ladderPlan is everything one run of Ladder writes, decided before ffmpeg
+// starts.
+type ladderPlan struct {
+	rate       frameRate
+	encodings  []encoding
+	audio      bool   // the source has audio: write the audio rendition
+	filter     string // LadderOptions.AudioFilter
+	storyboard *storyboard
+}
+
+func planLadder(info *Info, opts LadderOptions) ladderPlan {
+	rate := outputFrameRate(info.FrameRate)
+	p := ladderPlan{
+		rate:      rate,
+		encodings: planEncodings(info, rate, PlanRungs(info, opts.Rungs), opts.ProgressiveMP4),
+		audio:     info.HasAudio,
+		filter:    opts.AudioFilter,
+	}
+	if opts.Storyboard {
+		p.storyboard = planStoryboard(info)
+	}
+	return p
+}
+
+// dirs are the directories ffmpeg writes into, relative to outDir.
+func (p ladderPlan) dirs() []string {
+	var dirs []string
+	for _, e := range p.encodings {
+		if e.dir != "" {
+			dirs = append(dirs, e.dir)
+		}
+	}
+	if p.audio {
+		dirs = append(dirs, audioDir)
+	}
+	if p.storyboard != nil {
+		dirs = append(dirs, storyboardDir)
+	}
+	return dirs
+}
+
+// audioCarrier is the index of the encoding whose output also carries the
+// audio: the one that writes the progressive MP4, which needs the audio
+// anyway, so that the audio is encoded once for both; -1 when there is no
+// MP4 and the audio rendition is an output of its own.
+func (p ladderPlan) audioCarrier() int {
+	if !p.audio {
+		return -1
+	}
+	return slices.IndexFunc(p.encodings, func(e encoding) bool { return e.mp4 != "" })
+}
+
+// finish checks what ffmpeg wrote against the bounds, turns the playlists
+// into VOD playlists, writes the storyboard's WebVTT file and, last, the
+// master playlist.
+func (p ladderPlan) finish(ctx context.Context, b bounds, outDir string) (*LadderResult, error) {
 	result := &LadderResult{Master: masterName}
-	var variants []variant
-	for _, e := range encodings {
-		maxBytes := e.maxBytes(info.HasAudio, b)
+	if p.audio {
+		playlist := path.Join(audioDir, variantName)
+		peak, average, err := finishPlaylist(b, outDir, playlist, maxBytesAt(audioKbps, b))
+		if err != nil {
+			return nil, err
+		}
+		result.Audio = &AudioRendition{Playlist: playlist, Bandwidth: peak, AverageBandwidth: average, Codecs: audioCodecs}
+	}
+	for _, e := range p.encodings {
 		if e.mp4 != "" {
 			if _, err := os.Stat(filepath.Join(outDir, e.mp4)); err != nil {
 				return nil, fmt.Errorf("media: ladder: ffmpeg did not write the progressive MP4: %w", err)
 			}
-			if err := checkVideo(ctx, b, filepath.Join(outDir, e.mp4), maxBytes); err != nil {
+			if err := checkVideo(ctx, b, filepath.Join(outDir, e.mp4), e.maxBytes(b, p.audio)); err != nil {
 				return nil, err
 			}
 			result.ProgressiveMP4 = e.mp4
@@ -178,48 +273,91 @@ func Ladder(ctx context.Context, src, outDir string, info *Info, opts LadderOpti
 			continue
 		}
 		playlist := path.Join(e.dir, variantName)
-		peak, average, seconds, size, err := measureVariant(outDir, playlist)
+		peak, average, err := finishPlaylist(b, outDir, playlist, e.maxBytes(b, false))
 		if err != nil {
 			return nil, err
 		}
-		// What -t and -fs cannot see from inside the HLS muxer is checked here.
-		if err := b.checkDuration(time.Duration(seconds * float64(time.Second))); err != nil {
+		if err := checkInit(ctx, b, filepath.Join(outDir, e.dir, initName), e.width, e.height); err != nil {
 			return nil, err
 		}
-		if size >= maxBytes {
-			return nil, reel.Errorf(reel.EINVALID, "the %s rendition grew to %d bytes, beyond its %d-byte bound", e.dir, size, maxBytes)
+		r := Rendition{Width: e.width, Height: e.height, Bandwidth: peak, AverageBandwidth: average,
+			Playlist: playlist, Codecs: e.level.codecs()}
+		if a := result.Audio; a != nil {
+			r.Bandwidth += a.Bandwidth
+			r.AverageBandwidth += a.AverageBandwidth
 		}
-		if err := checkInit(ctx, b, filepath.Join(outDir, e.dir, "init.mp4"), e.width, e.height); err != nil {
-			return nil, err
-		}
-		r := Rendition{Width: e.width, Height: e.height, Bandwidth: peak, AverageBandwidth: average, Playlist: playlist}
 		result.Renditions = append(result.Renditions, r)
-		variants = append(variants, variant{r, e.level.codecs(info.HasAudio)})
 	}
-	if err := writeMaster(filepath.Join(outDir, masterName), variants, rate); err != nil {
-		return nil, err
-	}
-	if opts.Storyboard { // stand-in, replaced by the ladder branch
-		if result.Storyboard, err = standInStoryboard(ctx, src, outDir, info.DurationMS); err != nil {
+	if p.storyboard != nil {
+		vtt, err := p.storyboard.finish(outDir)
+		if err != nil {
 			return nil, err
 		}
+		result.Storyboard = vtt
+	}
+	if err := writeAtomic(filepath.Join(outDir, masterName), masterPlaylist(result.Renditions, result.Audio, p.rate)); err != nil {
+		return nil, fmt.Errorf("media: writing master playlist: %w", err)
 	}
 	return result, nil
 }
 
-// LadderCommand returns the ffmpeg arguments Ladder would run for src (an
-// absolute path), and the directories it needs under the output directory,
-// in which ffmpeg must run. Benchmarks use it to time the very same command
-// by hand.
-func LadderCommand(src string, info *Info, opts LadderOptions) (args, dirs []string) {
-	rate := outputFrameRate(info.FrameRate)
-	encodings := planEncodings(info, rate, PlanRungs(info, opts.Rungs), opts.ProgressiveMP4)
-	for _, e := range encodings {
-		if e.dir != "" {
-			dirs = append(dirs, e.dir)
-		}
+// finishPlaylist checks a rendition ffmpeg wrote (what -t and -fs cannot
+// see from inside the HLS muxer: its duration and bytes), turns its EVENT
+// playlist into a VOD playlist, and returns its peak and average bitrates.
+func finishPlaylist(b bounds, outDir, playlist string, maxBytes int64) (peak, average int, err error) {
+	if err := markVOD(outDir, playlist); err != nil {
+		return 0, 0, err
 	}
-	return ladderArgs(src, info, boundsFor(info), rate, encodings), dirs
+	peak, average, seconds, size, err := measureVariant(outDir, playlist)
+	if err != nil {
+		return 0, 0, err
+	}
+	if err := b.checkDuration(time.Duration(seconds * float64(time.Second))); err != nil {
+		return 0, 0, err
+	}
+	if size >= maxBytes {
+		return 0, 0, reel.Errorf(reel.EINVALID, "the %s rendition grew to %d bytes, beyond its %d-byte bound", path.Dir(playlist), size, maxBytes)
+	}
+	return peak, average, nil
+}
+
+const (
+	eventType = "#EXT-X-PLAYLIST-TYPE:EVENT"
+	vodType   = "#EXT-X-PLAYLIST-TYPE:VOD"
+	endList   = "#EXT-X-ENDLIST"
+)
+
+// markVOD turns the complete EVENT playlist ffmpeg wrote at playlist
+// (relative to outDir) into a VOD playlist: a player then knows that
+// nothing will be added, and may seek anywhere at once. The rewrite is
+// atomic, as ffmpeg's own were, so whoever reads the playlist meanwhile
+// sees one or the other.
+func markVOD(outDir, playlist string) error {
+	name := filepath.Join(outDir, playlist)
+	data, err := os.ReadFile(name)
+	if err != nil {
+		return fmt.Errorf("media: ladder: %w", err)
+	}
+	lines := strings.Split(string(data), "\n")
+	typed := slices.Index(lines, eventType)
+	if typed < 0 || !slices.Contains(lines, endList) {
+		return fmt.Errorf("media: ladder: ffmpeg left %s without %s and %s", playlist, eventType, endList)
+	}
+	lines[typed] = vodType
+	if err := writeAtomic(name, []byte(strings.Join(lines, "\n"))); err != nil {
+		return fmt.Errorf("media: ladder: %w", err)
+	}
+	return nil
+}
+
+// writeAtomic writes data to a temporary name beside name and renames it
+// into place, so that a reader never sees a partial file.
+func writeAtomic(name string, data []byte) error {
+	tmp := name + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, name)
 }
 
 // encoding is one H.264 encode in the ladder's ffmpeg process. It feeds an
@@ -236,7 +374,7 @@ type encoding struct {
 func planEncodings(info *Info, rate frameRate, rungs []Rung, progressive bool) []encoding {
 	encodings := make([]encoding, 0, len(rungs)+1)
 	for _, r := range rungs {
-		encodings = append(encodings, newEncoding(info, rate, r, fmt.Sprintf("%dp", r.Short)))
+		encodings = append(encodings, newEncoding(info, rate, r, rungDir(r)))
 	}
 	if !progressive {
 		return encodings
@@ -253,6 +391,9 @@ func planEncodings(info *Info, rate frameRate, rungs []Rung, progressive bool) [
 	mp4.mp4 = progressiveName
 	return append(encodings, mp4)
 }
+
+// rungDir is the directory of a rung's rendition: "720p".
+func rungDir(r Rung) string { return fmt.Sprintf("%dp", r.Short) }
 
 func newEncoding(info *Info, rate frameRate, r Rung, dir string) encoding {
 	w, h := rungSize(info, r.Short)
@@ -284,14 +425,16 @@ func bufsizeKbps(kbps int) int { return kbps * 3 / 2 }
 // before the filter graph (autorotate) and then writes no display matrix to
 // its encoded outputs, so every rendition is upright with no rotation
 // metadata.
-func ladderArgs(src string, info *Info, b bounds, rate frameRate, encodings []encoding) []string {
+func ladderArgs(src string, b bounds, p ladderPlan) []string {
 	args := ffmpegArgs("-progress", "pipe:1")
 	args = append(args, inputArgs(b, src)...)
-	args = append(args, "-filter_complex", ladderGraph(rate, encodings))
-	for i, e := range encodings {
+	args = append(args, "-filter_complex", p.graph())
+	carrier := p.audioCarrier()
+	for i, e := range p.encodings {
+		withAudio := i == carrier
 		args = append(args, "-map", fmt.Sprintf("[v%d]", i))
-		if info.HasAudio {
-			args = append(args, "-map", "0:a:0")
+		if withAudio {
+			args = append(args, "-map", p.audioSource())
 		}
 		args = append(args,
 			"-c:v", "libx264", "-preset", "veryfast", "-profile:v", "high", "-level:v", e.level.String(),
@@ -301,105 +444,212 @@ func ladderArgs(src string, info *Info, b bounds, rate frameRate, encodings []en
 			"-sc_threshold", "0",
 			"-force_key_frames", fmt.Sprintf("expr:gte(t,n_forced*%d)", keyframeSeconds),
 			"-fps_mode", "cfr",
-			// Phones record their location in metadata; viewers need none of it.
-			"-map_metadata", "-1", "-map_chapters", "-1",
 		)
-		if info.HasAudio {
-			args = append(args, "-c:a", "aac", "-b:a", kbpsArg(audioKbps), "-ac", "2", "-ar", "48000")
+		if withAudio {
+			args = append(args, audioArgs...)
 		}
-		args = append(args, outputArgs(b, e.maxBytes(info.HasAudio, b))...)
-		args = append(args, e.muxerArgs()...)
+		args = append(args, noMetadata...)
+		args = append(args, outputArgs(b, e.maxBytes(b, withAudio))...)
+		args = append(args, muxerArgs(e.outputs(withAudio))...)
+	}
+	if p.audio && carrier < 0 {
+		args = append(args, "-map", p.audioSource())
+		args = append(args, audioArgs...)
+		args = append(args, noMetadata...)
+		args = append(args, outputArgs(b, maxBytesAt(audioKbps, b))...)
+		args = append(args, muxerArgs([]output{hlsOutput(audioDir, "")})...)
+	}
+	if p.storyboard != nil {
+		args = append(args, p.storyboard.outputArgs(b)...)
 	}
 	return args
 }
 
-// maxBytes bounds what one encoding writes (each of its HLS rendition and
-// its MP4): twice its peak rate over the longest output, plus room for
-// headers. The rate control keeps an encode near its peak rate, so only a
-// broken encode comes near this.
-func (e encoding) maxBytes(hasAudio bool, b bounds) int64 {
-	kbps := int64(maxrateKbps(e.VideoKbps))
-	if hasAudio {
+// audioArgs encode the audio rendition (and the MP4's audio, the same
+// stream): AAC-LC, stereo, 48 kHz, whatever the source's layout and rate.
+var audioArgs = []string{"-c:a", "aac", "-b:a", kbpsArg(audioKbps), "-ac", "2", "-ar", "48000"}
+
+// noMetadata drops the source's metadata: phones record their location in
+// it, and viewers need none of it.
+var noMetadata = []string{"-map_metadata", "-1", "-map_chapters", "-1"}
+
+// maxBytes bounds what one encoding writes (its HLS rendition, video only,
+// and its MP4, with the audio when it has some): see maxBytesAt.
+func (e encoding) maxBytes(b bounds, withAudio bool) int64 {
+	kbps := maxrateKbps(e.VideoKbps)
+	if withAudio {
 		kbps += audioKbps
 	}
-	return 2*kbps*1000/8*int64(b.duration/time.Millisecond)/1000 + 4<<20
+	return maxBytesAt(kbps, b)
 }
 
-// ladderGraph decodes once, brings the video to the output frame rate once,
-// and splits it into one scaled copy per encoding. The sizes are computed
-// from the display size, and setsar=1 makes the output pixels square, so
-// non-square sources keep their shape.
-func ladderGraph(rate frameRate, encodings []encoding) string {
+// maxBytesAt bounds an output of kbps at its peak: twice that rate over the
+// longest output, plus room for headers. The rate control keeps an encode
+// near its peak rate, so only a broken encode comes near this.
+func maxBytesAt(kbps int, b bounds) int64 {
+	return 2*int64(kbps)*1000/8*int64(b.duration/time.Millisecond)/1000 + 4<<20
+}
+
+// graph decodes once, brings the video to the output frame rate once, and
+// splits it into one scaled copy per encoding (and one for the storyboard).
+// The sizes are computed from the display size, and setsar=1 makes the
+// output pixels square, so non-square sources keep their shape. The audio
+// filter, when there is one, runs once, before the one audio encode.
+func (p ladderPlan) graph() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "[0:V:0]fps=%s,split=%d", rate, len(encodings))
-	for i := range encodings {
+	branches := len(p.encodings)
+	if p.storyboard != nil {
+		branches++
+	}
+	fmt.Fprintf(&b, "[0:V:0]fps=%s,split=%d", p.rate, branches)
+	for i := range branches {
 		fmt.Fprintf(&b, "[s%d]", i)
 	}
-	for i, e := range encodings {
+	for i, e := range p.encodings {
 		fmt.Fprintf(&b, ";[s%d]scale=%d:%d,setsar=1,format=yuv420p[v%d]", i, e.width, e.height, i)
+	}
+	if p.storyboard != nil {
+		fmt.Fprintf(&b, ";[s%d]%s[%s]", len(p.encodings), p.storyboard.filter(), storyboardLabel)
+	}
+	if p.audio && p.filter != "" {
+		fmt.Fprintf(&b, ";[0:a:0]%s[a]", p.filter)
 	}
 	return b.String()
 }
 
-// muxerArgs writes the encoding to its HLS rendition, its progressive MP4,
-// or both through the tee muxer (which needs the codec headers global).
-func (e encoding) muxerArgs() []string {
-	hls := [][2]string{
+// audioSource is what the audio encode reads: the filtered audio, or the
+// source's first audio stream as it is.
+func (p ladderPlan) audioSource() string {
+	if p.filter != "" {
+		return "[a]"
+	}
+	return "0:a:0"
+}
+
+// output is one file (or HLS rendition) an ffmpeg output writes, through
+// the muxer format with opts; sel picks the streams it takes when several
+// share the output through the tee muxer ("v", "a"; "" for all).
+type output struct {
+	format, sel, target string
+	opts                [][2]string
+}
+
+// hlsOutput is a CMAF HLS rendition in dir: fMP4 segments carrying the
+// cmfc brand, and an EVENT playlist, valid while it grows (markVOD turns
+// it into a VOD playlist at the end).
+func hlsOutput(dir, sel string) output {
+	return output{format: "hls", sel: sel, target: path.Join(dir, variantName), opts: [][2]string{
 		{"hls_time", strconv.Itoa(segmentSeconds)},
-		{"hls_playlist_type", "vod"},
+		{"hls_playlist_type", "event"},
 		{"hls_segment_type", "fmp4"},
 		{"hls_flags", "independent_segments"},
-		{"hls_fmp4_init_filename", "init.mp4"}, // written beside the playlist
-		{"hls_segment_filename", path.Join(e.dir, segmentPattern)},
+		{"hls_segment_options", "movflags=+cmaf"},
+		{"hls_fmp4_init_filename", initName}, // written beside the playlist
+		{"hls_segment_filename", path.Join(dir, segmentPattern)},
+	}}
+}
+
+var mp4Output = output{format: "mp4", target: progressiveName, opts: [][2]string{{"movflags", "+faststart"}}}
+
+// outputs are what an encoding writes: its video rendition, the MP4, and
+// the audio rendition when it carries the audio.
+func (e encoding) outputs(withAudio bool) []output {
+	var outs []output
+	if e.dir != "" {
+		sel := ""
+		if withAudio {
+			sel = "v"
+		}
+		outs = append(outs, hlsOutput(e.dir, sel))
 	}
-	playlist := path.Join(e.dir, variantName)
-	switch {
-	case e.dir != "" && e.mp4 != "":
-		var opts []string
-		for _, o := range hls {
-			opts = append(opts, o[0]+"="+o[1])
+	if withAudio {
+		outs = append(outs, hlsOutput(audioDir, "a"))
+	}
+	if e.mp4 != "" {
+		outs = append(outs, mp4Output)
+	}
+	return outs
+}
+
+// muxerArgs write one output as it is, or several through the tee muxer
+// (which needs the codec headers global).
+func muxerArgs(outs []output) []string {
+	if len(outs) == 1 {
+		o := outs[0]
+		args := []string{"-f", o.format}
+		for _, opt := range o.opts {
+			args = append(args, "-"+opt[0], opt[1])
+		}
+		return append(args, o.target)
+	}
+	slaves := make([]string, len(outs))
+	for i, o := range outs {
+		opts := []string{"f=" + o.format}
+		if o.sel != "" {
+			opts = append(opts, "select="+o.sel)
+		}
+		for _, opt := range o.opts {
+			opts = append(opts, opt[0]+"="+opt[1])
 		}
 		// onfail=abort: by default tee carries on when one output fails.
-		return []string{"-flags", "+global_header", "-f", "tee",
-			fmt.Sprintf("[f=hls:%s:onfail=abort]%s|[f=mp4:movflags=+faststart:onfail=abort]%s",
-				strings.Join(opts, ":"), playlist, e.mp4)}
-	case e.dir != "":
-		args := []string{"-f", "hls"}
-		for _, o := range hls {
-			args = append(args, "-"+o[0], o[1])
-		}
-		return append(args, playlist)
-	default:
-		return []string{"-movflags", "+faststart", "-f", "mp4", e.mp4}
+		opts = append(opts, "onfail=abort")
+		slaves[i] = "[" + strings.Join(opts, ":") + "]" + o.target
 	}
+	return []string{"-flags", "+global_header", "-f", "tee", strings.Join(slaves, "|")}
 }
 
 func kbpsArg(kbps int) string { return strconv.Itoa(kbps) + "k" }
 
-// variant is a rendition as the master playlist lists it.
-type variant struct {
-	Rendition
-	codecs string
+// LiveMaster is the master playlist a job publishes while Ladder still
+// runs, over the growing playlists it uploads as {dir}/live.m3u8 (and
+// audio/live.m3u8): the shape of Ladder's master for the same info and
+// rungs, with the nominal bitrates (each rung's maxrate plus the audio's)
+// since no segment size is known yet.
+func LiveMaster(info *Info, rungs []Rung) []byte {
+	rate := outputFrameRate(info.FrameRate)
+	var audio *AudioRendition
+	if info.HasAudio {
+		bps := audioKbps * 1000
+		audio = &AudioRendition{Playlist: path.Join(audioDir, liveName), Bandwidth: bps, AverageBandwidth: bps, Codecs: audioCodecs}
+	}
+	var renditions []Rendition
+	for _, r := range PlanRungs(info, rungs) {
+		e := newEncoding(info, rate, r, rungDir(r))
+		v := Rendition{Width: e.width, Height: e.height, Bandwidth: maxrateKbps(r.VideoKbps) * 1000,
+			AverageBandwidth: r.VideoKbps * 1000, Playlist: path.Join(e.dir, liveName), Codecs: e.level.codecs()}
+		if audio != nil {
+			v.Bandwidth += audio.Bandwidth
+			v.AverageBandwidth += audio.AverageBandwidth
+		}
+		renditions = append(renditions, v)
+	}
+	return masterPlaylist(renditions, audio, rate)
 }
 
-// writeMaster writes the master playlist, in the order given (highest
-// first), to a temporary name and renames it into place.
-func writeMaster(name string, variants []variant, rate frameRate) error {
+// masterPlaylist is the master playlist of renditions, in the order given
+// (highest first), each with the audio rendition when there is one. It is
+// the one writer of the format, for Ladder's master and LiveMaster's.
+func masterPlaylist(renditions []Rendition, audio *AudioRendition, rate frameRate) []byte {
 	var b bytes.Buffer
 	b.WriteString("#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n")
-	for _, v := range variants {
-		fmt.Fprintf(&b, "\n#EXT-X-STREAM-INF:BANDWIDTH=%d,AVERAGE-BANDWIDTH=%d,RESOLUTION=%dx%d,CODECS=\"%s\",FRAME-RATE=%.3f\n%s\n",
-			v.Bandwidth, v.AverageBandwidth, v.Width, v.Height, v.codecs, rate.float(), v.Playlist)
+	if audio != nil {
+		fmt.Fprintf(&b, "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=%q,NAME=\"Audio\",LANGUAGE=\"und\",DEFAULT=YES,AUTOSELECT=YES,CHANNELS=\"2\",URI=%q\n",
+			audioGroup, audio.Playlist)
 	}
-	tmp := name + ".tmp"
-	if err := os.WriteFile(tmp, b.Bytes(), 0o644); err != nil {
-		return fmt.Errorf("media: writing master playlist: %w", err)
+	for _, r := range renditions {
+		codecs, group := r.Codecs, ""
+		if audio != nil {
+			codecs += "," + audio.Codecs
+			group = fmt.Sprintf(",AUDIO=%q", audioGroup)
+		}
+		fmt.Fprintf(&b, "\n#EXT-X-STREAM-INF:BANDWIDTH=%d,AVERAGE-BANDWIDTH=%d,RESOLUTION=%dx%d,CODECS=%q,FRAME-RATE=%.3f%s\n%s\n",
+			r.Bandwidth, r.AverageBandwidth, r.Width, r.Height, codecs, rate.float(), group, r.Playlist)
 	}
-	if err := os.Rename(tmp, name); err != nil {
-		return fmt.Errorf("media: writing master playlist: %w", err)
-	}
-	return nil
+	return b.Bytes()
 }
+
+// audioGroup is the GROUP-ID of the audio rendition in the master playlist.
+const audioGroup = "audio"
 
 // measureVariant reads a variant playlist and the sizes of its segments and
 // returns its peak and average bitrates. The peak follows Apple's HLS
@@ -589,12 +839,6 @@ func levelFor(width, height int, fps float64, maxrateKbps, bufsizeKbits int) h26
 
 func (l h264Level) String() string { return fmt.Sprintf("%d.%d", l.idc/10, l.idc%10) }
 
-// codecs is the CODECS attribute: High profile (0x64), no constraint flags
-// (what x264 writes for High), the level; then AAC-LC when there is audio.
-func (l h264Level) codecs(hasAudio bool) string {
-	s := fmt.Sprintf("avc1.6400%02x", l.idc)
-	if hasAudio {
-		s += ",mp4a.40.2"
-	}
-	return s
-}
+// codecs is the video's CODECS attribute: High profile (0x64), no
+// constraint flags (what x264 writes for High), the level.
+func (l h264Level) codecs() string { return fmt.Sprintf("avc1.6400%02x", l.idc) }

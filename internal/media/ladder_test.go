@@ -5,13 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -50,21 +53,35 @@ func TestLadder(t *testing.T) {
 				t.Fatalf("master %q with %d variants (result: %d), want master.m3u8 with %d",
 					res.Master, len(master.Variants), len(res.Renditions), len(c.renditions))
 			}
+			audio := checkAudio(t, outDir, res, c.audio != "")
 			var keyframes [][]float64
 			for i, v := range master.Variants {
 				r := res.Renditions[i]
 				if v.Resolution != c.renditions[i] || v.Resolution != fmt.Sprintf("%dx%d", r.Width, r.Height) || v.URI != r.Playlist {
 					t.Errorf("variant %d: %s %s, result %+v, want %s", i, v.Resolution, v.URI, r, c.renditions[i])
 				}
-				if v.AverageBandwidth == 0 || v.Bandwidth < v.AverageBandwidth ||
+				// The variant's BANDWIDTH is its video's peak plus the audio's.
+				peak, average, _, _, err := measureVariant(outDir, v.URI)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if audio != nil {
+					peak, average = peak+audio.Bandwidth, average+audio.AverageBandwidth
+				}
+				if v.AverageBandwidth == 0 || v.Bandwidth < v.AverageBandwidth || int(v.Bandwidth) != peak || int(v.AverageBandwidth) != average ||
 					int(v.Bandwidth) != r.Bandwidth || int(v.AverageBandwidth) != r.AverageBandwidth {
-					t.Errorf("variant %d: BANDWIDTH %d AVERAGE-BANDWIDTH %d, result %+v", i, v.Bandwidth, v.AverageBandwidth, r)
+					t.Errorf("variant %d: BANDWIDTH %d AVERAGE-BANDWIDTH %d, want %d and %d; result %+v", i, v.Bandwidth, v.AverageBandwidth, peak, average, r)
 				}
 				if v.FrameRate != 30 {
 					t.Errorf("variant %d: FRAME-RATE %v, want 30", i, v.FrameRate)
 				}
-				keyframes = append(keyframes, checkVariant(t, outDir, v, c))
+				if wantGroup := map[bool]string{true: "audio"}[audio != nil]; v.Audio != wantGroup {
+					t.Errorf("variant %d: AUDIO=%q, want %q", i, v.Audio, wantGroup)
+				}
+				keyframes = append(keyframes, checkVariant(t, outDir, v, r, c))
 			}
+			checkMasterText(t, outDir, res)
+			checkLiveMaster(t, outDir, res, info)
 			for i := 1; i < len(keyframes); i++ {
 				if !slices.Equal(keyframes[i], keyframes[0]) {
 					t.Errorf("keyframes of %s at %v, of %s at %v: want them aligned",
@@ -72,11 +89,16 @@ func TestLadder(t *testing.T) {
 				}
 			}
 
-			// A player given the master's path reads every rendition.
+			// A player given the master's path reads every rendition, and
+			// the audio.
 			var probed struct{ Streams []stream }
 			ffprobeJSON(t, &probed, "-show_streams", filepath.Join(outDir, res.Master))
-			if len(probed.Streams) < len(c.renditions) {
-				t.Errorf("ffprobe reads %d streams from the master playlist, want at least %d", len(probed.Streams), len(c.renditions))
+			kinds := map[string]int{}
+			for _, s := range probed.Streams {
+				kinds[s.CodecType]++
+			}
+			if kinds["video"] < len(c.renditions) || (kinds["audio"] > 0) != (c.audio != "") {
+				t.Errorf("ffprobe reads %v streams from the master playlist, want %d video and audio=%v", kinds, len(c.renditions), c.audio != "")
 			}
 
 			if res.ProgressiveMP4 != "play.mp4" {
@@ -91,12 +113,16 @@ func TestLadder(t *testing.T) {
 }
 
 // With a custom ladder whose every rung is above 720, the progressive MP4
-// gets an encode of its own, at 720.
+// gets an encode of its own, at 720, which carries the one audio encode
+// for the audio rendition too.
 func TestLadderProgressiveOnItsOwn(t *testing.T) {
 	dir := t.TempDir()
 	src := filepath.Join(dir, "square.mp4")
-	ffmpeg(t, "-f", "lavfi", "-i", "testsrc2=size=730x730:rate=30:duration=1", "-c:v", "libx264", "-preset", "veryfast", src)
-	res, err := Ladder(context.Background(), src, filepath.Join(dir, "out"), nil,
+	ffmpeg(t, "-f", "lavfi", "-i", "testsrc2=size=730x730:rate=30:duration=1",
+		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=1",
+		"-c:v", "libx264", "-preset", "veryfast", "-c:a", "aac", src)
+	outDir := filepath.Join(dir, "out")
+	res, err := Ladder(context.Background(), src, outDir, nil,
 		LadderOptions{Rungs: []Rung{{730, 800}}, ProgressiveMP4: true})
 	if err != nil {
 		t.Fatal(err)
@@ -104,33 +130,34 @@ func TestLadderProgressiveOnItsOwn(t *testing.T) {
 	if len(res.Renditions) != 1 || res.Renditions[0].Width != 730 || res.ProgressiveMP4 != "play.mp4" {
 		t.Fatalf("result %+v, want one 730x730 rendition and play.mp4", res)
 	}
-	mp4Path := filepath.Join(dir, "out", res.ProgressiveMP4)
+	checkAudio(t, outDir, res, true)
+	checkStreams(t, filepath.Join(outDir, res.Renditions[0].Playlist), "730x730", false)
+	checkMasterText(t, outDir, res)
+	mp4Path := filepath.Join(outDir, res.ProgressiveMP4)
 	faststart(t, mp4Path)
 	decodes(t, mp4Path)
-	checkStreams(t, mp4Path, "720x720", false)
+	checkStreams(t, mp4Path, "720x720", true)
 }
 
-// checkVariant checks one rendition and returns the times of its keyframes,
-// relative to its first frame.
-func checkVariant(t *testing.T, outDir string, v *m3u8.Variant, c goodClip) []float64 {
+// checkVariant checks one video rendition and returns the times of its
+// keyframes, relative to its first frame.
+func checkVariant(t *testing.T, outDir string, v *m3u8.Variant, r Rendition, c goodClip) []float64 {
 	t.Helper()
 	playlistPath := filepath.Join(outDir, v.URI)
 	dir := filepath.Dir(playlistPath)
-	playlist := readMedia(t, playlistPath)
-	if playlist.Map == nil || playlist.Map.URI != "init.mp4" {
-		t.Fatalf("%s: EXT-X-MAP %+v, want init.mp4", v.URI, playlist.Map)
-	}
+	playlist := checkPlaylist(t, playlistPath)
 	init, err := os.ReadFile(filepath.Join(dir, playlist.Map.URI))
 	if err != nil {
 		t.Fatal(err)
 	}
 
-	wantCodecs := avcCodec(t, filepath.Join(dir, playlist.Map.URI))
+	video := avcCodec(t, filepath.Join(dir, playlist.Map.URI))
+	wantCodecs := video
 	if c.audio != "" {
 		wantCodecs += ",mp4a.40.2"
 	}
-	if v.Codecs != wantCodecs {
-		t.Errorf("%s: CODECS %q, want %q (from the encoded stream)", v.URI, v.Codecs, wantCodecs)
+	if v.Codecs != wantCodecs || r.Codecs != video {
+		t.Errorf("%s: CODECS %q, result %q, want %q and %q (from the encoded stream)", v.URI, v.Codecs, r.Codecs, wantCodecs, video)
 	}
 
 	var starts []float64
@@ -150,7 +177,7 @@ func checkVariant(t *testing.T, outDir string, v *m3u8.Variant, c goodClip) []fl
 		}
 	}
 
-	checkStreams(t, playlistPath, v.Resolution, c.audio != "")
+	checkStreams(t, playlistPath, v.Resolution, false) // the audio is a rendition of its own
 	decodes(t, playlistPath)
 
 	times, keyframes := packetTimes(t, playlistPath)
@@ -168,6 +195,138 @@ func checkVariant(t *testing.T, outDir string, v *m3u8.Variant, c goodClip) []fl
 		}
 	}
 	return keyframes
+}
+
+// checkPlaylist checks what every rendition's playlist must be once Ladder
+// returns: a complete VOD playlist (no longer the EVENT playlist ffmpeg
+// grew), with no temporary file left beside it, whose init segment carries
+// the CMAF brand.
+func checkPlaylist(t *testing.T, path string) *m3u8.MediaPlaylist {
+	t.Helper()
+	playlist := readMedia(t, path)
+	if playlist.MediaType != m3u8.VOD || !playlist.Closed {
+		t.Errorf("%s: playlist type %v, ENDLIST %v; want VOD (%v) with ENDLIST", filepath.Base(path), playlist.MediaType, playlist.Closed, m3u8.VOD)
+	}
+	if _, err := os.Stat(path + ".tmp"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("%s.tmp left behind (%v)", filepath.Base(path), err)
+	}
+	if playlist.Map == nil || playlist.Map.URI != "init.mp4" {
+		t.Fatalf("%s: EXT-X-MAP %+v, want init.mp4", path, playlist.Map)
+	}
+	if brands := ftypBrands(t, filepath.Join(filepath.Dir(path), playlist.Map.URI)); !slices.Contains(brands, "cmfc") {
+		t.Errorf("%s: init.mp4 lists the brands %v, want cmfc among them", filepath.Base(filepath.Dir(path)), brands)
+	}
+	return playlist
+}
+
+// ftypBrands lists the major and compatible brands of an MP4 file.
+func ftypBrands(t *testing.T, path string) []string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	boxes, err := mp4.ExtractBoxWithPayload(f, nil, mp4.BoxPath{mp4.BoxTypeFtyp()})
+	if err != nil || len(boxes) != 1 {
+		t.Fatalf("%s: ftyp: %v (%d found)", path, err, len(boxes))
+	}
+	ftyp := boxes[0].Payload.(*mp4.Ftyp)
+	brands := []string{string(ftyp.MajorBrand[:])}
+	for _, b := range ftyp.CompatibleBrands {
+		brands = append(brands, string(b.CompatibleBrand[:]))
+	}
+	return brands
+}
+
+// checkAudio checks the audio rendition, which must exist exactly when the
+// source has audio: AAC stereo 48 kHz alone in its files, about 128 kbit/s,
+// and the bitrates the result states. It returns the result's rendition.
+func checkAudio(t *testing.T, outDir string, res *LadderResult, want bool) *AudioRendition {
+	t.Helper()
+	if !want {
+		if res.Audio != nil {
+			t.Errorf("an audio rendition %+v for a source without audio", res.Audio)
+		}
+		if _, err := os.Stat(filepath.Join(outDir, "audio")); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("audio/ exists for a source without audio (%v)", err)
+		}
+		return nil
+	}
+	a := res.Audio
+	if a == nil || a.Playlist != "audio/index.m3u8" || a.Codecs != "mp4a.40.2" {
+		t.Fatalf("audio rendition %+v, want audio/index.m3u8 with mp4a.40.2", a)
+	}
+	playlistPath := filepath.Join(outDir, a.Playlist)
+	checkPlaylist(t, playlistPath)
+	var audios int
+	for _, s := range streams(t, playlistPath) {
+		if s.CodecType != "audio" || s.CodecName != "aac" || s.Channels != 2 || s.SampleRate != "48000" {
+			t.Errorf("audio rendition: a %s stream %s %d channels %s Hz, want only aac stereo 48000", s.CodecType, s.CodecName, s.Channels, s.SampleRate)
+		}
+		audios++
+	}
+	if audios != 1 {
+		t.Errorf("audio rendition: %d streams, want 1", audios)
+	}
+	decodes(t, playlistPath)
+	peak, average, _, _, err := measureVariant(outDir, a.Playlist)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Bandwidth != peak || a.AverageBandwidth != average || average < 100_000 || average > 200_000 {
+		t.Errorf("audio rendition: %+v, want the measured %d and %d, about 128 kbit/s", a, peak, average)
+	}
+	return a
+}
+
+// checkMasterText checks the master playlist byte for byte against the
+// shape other parts of reel read and edit.
+func checkMasterText(t *testing.T, outDir string, res *LadderResult) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(outDir, res.Master))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n"
+	codecs, group := "", ""
+	if res.Audio != nil {
+		want += `#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio",NAME="Audio",LANGUAGE="und",DEFAULT=YES,AUTOSELECT=YES,CHANNELS="2",URI="audio/index.m3u8"` + "\n"
+		codecs, group = ",mp4a.40.2", `,AUDIO="audio"`
+	}
+	for _, r := range res.Renditions {
+		want += fmt.Sprintf("\n#EXT-X-STREAM-INF:BANDWIDTH=%d,AVERAGE-BANDWIDTH=%d,RESOLUTION=%dx%d,CODECS=\"%s%s\",FRAME-RATE=30.000%s\n%s\n",
+			r.Bandwidth, r.AverageBandwidth, r.Width, r.Height, r.Codecs, codecs, group, r.Playlist)
+	}
+	if string(data) != want {
+		t.Errorf("master playlist:\n%s\nwant:\n%s", data, want)
+	}
+}
+
+// checkLiveMaster checks that LiveMaster is Ladder's master over the live
+// playlists, with the rungs' nominal bitrates.
+func checkLiveMaster(t *testing.T, outDir string, res *LadderResult, info *Info) {
+	t.Helper()
+	live := string(LiveMaster(info, nil))
+	final, err := os.ReadFile(filepath.Join(outDir, res.Master))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bandwidths := regexp.MustCompile(`BANDWIDTH=\d+`)
+	same := func(s string) string { return bandwidths.ReplaceAllString(s, "BANDWIDTH=?") }
+	if want := strings.ReplaceAll(same(string(final)), "/index.m3u8", "/live.m3u8"); same(live) != want {
+		t.Errorf("LiveMaster:\n%s\nwant Ladder's master over the live playlists:\n%s", live, want)
+	}
+	audio := 0
+	if res.Audio != nil {
+		audio = 128_000
+	}
+	for i, r := range PlanRungs(info, nil) {
+		want := fmt.Sprintf("BANDWIDTH=%d,AVERAGE-BANDWIDTH=%d,", maxrateKbps(r.VideoKbps)*1000+audio, r.VideoKbps*1000+audio)
+		if i >= len(res.Renditions) || !strings.Contains(live, want+"RESOLUTION="+fmt.Sprintf("%dx%d", res.Renditions[i].Width, res.Renditions[i].Height)) {
+			t.Errorf("LiveMaster: rung %v should state %s", r, want)
+		}
+	}
 }
 
 // checkStreams checks that a rendition is upright H.264 High of the given
@@ -303,6 +462,174 @@ func readPlaylist(t *testing.T, path string) (m3u8.Playlist, m3u8.ListType) {
 	return playlist, kind
 }
 
+// The audio filter runs on the source's audio before the one AAC encode,
+// for the audio rendition and the MP4 alike: volume=0.25 makes both 12 dB
+// quieter than the source, as ffmpeg's volumedetect measures them. (The
+// source is stereo: a mono one comes out 3 dB lower per channel, the
+// upmix keeping its loudness.)
+func TestLadderAudioFilter(t *testing.T) {
+	ctx := context.Background()
+	src := filepath.Join(t.TempDir(), "stereo.mp4")
+	ffmpeg(t, "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30:duration=2",
+		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=2",
+		"-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-ac", "2", src)
+	info, err := Probe(ctx, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	source := meanVolume(t, src)
+	want := source + 20*math.Log10(0.25)
+	for _, mp4 := range []bool{true, false} {
+		t.Run(fmt.Sprintf("mp4=%v", mp4), func(t *testing.T) {
+			t.Parallel()
+			outDir := t.TempDir()
+			res, err := Ladder(ctx, src, outDir, info, LadderOptions{Rungs: []Rung{{240, 300}}, ProgressiveMP4: mp4, AudioFilter: "volume=0.25"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			outputs := []string{res.Audio.Playlist}
+			if mp4 {
+				outputs = append(outputs, res.ProgressiveMP4)
+			}
+			for _, out := range outputs {
+				if got := meanVolume(t, filepath.Join(outDir, out)); math.Abs(got-want) > 1 {
+					t.Errorf("%s: mean volume %.1f dB, want %.1f (the source's %.1f, 12 dB down)", out, got, want, source)
+				}
+			}
+		})
+	}
+}
+
+var meanVolumeLine = regexp.MustCompile(`mean_volume: (-?[0-9.]+) dB`)
+
+// meanVolume is the mean volume of a file's audio, in dBFS, as ffmpeg's
+// volumedetect filter measures it.
+func meanVolume(t *testing.T, path string) float64 {
+	t.Helper()
+	out, err := exec.Command("ffmpeg", "-hide_banner", "-nostdin", "-i", path, "-map", "0:a:0", "-af", "volumedetect", "-f", "null", "-").CombinedOutput()
+	m := meanVolumeLine.FindSubmatch(out)
+	if err != nil || m == nil {
+		t.Fatalf("volumedetect of %s: %v\n%s", filepath.Base(path), err, out)
+	}
+	v, _ := strconv.ParseFloat(string(m[1]), 64)
+	return v
+}
+
+// While ffmpeg runs, each rendition's playlist is an EVENT playlist that a
+// watcher may publish as it grows: valid, without ENDLIST, listing only
+// whole segments; the master comes last. The source reaches ffmpeg through
+// a pipe, so the test holds ffmpeg at 7 s of a 10 s clip for as long as it
+// looks, then lets it finish, and the playlists are VOD.
+func TestLadderPlaylistsGrow(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	dir := t.TempDir()
+	ts := filepath.Join(dir, "source.ts")
+	ffmpeg(t, "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30:duration=10",
+		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=10",
+		"-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-f", "mpegts", ts)
+	info, err := Probe(ctx, ts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(ts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := len(data) * 7 / 10 / 188 * 188 // whole MPEG-TS packets
+	pipe := filepath.Join(dir, "pipe.ts")
+	if err := syscall.Mkfifo(pipe, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	resume := make(chan struct{})
+	fed := make(chan error, 1)
+	go func() {
+		f, err := os.OpenFile(pipe, os.O_WRONLY, 0)
+		if err != nil {
+			fed <- err
+			return
+		}
+		defer f.Close()
+		if _, err := f.Write(data[:cut]); err != nil {
+			fed <- err
+			return
+		}
+		<-resume
+		_, err = f.Write(data[cut:])
+		fed <- err
+	}()
+	type ladderResult struct {
+		res *LadderResult
+		err error
+	}
+	done := make(chan ladderResult, 1)
+	outDir := filepath.Join(dir, "out")
+	go func() {
+		res, err := Ladder(ctx, pipe, outDir, info, LadderOptions{Rungs: []Rung{{240, 300}}})
+		done <- ladderResult{res, err}
+	}()
+
+	playlists := []string{"240p/index.m3u8", "audio/index.m3u8"}
+	deadline := time.After(2 * time.Minute)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for slices.ContainsFunc(playlists, func(p string) bool { return !hasSegment(filepath.Join(outDir, p)) }) {
+		select {
+		case r := <-done:
+			t.Fatalf("Ladder returned (%v) with the source cut at 7 s", r.err)
+		case <-deadline:
+			t.Fatal("no segment listed after 2 minutes")
+		case <-tick.C:
+		}
+	}
+	for _, p := range playlists {
+		growing := readMedia(t, filepath.Join(outDir, p))
+		if growing.MediaType != m3u8.EVENT || growing.Closed || growing.Count() != 1 {
+			t.Errorf("%s while ffmpeg runs: type %v, ENDLIST %v, %d segments; want EVENT (%v), no ENDLIST, the first segment",
+				p, growing.MediaType, growing.Closed, growing.Count(), m3u8.EVENT)
+		}
+		// The segment listed is whole: it decodes after its init segment.
+		segDir := filepath.Join(outDir, filepath.Dir(p))
+		init, err := os.ReadFile(filepath.Join(segDir, "init.mp4"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		seg, err := os.ReadFile(filepath.Join(segDir, growing.Segments[0].URI))
+		if err != nil {
+			t.Fatal(err)
+		}
+		joined := filepath.Join(dir, filepath.Dir(p)+".mp4")
+		if err := os.WriteFile(joined, append(init, seg...), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		decodes(t, joined)
+	}
+	if _, err := os.Stat(filepath.Join(outDir, "master.m3u8")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("master.m3u8 exists before the renditions are complete (%v)", err)
+	}
+
+	close(resume)
+	if err := <-fed; err != nil {
+		t.Fatalf("feeding ffmpeg: %v", err)
+	}
+	r := <-done
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	for _, p := range playlists {
+		if final := checkPlaylist(t, filepath.Join(outDir, p)); final.Count() != 3 {
+			t.Errorf("%s: %d segments, want 3", p, final.Count())
+		}
+	}
+}
+
+// hasSegment reports whether the playlist at path exists and lists a
+// segment.
+func hasSegment(path string) bool {
+	data, err := os.ReadFile(path)
+	return err == nil && strings.Contains(string(data), "#EXTINF:")
+}
+
 // Cancelling the context while ffmpeg runs kills it: Ladder returns the
 // context's error at once and no ffmpeg process is left. The cancel comes as
 // soon as the process shows up, which also covers a kill during start-up,
@@ -407,13 +734,15 @@ func TestPlanRungs(t *testing.T) {
 }
 
 // The ladder's command line for a 1080p source: one input decoded once,
-// one encode per rung with aligned keyframes, the MP4 riding on the 720p
-// encode. Run with -v to see it.
+// one encode per rung with aligned keyframes, video-only CMAF renditions,
+// the MP4 riding on the 720p encode with the one audio encode, the audio
+// filter applied once, and the storyboard from the same decode. Run with -v
+// to see it.
 func TestLadderArgs(t *testing.T) {
 	info := &Info{Width: 1920, Height: 1080, FrameRate: 30, HasAudio: true, DurationMS: 60_000}
-	rate := outputFrameRate(info.FrameRate)
-	encodings := planEncodings(info, rate, PlanRungs(info, nil), true)
-	args := ladderArgs("/data/originals/42.mp4", info, boundsFor(info), rate, encodings)
+	opts := LadderOptions{ProgressiveMP4: true, AudioFilter: "volume=0.5", Storyboard: true}
+	p := planLadder(info, opts)
+	args := ladderArgs("/data/originals/42.mp4", boundsFor(info), p)
 	t.Logf("ffmpeg %s", shellQuote(args))
 
 	count := func(s string) int {
@@ -425,23 +754,26 @@ func TestLadderArgs(t *testing.T) {
 		}
 		return n
 	}
-	if count("-i") != 1 || count("-force_key_frames") != 5 || count("-sc_threshold") != 5 || count("0:a:0") != 5 {
-		t.Errorf("want one input and five encodes with audio and forced keyframes: %v", args)
+	if count("-i") != 1 || count("-force_key_frames") != 5 || count("-sc_threshold") != 5 || count("[a]") != 1 || count("0:a:0") != 0 || count("aac") != 1 {
+		t.Errorf("want one input, five encodes with forced keyframes and one audio encode of the filtered audio: %v", args)
 	}
 	// One input, opened through the whitelists with the pixel bound, and
-	// every output stopped at the duration bound.
+	// every output (five encodes and the storyboard) stopped at the
+	// duration bound.
 	if i := slices.Index(args, "-i"); i < 6 || !slices.Equal(args[i-6:i], []string{"-protocol_whitelist", "file", "-format_whitelist", "avi,matroska,mov,mpegts", "-max_pixels", "9251840"}) {
 		t.Errorf("input options %v", args[:i+2])
 	}
-	if count("-t") != 5 || !slices.Contains(args, "63.200") {
+	if count("-t") != 6 || !slices.Contains(args, "63.200") {
 		t.Errorf("want every output bounded at 63.2s (-t): %v", args)
 	}
 	graph := args[slices.Index(args, "-filter_complex")+1]
-	if !strings.HasPrefix(graph, "[0:V:0]fps=30,split=5[s0][s1][s2][s3][s4];") {
+	if !strings.HasPrefix(graph, "[0:V:0]fps=30,split=6[s0][s1][s2][s3][s4][s5];") ||
+		!strings.Contains(graph, ";[s5]tpad=stop_mode=clone:stop_duration=60,fps=fps=1/1:start_time=0:round=up,trim=end_frame=60,scale=160:90,setsar=1,tile=10x6[sb]") ||
+		!strings.HasSuffix(graph, ";[0:a:0]volume=0.5[a]") {
 		t.Errorf("filter graph %q", graph)
 	}
 	var sizes, levels []string
-	for _, e := range encodings {
+	for _, e := range p.encodings {
 		sizes = append(sizes, fmt.Sprintf("%dx%d", e.width, e.height))
 		levels = append(levels, e.level.String())
 	}
@@ -451,8 +783,40 @@ func TestLadderArgs(t *testing.T) {
 	if want := []string{"4.0", "3.1", "3.1", "3.0", "2.1"}; !slices.Equal(levels, want) {
 		t.Errorf("levels %v, want %v", levels, want)
 	}
-	if encodings[1].mp4 != "play.mp4" || !slices.Contains(args, "tee") {
-		t.Errorf("the progressive MP4 should ride on the 720p encode through tee: %v", args)
+	// The 720p encode writes its rendition (video only), the audio
+	// rendition (audio only) and the MP4 (both) through tee.
+	tee := args[slices.Index(args, "tee")+1]
+	slaves := strings.Split(tee, "|")
+	if p.encodings[1].mp4 != "play.mp4" || len(slaves) != 3 ||
+		!strings.HasPrefix(slaves[0], "[f=hls:select=v:") || !strings.HasSuffix(slaves[0], "]720p/index.m3u8") ||
+		!strings.HasPrefix(slaves[1], "[f=hls:select=a:") || !strings.HasSuffix(slaves[1], "]audio/index.m3u8") ||
+		slaves[2] != "[f=mp4:movflags=+faststart:onfail=abort]play.mp4" {
+		t.Errorf("the 720p encode should write 720p/, audio/ and play.mp4 through tee: %q", tee)
+	}
+	// Every HLS output is CMAF, and an EVENT playlist while it grows.
+	if n := strings.Count(strings.Join(args, " "), "hls_segment_options"); n != 6 || count("movflags=+cmaf") != 4 || count("event") != 4 {
+		t.Errorf("%d HLS outputs with segment options, want 6 (5 video, 1 audio), each CMAF and EVENT: %v", n, args)
+	}
+	if i := slices.Index(args, "[sb]"); i < 0 || !slices.Contains(args[i:], "storyboard/sprite_%03d.jpg") || !slices.Contains(args[i:], "-frames:v") {
+		t.Errorf("want the storyboard sheets written, bounded in number: %v", args)
+	}
+
+	// LadderCommand is the same command, with the directories it needs.
+	cmd, dirs := LadderCommand("/data/originals/42.mp4", info, opts)
+	if !slices.Equal(cmd, args) || !slices.Equal(dirs, []string{"1080p", "720p", "480p", "360p", "240p", "audio", "storyboard"}) {
+		t.Errorf("LadderCommand = %v, %v", cmd, dirs)
+	}
+
+	// Without the MP4 the audio rendition is an output of its own, of the
+	// source's audio when there is no filter; without a storyboard there
+	// is no sixth branch.
+	p = planLadder(info, LadderOptions{})
+	args = ladderArgs("/data/originals/42.mp4", boundsFor(info), p)
+	if count("tee") != 0 || count("0:a:0") != 1 || count("aac") != 1 || count("audio/index.m3u8") != 1 || count("-t") != 6 {
+		t.Errorf("want the audio as an output of its own: %v", args)
+	}
+	if graph := args[slices.Index(args, "-filter_complex")+1]; strings.Contains(graph, "[sb]") || strings.Contains(graph, "0:a") {
+		t.Errorf("filter graph %q, want neither storyboard nor audio filter", graph)
 	}
 }
 
