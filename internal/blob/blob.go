@@ -156,6 +156,8 @@ var contentTypes = map[string]string{
 	".jpeg": "image/jpeg",
 	".webp": "image/webp",
 	".webm": "video/webm",
+	".mpd":  "application/dash+xml",
+	".vtt":  "text/vtt; charset=utf-8",
 }
 
 // ContentType is the type of key by its extension, for the store that
