@@ -3,6 +3,7 @@ package jobs
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"os"
@@ -369,5 +370,39 @@ func TestProcessPlaysBeforeReady(t *testing.T) {
 	}
 	if v := h.store.video(videoID); v.Status != reel.StatusReady || v.HLSKey != prefix+"master.m3u8" {
 		t.Errorf("video %s with HLS master %q, want ready with the final one", v.Status, v.HLSKey)
+	}
+}
+
+// PublishManifests runs once the final master and the MPD are stored, the
+// video not ready yet, and again once it is ready; a failure of the first
+// call fails the attempt (the manifests would lack the video's captions).
+func TestProcessPublishesManifests(t *testing.T) {
+	h := newHarness(t, "noaudio", testLimits)
+	prefix := reel.HLSKeyPrefix(videoID)
+	var calls []string
+	h.worker.cfg.PublishManifests = func(ctx context.Context, id int64) error {
+		v := h.store.video(id)
+		calls = append(calls, v.Status)
+		for _, key := range []string{prefix + "master.m3u8", prefix + "manifest.mpd"} {
+			if !h.stored(t, key) {
+				t.Errorf("PublishManifests called (video %s) before %s is stored", v.Status, key)
+			}
+		}
+		return nil
+	}
+	if err := h.run(t, 1); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(calls, " "); got != "processing ready" {
+		t.Errorf("PublishManifests saw the video %q, want \"processing ready\"", got)
+	}
+
+	h = newHarness(t, "noaudio", testLimits)
+	h.worker.cfg.PublishManifests = func(context.Context, int64) error { return errors.New("captions store away") }
+	if err := h.run(t, 1); err == nil || !strings.Contains(err.Error(), "captions store away") {
+		t.Errorf("Work = %v, want the failure of PublishManifests", err)
+	}
+	if v := h.store.video(videoID); v.Status == reel.StatusReady {
+		t.Error("the video is ready although its manifests were not published")
 	}
 }
