@@ -57,6 +57,7 @@ type Video struct {
 	PlayURL      string      `json:"play_url"`
 	HLSURL       string      `json:"hls_url"`
 	Renditions   []Rendition `json:"renditions"`
+	Captions     []Caption   `json:"captions"`
 
 	// DashURL, StoryboardURL and PreviewURL are "" until the video is
 	// ready: the DASH MPD (over the same segments as HLS), the storyboard's

@@ -12,12 +12,17 @@ import (
 	"github.com/tus/tusd/v2/pkg/handler"
 
 	"github.com/reel-video/reel/internal/blob"
+	"github.com/reel-video/reel/internal/captions"
 	"github.com/reel-video/reel/internal/config"
 	"github.com/reel-video/reel/internal/jobs"
 	"github.com/reel-video/reel/internal/media"
 	"github.com/reel-video/reel/internal/sqlstore"
 	"github.com/reel-video/reel/internal/upload"
 )
+
+// The jobs reuse identical uploads' outputs only with a store that can
+// record it: the real one must.
+var _ jobs.MediaStore = (*sqlstore.DB)(nil)
 
 // backend is what serve and worker share: the database, the blob store and
 // the job queue, on the data directory's standard layout.
@@ -37,6 +42,10 @@ type backend struct {
 	// directory otherwise. uploadLocker is its locker (nil: the area's own).
 	uploads      upload.Area
 	uploadLocker handler.Locker
+
+	// captions stores captions and writes them into the manifests, for
+	// the API and for the jobs that write the manifests.
+	captions *captions.Service
 }
 
 // dataDirs are the directories under REEL_DATA_DIR.
@@ -100,6 +109,7 @@ func openBackend(ctx context.Context, cfg *config.Config, getenv func(string) st
 		// lock outlives by at most the lease's TTL.
 		b.uploadLocker = upload.NewLeaseLocker(b.db, upload.LeaseOptions{})
 	}
+	b.captions = &captions.Service{Store: b.db, Blobs: b.blobs, Logger: log}
 	b.queue, err = jobs.New(b.db.SQL(), b.db.Engine(), b.db, b.blobs, jobs.Config{
 		Workers:      workers,
 		JobTimeout:   cfg.JobTimeout,
@@ -108,7 +118,9 @@ func openBackend(ctx context.Context, cfg *config.Config, getenv func(string) st
 		Uploads:      b.uploads,
 		Limits:       b.limits,
 		Logger:       log,
-		OnLive:       onLive,
+		// The captions go into the manifests the job stores.
+		PublishManifests: b.captions.Publish,
+		OnLive:           onLive,
 	})
 	if err != nil {
 		return nil, err

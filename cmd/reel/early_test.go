@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -149,20 +148,6 @@ func fetchOK(t *testing.T, u string) (string, http.Header) {
 		t.Fatalf("GET %s: %d, %d bytes", u, resp.StatusCode, len(b))
 	}
 	return string(b), resp.Header
-}
-
-// resolve resolves ref against base, as a player does.
-func resolve(t *testing.T, base, ref string) string {
-	t.Helper()
-	b, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := url.Parse(ref)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b.ResolveReference(r).String()
 }
 
 // playlistURIs lists the URIs of a playlist: its URI lines and the URI

@@ -155,7 +155,8 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 	go revocations.Run(ctx, revocationRefresh, revocationPrune)
 	liveEvents := openEvents(ctx, state, b.db, metrics.Registry, log)
 
-	media := playback.HandlerOptions{Logger: log, Allowed: revocations.Allowed}
+	// A video that reuses an identical upload's outputs serves them.
+	media := playback.HandlerOptions{Logger: log, Allowed: revocations.Allowed, Resolve: playback.NewResolver(b.db.MediaOf).Resolve}
 	if cfg.MediaDelivery == "redirect" {
 		// config allows redirect only on S3, whose store presigns.
 		p, ok := b.blobs.(blob.Presigner)
@@ -201,6 +202,7 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 		Media:          playback.NewHandler(signer, b.blobs, media),
 		URLs:           &playback.URLs{Signer: signer, BindClient: cfg.URLBindClient},
 		Publisher:      publisher,
+		Captions:       b.captions,
 		PublicURL:      cfg.PublicURL,
 		AllowedHosts:   cfg.AllowedHosts,
 		MaxUploadBytes: cfg.MaxUploadBytes,

@@ -89,8 +89,10 @@ func TestAPIReferenceListsEveryRoute(t *testing.T) {
 		t.Fatal(err)
 	}
 	listed, later := documentedRoutes(string(doc))
-	if len(listed) < 40 || len(later) == 0 {
-		t.Fatalf("read %d routes from the tables of docs/api.md and %d not served yet: has its row format changed?", len(listed), len(later))
+	// Every route once promised is served now: the "not served yet" list
+	// may be empty.
+	if len(listed) < 40 {
+		t.Fatalf("read %d routes from the tables of docs/api.md (and %d not served yet): has its row format changed?", len(listed), len(later))
 	}
 	h, err := NewServer(Deps{Logger: slog.New(slog.DiscardHandler), Metrics: NewMetrics()})
 	if err != nil {

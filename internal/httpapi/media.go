@@ -50,6 +50,9 @@ func (s *server) present(c *gin.Context, v *reel.Video) *reel.Video {
 	if v.Renditions == nil {
 		v.Renditions = []reel.Rendition{}
 	}
+	if v.Captions == nil {
+		v.Captions = []reel.Caption{}
+	}
 	if s.seesOriginal(c, v) {
 		blocked := v.Blocked
 		v.ShownBlocked = &blocked

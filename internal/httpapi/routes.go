@@ -46,6 +46,8 @@ func (s *server) routes(e *gin.Engine) {
 	api.GET("/videos/:id", s.handleGetVideo())
 	api.PATCH("/videos/:id", s.requireUser(), s.handleUpdateVideo())
 	api.DELETE("/videos/:id", s.requireUser(), s.handleDeleteVideo())
+	api.PUT("/videos/:id/captions/:lang", s.requireUser(), s.handlePutCaption())
+	api.DELETE("/videos/:id/captions/:lang", s.requireUser(), s.handleDeleteCaption())
 	api.POST("/videos/:id/views", s.handleView())
 	api.PUT("/videos/:id/progress", s.requireUser(), s.handleProgress())
 	api.PUT("/videos/:id/like", s.requireUser(), s.handleAct("video", reel.SocialService.Like))

@@ -17,6 +17,7 @@ import (
 
 	"github.com/reel-video/reel"
 	"github.com/reel-video/reel/internal/account"
+	"github.com/reel-video/reel/internal/captions"
 	"github.com/reel-video/reel/internal/events"
 	"github.com/reel-video/reel/internal/httpapi/douyin"
 	"github.com/reel-video/reel/internal/playback"
@@ -54,6 +55,9 @@ type Deps struct {
 	Media     http.Handler
 	URLs      *playback.URLs
 	Publisher *publish.Publisher
+	// Captions stores the owners' captions and publishes them into the
+	// manifests.
+	Captions *captions.Service
 	// PublicURL is the base of absolute URLs; "" derives it from the request,
 	// whose Host is believed only when it is one of AllowedHosts (see
 	// baseURL).

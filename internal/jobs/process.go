@@ -169,6 +169,9 @@ func (w *processWorker) process(ctx context.Context, v *reel.Video, steps *stepT
 	if err != nil {
 		return err
 	}
+	if reused, err := w.reuse(ctx, v); reused || err != nil {
+		return err
+	}
 	steps.start("probe")
 	info, err := media.Probe(ctx, src)
 	if err != nil {
@@ -341,14 +344,6 @@ func (w *processWorker) storeOutputs(ctx context.Context, id int64, info *media.
 		return err
 	}
 	return w.publishManifests(ctx, id)
-}
-
-// publishManifests calls Config.PublishManifests, when set.
-func (w *processWorker) publishManifests(ctx context.Context, id int64) error {
-	if w.cfg.PublishManifests == nil {
-		return nil
-	}
-	return w.cfg.PublishManifests(ctx, id)
 }
 
 // stepTimes records how long each step of a job took, for the log line

@@ -140,7 +140,7 @@ func New(db *sql.DB, engine string, store Store, blobs blob.Store, cfg Config) (
 
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &processWorker{store: store, blobs: blobs, cfg: cfg, log: cfg.Logger})
-	river.AddWorker(workers, &deleteFilesWorker{blobs: blobs, uploads: cfg.Uploads})
+	river.AddWorker(workers, &deleteFilesWorker{store: store, blobs: blobs, uploads: cfg.Uploads, log: cfg.Logger})
 	river.AddWorker(workers, &expireUploadsWorker{store: store, uploads: cfg.Uploads, expiry: cfg.UploadExpiry,
 		workDir: cfg.WorkDir, scratchAge: cfg.JobTimeout + 10*time.Minute,
 		blobs: blobs, writeAge: cfg.JobTimeout + time.Hour, log: cfg.Logger})

@@ -34,6 +34,11 @@ type HandlerOptions struct {
 	// that the bytes go from the store to the player without reel. Playlists
 	// and HEAD are still served by reel (see redirects).
 	Redirect blob.Presigner
+	// Resolve, when set, maps the key a verified and allowed URL names to
+	// the key of the object served for it (Resolver.Resolve: a video that
+	// reuses an identical upload's outputs serves them). Every check is
+	// made on the URL's own key.
+	Resolve func(ctx context.Context, key string) (string, error)
 }
 
 // MaxRedirectTTL bounds the lifetime of the store's URL a redirect hands
@@ -51,7 +56,7 @@ func NewHandler(s *Signer, store blob.Store, opts HandlerOptions) http.Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &handler{signer: s, store: store, allowed: opts.Allowed, log: log, redirect: opts.Redirect}
+	return &handler{signer: s, store: store, allowed: opts.Allowed, log: log, redirect: opts.Redirect, resolve: opts.Resolve}
 }
 
 type handler struct {
@@ -60,6 +65,7 @@ type handler struct {
 	allowed  func(ctx context.Context, g Grant) bool
 	log      *slog.Logger
 	redirect blob.Presigner
+	resolve  func(ctx context.Context, key string) (string, error)
 }
 
 const (
@@ -110,6 +116,13 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.log.DebugContext(ctx, "media not allowed", "key", key)
 		writeError(w, r, reel.EFORBIDDEN, "this media is not available")
 		return
+	}
+	if h.resolve != nil {
+		if key, err = h.resolve(ctx, key); err != nil {
+			httperr.Write(w, r, fmt.Errorf("resolve media %s: %w", grant.Key, err))
+			return
+		}
+		grant.Key = key
 	}
 	if h.redirects(r, key) {
 		h.serveRedirect(w, r, grant)

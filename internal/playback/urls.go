@@ -58,4 +58,11 @@ func (u *URLs) Fill(v *reel.Video, base, clientIP string, originalAsPlay bool) {
 	if v.PreviewKey != "" {
 		v.PreviewURL = sign(v.PreviewKey)
 	}
+	// A copy: a cached card's captions are shared by every request.
+	captions := make([]reel.Caption, len(v.Captions))
+	for i, c := range v.Captions {
+		captions[i] = c
+		captions[i].URL = sign(c.Key)
+	}
+	v.Captions = captions
 }

@@ -11,8 +11,8 @@ import (
 )
 
 // assembleVideos turns rows into videos as viewerID sees them, with a fixed
-// number of queries whatever the number of rows: one for the authors and,
-// for a signed-in viewer, the one of ViewerFlags.
+// number of queries whatever the number of rows: one for the authors, one
+// for the captions and, for a signed-in viewer, the one of ViewerFlags.
 func (db *DB) assembleVideos(ctx context.Context, viewerID int64, rows []videoRow) ([]*reel.Video, error) {
 	videos := make([]*reel.Video, len(rows))
 	authorIDs := make([]int64, 0, len(rows))
@@ -36,6 +36,9 @@ func (db *DB) assembleVideos(ctx context.Context, viewerID int64, rows []videoRo
 		if v.Author == nil {
 			return nil, fmt.Errorf("video %d: author %d missing", v.ID, v.AuthorID)
 		}
+	}
+	if err := db.fillCaptions(ctx, videos); err != nil {
+		return nil, err
 	}
 	return videos, db.ViewerFlags(ctx, viewerID, videos...)
 }
