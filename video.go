@@ -59,6 +59,15 @@ type Video struct {
 	Renditions   []Rendition `json:"renditions"`
 	Captions     []Caption   `json:"captions"`
 
+	// DashURL, StoryboardURL and PreviewURL are "" until the video is
+	// ready: the DASH MPD (over the same segments as HLS), the storyboard's
+	// WebVTT (whose cues name sprite sheets beside it) and the animated
+	// WebP preview. HLSURL comes earlier: while the video is processing it
+	// names the early master (live.m3u8) once the first segments are out.
+	DashURL       string `json:"dash_url"`
+	StoryboardURL string `json:"storyboard_url"`
+	PreviewURL    string `json:"preview_url"`
+
 	LikeCount        int64 `json:"like_count"`
 	CommentCount     int64 `json:"comment_count"`
 	ViewCount        int64 `json:"view_count"`
@@ -69,8 +78,13 @@ type Video struct {
 	OriginalKey string `json:"-"`
 	CoverKey    string `json:"-"` // JPEG; the WebP sits beside it with the .webp extension
 	PlayKey     string `json:"-"` // progressive MP4
-	HLSKey      string `json:"-"` // master playlist
+	HLSKey      string `json:"-"` // master playlist: hls/live.m3u8 while processing, then hls/master.m3u8
 	Blocked     bool   `json:"-"`
+
+	DashKey       string `json:"-"` // the DASH MPD
+	StoryboardKey string `json:"-"` // the storyboard's WebVTT
+	PreviewKey    string `json:"-"` // the animated preview
+
 	// MediaGeneration is what media URLs are signed for; making the video
 	// private moves it on, which revokes the URLs handed out before.
 	MediaGeneration int64 `json:"-"`
@@ -111,7 +125,12 @@ type Processed struct {
 	PlayKey     string
 	HLSKey      string
 	Renditions  []Rendition
-	// ClearFiles empties every file key (original, cover, MP4, HLS) and
+
+	DashKey       string
+	StoryboardKey string
+	PreviewKey    string
+	// ClearFiles empties every file key (original, cover, MP4, HLS, DASH,
+	// storyboard, preview) and
 	// the renditions, whatever the keys above say: the video's files were
 	// refused and are deleted, and no URL may point at them.
 	ClearFiles bool

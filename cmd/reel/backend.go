@@ -120,6 +120,7 @@ func openBackend(ctx context.Context, cfg *config.Config, getenv func(string) st
 		Logger:       log,
 		// The captions go into the manifests the job stores.
 		PublishManifests: b.captions.Publish,
+		OnLive:           onLive,
 	})
 	if err != nil {
 		return nil, err
@@ -221,3 +222,7 @@ func openUploadArea(ctx context.Context, loc blob.Location, getenv func(string) 
 	removeStale(dirs.uploads, time.Hour, upload.S3ScratchPrefix, log)
 	return a, nil
 }
+
+// onLive is jobs.Config.OnLive of the workers this process runs: nil, but in
+// tests that hold a video while it plays from its early master.
+var onLive func(ctx context.Context, videoID int64)

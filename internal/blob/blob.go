@@ -156,6 +156,7 @@ var contentTypes = map[string]string{
 	".jpeg": "image/jpeg",
 	".webp": "image/webp",
 	".webm": "video/webm",
+	".mpd":  "application/dash+xml",
 	".vtt":  "text/vtt; charset=utf-8",
 }
 

@@ -280,6 +280,8 @@ func testContentTypes(t *testing.T, s subject) {
 		"v/1/hls/720p/seg_00001.m4s": "video/iso.segment",
 		"v/1/video.MP4":              "video/mp4",
 		"v/1/cover.webp":             "image/webp",
+		"v/1/hls/manifest.mpd":       "application/dash+xml",
+		"v/1/hls/storyboard/sb.vtt":  "text/vtt; charset=utf-8",
 		"v/1/original":               "application/octet-stream",
 	} {
 		if want != blob.ContentType(key) {

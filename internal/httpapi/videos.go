@@ -155,7 +155,8 @@ func (s *server) handleVideoEvents() gin.HandlerFunc {
 		defer ticker.Stop()
 		lastSent, deadline := time.Now(), time.Now().Add(eventsMaxStream)
 		for {
-			state := fmt.Sprintf("%s/%d/%s/%s", v.Status, v.Progress, v.Error, v.PlayKey)
+			// HLSKey: the early master appears while the video processes.
+			state := fmt.Sprintf("%s/%d/%s/%s/%s", v.Status, v.Progress, v.Error, v.PlayKey, v.HLSKey)
 			if state != last {
 				b, _ := json.Marshal(s.present(c, v))
 				if !send("status", string(b)) {

@@ -115,6 +115,16 @@ func newOutputWorker(store blob.Store) *processWorker {
 	return &processWorker{blobs: store, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 }
 
+// newTreeOutputs stores the files of dir through a worker on store.
+func newTreeOutputs(t *testing.T, store blob.Store, dir string) *outputs {
+	t.Helper()
+	out, err := newOutputWorker(store).newOutputs(dir, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
 // The outputs go up putConcurrency at a time, never more, and every
 // playlist only once everything it names is stored: the master last.
 func TestPutTreeConcurrentPlaylistsLast(t *testing.T) {
@@ -123,7 +133,7 @@ func TestPutTreeConcurrentPlaylistsLast(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 	const prefix = "videos/7/hls/"
-	if err := newOutputWorker(store).putTree(ctx, ladderTree(t, 12), prefix); err != nil {
+	if err := newTreeOutputs(t, store, ladderTree(t, 12)).putTree(ctx, prefix); err != nil {
 		t.Fatalf("putTree: %v", err)
 	}
 	if store.most != putConcurrency {
@@ -164,7 +174,7 @@ func TestPutTreeFirstErrorStopsTheRest(t *testing.T) {
 	store.hold = func(key string) bool { return store.fail(key) == nil }
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
-	err := newOutputWorker(store).putTree(ctx, ladderTree(t, 30), "videos/7/hls/")
+	err := newTreeOutputs(t, store, ladderTree(t, 30)).putTree(ctx, "videos/7/hls/")
 	if !errors.Is(err, broken) || !strings.Contains(err.Error(), "120p/init.mp4") {
 		t.Fatalf("putTree: %v, want the failed upload's error", err)
 	}

@@ -194,33 +194,33 @@ func (w *processWorker) process(ctx context.Context, v *reel.Video, steps *stepT
 		return err
 	}
 
+	// The loudness, which the ladder's audio filter needs, is measured (an
+	// audio-only decode) while the cover and the fast-path MP4 are made:
+	// it does not delay the first playable URL.
 	steps.start("cover")
-	if v.CoverKey == "" { // publishing may have made it already
-		jpg, webp := filepath.Join(work, "cover.jpg"), filepath.Join(work, "cover.webp")
-		if err := media.Cover(ctx, src, info, jpg, webp); err != nil {
-			return err
-		}
-		if err := w.put(ctx, reel.CoverKey(id, "jpg"), jpg, reel.CoverKey(id, "webp"), webp); err != nil {
-			return err
-		}
-	}
-	if err := w.store.SetProcessed(ctx, id, reel.Processed{CoverKey: reel.CoverKey(id, "jpg"), Progress: progressAt(5)}); err != nil {
-		return err
-	}
-
+	var loudness *media.Loudness
 	fastPath := media.CanRemux(info)
-	if fastPath {
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() (err error) {
+		loudness, err = media.MeasureLoudness(gctx, src, info)
+		return err
+	})
+	g.Go(func() error {
+		if err := w.cover(gctx, v, src, info, work, progressAt(5)); err != nil || !fastPath {
+			return err
+		}
 		steps.start("remux")
 		mp4 := filepath.Join(work, "play.mp4")
-		if err := media.Remux(ctx, src, mp4, info); err != nil {
+		if err := media.Remux(gctx, src, mp4, info); err != nil {
 			return err
 		}
-		if err := w.put(ctx, reel.PlayKey(id), mp4); err != nil {
+		if err := w.put(gctx, reel.PlayKey(id), mp4); err != nil {
 			return err
 		}
-		if err := w.store.SetProcessed(ctx, id, reel.Processed{PlayKey: reel.PlayKey(id), Progress: progressAt(10)}); err != nil {
-			return err
-		}
+		return w.store.SetProcessed(gctx, id, reel.Processed{PlayKey: reel.PlayKey(id), Progress: progressAt(10)})
+	})
+	if err := g.Wait(); err != nil {
+		return err
 	}
 
 	steps.start("ladder")
@@ -228,9 +228,22 @@ func (w *processWorker) process(ctx context.Context, v *reel.Video, steps *stepT
 	progress := w.progressReporter(ctx, id, 10, v.Progress)
 	ladderCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	rungs := media.PlanRungs(info, w.cfg.Rungs)
+	out, err := w.newOutputs(hlsDir, filepath.Join(work, "staging"))
+	if err != nil {
+		return err
+	}
+	live, err := w.newLiveWatcher(id, out, media.LiveMaster(info, rungs), cancel)
+	if err != nil {
+		return err
+	}
+	live.start(ladderCtx)
+	defer live.stop()
 	res, err := media.Ladder(ladderCtx, src, hlsDir, info, media.LadderOptions{
-		Rungs:          media.PlanRungs(info, w.cfg.Rungs),
+		Rungs:          rungs,
 		ProgressiveMP4: !fastPath,
+		AudioFilter:    loudness.Filter(),
+		Storyboard:     true,
 		Progress: func(pct int) {
 			if err := progress(pct); reel.ErrorCode(err) == reel.ENOTFOUND {
 				cancel(err) // deleted meanwhile: stop ffmpeg now
@@ -244,18 +257,13 @@ func (w *processWorker) process(ctx context.Context, v *reel.Video, steps *stepT
 		return err
 	}
 	steps.start("store")
-	if res.ProgressiveMP4 != "" {
-		// Moved out before the tree is stored: players want it at play.mp4.
-		if err := w.put(ctx, reel.PlayKey(id), filepath.Join(hlsDir, res.ProgressiveMP4)); err != nil {
-			return err
-		}
-	}
-	if err := w.putTree(ctx, hlsDir, reel.HLSKeyPrefix(id)); err != nil {
+	if err := w.storeOutputs(ctx, id, info, hlsDir, filepath.Join(work, "preview.webp"), res, live); err != nil {
 		return err
 	}
 	done := reel.Processed{
 		Status: reel.StatusReady, Progress: ptr(100), Error: ptr(""),
 		HLSKey: reel.HLSKeyPrefix(id) + res.Master, Renditions: make([]reel.Rendition, len(res.Renditions)),
+		DashKey: reel.HLSKeyPrefix(id) + mpdName, PreviewKey: reel.HLSKeyPrefix(id) + previewName,
 	}
 	for i, r := range res.Renditions {
 		done.Renditions[i] = reel.Rendition{Width: r.Width, Height: r.Height, Bandwidth: r.Bandwidth}
@@ -263,9 +271,79 @@ func (w *processWorker) process(ctx context.Context, v *reel.Video, steps *stepT
 	if res.ProgressiveMP4 != "" {
 		done.PlayKey = reel.PlayKey(id)
 	}
-	err = w.store.SetProcessed(ctx, id, done)
+	if res.Storyboard != "" {
+		done.StoryboardKey = reel.HLSKeyPrefix(id) + res.Storyboard
+	}
+	if err := w.store.SetProcessed(ctx, id, done); err != nil {
+		return err
+	}
 	steps.start("")
-	return err
+	// Captions added between the first publication and now are in the
+	// manifests either way: their own publication saw the video ready, or
+	// this one does. Its failure leaves the video ready and its captions
+	// listed by their own publication, so it is only logged.
+	if err := w.publishManifests(ctx, id); err != nil {
+		w.log.Warn("publish the manifests of a ready video", "video_id", id, "err", err)
+	}
+	return nil
+}
+
+// Names of the outputs the job adds to the ladder's, under the video's HLS prefix.
+const (
+	mpdName     = "manifest.mpd"
+	previewName = "preview.webp"
+)
+
+// cover makes and stores the covers, unless publishing made them already,
+// and records them.
+func (w *processWorker) cover(ctx context.Context, v *reel.Video, src string, info *media.Info, work string, progress *int) error {
+	id := v.ID
+	if v.CoverKey == "" { // publishing may have made it already
+		jpg, webp := filepath.Join(work, "cover.jpg"), filepath.Join(work, "cover.webp")
+		if err := media.Cover(ctx, src, info, jpg, webp); err != nil {
+			return err
+		}
+		if err := w.put(ctx, reel.CoverKey(id, "jpg"), jpg, reel.CoverKey(id, "webp"), webp); err != nil {
+			return err
+		}
+	}
+	return w.store.SetProcessed(ctx, id, reel.Processed{CoverKey: reel.CoverKey(id, "jpg"), Progress: progress})
+}
+
+// storeOutputs stores what the ladder wrote under hlsDir and the live
+// watcher has not stored yet, then the manifests, so that nothing names an
+// object that is not there: the rest of the segments and the live
+// playlists complete (finish), the DASH MPD over the same segments, the
+// variant playlists and the storyboard, then the masters; the preview is
+// made from the lowest rung meanwhile. PublishManifests runs last.
+func (w *processWorker) storeOutputs(ctx context.Context, id int64, info *media.Info, hlsDir, preview string, res *media.LadderResult, live *liveWatcher) error {
+	if err := live.finish(ctx); err != nil {
+		return err
+	}
+	if err := media.WriteMPD(hlsDir, info.DurationMS); err != nil {
+		return err
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		lowest := res.Renditions[len(res.Renditions)-1].Playlist
+		if err := media.Preview(gctx, filepath.Join(hlsDir, filepath.FromSlash(lowest)), preview, info); err != nil {
+			return err
+		}
+		return w.put(gctx, reel.HLSKeyPrefix(id)+previewName, preview)
+	})
+	g.Go(func() error {
+		if res.ProgressiveMP4 != "" {
+			// Stored apart: players want it at play.mp4.
+			if err := live.out.put(gctx, reel.PlayKey(id), filepath.Join(hlsDir, res.ProgressiveMP4)); err != nil {
+				return err
+			}
+		}
+		return live.out.putTree(gctx, reel.HLSKeyPrefix(id))
+	})
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	return w.publishManifests(ctx, id)
 }
 
 // stepTimes records how long each step of a job took, for the log line
@@ -449,37 +527,43 @@ func (w *processWorker) put(ctx context.Context, keyPaths ...string) error {
 	return g.Wait()
 }
 
-// putTree stores every file below dir under prefix in three waves: media
-// files, then the playlists in subdirectories (a rendition's index, which
-// names its segments), then the playlists at the top (the master, which
-// names the renditions' playlists). A wave starts when the one before has
-// stored everything, so a client never finds a playlist naming an object
-// that is not there yet.
-func (w *processWorker) putTree(ctx context.Context, dir, prefix string) error {
+// putTree stores every file of the directory under prefix, but those
+// stored already, in three waves: media files, then the manifests in
+// subdirectories (a rendition's index, which names its segments; the
+// storyboard's WebVTT, which names its sprites), then the manifests at the
+// top (the master, which names the renditions' playlists; the MPD). A wave
+// starts when the one before has stored everything, so a client never
+// finds a manifest naming an object that is not there yet.
+func (o *outputs) putTree(ctx context.Context, prefix string) error {
 	var waves [3][]string
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(o.dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
-		rel, err := filepath.Rel(dir, path)
+		rel, err := filepath.Rel(o.dir, path)
 		if err != nil {
 			return err
 		}
+		rel = filepath.ToSlash(rel)
+		if o.isStored(rel) {
+			return nil
+		}
 		wave := 0
-		if strings.HasSuffix(path, ".m3u8") {
+		switch strings.ToLower(filepath.Ext(path)) {
+		case ".m3u8", ".mpd", ".vtt":
 			wave = 1
-			if !strings.ContainsRune(rel, filepath.Separator) {
+			if !strings.Contains(rel, "/") {
 				wave = 2
 			}
 		}
-		waves[wave] = append(waves[wave], prefix+filepath.ToSlash(rel), path)
+		waves[wave] = append(waves[wave], prefix+rel, path)
 		return nil
 	})
 	if err != nil {
 		return err
 	}
 	for _, keyPaths := range waves {
-		if err := w.put(ctx, keyPaths...); err != nil {
+		if err := o.put(ctx, keyPaths...); err != nil {
 			return err
 		}
 	}

@@ -77,12 +77,17 @@ func (s *fakeStore) SetProcessed(_ context.Context, id int64, p reel.Processed) 
 	if p.ClearFiles {
 		v.OriginalKey, v.CoverKey, v.PlayKey, v.HLSKey, v.Renditions = "", "", "", "", nil
 		p.OriginalKey, p.CoverKey, p.PlayKey, p.HLSKey, p.Renditions = "", "", "", "", nil
+		v.DashKey, v.StoryboardKey, v.PreviewKey = "", "", ""
+		p.DashKey, p.StoryboardKey, p.PreviewKey = "", "", ""
 	}
 	set(&v.OriginalKey, p.OriginalKey)
 	set(&v.Status, p.Status)
 	set(&v.CoverKey, p.CoverKey)
 	set(&v.PlayKey, p.PlayKey)
 	set(&v.HLSKey, p.HLSKey)
+	set(&v.DashKey, p.DashKey)
+	set(&v.StoryboardKey, p.StoryboardKey)
+	set(&v.PreviewKey, p.PreviewKey)
 	set(&v.SHA256, p.SHA256)
 	if p.SizeBytes > 0 {
 		v.SizeBytes = p.SizeBytes
@@ -182,6 +187,20 @@ func (h *harness) stored(t *testing.T, key string) bool {
 	return err == nil
 }
 
+func (h *harness) read(t *testing.T, key string) string {
+	t.Helper()
+	obj, err := h.blobs.Open(context.Background(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer obj.Close()
+	b, err := io.ReadAll(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
 // scratchEmpty checks that the attempt left nothing in the work directory.
 func (h *harness) scratchEmpty(t *testing.T) {
 	t.Helper()
@@ -228,6 +247,22 @@ func TestProcessSteps(t *testing.T) {
 					t.Errorf("%s is not stored", key)
 				}
 			}
+			prefix := reel.HLSKeyPrefix(videoID)
+			if v.HLSKey != prefix+"master.m3u8" || v.DashKey != prefix+"manifest.mpd" || v.PreviewKey != prefix+"preview.webp" ||
+				v.StoryboardKey != prefix+"storyboard/storyboard.vtt" {
+				t.Errorf("keys: hls %q dash %q preview %q storyboard %q", v.HLSKey, v.DashKey, v.PreviewKey, v.StoryboardKey)
+			}
+			for _, key := range []string{v.DashKey, v.PreviewKey, v.StoryboardKey, LiveKey(videoID)} {
+				if !h.stored(t, key) {
+					t.Errorf("%s is not stored", key)
+				}
+			}
+			// The live playlists a player may have started on are complete.
+			for _, rung := range []string{"240p", "120p"} {
+				if text := h.read(t, prefix+rung+"/live.m3u8"); !strings.HasSuffix(text, "#EXT-X-ENDLIST\n") || !strings.Contains(text, "seg_000.m4s") {
+					t.Errorf("%s/live.m3u8 at the end:\n%s", rung, text)
+				}
+			}
 			if len(v.Renditions) != 2 || v.Renditions[0].Width != 426 || v.Renditions[0].Height != 240 {
 				t.Errorf("renditions %+v, want 426x240 and a smaller one", v.Renditions)
 			}
@@ -241,6 +276,8 @@ func TestProcessSteps(t *testing.T) {
 					order = append(order, "cover")
 				case u.Status == reel.StatusReady:
 					order = append(order, "ready")
+				case u.HLSKey == LiveKey(videoID):
+					order = append(order, "live")
 				case u.PlayKey != "":
 					order = append(order, "play")
 				}
@@ -251,9 +288,9 @@ func TestProcessSteps(t *testing.T) {
 					last = *u.Progress
 				}
 			}
-			want := "cover ready"
+			want := "cover live ready"
 			if tt.fastPath {
-				want = "cover play ready"
+				want = "cover play live ready"
 			}
 			if got := strings.Join(order, " "); got != want {
 				t.Errorf("steps reported %q, want %q", got, want)

@@ -45,9 +45,17 @@ type Config struct {
 	Limits       media.Limits
 	Rungs        []media.Rung
 	Logger       *slog.Logger
-	// PublishManifests adds what is not the job's own to the manifests it
-	// stored (the video's captions); nil: nothing to add.
+
+	// PublishManifests, when set, is called once a video's final HLS
+	// master and DASH MPD are stored, and again right after the video is
+	// ready: it adds what belongs to the video alone (its captions) to
+	// the stored manifests.
 	PublishManifests func(ctx context.Context, videoID int64) error
+	// OnLive, when set, is called once a video's early master is stored
+	// and recorded (see live.go), from the job: the job does not go on
+	// storing, nor become ready, before it returns. Tests hold it to look
+	// at a video that plays while it is still processing.
+	OnLive func(ctx context.Context, videoID int64)
 }
 
 // Queue is the job queue. It implements sqlstore.Queue.

@@ -272,15 +272,22 @@ func readWhole(key string) bool {
 }
 
 // redirects reports whether r is answered with a redirect to the store.
-// Playlists never are: players resolve the URLs inside them against the
-// playlist's own URL, which must stay reel's signed prefix, not the store's
-// (whose query signature does not survive that resolution). HEAD never is
+// Manifests never are (HLS playlists, the DASH MPD, the storyboard's
+// WebVTT): players resolve the URLs inside them against the manifest's own
+// URL, which must stay reel's signed prefix, not the store's (whose query
+// signature does not survive that resolution). HEAD never is
 // either: a presigned URL signs the method, so the store would refuse a
 // HEAD the player follows it with; reel answers it from the object's
 // metadata without reading the object.
 func (h *handler) redirects(r *http.Request, key string) bool {
-	return h.redirect != nil && r.Method == http.MethodGet &&
-		strings.ToLower(path.Ext(key)) != ".m3u8"
+	if h.redirect == nil || r.Method != http.MethodGet {
+		return false
+	}
+	switch strings.ToLower(path.Ext(key)) {
+	case ".m3u8", ".mpd", ".vtt":
+		return false
+	}
+	return true
 }
 
 // serveRedirect answers 302 to a URL of the store for g's object, valid
@@ -397,9 +404,13 @@ func (w *contentErrors) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // cacheControl says how long caches may keep key's answer: segments,
 // covers and MP4s never change, but no cache may keep an answer past the
 // moment its signed URL stops working (left), or a copy would outlive both
-// the URL and any block.
+// the URL and any block. A live.m3u8 (the early playlists of a video still
+// processing) grows every few seconds: caches must ask each time.
 func cacheControl(key string, left time.Duration) string {
 	secs := max(int64(left/time.Second), 0)
+	if path.Base(key) == "live.m3u8" {
+		return "no-cache"
+	}
 	switch strings.ToLower(path.Ext(key)) {
 	case ".m4s", ".mp4", ".jpg", ".jpeg", ".webp", ".webm":
 		return fmt.Sprintf("public, max-age=%d, immutable", min(secs, 31536000))

@@ -34,16 +34,20 @@ func media() map[string][]byte {
 		return b
 	}
 	return map[string][]byte{
-		"videos/42/cover.jpg":              random(coverSize),
-		"videos/42/cover.webp":             random(300),
-		"videos/42/video.mp4":              random(5000),
-		"videos/42/data.bin":               random(10),
-		"videos/42/hls/master.m3u8":        []byte("#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=2800000,RESOLUTION=720x1280\n720p/index.m3u8\n"),
-		"videos/42/hls/720p/index.m3u8":    []byte("#EXTM3U\n#EXT-X-MAP:URI=\"init.mp4\"\n#EXTINF:4.0,\nseg_00001.m4s\n#EXTINF:4.0,\nseg_00002.m4s\n#EXT-X-ENDLIST\n"),
-		"videos/42/hls/720p/init.mp4":      random(700),
-		"videos/42/hls/720p/seg_00001.m4s": random(4000),
-		"videos/42/hls/720p/seg_00002.m4s": random(3000),
-		"videos/43/hls/720p/seg_00001.m4s": random(10),
+		"videos/42/cover.jpg":                     random(coverSize),
+		"videos/42/cover.webp":                    random(300),
+		"videos/42/video.mp4":                     random(5000),
+		"videos/42/data.bin":                      random(10),
+		"videos/42/hls/master.m3u8":               []byte("#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=2800000,RESOLUTION=720x1280\n720p/index.m3u8\n"),
+		"videos/42/hls/720p/index.m3u8":           []byte("#EXTM3U\n#EXT-X-MAP:URI=\"init.mp4\"\n#EXTINF:4.0,\nseg_00001.m4s\n#EXTINF:4.0,\nseg_00002.m4s\n#EXT-X-ENDLIST\n"),
+		"videos/42/hls/720p/init.mp4":             random(700),
+		"videos/42/hls/manifest.mpd":              []byte("<?xml version=\"1.0\"?>\n<MPD></MPD>\n"),
+		"videos/42/hls/storyboard/storyboard.vtt": []byte("WEBVTT\n\n00:00.000 --> 00:01.000\nsprite_000.jpg#xywh=0,0,160,90\n"),
+		"videos/42/hls/live.m3u8":                 []byte("#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=2800000,RESOLUTION=720x1280\n720p/live.m3u8\n"),
+		"videos/42/hls/720p/live.m3u8":            []byte("#EXTM3U\n#EXT-X-PLAYLIST-TYPE:EVENT\n#EXT-X-MAP:URI=\"init.mp4\"\n#EXTINF:4.0,\nseg_00001.m4s\n"),
+		"videos/42/hls/720p/seg_00001.m4s":        random(4000),
+		"videos/42/hls/720p/seg_00002.m4s":        random(3000),
+		"videos/43/hls/720p/seg_00001.m4s":        random(10),
 	}
 }
 
@@ -274,8 +278,13 @@ func TestHead(t *testing.T) {
 func TestContentTypesAndCaching(t *testing.T) {
 	onStores(t, HandlerOptions{}, func(t *testing.T, f *fixture) {
 		for key, want := range map[string][2]string{
-			"videos/42/hls/master.m3u8":        {"application/vnd.apple.mpegurl", "public, max-age=60"},
-			"videos/42/hls/720p/index.m3u8":    {"application/vnd.apple.mpegurl", "public, max-age=60"},
+			"videos/42/hls/master.m3u8":               {"application/vnd.apple.mpegurl", "public, max-age=60"},
+			"videos/42/hls/720p/index.m3u8":           {"application/vnd.apple.mpegurl", "public, max-age=60"},
+			"videos/42/hls/manifest.mpd":              {"application/dash+xml", "public, max-age=60"},
+			"videos/42/hls/storyboard/storyboard.vtt": {"text/vtt; charset=utf-8", "public, max-age=60"},
+			// The early playlists grow while the video is processed.
+			"videos/42/hls/live.m3u8":          {"application/vnd.apple.mpegurl", "no-cache"},
+			"videos/42/hls/720p/live.m3u8":     {"application/vnd.apple.mpegurl", "no-cache"},
 			"videos/42/hls/720p/init.mp4":      {"video/mp4", immutableFor(f)},
 			"videos/42/hls/720p/seg_00001.m4s": {"video/iso.segment", immutableFor(f)},
 			"videos/42/video.mp4":              {"video/mp4", immutableFor(f)},

@@ -289,9 +289,15 @@ func TestRedirect(t *testing.T) {
 		t.Errorf("presigned for %v, want 3 × %v", presigns, MaxRedirectTTL)
 	}
 
-	// Playlists stay on reel, so relative URLs resolve under its signed prefix.
+	// Playlists stay on reel, so relative URLs resolve under its signed
+	// prefix; so do the other manifests that name files relatively.
 	if resp := get(t, http.MethodGet, master); resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/vnd.apple.mpegurl" {
 		t.Errorf("master: status %d %q", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	for _, manifest := range []string{"manifest.mpd", "storyboard/storyboard.vtt"} {
+		if resp := get(t, http.MethodGet, strings.Replace(master, "master.m3u8", manifest, 1)); resp.StatusCode != 200 {
+			t.Errorf("%s: status %d, want it served by reel", manifest, resp.StatusCode)
+		}
 	}
 	// HEAD is answered by reel from the metadata, reading nothing.
 	before, _, _ := store.stats()

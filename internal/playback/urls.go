@@ -13,9 +13,13 @@ type URLs struct {
 	BindClient bool
 }
 
-// Fill sets v's CoverURL, PlayURL and, once ready, HLSURL: absolute URLs on
-// base (scheme and host). The HLS master is signed with its directory as
-// prefix, so its playlists and segments are covered too. originalAsPlay
+// Fill sets v's CoverURL, PlayURL, HLSURL, DashURL, StoryboardURL and
+// PreviewURL, for the keys v has: absolute URLs on base (scheme and host).
+// HLSURL is set as soon as the video has an HLS master, which while it is
+// processing is the early one (live.m3u8) naming the playlists that grow as
+// the ladder runs. A manifest (the HLS master, the DASH MPD, the
+// storyboard's WebVTT) is signed with its directory as prefix, so what it
+// names relatively (playlists, segments, sprites) is covered too. originalAsPlay
 // points PlayURL at the original while no MP4 exists yet (the Douyin API
 // promises a playable URL right after publishing). A blocked video gets none.
 // The URLs are signed for the media generation of v as read: a copy of the
@@ -42,8 +46,17 @@ func (u *URLs) Fill(v *reel.Video, base, clientIP string, originalAsPlay bool) {
 	case originalAsPlay && v.OriginalKey != "":
 		v.PlayURL = sign(v.OriginalKey)
 	}
-	if v.HLSKey != "" && v.Status == reel.StatusReady {
-		v.HLSURL = sign(v.HLSKey, WithPrefix(Mount+path.Dir(v.HLSKey)+"/"))
+	signDir := func(key string) string {
+		if key == "" {
+			return ""
+		}
+		return sign(key, WithPrefix(Mount+path.Dir(key)+"/"))
+	}
+	v.HLSURL = signDir(v.HLSKey)
+	v.DashURL = signDir(v.DashKey)
+	v.StoryboardURL = signDir(v.StoryboardKey)
+	if v.PreviewKey != "" {
+		v.PreviewURL = sign(v.PreviewKey)
 	}
 	// A copy: a cached card's captions are shared by every request.
 	captions := make([]reel.Caption, len(v.Captions))

@@ -40,7 +40,7 @@ func (db *DB) FindMediaOrigin(ctx context.Context, id int64) (*reel.Video, error
 // moved under its own prefix: each names a shared output, or a per-video
 // one the job copied (the master playlist, the cover when the video has
 // none of its own). Keys added to videos later belong here.
-var reusedKeyColumns = []string{"hls_key", "play_key"}
+var reusedKeyColumns = []string{"hls_key", "play_key", "dash_key", "storyboard_key", "preview_key"}
 
 // ReuseMedia makes the processing video id serve the outputs of origin and
 // marks it ready with origin's media facts and keys (moved under id's own

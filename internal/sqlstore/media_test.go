@@ -28,7 +28,9 @@ func (w *world) processedVideo(t *testing.T, author int64, sha string) *reel.Vid
 	v := w.processingVideo(t, author, sha)
 	err := w.db.SetProcessed(t.Context(), v.ID, reel.Processed{Status: reel.StatusReady, DurationMS: 4000, Width: 320, Height: 240,
 		CoverKey: reel.CoverKey(v.ID, "jpg"), PlayKey: reel.PlayKey(v.ID), HLSKey: reel.HLSKeyPrefix(v.ID) + "master.m3u8",
-		Renditions: []reel.Rendition{{Width: 320, Height: 240, Bandwidth: 300000}}})
+		Renditions: []reel.Rendition{{Width: 320, Height: 240, Bandwidth: 300000}},
+		DashKey:    reel.HLSKeyPrefix(v.ID) + "manifest.mpd", StoryboardKey: reel.HLSKeyPrefix(v.ID) + "storyboard/storyboard.vtt",
+		PreviewKey: reel.HLSKeyPrefix(v.ID) + "preview.webp"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,6 +80,9 @@ func TestReuseMedia(t *testing.T) {
 		}
 		if got.HLSKey != reel.HLSKeyPrefix(x.ID)+"master.m3u8" || got.PlayKey != reel.PlayKey(x.ID) || got.CoverKey != reel.CoverKey(x.ID, "jpg") {
 			t.Errorf("the reusing video's keys are not under its own prefix: %q %q %q", got.HLSKey, got.PlayKey, got.CoverKey)
+		}
+		if hls := reel.HLSKeyPrefix(x.ID); got.DashKey != hls+"manifest.mpd" || got.StoryboardKey != hls+"storyboard/storyboard.vtt" || got.PreviewKey != hls+"preview.webp" {
+			t.Errorf("the reusing video's DASH, storyboard and preview: %q %q %q", got.DashKey, got.StoryboardKey, got.PreviewKey)
 		}
 		if o, final, err := w.db.MediaOf(ctx, x.ID); o != origin.ID || !final || err != nil {
 			t.Errorf("MediaOf(reusing) = %d, %v, %v; want %d, final", o, final, err, origin.ID)

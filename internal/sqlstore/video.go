@@ -533,7 +533,10 @@ func (db *DB) SetProcessed(ctx context.Context, id int64, p reel.Processed) erro
 		if p.SHA256 != "" {
 			q.Set("sha256 = ?", p.SHA256)
 		}
-		for col, key := range map[string]string{"cover_key": p.CoverKey, "play_key": p.PlayKey, "hls_key": p.HLSKey, "original_key": p.OriginalKey} {
+		for col, key := range map[string]string{
+			"cover_key": p.CoverKey, "play_key": p.PlayKey, "hls_key": p.HLSKey, "original_key": p.OriginalKey,
+			"dash_key": p.DashKey, "storyboard_key": p.StoryboardKey, "preview_key": p.PreviewKey,
+		} {
 			if p.ClearFiles {
 				q.Set(col + " = ''")
 			} else if key != "" {
@@ -733,6 +736,9 @@ type videoRow struct {
 	CoverKey     string    `bun:"cover_key"`
 	PlayKey      string    `bun:"play_key"`
 	HLSKey       string    `bun:"hls_key"`
+	DashKey      string    `bun:"dash_key"`
+	StoryKey     string    `bun:"storyboard_key"`
+	PreviewKey   string    `bun:"preview_key"`
 	Renditions   string    `bun:"renditions"`
 	ProcessJobID *int64    `bun:"process_job_id"`
 	Blocked      bool      `bun:"blocked"`
@@ -764,6 +770,7 @@ func (r *videoRow) video() *reel.Video {
 		Status: r.Status, Progress: r.Progress, Error: r.Error, DurationMS: r.DurationMS, Width: r.Width, Height: r.Height,
 		SizeBytes: r.SizeBytes, SHA256: r.SHA256, CreatedAt: r.CreatedAt.UTC(),
 		OriginalKey: r.OriginalKey, CoverKey: r.CoverKey, PlayKey: r.PlayKey, HLSKey: r.HLSKey, Blocked: r.Blocked,
+		DashKey: r.DashKey, StoryboardKey: r.StoryKey, PreviewKey: r.PreviewKey,
 		LikeCount: r.LikeCount, CommentCount: r.CommentCount, ViewCount: r.ViewCount, MediaGeneration: r.MediaGen,
 		Renditions: []reel.Rendition{},
 	}

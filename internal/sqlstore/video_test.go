@@ -25,8 +25,15 @@ func TestSetProcessedClearFiles(t *testing.T) {
 				t.Fatal(err)
 			}
 			if err := w.db.SetProcessed(ctx, v.ID, reel.Processed{CoverKey: reel.CoverKey(v.ID, "jpg"), PlayKey: reel.PlayKey(v.ID),
-				HLSKey: reel.HLSKeyPrefix(v.ID) + "master.m3u8", Renditions: []reel.Rendition{{Width: 320, Height: 240, Bandwidth: 1}}}); err != nil {
+				HLSKey: reel.HLSKeyPrefix(v.ID) + "master.m3u8", Renditions: []reel.Rendition{{Width: 320, Height: 240, Bandwidth: 1}},
+				DashKey: reel.HLSKeyPrefix(v.ID) + "manifest.mpd", StoryboardKey: reel.HLSKeyPrefix(v.ID) + "storyboard/storyboard.vtt",
+				PreviewKey: reel.HLSKeyPrefix(v.ID) + "preview.webp"}); err != nil {
 				t.Fatal(err)
+			}
+			got := w.video(t, v.ID, author)
+			if got.DashKey != reel.HLSKeyPrefix(v.ID)+"manifest.mpd" || got.StoryboardKey != reel.HLSKeyPrefix(v.ID)+"storyboard/storyboard.vtt" ||
+				got.PreviewKey != reel.HLSKeyPrefix(v.ID)+"preview.webp" {
+				t.Errorf("keys read back: dash %q storyboard %q preview %q", got.DashKey, got.StoryboardKey, got.PreviewKey)
 			}
 		}
 		if n, err := w.db.StoredBytes(ctx, author); err != nil || n != 2000 {
@@ -41,10 +48,12 @@ func TestSetProcessedClearFiles(t *testing.T) {
 		if v.Status != reel.StatusFailed || v.Error != why {
 			t.Errorf("rejected video is %s %q", v.Status, v.Error)
 		}
-		if v.OriginalKey != "" || v.CoverKey != "" || v.PlayKey != "" || v.HLSKey != "" || len(v.Renditions) != 0 {
-			t.Errorf("the rejected video still names files: %q %q %q %q %v", v.OriginalKey, v.CoverKey, v.PlayKey, v.HLSKey, v.Renditions)
+		if v.OriginalKey != "" || v.CoverKey != "" || v.PlayKey != "" || v.HLSKey != "" || len(v.Renditions) != 0 ||
+			v.DashKey != "" || v.StoryboardKey != "" || v.PreviewKey != "" {
+			t.Errorf("the rejected video still names files: %q %q %q %q %v %q %q %q", v.OriginalKey, v.CoverKey, v.PlayKey, v.HLSKey, v.Renditions,
+				v.DashKey, v.StoryboardKey, v.PreviewKey)
 		}
-		if k := w.video(t, kept.ID, author); k.OriginalKey == "" || k.PlayKey == "" || len(k.Renditions) != 1 {
+		if k := w.video(t, kept.ID, author); k.OriginalKey == "" || k.PlayKey == "" || len(k.Renditions) != 1 || k.DashKey == "" || k.PreviewKey == "" {
 			t.Errorf("the other video lost its files: %+v", k)
 		}
 		if n, err := w.db.StoredBytes(ctx, author); err != nil || n != 1000 {
