@@ -17,7 +17,7 @@ type URLs struct {
 // PreviewURL, for the keys v has: absolute URLs on base (scheme and host).
 // HLSURL is set as soon as the video has an HLS master, which while it is
 // processing is the early one (live.m3u8) naming the playlists that grow as
-// the ladder runs. A manifest (the HLS master, the DASH MPD, the
+// the ladder runs (and no longer once the video has failed). A manifest (the HLS master, the DASH MPD, the
 // storyboard's WebVTT) is signed with its directory as prefix, so what it
 // names relatively (playlists, segments, sprites) is covered too. originalAsPlay
 // points PlayURL at the original while no MP4 exists yet (the Douyin API
@@ -52,7 +52,11 @@ func (u *URLs) Fill(v *reel.Video, base, clientIP string, originalAsPlay bool) {
 		}
 		return sign(key, WithPrefix(Mount+path.Dir(key)+"/"))
 	}
-	v.HLSURL = signDir(v.HLSKey)
+	// A video that failed while its early master was out has playlists
+	// that will never end: a player would wait on them forever.
+	if v.Status != reel.StatusFailed {
+		v.HLSURL = signDir(v.HLSKey)
+	}
 	v.DashURL = signDir(v.DashKey)
 	v.StoryboardURL = signDir(v.StoryboardKey)
 	if v.PreviewKey != "" {

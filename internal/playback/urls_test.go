@@ -26,6 +26,13 @@ func TestFillURLs(t *testing.T) {
 	}
 	verifies(t, s, processing.HLSURL, "720p/live.m3u8", true)
 
+	// Failed with its early master out: the live playlists never end.
+	failed := &reel.Video{ID: 42, Status: reel.StatusFailed, CoverKey: "videos/42/cover.jpg", HLSKey: "videos/42/hls/live.m3u8"}
+	u.Fill(failed, base, "", false)
+	if failed.HLSURL != "" || failed.CoverURL == "" {
+		t.Errorf("failed video: hls %q cover %q, want no HLS and the cover", failed.HLSURL, failed.CoverURL)
+	}
+
 	ready := &reel.Video{ID: 42, Status: reel.StatusReady, HLSKey: "videos/42/hls/master.m3u8", DashKey: "videos/42/hls/manifest.mpd",
 		StoryboardKey: "videos/42/hls/storyboard/storyboard.vtt", PreviewKey: "videos/42/hls/preview.webp"}
 	u.Fill(ready, base, "", false)
