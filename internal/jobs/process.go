@@ -195,31 +195,34 @@ func (w *processWorker) process(ctx context.Context, v *reel.Video, steps *stepT
 	}
 
 	// The loudness, which the ladder's audio filter needs, is measured (an
-	// audio-only decode) while the cover and the fast-path MP4 are made:
-	// it does not delay the first playable URL.
+	// audio-only decode) while the cover and the fast-path MP4 are made,
+	// so it does not delay the first playable URL. Without a fast path the
+	// ladder makes the first playable rendition, so it starts as soon as
+	// the loudness is known, and the cover is made beside it.
 	steps.start("cover")
 	var loudness *media.Loudness
 	fastPath := media.CanRemux(info)
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() (err error) {
-		loudness, err = media.MeasureLoudness(gctx, src, info)
-		return err
-	})
-	g.Go(func() error {
-		if err := w.cover(gctx, v, src, info, work, progressAt(5)); err != nil || !fastPath {
+	side, sideCtx := errgroup.WithContext(ctx)
+	defer func() { _ = side.Wait() }() // before the scratch directory goes
+	side.Go(func() error {
+		if err := w.cover(sideCtx, v, src, info, work, progressAt(5)); err != nil || !fastPath {
 			return err
 		}
 		steps.start("remux")
 		mp4 := filepath.Join(work, "play.mp4")
-		if err := media.Remux(gctx, src, mp4, info); err != nil {
+		if err := media.Remux(sideCtx, src, mp4, info); err != nil {
 			return err
 		}
-		if err := w.put(gctx, reel.PlayKey(id), mp4); err != nil {
+		if err := w.put(sideCtx, reel.PlayKey(id), mp4); err != nil {
 			return err
 		}
-		return w.store.SetProcessed(gctx, id, reel.Processed{PlayKey: reel.PlayKey(id), Progress: progressAt(10)})
+		return w.store.SetProcessed(sideCtx, id, reel.Processed{PlayKey: reel.PlayKey(id), Progress: progressAt(10)})
 	})
-	if err := g.Wait(); err != nil {
+	loudness, err = media.MeasureLoudness(ctx, src, info)
+	if err == nil && fastPath {
+		err = side.Wait()
+	}
+	if err != nil {
 		return err
 	}
 
@@ -229,11 +232,21 @@ func (w *processWorker) process(ctx context.Context, v *reel.Video, steps *stepT
 	ladderCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	rungs := media.PlanRungs(info, w.cfg.Rungs)
+	// Without a remuxed MP4 to play meanwhile, the lowest rung and the
+	// audio are encoded by a process of their own (FastFirstRung), and the
+	// early master names that rung alone: the large rungs, encoded in
+	// lockstep in the other process, would hold its first segment back by
+	// seconds. Early viewers get the lowest rung; the final master has all.
+	liveRungs := rungs
+	fastFirst := false
+	if first, ok := media.FirstRung(info, rungs); ok && !fastPath {
+		liveRungs, fastFirst = []media.Rung{first}, true
+	}
 	out, err := w.newOutputs(hlsDir, filepath.Join(work, "staging"))
 	if err != nil {
 		return err
 	}
-	live, err := w.newLiveWatcher(id, out, media.LiveMaster(info, rungs), cancel)
+	live, err := w.newLiveWatcher(id, out, media.LiveMaster(info, liveRungs), cancel)
 	if err != nil {
 		return err
 	}
@@ -244,6 +257,7 @@ func (w *processWorker) process(ctx context.Context, v *reel.Video, steps *stepT
 		ProgressiveMP4: !fastPath,
 		AudioFilter:    loudness.Filter(),
 		Storyboard:     true,
+		FastFirstRung:  fastFirst,
 		Progress: func(pct int) {
 			if err := progress(pct); reel.ErrorCode(err) == reel.ENOTFOUND {
 				cancel(err) // deleted meanwhile: stop ffmpeg now
@@ -254,6 +268,9 @@ func (w *processWorker) process(ctx context.Context, v *reel.Video, steps *stepT
 		return cause
 	}
 	if err != nil {
+		return err
+	}
+	if err := side.Wait(); err != nil { // the cover, made beside the ladder
 		return err
 	}
 	steps.start("store")

@@ -257,8 +257,17 @@ func TestProcessSteps(t *testing.T) {
 					t.Errorf("%s is not stored", key)
 				}
 			}
-			// The live playlists a player may have started on are complete.
-			for _, rung := range []string{"240p", "120p"} {
+			// The live playlists a player may have started on are complete:
+			// every rung's, or without a fast path the first rung's alone,
+			// which its own process encodes (FastFirstRung).
+			liveRungs := []string{"240p", "120p"}
+			if !tt.fastPath {
+				liveRungs = liveRungs[1:]
+				if live := h.read(t, LiveKey(videoID)); strings.Contains(live, "240p/") || !strings.Contains(live, "120p/live.m3u8") {
+					t.Errorf("early master of a source without a fast path:\n%s\nwant the first rung alone", live)
+				}
+			}
+			for _, rung := range liveRungs {
 				if text := h.read(t, prefix+rung+"/live.m3u8"); !strings.HasSuffix(text, "#EXT-X-ENDLIST\n") || !strings.Contains(text, "seg_000.m4s") {
 					t.Errorf("%s/live.m3u8 at the end:\n%s", rung, text)
 				}

@@ -153,9 +153,11 @@ func New(db *sql.DB, engine string, store Store, blobs blob.Store, cfg Config) (
 		JobTimeout:           cfg.JobTimeout,
 		RescueStuckJobsAfter: cfg.JobTimeout + 10*time.Minute,
 		MaxAttempts:          maxAttempts,
-		// Neither driver listens for notifications here: poll, briskly.
-		FetchPollInterval: 500 * time.Millisecond,
-		FetchCooldown:     100 * time.Millisecond,
+		// Neither driver listens for notifications here: poll, briskly. The
+		// wait for a fetch is part of every upload's time to its first
+		// playable URL (a poll is one indexed query per queue and node).
+		FetchPollInterval: 100 * time.Millisecond,
+		FetchCooldown:     50 * time.Millisecond,
 		PeriodicJobs: []*river.PeriodicJob{
 			river.NewPeriodicJob(river.PeriodicInterval(10*time.Minute),
 				func() (river.JobArgs, *river.InsertOpts) { return ExpireUploadsArgs{}, nil },

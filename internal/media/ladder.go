@@ -15,6 +15,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/reel-video/reel"
 )
 
@@ -74,6 +76,14 @@ type LadderOptions struct {
 	// Storyboard also writes storyboard/: sprite sheets of thumbnails taken
 	// from the same decode, and the WebVTT file that maps time to them.
 	Storyboard bool
+	// FastFirstRung encodes the lowest rung and the audio in an ffmpeg
+	// process of their own, beside the one that encodes the other rungs,
+	// the MP4 and the storyboard: their segments are not held back by the
+	// large rungs, which encode in lockstep with them in a single process,
+	// so a watcher can publish a playable rendition within seconds
+	// (FirstRung names it). It costs a second decode of the source; the
+	// job asks for it only when there is no remuxed MP4 to play meanwhile.
+	FastFirstRung bool
 	// Progress receives 0..99 as encoding advances, never twice the same
 	// value and never going back; 100 is the caller's to report once it has
 	// stored the result. It is called from a goroutine of Ladder's, never
@@ -177,12 +187,55 @@ func Ladder(ctx context.Context, src, outDir string, info *Info, opts LadderOpti
 	// ffmpeg runs in outDir so that every output name, and every URI the
 	// HLS muxer writes into the variant playlists, is relative.
 	b := boundsFor(info)
-	err = bounded(ctx, b, outDir, stdout, []string{filepath.Dir(src), outDir}, "ffmpeg", ladderArgs(src, b, p)...)
+	dirs := []string{filepath.Dir(src), outDir}
+	first, rest, split := p.splitFirstRung(opts.FastFirstRung)
+	if !split {
+		err = bounded(ctx, b, outDir, stdout, dirs, "ffmpeg", ladderArgs(src, b, p)...)
+	} else {
+		// Progress follows the process of the large rungs, the longer one.
+		g, gctx := errgroup.WithContext(ctx)
+		g.Go(func() error { return bounded(gctx, b, outDir, nil, dirs, "ffmpeg", ladderArgs(src, b, first)...) })
+		g.Go(func() error { return bounded(gctx, b, outDir, stdout, dirs, "ffmpeg", ladderArgs(src, b, rest)...) })
+		err = g.Wait()
+	}
 	progress.stop()
 	if err != nil {
 		return nil, err
 	}
 	return p.finish(ctx, b, outDir)
+}
+
+// FirstRung is the rung that LadderOptions.FastFirstRung encodes on its
+// own (the lowest of those planned), and whether there is one: a ladder of
+// a single rung has nothing to split.
+func FirstRung(info *Info, rungs []Rung) (Rung, bool) {
+	plan := PlanRungs(info, rungs)
+	if len(plan) < 2 {
+		return Rung{}, false
+	}
+	return plan[len(plan)-1], true
+}
+
+// splitFirstRung divides the plan between two ffmpeg processes when fast
+// is set and there is more than one rung: first encodes the lowest rung
+// and the audio rendition (and the MP4, should it ride on that rung),
+// rest the other rungs, the storyboard, and the MP4's audio when the MP4
+// is theirs. Together they write exactly what p writes.
+func (p ladderPlan) splitFirstRung(fast bool) (first, rest ladderPlan, ok bool) {
+	n := len(p.encodings)
+	if !fast || n < 2 || p.encodings[n-1].dir == "" {
+		return p, p, false
+	}
+	first, rest = p, p
+	first.encodings = p.encodings[n-1:]
+	first.storyboard = nil
+	rest.encodings = p.encodings[:n-1]
+	rest.noAudioRendition = true
+	rest.audio = p.audio && rest.audioCarrier() >= 0
+	if !rest.audio {
+		rest.filter = ""
+	}
+	return first, rest, true
 }
 
 // LadderCommand returns the ffmpeg arguments Ladder would run for src (an
@@ -197,11 +250,14 @@ func LadderCommand(src string, info *Info, opts LadderOptions) (args, dirs []str
 // ladderPlan is everything one run of Ladder writes, decided before ffmpeg
 // starts.
 type ladderPlan struct {
-	rate       frameRate
-	encodings  []encoding
-	audio      bool   // the source has audio: write the audio rendition
-	filter     string // LadderOptions.AudioFilter
-	storyboard *storyboard
+	rate      frameRate
+	encodings []encoding
+	audio     bool // the source has audio: write the audio rendition
+	// noAudioRendition: the audio goes to the MP4 only (the fast first
+	// rung's process writes the audio rendition).
+	noAudioRendition bool
+	filter           string // LadderOptions.AudioFilter
+	storyboard       *storyboard
 }
 
 func planLadder(info *Info, opts LadderOptions) ladderPlan {
@@ -450,9 +506,9 @@ func ladderArgs(src string, b bounds, p ladderPlan) []string {
 		}
 		args = append(args, noMetadata...)
 		args = append(args, outputArgs(b, e.maxBytes(b, withAudio))...)
-		args = append(args, muxerArgs(e.outputs(withAudio))...)
+		args = append(args, muxerArgs(e.outputs(withAudio, withAudio && !p.noAudioRendition))...)
 	}
-	if p.audio && carrier < 0 {
+	if p.audio && carrier < 0 && !p.noAudioRendition {
 		args = append(args, "-map", p.audioSource())
 		args = append(args, audioArgs...)
 		args = append(args, noMetadata...)
@@ -552,8 +608,8 @@ func hlsOutput(dir, sel string) output {
 var mp4Output = output{format: "mp4", target: progressiveName, opts: [][2]string{{"movflags", "+faststart"}}}
 
 // outputs are what an encoding writes: its video rendition, the MP4, and
-// the audio rendition when it carries the audio.
-func (e encoding) outputs(withAudio bool) []output {
+// the audio rendition when it carries the audio and writes its rendition.
+func (e encoding) outputs(withAudio, audioRendition bool) []output {
 	var outs []output
 	if e.dir != "" {
 		sel := ""
@@ -562,7 +618,7 @@ func (e encoding) outputs(withAudio bool) []output {
 		}
 		outs = append(outs, hlsOutput(e.dir, sel))
 	}
-	if withAudio {
+	if audioRendition {
 		outs = append(outs, hlsOutput(audioDir, "a"))
 	}
 	if e.mp4 != "" {

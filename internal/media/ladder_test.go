@@ -28,87 +28,136 @@ import (
 // and a progressive MP4 that starts playing before it is downloaded.
 func TestLadder(t *testing.T) {
 	for _, c := range goodClips {
-		t.Run(c.kind, func(t *testing.T) {
-			t.Parallel()
-			ctx := context.Background()
-			info, err := Probe(ctx, clip(t, c.kind))
-			if err != nil {
-				t.Fatal(err)
+		for _, fast := range []bool{false, true} {
+			name := c.kind
+			if fast {
+				// The same outputs, from two processes (see splitFirstRung).
+				name += "/fast-first-rung"
 			}
-			outDir := t.TempDir()
-			var progress []int
-			res, err := Ladder(ctx, clip(t, c.kind), outDir, info, LadderOptions{
-				ProgressiveMP4: true,
-				Progress:       func(p int) { progress = append(progress, p) },
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !increasing(progress) || progress[0] < 0 || progress[len(progress)-1] > 99 {
-				t.Errorf("progress reports %v, want increasing values in 0..99", progress)
-			}
+			t.Run(name, func(t *testing.T) { testLadder(t, c, fast) })
+		}
+	}
+}
 
-			master := readMaster(t, filepath.Join(outDir, res.Master))
-			if res.Master != "master.m3u8" || len(master.Variants) != len(c.renditions) || len(res.Renditions) != len(c.renditions) {
-				t.Fatalf("master %q with %d variants (result: %d), want master.m3u8 with %d",
-					res.Master, len(master.Variants), len(res.Renditions), len(c.renditions))
-			}
-			audio := checkAudio(t, outDir, res, c.audio != "")
-			var keyframes [][]float64
-			for i, v := range master.Variants {
-				r := res.Renditions[i]
-				if v.Resolution != c.renditions[i] || v.Resolution != fmt.Sprintf("%dx%d", r.Width, r.Height) || v.URI != r.Playlist {
-					t.Errorf("variant %d: %s %s, result %+v, want %s", i, v.Resolution, v.URI, r, c.renditions[i])
-				}
-				// The variant's BANDWIDTH is its video's peak plus the audio's.
-				peak, average, _, _, err := measureVariant(outDir, v.URI)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if audio != nil {
-					peak, average = peak+audio.Bandwidth, average+audio.AverageBandwidth
-				}
-				if v.AverageBandwidth == 0 || v.Bandwidth < v.AverageBandwidth || int(v.Bandwidth) != peak || int(v.AverageBandwidth) != average ||
-					int(v.Bandwidth) != r.Bandwidth || int(v.AverageBandwidth) != r.AverageBandwidth {
-					t.Errorf("variant %d: BANDWIDTH %d AVERAGE-BANDWIDTH %d, want %d and %d; result %+v", i, v.Bandwidth, v.AverageBandwidth, peak, average, r)
-				}
-				if v.FrameRate != 30 {
-					t.Errorf("variant %d: FRAME-RATE %v, want 30", i, v.FrameRate)
-				}
-				if wantGroup := map[bool]string{true: "audio"}[audio != nil]; v.Audio != wantGroup {
-					t.Errorf("variant %d: AUDIO=%q, want %q", i, v.Audio, wantGroup)
-				}
-				keyframes = append(keyframes, checkVariant(t, outDir, v, r, c))
-			}
-			checkMasterText(t, outDir, res)
-			checkLiveMaster(t, outDir, res, info)
-			for i := 1; i < len(keyframes); i++ {
-				if !slices.Equal(keyframes[i], keyframes[0]) {
-					t.Errorf("keyframes of %s at %v, of %s at %v: want them aligned",
-						master.Variants[i].URI, keyframes[i], master.Variants[0].URI, keyframes[0])
-				}
-			}
+func testLadder(t *testing.T, c goodClip, fast bool) {
+	t.Parallel()
+	ctx := context.Background()
+	info, err := Probe(ctx, clip(t, c.kind))
+	if err != nil {
+		t.Fatal(err)
+	}
+	outDir := t.TempDir()
+	var progress []int
+	res, err := Ladder(ctx, clip(t, c.kind), outDir, info, LadderOptions{
+		ProgressiveMP4: true,
+		FastFirstRung:  fast,
+		Progress:       func(p int) { progress = append(progress, p) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !increasing(progress) || progress[0] < 0 || progress[len(progress)-1] > 99 {
+		t.Errorf("progress reports %v, want increasing values in 0..99", progress)
+	}
 
-			// A player given the master's path reads every rendition, and
-			// the audio.
-			var probed struct{ Streams []stream }
-			ffprobeJSON(t, &probed, "-show_streams", filepath.Join(outDir, res.Master))
-			kinds := map[string]int{}
-			for _, s := range probed.Streams {
-				kinds[s.CodecType]++
-			}
-			if kinds["video"] < len(c.renditions) || (kinds["audio"] > 0) != (c.audio != "") {
-				t.Errorf("ffprobe reads %v streams from the master playlist, want %d video and audio=%v", kinds, len(c.renditions), c.audio != "")
-			}
+	master := readMaster(t, filepath.Join(outDir, res.Master))
+	if res.Master != "master.m3u8" || len(master.Variants) != len(c.renditions) || len(res.Renditions) != len(c.renditions) {
+		t.Fatalf("master %q with %d variants (result: %d), want master.m3u8 with %d",
+			res.Master, len(master.Variants), len(res.Renditions), len(c.renditions))
+	}
+	audio := checkAudio(t, outDir, res, c.audio != "")
+	var keyframes [][]float64
+	for i, v := range master.Variants {
+		r := res.Renditions[i]
+		if v.Resolution != c.renditions[i] || v.Resolution != fmt.Sprintf("%dx%d", r.Width, r.Height) || v.URI != r.Playlist {
+			t.Errorf("variant %d: %s %s, result %+v, want %s", i, v.Resolution, v.URI, r, c.renditions[i])
+		}
+		// The variant's BANDWIDTH is its video's peak plus the audio's.
+		peak, average, _, _, err := measureVariant(outDir, v.URI)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if audio != nil {
+			peak, average = peak+audio.Bandwidth, average+audio.AverageBandwidth
+		}
+		if v.AverageBandwidth == 0 || v.Bandwidth < v.AverageBandwidth || int(v.Bandwidth) != peak || int(v.AverageBandwidth) != average ||
+			int(v.Bandwidth) != r.Bandwidth || int(v.AverageBandwidth) != r.AverageBandwidth {
+			t.Errorf("variant %d: BANDWIDTH %d AVERAGE-BANDWIDTH %d, want %d and %d; result %+v", i, v.Bandwidth, v.AverageBandwidth, peak, average, r)
+		}
+		if v.FrameRate != 30 {
+			t.Errorf("variant %d: FRAME-RATE %v, want 30", i, v.FrameRate)
+		}
+		if wantGroup := map[bool]string{true: "audio"}[audio != nil]; v.Audio != wantGroup {
+			t.Errorf("variant %d: AUDIO=%q, want %q", i, v.Audio, wantGroup)
+		}
+		keyframes = append(keyframes, checkVariant(t, outDir, v, r, c))
+	}
+	checkMasterText(t, outDir, res)
+	checkLiveMaster(t, outDir, res, info)
+	for i := 1; i < len(keyframes); i++ {
+		if !slices.Equal(keyframes[i], keyframes[0]) {
+			t.Errorf("keyframes of %s at %v, of %s at %v: want them aligned",
+				master.Variants[i].URI, keyframes[i], master.Variants[0].URI, keyframes[0])
+		}
+	}
 
-			if res.ProgressiveMP4 != "play.mp4" {
-				t.Fatalf("ProgressiveMP4 = %q, want play.mp4", res.ProgressiveMP4)
-			}
-			mp4Path := filepath.Join(outDir, res.ProgressiveMP4)
-			faststart(t, mp4Path)
-			decodes(t, mp4Path)
-			checkStreams(t, mp4Path, c.renditions[0], c.audio != "") // every test clip is at most 720
-		})
+	// A player given the master's path reads every rendition, and
+	// the audio.
+	var probed struct{ Streams []stream }
+	ffprobeJSON(t, &probed, "-show_streams", filepath.Join(outDir, res.Master))
+	kinds := map[string]int{}
+	for _, s := range probed.Streams {
+		kinds[s.CodecType]++
+	}
+	if kinds["video"] < len(c.renditions) || (kinds["audio"] > 0) != (c.audio != "") {
+		t.Errorf("ffprobe reads %v streams from the master playlist, want %d video and audio=%v", kinds, len(c.renditions), c.audio != "")
+	}
+
+	if res.ProgressiveMP4 != "play.mp4" {
+		t.Fatalf("ProgressiveMP4 = %q, want play.mp4", res.ProgressiveMP4)
+	}
+	mp4Path := filepath.Join(outDir, res.ProgressiveMP4)
+	faststart(t, mp4Path)
+	decodes(t, mp4Path)
+	checkStreams(t, mp4Path, c.renditions[0], c.audio != "") // every test clip is at most 720
+}
+
+// With FastFirstRung the lowest rung and the audio rendition are one
+// ffmpeg process, the other rungs, the MP4 (with its own audio) and the
+// storyboard the other; without it, or with a single rung, one process
+// writes everything.
+func TestSplitFirstRung(t *testing.T) {
+	info := &Info{Width: 1280, Height: 720, FrameRate: 30, HasAudio: true, DurationMS: 10000}
+	p := planLadder(info, LadderOptions{ProgressiveMP4: true, Storyboard: true, AudioFilter: "volume=2"})
+	if _, _, ok := p.splitFirstRung(false); ok {
+		t.Error("split without FastFirstRung")
+	}
+	first, rest, ok := p.splitFirstRung(true)
+	if !ok {
+		t.Fatal("no split of a ladder of several rungs")
+	}
+	b := boundsFor(info)
+	firstArgs, restArgs := strings.Join(ladderArgs("/src", b, first), " "), strings.Join(ladderArgs("/src", b, rest), " ")
+	for _, c := range []struct {
+		args, has string
+		want      bool
+	}{
+		{firstArgs, "240p/index.m3u8", true}, {firstArgs, "audio/index.m3u8", true}, {firstArgs, "volume=2", true},
+		{firstArgs, "360p/", false}, {firstArgs, "play.mp4", false}, {firstArgs, "storyboard", false},
+		{restArgs, "720p/index.m3u8", true}, {restArgs, "360p/index.m3u8", true}, {restArgs, "play.mp4", true},
+		{restArgs, "storyboard", true}, {restArgs, "volume=2", true},
+		{restArgs, "240p/", false}, {restArgs, "audio/index.m3u8", false},
+	} {
+		if strings.Contains(c.args, c.has) != c.want {
+			t.Errorf("%q in %s: %v, want %v", c.has, c.args, !c.want, c.want)
+		}
+	}
+	single := planLadder(&Info{Width: 426, Height: 240, FrameRate: 30, DurationMS: 5000}, LadderOptions{})
+	if _, _, ok := single.splitFirstRung(true); ok {
+		t.Error("a ladder of one rung was split")
+	}
+	if r, ok := FirstRung(info, nil); !ok || r.Short != 240 {
+		t.Errorf("FirstRung = %+v, %v; want the 240 rung", r, ok)
 	}
 }
 
