@@ -88,7 +88,10 @@ func Preview(ctx context.Context, playlist, dst string, info *Info) error {
 	if first < 0 {
 		return errors.New("media: preview: no segment holds the chosen window")
 	}
-	src, err := os.CreateTemp("", "reel-preview-*.mp4")
+	// The joined file goes beside dst, in the job's scratch directory
+	// rather than the shared temporary one: should the process die, it
+	// goes with the scratch. It is under no directory the job stores.
+	src, err := os.CreateTemp(filepath.Dir(dst), ".preview-*.mp4")
 	if err != nil {
 		return fmt.Errorf("media: preview: %w", err)
 	}
