@@ -24,12 +24,18 @@ import (
 // while the origin exists (ReuseMedia), the last deletion's job always sees
 // every other one and removes what they left.
 
-// FindMediaOrigin returns the ready video, other than id, whose original has
-// id's SHA-256 and which owns its outputs: the oldest such. ENOTFOUND when
-// there is none.
+// isOrigin is what a video must be for another to take its outputs: ready,
+// owning its outputs, hashed, and not blocked, so that a re-upload of
+// blocked content is transcoded like any new upload instead of being ready
+// at once. The one placeholder is the ready status.
+const isOrigin = "status = ? AND media_of = 0 AND sha256 <> '' AND NOT blocked"
+
+// FindMediaOrigin returns the video, other than id, whose original has id's
+// SHA-256 and which may be an origin (isOrigin): the oldest such.
+// ENOTFOUND when there is none.
 func (db *DB) FindMediaOrigin(ctx context.Context, id int64) (*reel.Video, error) {
 	q := db.reader.NewSelect().Model((*videoRow)(nil)).
-		Where("status = ? AND media_of = 0 AND sha256 <> ''", reel.StatusReady).
+		Where(isOrigin, reel.StatusReady).
 		Where("sha256 = (SELECT sha256 FROM videos WHERE id = ?)", id).
 		Where("id <> ?", id).
 		Order("id").Limit(1)
@@ -44,9 +50,9 @@ var reusedKeyColumns = []string{"hls_key", "play_key", "dash_key", "storyboard_k
 
 // ReuseMedia makes the processing video id serve the outputs of origin and
 // marks it ready with origin's media facts and keys (moved under id's own
-// prefix), in one transaction, and only while origin still exists, is ready,
-// owns its outputs and has id's SHA-256: false, with nothing changed, when
-// it does not. The origin's row is locked (on SQLite the single writer
+// prefix), in one transaction, and only while origin still exists, may be
+// an origin (isOrigin) and has id's SHA-256: false, with nothing changed,
+// when it does not. The origin's row is locked (on SQLite the single writer
 // does it): a DeleteVideo of the origin, which locks it too, either commits
 // first, and then this finds no origin, or waits for this, and then its
 // files job sees id using the origin's outputs. ENOTFOUND when id is gone
@@ -60,7 +66,7 @@ func (db *DB) ReuseMedia(ctx context.Context, id, origin int64) (bool, error) {
 			lock = " FOR SHARE"
 		}
 		var found []int64
-		err := tx.NewRaw("SELECT id FROM videos WHERE id = ? AND status = ? AND media_of = 0 AND sha256 <> ''"+
+		err := tx.NewRaw("SELECT id FROM videos WHERE id = ? AND "+isOrigin+
 			" AND sha256 = (SELECT sha256 FROM videos WHERE id = ?)"+lock, origin, reel.StatusReady, id).Scan(ctx, &found)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("lock the origin %d of video %d: %w", origin, id, err)

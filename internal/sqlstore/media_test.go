@@ -148,6 +148,32 @@ func TestReuseMedia(t *testing.T) {
 		if ids := w.unusedOrigins(t); !slices.Equal(ids, []int64{o2.ID}) {
 			t.Errorf("UnusedMediaOrigins = %v, want [%d]", ids, o2.ID)
 		}
+
+		// A blocked video is no origin: a re-upload of it is transcoded.
+		blocked := w.processedVideo(t, author, "dd")
+		if err := w.db.SetBlocked(ctx, blocked.ID, true); err != nil {
+			t.Fatal(err)
+		}
+		z := w.processingVideo(t, author, "dd")
+		if found, err := w.db.FindMediaOrigin(ctx, z.ID); reel.ErrorCode(err) != reel.ENOTFOUND {
+			t.Errorf("FindMediaOrigin found the blocked video: %v, %v", found, err)
+		}
+		if ok, err := w.db.ReuseMedia(ctx, z.ID, blocked.ID); ok || err != nil {
+			t.Errorf("a video took a blocked origin: %v, %v", ok, err)
+		}
+		if v := w.video(t, z.ID, author); v.Status != reel.StatusProcessing || v.HLSKey != "" {
+			t.Errorf("the video refused a blocked origin is %s with %q", v.Status, v.HLSKey)
+		}
+		if ok, _ := w.db.IsMediaOrigin(ctx, blocked.ID); ok {
+			t.Error("the blocked video is listed as an origin")
+		}
+		// Unblocked, it is an origin again.
+		if err := w.db.SetBlocked(ctx, blocked.ID, false); err != nil {
+			t.Fatal(err)
+		}
+		if found, err := w.db.FindMediaOrigin(ctx, z.ID); err != nil || found.ID != blocked.ID {
+			t.Errorf("FindMediaOrigin = %v, %v; want the unblocked video %d", found, err, blocked.ID)
+		}
 	})
 }
 
