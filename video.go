@@ -130,10 +130,14 @@ type Processed struct {
 	StoryboardKey string
 	PreviewKey    string
 	// ClearFiles empties every file key (original, cover, MP4, HLS, DASH,
-	// storyboard, preview) and
-	// the renditions, whatever the keys above say: the video's files were
-	// refused and are deleted, and no URL may point at them.
+	// storyboard, preview) and the renditions, whatever the keys above say:
+	// the video's files were refused and are deleted, and no URL may point
+	// at them.
 	ClearFiles bool
+	// ClearHLS empties the HLS key: an attempt that had published its
+	// early master (live.m3u8) stopped, so its live playlists will not
+	// grow, and the next attempt publishes its own from the start.
+	ClearHLS bool
 }
 
 // VideoService stores videos. Reads filter by viewer: a private video is

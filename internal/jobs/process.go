@@ -98,6 +98,8 @@ func (w *processWorker) Work(ctx context.Context, job *river.Job[ProcessVideoArg
 		// Stopped by a shutdown (or a deploy): not the video's fault. A
 		// snooze gives the attempt back, and the job resumes soon, here
 		// after a restart or on another node.
+		// Its early master, if it had one, stops growing: withdrawn.
+		w.report(ctx, id, reel.Processed{ClearHLS: true})
 		log.Info("processing interrupted by shutdown; it resumes on the next worker")
 		return river.JobSnooze(time.Second)
 	case errors.As(err, new(*noScratchError)):
@@ -114,11 +116,14 @@ func (w *processWorker) Work(ctx context.Context, job *river.Job[ProcessVideoArg
 		log.Info("video rejected", "reason", reel.ErrorMessage(err))
 		return river.JobCancel(err)
 	case job.Attempt >= job.MaxAttempts:
-		w.report(ctx, id, reel.Processed{Status: reel.StatusFailed, Error: ptr(reason(err))})
+		w.report(ctx, id, reel.Processed{Status: reel.StatusFailed, Error: ptr(reason(err)), ClearHLS: true})
 		log.Error("video failed", "err", err)
 		return err
 	default:
-		w.report(ctx, id, reel.Processed{Error: ptr(fmt.Sprintf("attempt %d of %d failed, retrying: %s", job.Attempt, job.MaxAttempts, reason(err)))})
+		// An early master this attempt published would not grow any more:
+		// withdrawn until the next attempt publishes its own.
+		w.report(ctx, id, reel.Processed{ClearHLS: true,
+			Error: ptr(fmt.Sprintf("attempt %d of %d failed, retrying: %s", job.Attempt, job.MaxAttempts, reason(err)))})
 		log.Warn("video attempt failed", "err", err)
 		return err
 	}
@@ -219,6 +224,12 @@ func (w *processWorker) process(ctx context.Context, v *reel.Video, steps *stepT
 		return w.store.SetProcessed(sideCtx, id, reel.Processed{PlayKey: reel.PlayKey(id), Progress: progressAt(10)})
 	})
 	loudness, err = media.MeasureLoudness(ctx, src, info)
+	if err != nil && ctx.Err() == nil {
+		// Normalising is polish: the clip is encoded at its own loudness
+		// rather than failed (what is wrong with its audio, the ladder meets).
+		w.log.Warn("measure loudness; encoding without normalising", "video_id", id, "err", err)
+		loudness, err = nil, nil
+	}
 	if err == nil && fastPath {
 		err = side.Wait()
 	}

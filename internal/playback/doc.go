@@ -55,10 +55,13 @@
 // when the store is on disk, which is what lets the kernel copy with sendfile;
 // Range, If-Range, ETag, 304 and 416 come from there. Segments, covers and
 // MP4s never change once written and are cached as immutable for a year.
-// Playlists of a finished video never change either, but they are the entry
-// point of playback: they are cached for a minute only, so that blocking a
-// video stops new playbacks quickly even through a CDN, at the cost of one
-// tiny revalidation (ETag, 304) per minute per cache.
+// Variant playlists of a finished video never change either, but they are
+// the entry point of playback: they are cached for a minute only, so that
+// blocking a video stops new playbacks quickly even through a CDN, at the
+// cost of one tiny revalidation (ETag, 304) per minute per cache. A video's
+// master playlist and MPD change when its captions do, and the early
+// playlists (live.m3u8) grow: those are revalidated on every request
+// (no-cache).
 //
 // On a remote store (S3) the same ServeContent reads the object through a
 // lazy ranged reader: a Range reads that range, a HEAD or a 304 reads

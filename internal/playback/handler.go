@@ -405,10 +405,13 @@ func (w *contentErrors) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // covers and MP4s never change, but no cache may keep an answer past the
 // moment its signed URL stops working (left), or a copy would outlive both
 // the URL and any block. A live.m3u8 (the early playlists of a video still
-// processing) grows every few seconds: caches must ask each time.
+// processing) grows every few seconds, and a video's master playlist and
+// MPD change when its owner edits its captions (whose replaced files are
+// then removed): caches must ask each time, a 304 when nothing changed.
 func cacheControl(key string, left time.Duration) string {
 	secs := max(int64(left/time.Second), 0)
-	if path.Base(key) == "live.m3u8" {
+	switch path.Base(key) {
+	case "live.m3u8", "master.m3u8", "manifest.mpd":
 		return "no-cache"
 	}
 	switch strings.ToLower(path.Ext(key)) {

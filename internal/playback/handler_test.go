@@ -278,9 +278,9 @@ func TestHead(t *testing.T) {
 func TestContentTypesAndCaching(t *testing.T) {
 	onStores(t, HandlerOptions{}, func(t *testing.T, f *fixture) {
 		for key, want := range map[string][2]string{
-			"videos/42/hls/master.m3u8":               {"application/vnd.apple.mpegurl", "public, max-age=60"},
+			"videos/42/hls/master.m3u8":               {"application/vnd.apple.mpegurl", "no-cache"},
 			"videos/42/hls/720p/index.m3u8":           {"application/vnd.apple.mpegurl", "public, max-age=60"},
-			"videos/42/hls/manifest.mpd":              {"application/dash+xml", "public, max-age=60"},
+			"videos/42/hls/manifest.mpd":              {"application/dash+xml", "no-cache"},
 			"videos/42/hls/storyboard/storyboard.vtt": {"text/vtt; charset=utf-8", "public, max-age=60"},
 			// The early playlists grow while the video is processed.
 			"videos/42/hls/live.m3u8":          {"application/vnd.apple.mpegurl", "no-cache"},

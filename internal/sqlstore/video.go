@@ -537,7 +537,7 @@ func (db *DB) SetProcessed(ctx context.Context, id int64, p reel.Processed) erro
 			"cover_key": p.CoverKey, "play_key": p.PlayKey, "hls_key": p.HLSKey, "original_key": p.OriginalKey,
 			"dash_key": p.DashKey, "storyboard_key": p.StoryboardKey, "preview_key": p.PreviewKey,
 		} {
-			if p.ClearFiles {
+			if p.ClearFiles || (p.ClearHLS && col == "hls_key") {
 				q.Set(col + " = ''")
 			} else if key != "" {
 				q.Set(col+" = ?", key)

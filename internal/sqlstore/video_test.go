@@ -59,5 +59,13 @@ func TestSetProcessedClearFiles(t *testing.T) {
 		if n, err := w.db.StoredBytes(ctx, author); err != nil || n != 1000 {
 			t.Errorf("StoredBytes = %d, %v; want 1000, the rejected original is gone", n, err)
 		}
+
+		// A withdrawn early master takes the HLS key alone.
+		if err := w.db.SetProcessed(ctx, kept.ID, reel.Processed{ClearHLS: true}); err != nil {
+			t.Fatal(err)
+		}
+		if k := w.video(t, kept.ID, author); k.HLSKey != "" || k.PlayKey == "" || k.CoverKey == "" || k.DashKey == "" {
+			t.Errorf("after ClearHLS: hls %q play %q cover %q dash %q, want only the HLS key gone", k.HLSKey, k.PlayKey, k.CoverKey, k.DashKey)
+		}
 	})
 }
