@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/reel-video/reel"
 )
@@ -19,9 +20,18 @@ type OriginLookup func(ctx context.Context, id int64) (origin int64, final bool,
 //
 // Final answers are kept in memory: a video takes an origin once, while it
 // is processing, and never changes it, so a media request costs a lookup
-// only for the first segment of a video, and while it is processing.
+// only for the first segment of a video. Answers that may still change
+// (a video processing, whose early playlists viewers poll) are kept for
+// pendingTTL: a video can take an origin only at the start of an attempt,
+// before it has outputs of its own to serve, so for that long an older
+// answer serves what it would have served anyway, and the database sees
+// one lookup per video and node, not one per segment and viewer.
 type Resolver struct {
 	lookup OriginLookup
+	now    func() time.Time
+	// pending holds answers that may change, video id → pendingAnswer.
+	pending     sync.Map
+	pendingSize atomic.Int64
 	// known holds the final answers, video id → origin (0: its own): a
 	// sync.Map, read without a lock by every media request, written once
 	// per video. size counts them, roughly: the bound need not be exact.
@@ -29,13 +39,22 @@ type Resolver struct {
 	size  atomic.Int64
 }
 
-// maxResolved bounds the answers a Resolver keeps; past it they are
-// dropped all at once and looked up again as they are asked for.
+// maxResolved bounds the answers a Resolver keeps (final and pending
+// alike); past it they are dropped all at once and looked up again as
+// they are asked for.
 const maxResolved = 1 << 18
+
+// pendingTTL is how long an answer that may still change is kept.
+const pendingTTL = 2 * time.Second
+
+type pendingAnswer struct {
+	origin int64
+	until  time.Time
+}
 
 // NewResolver answers with lookup.
 func NewResolver(lookup OriginLookup) *Resolver {
-	return &Resolver{lookup: lookup}
+	return &Resolver{lookup: lookup, now: time.Now}
 }
 
 // Resolve returns the key of the object that answers for key. A video that
@@ -57,6 +76,9 @@ func (r *Resolver) origin(ctx context.Context, id int64) (int64, error) {
 	if origin, ok := r.known.Load(id); ok {
 		return origin.(int64), nil
 	}
+	if p, ok := r.pending.Load(id); ok && r.now().Before(p.(pendingAnswer).until) {
+		return p.(pendingAnswer).origin, nil
+	}
 	origin, final, err := r.lookup(ctx, id)
 	if reel.ErrorCode(err) == reel.ENOTFOUND {
 		return 0, nil
@@ -72,6 +94,15 @@ func (r *Resolver) origin(ctx context.Context, id int64) (int64, error) {
 		if _, had := r.known.LoadOrStore(id, origin); !had {
 			r.size.Add(1)
 		}
+		r.pending.Delete(id)
+		return origin, nil
+	}
+	if r.pendingSize.Load() >= maxResolved {
+		r.pending.Clear()
+		r.pendingSize.Store(0)
+	}
+	if _, had := r.pending.Swap(id, pendingAnswer{origin, r.now().Add(pendingTTL)}); !had {
+		r.pendingSize.Add(1)
 	}
 	return origin, nil
 }

@@ -83,13 +83,23 @@ func TestResolveReusedOutputs(t *testing.T) {
 			t.Errorf("Resolve(%q) = %q, %v; want %q", key, got, err, want)
 		}
 	}
-	// Answers that may change (still processing, not found) are asked again.
+	// An answer that may change (still processing) is kept for pendingTTL
+	// only; a video not found is asked again each time.
+	clock := time.Unix(1_800_000_000, 0)
+	r.now = func() time.Time { return clock }
+	r.pending.Clear()
+	calls8 := l.calls[8]
 	for range 2 {
 		r.Resolve(t.Context(), "videos/8/play.mp4")
 		r.Resolve(t.Context(), "videos/9/play.mp4")
 	}
-	if l.calls[8] != 3 || l.calls[9] != 3 { // once above, twice here
-		t.Errorf("answers that may change were kept: %d and %d lookups, want 3", l.calls[8], l.calls[9])
+	if l.calls[8] != calls8+1 || l.calls[9] != 3 { // 9: once above, twice here
+		t.Errorf("lookups within pendingTTL: %d of video 8 (want 1), %d of video 9 (want 3)", l.calls[8]-calls8, l.calls[9])
+	}
+	clock = clock.Add(pendingTTL)
+	r.Resolve(t.Context(), "videos/8/play.mp4")
+	if l.calls[8] != calls8+2 {
+		t.Errorf("an answer that may change was kept past pendingTTL: %d lookups, want 2", l.calls[8]-calls8)
 	}
 }
 
