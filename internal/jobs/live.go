@@ -24,15 +24,20 @@ import (
 // of a long clip takes a while. ffmpeg writes each rendition's playlist as
 // it goes (an EVENT playlist: segments are only ever appended), so while it
 // runs a liveWatcher stores each finished segment and then a copy of the
-// growing playlist as {dir}/live.m3u8; once every rendition has a segment,
-// it stores the early master (hls/live.m3u8, media.LiveMaster) and records
+// growing playlist as {dir}/live.m3u8; once every rendition the early
+// master names has a segment, it stores that master (hls/live.m3u8,
+// media.LiveMaster) and records
 // it as the video's HLS master, its status still processing. A player that
 // starts there follows the playlists as they grow, and at the end finds
 // them complete with #EXT-X-ENDLIST, so it plays to the end; the video then
 // switches to the final master (VOD playlists, measured bandwidths).
 //
-// A growing playlist, rather than a fast first rung published ahead of the
-// others, costs no second encode: the ladder's one decode feeds everything.
+// The early master names the lowest rung alone (and the audio): the job
+// has the ladder encode that rung in an ffmpeg process of its own
+// (media.LadderOptions.FastFirstRung), which a 1080p source's large rungs,
+// encoded in lockstep in the other process, would otherwise hold back by
+// seconds. That costs a second decode of the source, and only for sources
+// that cannot be remuxed: the others have their MP4 to play meanwhile.
 
 // livePoll is how often the watcher looks at the ladder's output: a
 // segment is 4 s, so a quarter second adds little to the time to the first
