@@ -39,10 +39,10 @@ import (
 // seconds. That costs a second decode of the source, and only for sources
 // that cannot be remuxed: the others have their MP4 to play meanwhile.
 
-// livePoll is how often the watcher looks at the ladder's output: a
-// segment is 4 s, so a quarter second adds little to the time to the first
-// one, and a listing and a small read per rendition cost nothing.
-const livePoll = 250 * time.Millisecond
+// livePoll is how often the watcher looks at the ladder's output: it adds
+// half of it, on average, to the time to the first playable segment, and a
+// listing and a small read per rendition (two, early) cost next to nothing.
+const livePoll = 100 * time.Millisecond
 
 const (
 	liveName        = "live.m3u8"  // the growing copy of a playlist, and the early master
@@ -69,6 +69,8 @@ type liveWatcher struct {
 
 	renditions []*liveRendition
 	published  bool // the early master is stored and recorded
+	// live is closed once the early master is recorded.
+	live chan struct{}
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -84,7 +86,7 @@ type liveRendition struct {
 // early master is master: the renditions to follow are the playlists it
 // names, so the naming rule lives in one place (media.LiveMaster).
 func (w *processWorker) newLiveWatcher(id int64, out *outputs, master []byte, gone func(error)) (*liveWatcher, error) {
-	lw := &liveWatcher{w: w, id: id, out: out, master: master, gone: gone}
+	lw := &liveWatcher{w: w, id: id, out: out, master: master, gone: gone, live: make(chan struct{})}
 	for _, uri := range masterURIs(master) {
 		d, name := path.Split(uri)
 		d = strings.TrimSuffix(d, "/")
@@ -169,6 +171,7 @@ func (lw *liveWatcher) sync(ctx, hookCtx context.Context, ended bool) error {
 		return err
 	}
 	lw.published = true
+	close(lw.live)
 	if lw.w.cfg.OnLive != nil {
 		lw.w.cfg.OnLive(hookCtx, lw.id)
 	}

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -200,29 +201,32 @@ func (w *processWorker) process(ctx context.Context, v *reel.Video, steps *stepT
 	}
 
 	// The loudness, which the ladder's audio filter needs, is measured (an
-	// audio-only decode) while the cover and the fast-path MP4 are made,
+	// audio-only decode) while the fast-path MP4 is made, then the cover,
 	// so it does not delay the first playable URL. Without a fast path the
 	// ladder makes the first playable rendition, so it starts as soon as
-	// the loudness is known, and the cover is made beside it.
+	// the loudness is known, and the cover (a decode of the first seconds)
+	// waits for the early master, so as not to slow its first segment.
 	steps.start("cover")
 	var loudness *media.Loudness
 	fastPath := media.CanRemux(info)
 	side, sideCtx := errgroup.WithContext(ctx)
 	defer func() { _ = side.Wait() }() // before the scratch directory goes
-	side.Go(func() error {
-		if err := w.cover(sideCtx, v, src, info, work, progressAt(5)); err != nil || !fastPath {
-			return err
-		}
-		steps.start("remux")
-		mp4 := filepath.Join(work, "play.mp4")
-		if err := media.Remux(sideCtx, src, mp4, info); err != nil {
-			return err
-		}
-		if err := w.put(sideCtx, reel.PlayKey(id), mp4); err != nil {
-			return err
-		}
-		return w.store.SetProcessed(sideCtx, id, reel.Processed{PlayKey: reel.PlayKey(id), Progress: progressAt(10)})
-	})
+	if fastPath {
+		side.Go(func() error {
+			steps.start("remux")
+			mp4 := filepath.Join(work, "play.mp4")
+			if err := media.Remux(sideCtx, src, mp4, info); err != nil {
+				return err
+			}
+			if err := w.put(sideCtx, reel.PlayKey(id), mp4); err != nil {
+				return err
+			}
+			if err := w.store.SetProcessed(sideCtx, id, reel.Processed{PlayKey: reel.PlayKey(id), Progress: progressAt(10)}); err != nil {
+				return err
+			}
+			return w.cover(sideCtx, v, src, info, work, nil) // progress is at 10 already
+		})
+	}
 	loudness, err = media.MeasureLoudness(ctx, src, info)
 	if err != nil && ctx.Err() == nil {
 		// Normalising is polish: the clip is encoded at its own loudness
@@ -263,6 +267,22 @@ func (w *processWorker) process(ctx context.Context, v *reel.Video, steps *stepT
 	}
 	live.start(ladderCtx)
 	defer live.stop()
+	ladderDone := make(chan struct{})
+	var ladderFailed atomic.Bool
+	if !fastPath {
+		side.Go(func() error {
+			select {
+			case <-live.live:
+			case <-ladderDone:
+				if ladderFailed.Load() {
+					return nil // the attempt ends: no cover for it
+				}
+			case <-sideCtx.Done():
+				return sideCtx.Err()
+			}
+			return w.cover(sideCtx, v, src, info, work, nil) // the ladder reports progress
+		})
+	}
 	res, err := media.Ladder(ladderCtx, src, hlsDir, info, media.LadderOptions{
 		Rungs:          rungs,
 		ProgressiveMP4: !fastPath,
@@ -275,6 +295,8 @@ func (w *processWorker) process(ctx context.Context, v *reel.Video, steps *stepT
 			}
 		},
 	})
+	ladderFailed.Store(err != nil)
+	close(ladderDone)
 	if cause := context.Cause(ladderCtx); err != nil && reel.ErrorCode(cause) == reel.ENOTFOUND {
 		return cause
 	}
