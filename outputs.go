@@ -23,6 +23,18 @@ func SplitVideoKey(key string) (id int64, rest string, ok bool) {
 	return id, rest, true
 }
 
+// Names of a video's manifests under its HLS prefix (HLSKeyPrefix). They
+// are its own files, never shared with an identical upload: the master
+// playlist and the MPD list its captions, and the early master (LiveName,
+// also the name of each growing variant playlist) exists while it
+// processes. Players fetch them again and again, so they are revalidated
+// on every request.
+const (
+	MasterName = "master.m3u8"
+	LiveName   = "live.m3u8"
+	MPDName    = "manifest.mpd"
+)
+
 // SharedOutput reports whether rest (a key below a video's prefix, as
 // SplitVideoKey returns it) names an output that identical uploads share:
 // what the processing job makes from the original's bytes alone (the MP4,
@@ -33,7 +45,7 @@ func SharedOutput(rest string) bool {
 	switch {
 	case strings.HasPrefix(rest, "original"), strings.HasPrefix(rest, "cover."):
 		return false
-	case rest == "hls/master.m3u8", rest == "hls/live.m3u8", rest == "hls/manifest.mpd":
+	case rest == "hls/"+MasterName, rest == "hls/"+LiveName, rest == "hls/"+MPDName:
 		return false
 	case strings.HasPrefix(rest, "hls/captions/"):
 		return false

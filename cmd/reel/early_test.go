@@ -121,8 +121,12 @@ func TestEarlyPlayback(t *testing.T) {
 	if !strings.Contains(v.HLSURL, fmt.Sprintf("/videos/%d/hls/master.m3u8", v.ID)) {
 		t.Errorf("ready video's hls_url %q, want the final master", v.HLSURL)
 	}
-	if hls := probe(t, v.HLSURL); hls.count("video") == 0 {
-		t.Error("the final master has no video stream")
+	// HLS and DASH of the same video, decoded by ffprobe over HTTP: the
+	// same renditions, from the same segments.
+	hls, dash := probe(t, v.HLSURL), probe(t, v.DashURL)
+	if hls.count("video") == 0 || hls.count("audio") != 1 || dash.count("video") != hls.count("video") || dash.count("audio") != 1 {
+		t.Errorf("ffprobe reads %d video and %d audio streams through HLS, %d and %d through DASH; want the same, with video and one audio",
+			hls.count("video"), hls.count("audio"), dash.count("video"), dash.count("audio"))
 	}
 	// A player that started on the early master plays to the end.
 	for _, variant := range variants {

@@ -161,7 +161,7 @@ func (s *Service) Publish(ctx context.Context, videoID int64) error {
 // master to write into (or no video).
 func (s *Service) publishOnce(ctx context.Context, videoID int64, list []reel.Caption) (bool, error) {
 	dir := reel.HLSKeyPrefix(videoID)
-	master, err := s.read(ctx, dir+"master.m3u8")
+	master, err := s.read(ctx, dir+reel.MasterName)
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil
 	}
@@ -190,10 +190,10 @@ func (s *Service) publishOnce(ctx context.Context, videoID int64, list []reel.Ca
 	if err != nil {
 		return false, fmt.Errorf("video %d: %w", videoID, err)
 	}
-	if err := s.write(ctx, dir+"master.m3u8", master, edited); err != nil {
+	if err := s.write(ctx, dir+reel.MasterName, master, edited); err != nil {
 		return false, err
 	}
-	mpd, err := s.read(ctx, dir+"manifest.mpd")
+	mpd, err := s.read(ctx, dir+reel.MPDName)
 	if errors.Is(err, fs.ErrNotExist) {
 		return true, nil // no DASH for this video
 	}
@@ -203,7 +203,7 @@ func (s *Service) publishOnce(ctx context.Context, videoID int64, list []reel.Ca
 	if edited, err = EditMPD(mpd, renditions); err != nil {
 		return false, fmt.Errorf("video %d: %w", videoID, err)
 	}
-	return true, s.write(ctx, dir+"manifest.mpd", mpd, edited)
+	return true, s.write(ctx, dir+reel.MPDName, mpd, edited)
 }
 
 // maxManifest bounds what is read of a manifest: a master or an MPD of a

@@ -45,8 +45,8 @@ import (
 const livePoll = 100 * time.Millisecond
 
 const (
-	liveName        = "live.m3u8"  // the growing copy of a playlist, and the early master
-	ladderPlaylist  = "index.m3u8" // what ffmpeg writes in each rendition's directory
+	liveName        = reel.LiveName // the growing copy of a playlist, and the early master
+	ladderPlaylist  = "index.m3u8"  // what ffmpeg writes in each rendition's directory
 	eventTypeTag    = "#EXT-X-PLAYLIST-TYPE:EVENT"
 	playlistTypeTag = "#EXT-X-PLAYLIST-TYPE:"
 	endListTag      = "#EXT-X-ENDLIST"

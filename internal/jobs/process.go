@@ -340,7 +340,7 @@ func (w *processWorker) process(ctx context.Context, v *reel.Video, steps *stepT
 
 // Names of the outputs the job adds to the ladder's, under the video's HLS prefix.
 const (
-	mpdName     = "manifest.mpd"
+	mpdName     = reel.MPDName
 	previewName = "preview.webp"
 )
 

@@ -14,6 +14,8 @@ import (
 	"strings"
 
 	"github.com/abema/go-mp4"
+
+	"github.com/reel-video/reel"
 )
 
 // DASH from the same segments. The ladder writes CMAF: one track per file,
@@ -27,7 +29,7 @@ import (
 // that is there.
 
 const (
-	mpdName = "manifest.mpd"
+	mpdName = reel.MPDName
 	// mpdProfiles: segments are addressed by template (isoff-live), and
 	// they are CMAF (the init segments list the cmfc brand).
 	mpdProfiles = "urn:mpeg:dash:profile:isoff-live:2011,urn:mpeg:dash:profile:cmaf:2019"

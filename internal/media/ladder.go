@@ -128,10 +128,10 @@ type LadderResult struct {
 // init.mp4 and the segments, so every URI in every playlist is a plain
 // relative name.
 const (
-	masterName      = "master.m3u8"
+	masterName      = reel.MasterName
 	progressiveName = "play.mp4"
 	variantName     = "index.m3u8"
-	liveName        = "live.m3u8" // the growing copy of a variant playlist the job publishes
+	liveName        = reel.LiveName // the growing copy of a variant playlist the job publishes
 	audioDir        = "audio"
 	initName        = "init.mp4"
 	segmentPattern  = "seg_%03d.m4s"

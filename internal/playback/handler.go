@@ -411,7 +411,7 @@ func (w *contentErrors) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 func cacheControl(key string, left time.Duration) string {
 	secs := max(int64(left/time.Second), 0)
 	switch path.Base(key) {
-	case "live.m3u8", "master.m3u8", "manifest.mpd":
+	case reel.LiveName, reel.MasterName, reel.MPDName:
 		return "no-cache"
 	}
 	switch strings.ToLower(path.Ext(key)) {
