@@ -182,7 +182,8 @@ func Ladder(ctx context.Context, src, outDir string, info *Info, opts LadderOpti
 		}
 	}
 
-	progress := &progressWriter{totalUS: info.DurationMS * 1000, report: opts.Progress, last: -1}
+	totalFrames := int64(float64(info.DurationMS) / 1000 * p.rate.float())
+	progress := &progressWriter{totalFrames: totalFrames, report: opts.Progress, last: -1}
 	stdout := &lineWriter{fn: progress.handle}
 	// ffmpeg runs in outDir so that every output name, and every URI the
 	// HLS muxer writes into the variant playlists, is relative.
@@ -770,12 +771,17 @@ func measureVariant(outDir, playlist string) (peak, average int, totalSeconds fl
 
 // progressWriter takes ffmpeg's -progress lines and reports the share of
 // the duration encoded so far, until it is stopped.
+// progressWriter turns ffmpeg's -progress output into percents. It counts
+// the frames of the first video output (a rendition, whose frame rate is
+// the ladder's constant one), not out_time: out_time is the furthest any
+// output has reached, and the storyboard's sprite sheet, one frame that
+// stands for up to 100 seconds, reaches the end at its first frame.
 type progressWriter struct {
-	totalUS int64
-	report  func(int)
-	mu      sync.Mutex // held while reporting, so stop waits for a report under way
-	last    int
-	stopped bool
+	totalFrames int64
+	report      func(int)
+	mu          sync.Mutex // held while reporting, so stop waits for a report under way
+	last        int
+	stopped     bool
 }
 
 // stop makes sure report is not running and will not run again: the pipe
@@ -788,15 +794,15 @@ func (p *progressWriter) stop() {
 }
 
 func (p *progressWriter) handle(line string) {
-	us, ok := strings.CutPrefix(strings.TrimSpace(line), "out_time_us=")
-	if !ok || p.report == nil || p.totalUS <= 0 {
+	frames, ok := strings.CutPrefix(strings.TrimSpace(line), "frame=")
+	if !ok || p.report == nil || p.totalFrames <= 0 {
 		return
 	}
-	done, err := strconv.ParseInt(us, 10, 64)
-	if err != nil { // "N/A" before the first frame is out
+	done, err := strconv.ParseInt(strings.TrimSpace(frames), 10, 64)
+	if err != nil {
 		return
 	}
-	percent := min(99, int(done*100/p.totalUS))
+	percent := min(99, int(done*100/p.totalFrames))
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if percent > p.last && !p.stopped {

@@ -2,12 +2,17 @@ package media
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"image"
+	"image/draw"
 	"image/jpeg"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"time"
 
 	"github.com/reel-video/reel"
@@ -19,24 +24,29 @@ import (
 // stands for each stretch of time (`sprite_000.jpg#xywh=x,y,w,h`, the
 // media-fragment form Plyr, JW Player and Video.js's thumbnail plugins
 // read). Ladder makes the thumbnails from a branch of its own decode, so a
-// storyboard costs no second decode of the source.
+// storyboard costs no second decode of the source. ffmpeg writes each
+// thumbnail as it comes (a sheet made by ffmpeg's tile filter is one frame
+// that waits for all its thumbnails, and ffmpeg's scheduler, which serves
+// the output furthest behind, then decodes the whole source for it before
+// the other outputs' frames are reaped and progress is reported); finish
+// packs them into the sheets.
 
 // Names and sizes of the storyboard under Ladder's outDir.
 const (
 	storyboardDir   = "storyboard"
 	storyboardVTT   = "storyboard.vtt"
 	spritePattern   = "sprite_%03d.jpg"
-	storyboardLabel = "sb" // the filter graph's output for the sheets
+	thumbPattern    = "thumb_%03d.jpg" // ffmpeg's, packed into sheets and removed
+	storyboardLabel = "sb"             // the filter graph's output for the sheets
 
 	thumbLong = 160 // the long side of a thumbnail, in pixels
 	// maxThumbs bounds the thumbnails: one every second, or fewer over a
 	// long video, so that the storyboard stays one small fetch.
 	maxThumbs  = 100
 	sheetSide  = 10      // thumbnails per row and per column of a sheet, at most
-	sheetBytes = 4 << 20 // the bound of one sheet's JPEG (a full one is ~200 KB)
+	thumbBytes = 1 << 20 // the bound of one thumbnail's JPEG (one is a few KB)
 )
 
-var spriteName = regexp.MustCompile(`^sprite_\d{3}\.jpg$`)
 
 // storyboard is the plan of one: count thumbnails of width x height, one
 // per interval from 0, the last one's stretch cut at the duration, laid
@@ -76,42 +86,61 @@ func (s *storyboard) sheets() int   { return int(ceilDiv(int64(s.count), int64(s
 // as a player shows it; the repeats cost nothing when the video lasts,
 // since trim ends the branch at the last thumbnail.
 func (s *storyboard) filter() string {
-	return fmt.Sprintf("tpad=stop_mode=clone:stop_duration=%d,fps=fps=1/%d:start_time=0:round=up,trim=end_frame=%d,scale=%d:%d,setsar=1,tile=%dx%d",
-		int(time.Duration(s.count)*s.interval/time.Second), int(s.interval/time.Second), s.count, s.width, s.height, s.columns, s.rows)
+	return fmt.Sprintf("tpad=stop_mode=clone:stop_duration=%d,fps=fps=1/%d:start_time=0:round=up,trim=end_frame=%d,scale=%d:%d,setsar=1",
+		int(time.Duration(s.count)*s.interval/time.Second), int(s.interval/time.Second), s.count, s.width, s.height)
 }
 
-// outputArgs write the sheets as JPEGs, bounded like every output: no more
-// sheets than planned, and no later than the duration bound (their sizes
-// are checked by finish: the image muxer writes files -fs does not see).
+// outputArgs write the thumbnails as JPEGs, bounded like every output: no
+// more than planned, and no later than the duration bound (finish checks
+// their sizes: the image muxer writes files -fs does not see).
 func (s *storyboard) outputArgs(b bounds) []string {
-	args := []string{"-map", "[" + storyboardLabel + "]", "-c:v", "mjpeg", "-q:v", "4",
-		"-fps_mode", "passthrough", "-frames:v", fmt.Sprint(s.sheets())}
+	args := []string{"-map", "[" + storyboardLabel + "]", "-c:v", "mjpeg", "-q:v", "3",
+		"-fps_mode", "passthrough", "-frames:v", fmt.Sprint(s.count)}
 	args = append(args, outputArgs(b, 0)...)
-	return append(args, "-f", "image2", "-start_number", "0", path.Join(storyboardDir, spritePattern))
+	return append(args, "-f", "image2", "-start_number", "0", path.Join(storyboardDir, thumbPattern))
 }
 
-// finish checks the sheets ffmpeg wrote under outDir/storyboard against the
-// plan (as many as the cues name, each of the planned size and within its
-// bound) and writes the WebVTT file beside them. It returns the file's path
-// relative to outDir.
+// finish packs the thumbnails ffmpeg wrote under outDir/storyboard into
+// the sheets (each thumbnail checked: a JPEG of the planned size, within
+// its bound), removes the thumbnails, and writes the WebVTT file beside the
+// sheets. It returns the file's path relative to outDir.
 func (s *storyboard) finish(outDir string) (string, error) {
 	dir := filepath.Join(outDir, storyboardDir)
+	for sheet := range s.sheets() {
+		img := image.NewRGBA(image.Rect(0, 0, s.columns*s.width, s.rows*s.height))
+		for at := range s.perSheet() {
+			i := sheet*s.perSheet() + at
+			if i >= s.count {
+				break
+			}
+			thumb, err := s.thumb(filepath.Join(dir, fmt.Sprintf(thumbPattern, i)))
+			if err != nil {
+				return "", err
+			}
+			x, y := at%s.columns*s.width, at/s.columns*s.height
+			draw.Draw(img, image.Rect(x, y, x+s.width, y+s.height), thumb, thumb.Bounds().Min, draw.Src)
+		}
+		var b bytes.Buffer
+		if err := jpeg.Encode(&b, img, &jpeg.Options{Quality: 80}); err != nil {
+			return "", fmt.Errorf("media: storyboard: %w", err)
+		}
+		if err := writeAtomic(filepath.Join(dir, fmt.Sprintf(spritePattern, sheet)), b.Bytes()); err != nil {
+			return "", fmt.Errorf("media: storyboard: %w", err)
+		}
+	}
+	// Only the sheets are stored; a thumbnail beyond the plan is an error.
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return "", fmt.Errorf("media: storyboard: %w", err)
 	}
-	written := 0
 	for _, e := range entries {
-		if spriteName.MatchString(e.Name()) {
-			written++
-		}
-	}
-	if written != s.sheets() {
-		return "", fmt.Errorf("media: storyboard: ffmpeg wrote %d sprite sheets, want %d", written, s.sheets())
-	}
-	for i := range s.sheets() {
-		if err := s.checkSheet(filepath.Join(dir, fmt.Sprintf(spritePattern, i))); err != nil {
-			return "", err
+		if thumbName.MatchString(e.Name()) {
+			if n, _ := strconv.Atoi(e.Name()[len("thumb_") : len(e.Name())-len(".jpg")]); n >= s.count {
+				return "", fmt.Errorf("media: storyboard: ffmpeg wrote %s beyond the %d planned", e.Name(), s.count)
+			}
+			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
+				return "", fmt.Errorf("media: storyboard: %w", err)
+			}
 		}
 	}
 	if err := writeAtomic(filepath.Join(dir, storyboardVTT), s.vtt()); err != nil {
@@ -120,27 +149,31 @@ func (s *storyboard) finish(outDir string) (string, error) {
 	return path.Join(storyboardDir, storyboardVTT), nil
 }
 
-// checkSheet checks that a sheet is a JPEG of the planned size within its
-// byte bound, so every cue's rectangle lies inside it.
-func (s *storyboard) checkSheet(name string) error {
+var thumbName = regexp.MustCompile(`^thumb_\d{3,}\.jpg$`)
+
+// thumb reads one thumbnail: a JPEG of the planned size within its bound.
+func (s *storyboard) thumb(name string) (image.Image, error) {
 	f, err := os.Open(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("media: storyboard: ffmpeg wrote no %s of the %d planned thumbnails", filepath.Base(name), s.count)
+	}
 	if err != nil {
-		return fmt.Errorf("media: storyboard: %w", err)
+		return nil, fmt.Errorf("media: storyboard: %w", err)
 	}
 	defer f.Close()
 	if fi, err := f.Stat(); err != nil {
-		return fmt.Errorf("media: storyboard: %w", err)
-	} else if fi.Size() >= sheetBytes {
-		return reel.Errorf(reel.EINVALID, "a storyboard sheet grew to %d bytes, beyond its %d-byte bound", fi.Size(), sheetBytes)
+		return nil, fmt.Errorf("media: storyboard: %w", err)
+	} else if fi.Size() >= thumbBytes {
+		return nil, reel.Errorf(reel.EINVALID, "a storyboard thumbnail grew to %d bytes, beyond its %d-byte bound", fi.Size(), thumbBytes)
 	}
-	cfg, err := jpeg.DecodeConfig(f)
+	img, err := jpeg.Decode(f)
 	if err != nil {
-		return fmt.Errorf("media: storyboard: %s: %w", filepath.Base(name), err)
+		return nil, fmt.Errorf("media: storyboard: %s: %w", filepath.Base(name), err)
 	}
-	if w, h := s.columns*s.width, s.rows*s.height; cfg.Width != w || cfg.Height != h {
-		return fmt.Errorf("media: storyboard: %s is %dx%d, not the planned %dx%d", filepath.Base(name), cfg.Width, cfg.Height, w, h)
+	if b := img.Bounds(); b.Dx() != s.width || b.Dy() != s.height {
+		return nil, fmt.Errorf("media: storyboard: %s is %dx%d, not the planned %dx%d", filepath.Base(name), b.Dx(), b.Dy(), s.width, s.height)
 	}
-	return nil
+	return img, nil
 }
 
 // vtt is the WebVTT file: one cue per thumbnail, back to back from 0 to
