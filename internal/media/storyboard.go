@@ -47,7 +47,6 @@ const (
 	thumbBytes = 1 << 20 // the bound of one thumbnail's JPEG (one is a few KB)
 )
 
-
 // storyboard is the plan of one: count thumbnails of width x height, one
 // per interval from 0, the last one's stretch cut at the duration, laid
 // out columns x rows per sheet.
