@@ -19,19 +19,11 @@ import (
 // all of that adds, the "ladder step" line what running the command through
 // reel costs.
 func benchLadder(ctx context.Context, o options, dir string, out io.Writer) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	src := filepath.Join(dir, "source.mp4")
-	if err := makeClip(src, o.clipSize, o.clipSeconds, "h264"); err != nil {
-		return err
-	}
-	info, err := media.Probe(ctx, src)
+	src, info, opts, err := ladderSource(ctx, o, dir)
 	if err != nil {
 		return err
 	}
-	// An H.264 source takes reel's fast path, so its ladder has no MP4 output.
-	args, dirs := media.LadderCommand(src, info, media.LadderOptions{ProgressiveMP4: !media.CanRemux(info)})
+	args, dirs := media.LadderCommand(src, info, opts)
 
 	srv, err := startServer(o.bin, filepath.Join(dir, "data"), "REEL_WORKERS=1")
 	if err != nil {
@@ -74,6 +66,25 @@ func benchLadder(ctx context.Context, o options, dir string, out io.Writer) erro
 	row(out, name+" step", secs(reelLadder), secs(bare)+" ffmpeg", reelLadder.Seconds()/bare.Seconds())
 	row(out, name+" whole job", secs(reelJob), secs(bare)+" ffmpeg", reelJob.Seconds()/bare.Seconds())
 	return nil
+}
+
+// ladderSource makes the clip the ladder scenarios encode (o.clipSize,
+// o.clipSeconds, H.264 and AAC) under dir, and returns it with its probe
+// and the ladder's options for it: an H.264 source takes reel's fast path,
+// so its ladder has no MP4 output.
+func ladderSource(ctx context.Context, o options, dir string) (string, *media.Info, media.LadderOptions, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", nil, media.LadderOptions{}, err
+	}
+	src := filepath.Join(dir, "source.mp4")
+	if err := makeClip(src, o.clipSize, o.clipSeconds, "h264"); err != nil {
+		return "", nil, media.LadderOptions{}, err
+	}
+	info, err := media.Probe(ctx, src)
+	if err != nil {
+		return "", nil, media.LadderOptions{}, err
+	}
+	return src, info, media.LadderOptions{ProgressiveMP4: !media.CanRemux(info)}, nil
 }
 
 // distinctCopy copies src to dst with the same streams (-c copy) and a tag

@@ -119,20 +119,11 @@ func runConcurrently(ctx context.Context, dir string, cmds [][]string, n int) er
 // single-worker queue does and two at a time; then it prints each rung's
 // bytes in both and its quality against the source.
 func benchRungs(ctx context.Context, o options, dir string, out io.Writer) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	src := filepath.Join(dir, "source.mp4")
-	if err := makeClip(src, o.clipSize, o.clipSeconds, "h264"); err != nil {
-		return err
-	}
-	info, err := media.Probe(ctx, src)
+	// The clip and options of the ladder scenario.
+	src, info, opts, err := ladderSource(ctx, o, dir)
 	if err != nil {
 		return err
 	}
-	// The options of the ladder scenario: an H.264 source takes the fast
-	// path, so its ladder has no MP4 output.
-	opts := media.LadderOptions{ProgressiveMP4: !media.CanRemux(info)}
 	onePass, dirs := media.LadderCommand(src, info, opts)
 	perRung, _ := media.PerRungCommands(src, info, opts)
 
