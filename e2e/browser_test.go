@@ -30,19 +30,7 @@ func TestBrowserJourney(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	script := filepath.Join(root, "web", "test", "journey.mjs")
-	for _, need := range []struct{ path, fix string }{
-		{script, "the journey script of the web app is missing"},
-		{filepath.Join(root, "web", "node_modules", "playwright-core"), "run scripts/web.sh (npm ci in web/), or make test, which does"},
-		{chromium, "run scripts/deps.sh chromium (apt-get install -y chromium)"},
-	} {
-		if _, err := os.Stat(need.path); err != nil {
-			t.Fatalf("%s: %s", need.path, need.fix)
-		}
-	}
-	if _, err := exec.LookPath("node"); err != nil {
-		t.Fatal("node is missing: run scripts/deps.sh node")
-	}
+	script := needBrowserScript(t, root, "journey.mjs", "playwright-core")
 	clip := makeJourneyClip(t)
 	shots := shotsDir(t, root)
 
@@ -92,6 +80,29 @@ func TestBrowserJourney(t *testing.T) {
 	}
 	t.Logf("screenshots: %s", shots)
 	fmt.Printf("browser journey screenshots: %s\n", shots)
+}
+
+// needBrowserScript returns the path of the web app's browser script name
+// (web/test/name) after checking that it can run: the script, the npm
+// modules it loads (installed by scripts/web.sh), node and Chromium. What
+// is missing fails the test with the command that installs it.
+func needBrowserScript(t *testing.T, root, name string, modules ...string) string {
+	t.Helper()
+	script := filepath.Join(root, "web", "test", name)
+	needs := []struct{ path, fix string }{{script, "the browser script " + name + " of the web app is missing"}}
+	for _, m := range modules {
+		needs = append(needs, struct{ path, fix string }{filepath.Join(root, "web", "node_modules", m), "run scripts/web.sh (npm ci in web/), or make test, which does"})
+	}
+	needs = append(needs, struct{ path, fix string }{chromium, "run scripts/deps.sh chromium (apt-get install -y chromium)"})
+	for _, need := range needs {
+		if _, err := os.Stat(need.path); err != nil {
+			t.Fatalf("%s: %s", need.path, need.fix)
+		}
+	}
+	if _, err := exec.LookPath("node"); err != nil {
+		t.Fatal("node is missing: run scripts/deps.sh node")
+	}
+	return script
 }
 
 // makeJourneyClip generates the clip the journey uploads: about 6 s of

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -25,19 +24,7 @@ func TestBrowserPlayers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	script := filepath.Join(root, "web", "test", "players.mjs")
-	for _, need := range []struct{ path, fix string }{
-		{script, "the players script of the web app is missing"},
-		{filepath.Join(root, "web", "node_modules", "dashjs"), "run scripts/web.sh (npm ci in web/), or make test, which does"},
-		{chromium, "run scripts/deps.sh chromium (apt-get install -y chromium)"},
-	} {
-		if _, err := os.Stat(need.path); err != nil {
-			t.Fatalf("%s: %s", need.path, need.fix)
-		}
-	}
-	if _, err := exec.LookPath("node"); err != nil {
-		t.Fatal("node is missing: run scripts/deps.sh node")
-	}
+	script := needBrowserScript(t, root, "players.mjs", "playwright-core", "dashjs", "hls.js")
 
 	clip := filepath.Join(t.TempDir(), "clip.webm")
 	gen := exec.Command("ffmpeg", "-nostdin", "-v", "error",
