@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/reel-video/reel"
+	"github.com/reel-video/reel/internal/media"
 )
 
 // Early playback. A source that cannot be remuxed (HEVC, VP9, AV1...) has
@@ -87,10 +88,10 @@ type liveRendition struct {
 // names, so the naming rule lives in one place (media.LiveMaster).
 func (w *processWorker) newLiveWatcher(id int64, out *outputs, master []byte, gone func(error)) (*liveWatcher, error) {
 	lw := &liveWatcher{w: w, id: id, out: out, master: master, gone: gone, live: make(chan struct{})}
-	for _, uri := range masterURIs(master) {
+	for _, uri := range media.MasterURIs(master) {
 		d, name := path.Split(uri)
 		d = strings.TrimSuffix(d, "/")
-		if name != liveName || !plainName(d) {
+		if name != liveName || !media.PlainName(d) {
 			return nil, fmt.Errorf("early master names %q, not {dir}/%s", uri, liveName)
 		}
 		lw.renditions = append(lw.renditions, &liveRendition{dir: d})
@@ -339,8 +340,8 @@ func parseLivePlaylist(data []byte) (*livePlaylist, error) {
 			body = true
 			pending = append(pending, line)
 		case strings.HasPrefix(line, "#EXT-X-MAP:"):
-			uri, ok := attribute(line, "URI")
-			if !ok || !plainName(uri) {
+			uri, ok := media.HLSAttribute(line, "URI")
+			if !ok || !media.PlainName(uri) {
 				return nil, fmt.Errorf("playlist names an init segment %q", line)
 			}
 			pl.init = uri
@@ -348,7 +349,7 @@ func parseLivePlaylist(data []byte) (*livePlaylist, error) {
 		case strings.HasPrefix(line, "#"):
 			pl.header = append(pl.header, line)
 		default:
-			if !plainName(line) {
+			if !media.PlainName(line) {
 				return nil, fmt.Errorf("playlist names a segment %q", line)
 			}
 			body = true
@@ -380,50 +381,4 @@ func (pl *livePlaylist) render(ended bool) []byte {
 		b.WriteString(endListTag + "\n")
 	}
 	return b.Bytes()
-}
-
-// masterURIs lists the playlists a master names: its URI lines and the URI
-// attributes of its #EXT-X-MEDIA tags.
-func masterURIs(master []byte) []string {
-	var uris []string
-	for _, line := range strings.Split(string(master), "\n") {
-		line = strings.TrimSpace(line)
-		switch {
-		case strings.HasPrefix(line, "#EXT-X-MEDIA:"):
-			if uri, ok := attribute(line, "URI"); ok {
-				uris = append(uris, uri)
-			}
-		case line != "" && !strings.HasPrefix(line, "#"):
-			uris = append(uris, line)
-		}
-	}
-	return uris
-}
-
-// attribute returns the quoted value of name in an HLS tag's attribute list.
-func attribute(line, name string) (string, bool) {
-	_, list, ok := strings.Cut(line, ":")
-	if !ok {
-		return "", false
-	}
-	for list != "" {
-		var k, v string
-		k, list, _ = strings.Cut(list, "=")
-		if strings.HasPrefix(list, `"`) {
-			v, list, _ = strings.Cut(list[1:], `"`)
-			list = strings.TrimPrefix(list, ",")
-		} else {
-			v, list, _ = strings.Cut(list, ",")
-		}
-		if strings.TrimSpace(k) == name {
-			return v, true
-		}
-	}
-	return "", false
-}
-
-// plainName reports whether s is a plain file name: no directory, nothing
-// that climbs out.
-func plainName(s string) bool {
-	return s != "" && s != "." && s != ".." && !strings.ContainsAny(s, `/\`)
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/reel-video/reel"
 	"github.com/reel-video/reel/internal/blob"
+	"github.com/reel-video/reel/internal/media"
 )
 
 // A playlist read while ffmpeg rewrites it counts only its complete lines;
@@ -349,7 +350,7 @@ func TestProcessPlaysBeforeReady(t *testing.T) {
 		t.Fatalf("at the early master: video %s with HLS master %q", v.Status, v.HLSKey)
 	}
 	prefix := reel.HLSKeyPrefix(videoID)
-	for _, uri := range masterURIs([]byte(h.read(t, LiveKey(videoID)))) {
+	for _, uri := range media.MasterURIs([]byte(h.read(t, LiveKey(videoID)))) {
 		pl, err := parseLivePlaylist([]byte(h.read(t, prefix+uri)))
 		if err != nil || len(pl.entries) == 0 {
 			t.Fatalf("%s: %v, %d segments", uri, err, len(pl.entries))

@@ -309,15 +309,16 @@ func readMasterPlaylist(name string) (*parsedMaster, error) {
 // the output directory or to a template's special characters.
 func localURI(uri string) (string, error) {
 	dir, name, ok := strings.Cut(uri, "/")
-	if !ok || !plainName(dir) || !plainName(name) {
+	if !ok || !PlainName(dir) || !PlainName(name) {
 		return "", fmt.Errorf("media: mpd: unexpected URI %q in the master playlist", uri)
 	}
 	return uri, nil
 }
 
-// plainName reports whether s is a file name made only of letters,
-// digits, '_', '-' and '.', and not "." or "..".
-func plainName(s string) bool {
+// PlainName reports whether s is a file name made only of letters,
+// digits, '_', '-' and '.', and not "." or "..": what the ladder names its
+// files and directories, and nothing that could climb out of them.
+func PlainName(s string) bool {
 	if s == "" || s == "." || s == ".." {
 		return false
 	}
@@ -327,6 +328,35 @@ func plainName(s string) bool {
 		}
 	}
 	return true
+}
+
+// HLSAttribute returns the value of name in an HLS tag's attribute list
+// (the part of line after the tag's ':'), unquoted.
+func HLSAttribute(line, name string) (string, bool) {
+	_, list, ok := strings.Cut(line, ":")
+	if !ok {
+		return "", false
+	}
+	v, ok := hlsAttributes(list)[name]
+	return v, ok
+}
+
+// MasterURIs lists the playlists an HLS master names: its URI lines and
+// the URI attributes of its #EXT-X-MEDIA tags.
+func MasterURIs(master []byte) []string {
+	var uris []string
+	for _, line := range strings.Split(string(master), "\n") {
+		line = strings.TrimSpace(line)
+		switch {
+		case strings.HasPrefix(line, "#EXT-X-MEDIA:"):
+			if uri, ok := HLSAttribute(line, "URI"); ok {
+				uris = append(uris, uri)
+			}
+		case line != "" && !strings.HasPrefix(line, "#"):
+			uris = append(uris, line)
+		}
+	}
+	return uris
 }
 
 // hlsAttributes parses an HLS attribute list (RFC 8216 4.2): NAME=value
@@ -375,14 +405,14 @@ func readVariantPlaylist(name string) (*variantPlaylist, error) {
 		switch {
 		case strings.HasPrefix(line, "#EXT-X-MAP:"):
 			v.init = hlsAttributes(strings.TrimPrefix(line, "#EXT-X-MAP:"))["URI"]
-			if !plainName(v.init) {
+			if !PlainName(v.init) {
 				return nil, fmt.Errorf("media: %s: unexpected init segment %q", filepath.Base(name), v.init)
 			}
 		case strings.HasPrefix(line, "#EXTINF:"):
 			d, _, _ := strings.Cut(strings.TrimPrefix(line, "#EXTINF:"), ",")
 			v.seconds += parseFloat(d)
 		case line != "" && !strings.HasPrefix(line, "#"):
-			if !plainName(line) {
+			if !PlainName(line) {
 				return nil, fmt.Errorf("media: %s: unexpected segment %q", filepath.Base(name), line)
 			}
 			v.segments = append(v.segments, line)
