@@ -160,6 +160,25 @@ var contentTypes = map[string]string{
 	".vtt":  "text/vtt; charset=utf-8",
 }
 
+// ReadSmall reads the whole object at key, which must be at most max bytes
+// (a manifest, a playlist): larger is an error, so a file that should be
+// small never costs more memory than max.
+func ReadSmall(ctx context.Context, s Store, key string, max int) ([]byte, error) {
+	obj, err := s.Open(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	defer obj.Close()
+	b, err := io.ReadAll(io.LimitReader(obj, int64(max)+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", key, err)
+	}
+	if len(b) > max {
+		return nil, fmt.Errorf("read %s: larger than %d bytes", key, max)
+	}
+	return b, nil
+}
+
 // ContentType is the type of key by its extension, for the store that
 // records it with the object and the handler that serves it. Nothing is
 // ever sniffed: uploads are the users' bytes, and a file ffprobe accepts as

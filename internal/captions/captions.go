@@ -27,7 +27,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
 	"slices"
@@ -211,19 +210,7 @@ func (s *Service) publishOnce(ctx context.Context, videoID int64, list []reel.Ca
 const maxManifest = 1 << 20
 
 func (s *Service) read(ctx context.Context, key string) ([]byte, error) {
-	obj, err := s.Blobs.Open(ctx, key)
-	if err != nil {
-		return nil, err
-	}
-	defer obj.Close()
-	b, err := io.ReadAll(io.LimitReader(obj, maxManifest+1))
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", key, err)
-	}
-	if len(b) > maxManifest {
-		return nil, fmt.Errorf("read %s: larger than %d bytes", key, maxManifest)
-	}
-	return b, nil
+	return blob.ReadSmall(ctx, s.Blobs, key, maxManifest)
 }
 
 // write stores b at key unless it is what was read there (old).

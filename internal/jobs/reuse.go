@@ -5,11 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"strings"
 
 	"github.com/reel-video/reel"
+	"github.com/reel-video/reel/internal/blob"
 	"github.com/reel-video/reel/internal/captions"
 	"github.com/reel-video/reel/internal/media"
 )
@@ -128,21 +128,18 @@ const maxManifestBytes = 4 << 20
 // copyObject stores a copy of the object at src at dst, through edit when
 // it is not nil (the object is then read whole: a manifest).
 func (w *processWorker) copyObject(ctx context.Context, src, dst string, edit func([]byte) ([]byte, error)) error {
-	obj, err := w.blobs.Open(ctx, src)
-	if err != nil {
-		return err
-	}
-	defer obj.Close()
 	if edit == nil {
+		obj, err := w.blobs.Open(ctx, src)
+		if err != nil {
+			return err
+		}
+		defer obj.Close()
 		_, err = w.blobs.Put(ctx, dst, obj)
 		return err
 	}
-	b, err := io.ReadAll(io.LimitReader(obj, maxManifestBytes+1))
+	b, err := blob.ReadSmall(ctx, w.blobs, src, maxManifestBytes)
 	if err != nil {
 		return err
-	}
-	if len(b) > maxManifestBytes {
-		return fmt.Errorf("%s is larger than %d bytes", src, maxManifestBytes)
 	}
 	if b, err = edit(b); err != nil {
 		return fmt.Errorf("%s: %w", src, err)
